@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package mitmscope needs to build, test and run.
+# Idempotent: when everything is present it prints nothing and touches nothing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # libraries (see docs/ARCHITECTURE.md for what each one is for)
+  libssl-dev openssl libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
+  libsqlite3-dev zlib1g-dev libdeflate-dev libzstd-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # the Mozilla trust store, as separate files
+  ca-certificates
+  # networking tools used by the lab and its tests
+  iproute2 procps
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,17 @@
+// Each subcommand registers its flags and, when chosen, hands main() the action to run.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace mitmscope::cli {
+
+using Action = std::function<int()>;
+using SetAction = std::function<void(Action)>;
+
+void register_probe(CLI::App& app, SetAction set_action);
+void register_inspect(CLI::App& app, SetAction set_action);
+void register_demo(CLI::App& app, SetAction set_action);
+
+}  // namespace mitmscope::cli

@@ -1,0 +1,48 @@
+// Errors are named values: a code the caller can test and a message for people.
+// Library functions return Result<T> (std::expected); nothing throws across the
+// library boundary. The CLI maps codes to exit statuses (docs/CLI.md).
+#pragma once
+
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace mitmscope {
+
+enum class ErrorCode {
+  // input
+  kFileNotFound,
+  kFileUnreadable,
+  kParseError,          // malformed input; the message names file, line or field
+  kInvalidArgument,
+  // network (one probe)
+  kAddressRefused,      // reserved/private range without --allow-private, or blocklisted
+  kConnectionRefused,
+  kConnectTimeout,
+  kHostUnreachable,
+  kConnectionReset,
+  kClosedDuringHandshake,
+  kHandshakeTimeout,
+  kTlsAlert,            // the peer sent a fatal alert
+  kNotTls,              // the answer was not TLS
+  kTlsProtocolError,    // TLS, but broken (bad extension, unsupported version...)
+  kNetworkError,
+  // internal
+  kCryptoError,
+};
+
+std::string_view error_code_name(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string message;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+
+inline std::unexpected<Error> make_error(ErrorCode code, std::string message) {
+  return std::unexpected(Error{code, std::move(message)});
+}
+
+}  // namespace mitmscope

@@ -1,0 +1,78 @@
+#include "core/time.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace mitmscope {
+namespace {
+
+bool read_number(std::string_view text, size_t position, size_t width, int& out) {
+  if (position + width > text.size()) return false;
+  const char* begin = text.data() + position;
+  auto [end, error] = std::from_chars(begin, begin + width, out);
+  return error == std::errc() && end == begin + width;
+}
+
+}  // namespace
+
+UtcSeconds now_utc() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+Result<UtcSeconds> parse_utc(std::string_view text) {
+  auto fail = [&] {
+    return make_error(ErrorCode::kParseError,
+                      fmt::format("bad time '{}': expected YYYY-MM-DD[THH:MM:SS[Z|+HH:MM]]", text));
+  };
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!read_number(text, 0, 4, year) || text.size() < 10 || text[4] != '-' || text[7] != '-' ||
+      !read_number(text, 5, 2, month) || !read_number(text, 8, 2, day)) {
+    return fail();
+  }
+  size_t position = 10;
+  if (text.size() > position) {
+    if (text[position] != 'T' && text[position] != ' ') return fail();
+    if (!read_number(text, 11, 2, hour) || text.size() < 19 || text[13] != ':' || text[16] != ':' ||
+        !read_number(text, 14, 2, minute) || !read_number(text, 17, 2, second)) {
+      return fail();
+    }
+    position = 19;
+    if (position < text.size() && text[position] == '.') {  // fractional seconds are dropped
+      ++position;
+      while (position < text.size() && text[position] >= '0' && text[position] <= '9') ++position;
+    }
+  }
+  int offset_seconds = 0;
+  if (position < text.size()) {
+    const char sign = text[position];
+    if (sign == 'Z' && position + 1 == text.size()) {
+      // UTC
+    } else if ((sign == '+' || sign == '-') && position + 6 == text.size() && text[position + 3] == ':') {
+      int offset_hours = 0, offset_minutes = 0;
+      if (!read_number(text, position + 1, 2, offset_hours) ||
+          !read_number(text, position + 4, 2, offset_minutes)) {
+        return fail();
+      }
+      offset_seconds = (offset_hours * 3600 + offset_minutes * 60) * (sign == '+' ? 1 : -1);
+    } else {
+      return fail();
+    }
+  }
+  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{unsigned(month)},
+                                         std::chrono::day{unsigned(day)}};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 60) return fail();
+  return UtcSeconds{std::chrono::sys_days{date}} + std::chrono::hours{hour} +
+         std::chrono::minutes{minute} + std::chrono::seconds{second} - std::chrono::seconds{offset_seconds};
+}
+
+std::string format_utc(UtcSeconds time) {
+  const auto days = std::chrono::floor<std::chrono::days>(time);
+  const std::chrono::year_month_day date{days};
+  const std::chrono::hh_mm_ss clock{time - days};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", int(date.year()), unsigned(date.month()),
+                     unsigned(date.day()), clock.hours().count(), clock.minutes().count(),
+                     clock.seconds().count());
+}
+
+}  // namespace mitmscope

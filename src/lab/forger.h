@@ -1,0 +1,52 @@
+// The interceptor's certificate factory, as the 2019 Kazakh device behaved
+// (shared/BRIEF.md): the forged leaf copies subject and SAN from the server's real
+// certificate, gets a host-specific RSA key (2048 bits, e=3), the original validity
+// shifted (6 hours earlier; 24 from 2019-07-30), the original serial with its last
+// 33 bits random, no other extension, and is signed by the intermediate
+// "CN=Security Certificate". The rules are data (ForgingRules) so scenarios can
+// change them between phases.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "lab/pki.h"
+
+namespace mitmscope::lab {
+
+struct ForgingRules {
+  int validity_shift_hours = -6;
+  int key_bits = 2048;
+  unsigned long key_exponent = 3;
+  int serial_random_bits = 33;
+  bool copy_subject_alt_names = true;
+};
+
+class Forger {
+ public:
+  Forger(Identity issuer, ForgingRules rules);
+
+  // Thread-safe. Keys are minted once per host (per genuine subject+SAN) and reused;
+  // the returned identity holds the forged leaf and its key (the interceptor serves it).
+  Result<Identity> forge(const Certificate& genuine);
+  const Identity& issuer() const { return issuer_; }
+  const ForgingRules& rules() const { return rules_; }
+  void set_rules(const ForgingRules& rules);
+
+ private:
+  Result<SharedKey> host_key(const std::string& host);
+  Identity issuer_;
+  ForgingRules rules_;
+  std::mutex mutex_;
+  std::map<std::string, SharedKey> keys_;
+};
+
+// The interceptor's hierarchy: a 30-year RSA root named like Qaznet (marked as the
+// lab's) and a 3-year "CN=Security Certificate" intermediate under it.
+struct InterceptorHierarchy {
+  Identity root;
+  Identity intermediate;
+};
+Result<InterceptorHierarchy> make_interceptor_hierarchy(UtcSeconds now, int root_bits = 4096);
+
+}  // namespace mitmscope::lab

@@ -1,0 +1,235 @@
+#include "report/json_output.h"
+
+#include <openssl/evp.h>
+
+#include <fmt/format.h>
+
+#include "core/hex.h"
+
+namespace mitmscope {
+namespace {
+
+nlohmann::json optional_time(const std::optional<UtcSeconds>& time) {
+  return time ? nlohmann::json(format_utc(*time)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json optional_hex(const std::optional<std::vector<uint8_t>>& bytes) {
+  return bytes ? nlohmann::json(to_hex(*bytes)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json extension_list(const std::vector<ExtensionInfo>& extensions) {
+  auto out = nlohmann::json::array();
+  for (const auto& extension : extensions) {
+    out.push_back({{"oid", extension.oid}, {"name", extension.name}, {"critical", extension.critical}});
+  }
+  return out;
+}
+
+nlohmann::json key_json(const PublicKeyInfo& key) {
+  nlohmann::json out = {{"type", key.type}, {"bits", key.bits}};
+  if (!key.rsa_exponent.empty()) out["exponent"] = key.rsa_exponent;
+  if (!key.curve.empty()) out["curve"] = key.curve;
+  return out;
+}
+
+nlohmann::json optional_double(const std::optional<double>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+std::string base64_encode(std::span<const uint8_t> bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
+                                     static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(length));
+  return out;
+}
+
+nlohmann::json shape_json(const CertificateShape& shape) {
+  return {{"issuer_attributes", shape.issuer_attributes},
+          {"subject_attributes", shape.subject_attributes},
+          {"extensions", shape.extensions},
+          {"shape_id", shape.shape_id}};
+}
+
+nlohmann::json certificate_json(const Certificate& certificate, const JsonOptions& options) {
+  nlohmann::json out = {
+      {"sha256", certificate.sha256_hex()},
+      {"sha1", certificate.sha1_hex()},
+      {"spki_sha256", certificate.spki_sha256_hex()},
+      {"subject", certificate.subject()},
+      {"issuer", certificate.issuer()},
+      {"serial", certificate.serial_hex()},
+      {"version", certificate.version()},
+      {"not_before", optional_time(certificate.not_before())},
+      {"not_after", optional_time(certificate.not_after())},
+      {"subject_alt_names", certificate.subject_alt_names()},
+      {"subject_key_id", optional_hex(certificate.subject_key_id())},
+      {"authority_key_id", optional_hex(certificate.authority_key_id())},
+      {"is_ca", certificate.is_ca()},
+      {"self_signed", certificate.self_signed()},
+      {"public_key", key_json(certificate.public_key())},
+      {"signature_algorithm", certificate.signature_algorithm()},
+      {"extensions", extension_list(certificate.extensions())},
+      {"shape", shape_json(certificate_shape(certificate))},
+  };
+  if (options.foxio) out["ja4x"] = ja4x(certificate);
+  if (options.include_raw) out["raw"] = base64_encode(certificate.der());
+  return out;
+}
+
+nlohmann::json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options) {
+  auto extensions = nlohmann::json::array();
+  for (const auto& extension : hello.extensions) {
+    extensions.push_back({{"id", extension.type}, {"name", extension_name(extension.type)}, {"length", extension.data.size()}});
+  }
+  nlohmann::json out = {
+      {"version", {{"name", tls_version_name(hello.selected_version)}, {"value", hello.selected_version}}},
+      {"legacy_version", {{"name", tls_version_name(hello.legacy_version)}, {"value", hello.legacy_version}}},
+      {"cipher_suite", {{"name", cipher_name}, {"value", hello.cipher_suite}, {"hex", fmt::format("0x{:04X}", hello.cipher_suite)}}},
+      {"compression_method", hello.compression_method},
+      {"session_id_length", hello.session_id.size()},
+      {"extensions", extensions},
+      {"duplicate_extensions", hello.duplicate_extensions},
+      {"hello_retry_request", hello.hello_retry_request},
+      {"alpn", hello.alpn ? nlohmann::json(*hello.alpn) : nlohmann::json(nullptr)},
+      {"ja3s", ja3s(hello)},
+      {"ja3s_string", ja3s_string(hello)},
+  };
+  if (options.foxio) out["ja4s"] = ja4s(hello);
+  return out;
+}
+
+nlohmann::json validation_json(const ValidationResult& validation, const TrustStore& store) {
+  auto issues = nlohmann::json::array();
+  for (const auto& issue : validation.issues) {
+    issues.push_back({{"depth", issue.depth}, {"name", issue.name}, {"message", issue.message}});
+  }
+  auto path = nlohmann::json::array();
+  for (const auto& certificate : validation.path) path.push_back(certificate.sha256_hex());
+  return {{"browser_trusted", validation.browser_trusted},
+          {"browser_error", validation.browser_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(validation.browser_error)},
+          {"issues", issues},
+          {"path", path},
+          {"hostname_checked", validation.hostname_checked},
+          {"hostname_matches", validation.hostname_checked ? nlohmann::json(validation.hostname_matches) : nlohmann::json(nullptr)},
+          {"validated_at", format_utc(validation.validated_at)},
+          {"trust_store", {{"source", store.description()}, {"roots", store.size()}}}};
+}
+
+nlohmann::json registry_entry_json(const RegistryEntry& entry) {
+  return {{"id", entry.id},
+          {"name", entry.name},
+          {"country", entry.country},
+          {"operator", entry.operator_name},
+          {"kind", entry.kind},
+          {"period", {{"from", entry.period_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.period_from)},
+                      {"to", entry.period_to.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.period_to)}}},
+          {"incident", entry.incident},
+          {"references", entry.references},
+          {"origin", entry.origin},
+          {"sha256", entry.certificate ? nlohmann::json(entry.certificate->sha256_hex()) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json interception_json(const Verdict& verdict, const Attribution& attribution) {
+  nlohmann::json known = nullptr;
+  if (verdict.known_interceptor) {
+    const auto& interceptor = *verdict.known_interceptor;
+    known = {{"id", interceptor.id},
+             {"name", interceptor.name},
+             {"country", interceptor.country},
+             {"root_sha256", interceptor.root_sha256},
+             {"method", interceptor.method},
+             {"chain_position", interceptor.chain_position},
+             {"authority_key_id_matched", attribution.authority_key_id_matched}};
+  }
+  auto collisions = nlohmann::json::array();
+  for (const auto& collision : attribution.collisions) {
+    collisions.push_back({{"chain_position", collision.chain_position}, {"entry", collision.entry_id}, {"detail", collision.detail}});
+  }
+  return {{"verdict", verdict_name(verdict.kind)},
+          {"known_interceptor", known},
+          {"name_collisions", collisions},
+          {"reasons", verdict.reasons}};
+}
+
+nlohmann::json forging_json(const ForgingAnalysis& analysis) {
+  auto names = [](const std::vector<ExtensionInfo>& list) {
+    auto out = nlohmann::json::array();
+    for (const auto& extension : list) out.push_back(extension.name);
+    return out;
+  };
+  return {{"same_certificate", analysis.same_certificate},
+          {"same_subject", analysis.same_subject},
+          {"same_subject_alt_names", analysis.same_subject_alt_names},
+          {"same_issuer", analysis.same_issuer},
+          {"presented_issuer", analysis.presented_issuer},
+          {"genuine_issuer", analysis.genuine_issuer},
+          {"same_key", analysis.same_key},
+          {"not_before_shift_hours", optional_double(analysis.not_before_shift_hours)},
+          {"not_after_shift_hours", optional_double(analysis.not_after_shift_hours)},
+          {"serial_bits", analysis.serial_bits},
+          {"serial_leading_bits_kept", analysis.serial_leading_bits_kept},
+          {"serial_trailing_bits_differing", analysis.serial_trailing_bits_differing},
+          {"serial_length_changed", analysis.serial_length_changed},
+          {"presented_key", key_json(analysis.presented_key)},
+          {"genuine_key", key_json(analysis.genuine_key)},
+          {"extensions_dropped", names(analysis.extensions_dropped)},
+          {"extensions_added", names(analysis.extensions_added)},
+          {"extensions_kept", names(analysis.extensions_kept)},
+          {"presented_signature_algorithm", analysis.presented_signature_algorithm},
+          {"genuine_signature_algorithm", analysis.genuine_signature_algorithm}};
+}
+
+nlohmann::json forging_profile_json(const ForgingProfile& profile) {
+  return {{"pairs", profile.pairs},
+          {"copies_subject", profile.copies_subject},
+          {"copies_subject_alt_names", profile.copies_subject_alt_names},
+          {"validity_shift_hours", optional_double(profile.validity_shift_hours)},
+          {"validity_shifts_seen", profile.validity_shifts_seen},
+          {"serial_random_trailing_bits", profile.serial_random_trailing_bits},
+          {"key_types", profile.key_types},
+          {"extensions_always_dropped", profile.extensions_always_dropped},
+          {"extensions_always_added", profile.extensions_always_added},
+          {"distinct_presented_keys", profile.distinct_presented_keys}};
+}
+
+nlohmann::json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
+                          const JsonOptions& options) {
+  nlohmann::json out = {
+      {"ip", observation.ip},
+      {"port", observation.port},
+      {"sni", observation.sni.empty() ? nlohmann::json(nullptr) : nlohmann::json(observation.sni)},
+      {"timestamp", format_utc(observation.time)},
+      {"source", observation.source},
+      {"tls_versions_offered", {{"min", tls_version_name(observation.min_version)}, {"max", tls_version_name(observation.max_version)}}},
+      {"handshake_complete", observation.handshake_complete},
+      {"error", observation.error ? nlohmann::json{{"code", error_code_name(observation.error->code)},
+                                                    {"message", observation.error->message}}
+                                  : nlohmann::json(nullptr)},
+      {"alert", {{"received", observation.alert_received ? nlohmann::json(tls_alert_name(*observation.alert_received)) : nlohmann::json(nullptr)},
+                 {"sent", observation.alert_sent ? nlohmann::json(tls_alert_name(*observation.alert_sent)) : nlohmann::json(nullptr)}}},
+      {"timings", {{"connect_ms", optional_double(observation.timings.connect_ms)},
+                   {"handshake_ms", optional_double(observation.timings.handshake_ms)},
+                   {"total_ms", optional_double(observation.timings.total_ms)}}},
+      {"server_hello", observation.server_hello
+                           ? server_hello_json(*observation.server_hello, observation.cipher_suite_name, options)
+                           : nlohmann::json(nullptr)},
+  };
+  nlohmann::json certificates = nullptr;
+  if (!assessment.chain.empty()) {
+    auto chain = nlohmann::json::array();
+    for (size_t i = 1; i < assessment.chain.size(); ++i) chain.push_back(certificate_json(assessment.chain[i], options));
+    certificates = {{"certificate", certificate_json(assessment.chain.front(), options)},
+                    {"chain", chain},
+                    {"length", assessment.chain.size()},
+                    {"unparseable", assessment.parse_errors}};
+  }
+  out["server_certificates"] = certificates;
+  out["validation"] = assessment.chain.empty() ? nlohmann::json(nullptr) : validation_json(assessment.validation, store);
+  out["interception"] = interception_json(assessment.verdict, assessment.attribution);
+  return out;
+}
+
+}  // namespace mitmscope

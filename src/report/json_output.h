@@ -1,0 +1,39 @@
+// JSON forms of the library's records, with the field names documented in
+// docs/SCHEMA.md. Names follow ZGrab2 where users already know them
+// (server_hello, server_certificates.certificate/.chain, validation.browser_trusted,
+// validation.browser_error) and Zeek-style flat names elsewhere.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/observation.h"
+#include "core/verdict.h"
+#include "detect/chain_verdict.h"
+#include "x509/forging.h"
+#include "x509/registry.h"
+#include "x509/shape.h"
+#include "x509/trust_store.h"
+
+namespace mitmscope {
+
+struct JsonOptions {
+  bool include_raw = true;     // base64 DER of every certificate
+  bool foxio = false;          // JA4S / JA4X (FoxIO License 1.1, non-commercial)
+};
+
+nlohmann::json certificate_json(const Certificate& certificate, const JsonOptions& options);
+nlohmann::json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options);
+nlohmann::json validation_json(const ValidationResult& validation, const TrustStore& store);
+nlohmann::json interception_json(const Verdict& verdict, const Attribution& attribution);
+nlohmann::json registry_entry_json(const RegistryEntry& entry);
+nlohmann::json forging_json(const ForgingAnalysis& analysis);
+nlohmann::json forging_profile_json(const ForgingProfile& profile);
+nlohmann::json shape_json(const CertificateShape& shape);
+
+// The whole `probe --json` object.
+nlohmann::json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
+                          const JsonOptions& options);
+
+std::string base64_encode(std::span<const uint8_t> bytes);
+
+}  // namespace mitmscope

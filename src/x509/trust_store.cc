@@ -1,0 +1,177 @@
+#include "x509/trust_store.h"
+
+#include <algorithm>
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include <fmt/format.h>
+
+#include "x509/certificate_reader.h"
+#include "x509/openssl_ptr.h"
+
+namespace mitmscope {
+namespace {
+
+int collect_issue(int ok, X509_STORE_CTX* context) {
+  if (ok) return 1;
+  auto* issues = static_cast<std::vector<ValidationIssue>*>(X509_STORE_CTX_get_app_data(context));
+  const int code = X509_STORE_CTX_get_error(context);
+  const int depth = X509_STORE_CTX_get_error_depth(context);
+  const bool seen = std::any_of(issues->begin(), issues->end(), [&](const ValidationIssue& issue) {
+    return issue.depth == depth && issue.openssl_code == code;
+  });
+  if (!seen) {
+    issues->push_back({depth, code, issue_name(code), X509_verify_cert_error_string(code)});
+  }
+  return 1;  // keep going: we want every problem on the path, as a report, not a gate
+}
+
+bool is_certificate_file(const std::filesystem::path& path) {
+  const auto extension = path.extension().string();
+  return extension == ".crt" || extension == ".pem" || extension == ".cer" || extension == ".der";
+}
+
+}  // namespace
+
+bool ValidationResult::has_issue(std::string_view name) const {
+  return std::any_of(issues.begin(), issues.end(), [&](const ValidationIssue& issue) { return issue.name == name; });
+}
+
+std::string issue_name(int code) {
+  switch (code) {
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "expired";
+    case X509_V_ERR_CERT_NOT_YET_VALID: return "not_yet_valid";
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return "self_signed";
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return "untrusted_root";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: return "unknown_authority";
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return "incomplete_chain";
+    case X509_V_ERR_CERT_UNTRUSTED: return "untrusted";
+    case X509_V_ERR_CERT_REJECTED: return "rejected";
+    case X509_V_ERR_HOSTNAME_MISMATCH: return "hostname_mismatch";
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return "ip_mismatch";
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE: return "bad_signature";
+    case X509_V_ERR_INVALID_CA: return "invalid_ca";
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED: return "path_length_exceeded";
+    case X509_V_ERR_INVALID_PURPOSE: return "invalid_purpose";
+    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN: return "key_usage_no_certsign";
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG: return "chain_too_long";
+    case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION: return "unhandled_critical_extension";
+    case X509_V_ERR_PERMITTED_VIOLATION: return "name_constraints_permitted";
+    case X509_V_ERR_EXCLUDED_VIOLATION: return "name_constraints_excluded";
+    case X509_V_ERR_EE_KEY_TOO_SMALL: case X509_V_ERR_CA_KEY_TOO_SMALL: return "key_too_small";
+    case X509_V_ERR_CA_MD_TOO_WEAK: return "weak_signature";
+    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return "bad_validity_field";
+    default: return fmt::format("openssl_{}", code);
+  }
+}
+
+Result<TrustStore> TrustStore::from_certificates(Chain roots, std::string description) {
+  TrustStore trust_store;
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr) return make_error(ErrorCode::kCryptoError, "X509_STORE_new failed");
+  trust_store.store_.reset(store, X509_STORE_free);
+  for (const auto& root : roots) {
+    if (X509_STORE_add_cert(store, root.get()) != 1) ERR_clear_error();  // duplicates are harmless
+  }
+  trust_store.roots_ = std::make_shared<const Chain>(std::move(roots));
+  trust_store.description_ = std::move(description);
+  return trust_store;
+}
+
+Result<TrustStore> TrustStore::load(const std::filesystem::path& file_or_directory) {
+  std::error_code error;
+  Chain roots;
+  if (std::filesystem::is_directory(file_or_directory, error)) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(file_or_directory, error)) {
+      if (entry.is_regular_file() && is_certificate_file(entry.path())) files.push_back(entry.path());
+    }
+    if (error) {
+      return make_error(ErrorCode::kFileUnreadable,
+                        fmt::format("{}: cannot list: {}", file_or_directory.string(), error.message()));
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      auto chain = read_certificate_file(file);
+      if (!chain) return std::unexpected(chain.error());
+      roots.insert(roots.end(), chain->begin(), chain->end());
+    }
+    if (roots.empty()) {
+      return make_error(ErrorCode::kParseError,
+                        fmt::format("{}: no certificate files (*.crt, *.pem, *.cer, *.der)", file_or_directory.string()));
+    }
+  } else {
+    auto chain = read_certificate_file(file_or_directory);
+    if (!chain) return std::unexpected(chain.error());
+    roots = std::move(*chain);
+  }
+  return from_certificates(std::move(roots), file_or_directory.string());
+}
+
+Result<TrustStore> TrustStore::load_mozilla_default() {
+  auto store = load(kMozillaRootsDirectory);
+  if (!store && store.error().code == ErrorCode::kFileNotFound) {
+    return make_error(ErrorCode::kFileNotFound,
+                      fmt::format("{}: not found; install Debian's ca-certificates or pass --trust-store",
+                                  kMozillaRootsDirectory));
+  }
+  return store;
+}
+
+bool TrustStore::contains(const Certificate& certificate) const {
+  return std::find(roots_->begin(), roots_->end(), certificate) != roots_->end();
+}
+
+ValidationResult TrustStore::validate(std::span<const Certificate> presented, const ValidationOptions& options) const {
+  ValidationResult result;
+  result.validated_at = options.at.value_or(now_utc());
+  if (presented.empty()) {
+    result.browser_error = "no_certificate";
+    result.issues.push_back({0, 0, "no_certificate", "the server presented no certificate"});
+    return result;
+  }
+  X509StackPtr untrusted(sk_X509_new_null());
+  for (size_t i = 1; i < presented.size(); ++i) sk_X509_push(untrusted.get(), presented[i].get());
+
+  X509StoreCtxPtr context(X509_STORE_CTX_new());
+  if (!context || X509_STORE_CTX_init(context.get(), store_.get(), presented[0].get(), untrusted.get()) != 1) {
+    result.browser_error = "internal";
+    result.issues.push_back({0, 0, "internal", "cannot set up verification: " + take_openssl_error()});
+    return result;
+  }
+  X509_VERIFY_PARAM* parameters = X509_STORE_CTX_get0_param(context.get());
+  X509_VERIFY_PARAM_set_purpose(parameters, X509_PURPOSE_SSL_SERVER);
+  X509_VERIFY_PARAM_set_time(parameters, result.validated_at.time_since_epoch().count());
+  X509_VERIFY_PARAM_set_depth(parameters, options.max_depth);
+  // Browsers accept a path that ends at any certificate of the root store.
+  X509_VERIFY_PARAM_set_flags(parameters, X509_V_FLAG_PARTIAL_CHAIN);
+  if (options.hostname) {
+    X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    X509_VERIFY_PARAM_set1_host(parameters, options.hostname->c_str(), options.hostname->size());
+    result.hostname_checked = true;
+  }
+  X509_STORE_CTX_set_app_data(context.get(), &result.issues);
+  X509_STORE_CTX_set_verify_cb(context.get(), collect_issue);
+
+  const int verified = X509_verify_cert(context.get());
+  ERR_clear_error();
+  if (STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(context.get())) {
+    for (int i = 0; i < sk_X509_num(path); ++i) {
+      X509* element = sk_X509_value(path, i);
+      X509_up_ref(element);
+      if (auto certificate = Certificate::from_x509(element)) result.path.push_back(std::move(*certificate));
+    }
+  }
+  result.hostname_matches = result.hostname_checked && !result.has_issue("hostname_mismatch");
+  result.browser_trusted = verified == 1 && result.issues.empty();
+  if (!result.browser_trusted && result.issues.empty()) {
+    result.issues.push_back({0, X509_V_ERR_UNSPECIFIED, "unspecified", "verification failed"});
+  }
+  if (!result.issues.empty()) result.browser_error = result.issues.front().name;
+  return result;
+}
+
+}  // namespace mitmscope
