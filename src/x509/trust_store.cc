@@ -147,10 +147,14 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
   X509_VERIFY_PARAM_set_time(parameters, result.validated_at.time_since_epoch().count());
   X509_VERIFY_PARAM_set_depth(parameters, options.max_depth);
   // Browsers accept a path that ends at any certificate of the root store.
-  X509_VERIFY_PARAM_set_flags(parameters, X509_V_FLAG_PARTIAL_CHAIN);
+  X509_VERIFY_PARAM_set_flags(parameters, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
   if (options.hostname) {
-    X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // Browsers match names against the SAN only, never the subject CN.
+    X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     X509_VERIFY_PARAM_set1_host(parameters, options.hostname->c_str(), options.hostname->size());
+    result.hostname_checked = true;
+  }
+  if (options.ip_address && X509_VERIFY_PARAM_set1_ip_asc(parameters, options.ip_address->c_str()) == 1) {
     result.hostname_checked = true;
   }
   X509_STORE_CTX_set_app_data(context.get(), &result.issues);
@@ -165,7 +169,8 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
       if (auto certificate = Certificate::from_x509(element)) result.path.push_back(std::move(*certificate));
     }
   }
-  result.hostname_matches = result.hostname_checked && !result.has_issue("hostname_mismatch");
+  result.hostname_matches =
+      result.hostname_checked && !result.has_issue("hostname_mismatch") && !result.has_issue("ip_mismatch");
   result.browser_trusted = verified == 1 && result.issues.empty();
   if (!result.browser_trusted && result.issues.empty()) {
     result.issues.push_back({0, X509_V_ERR_UNSPECIFIED, "unspecified", "verification failed"});

@@ -26,6 +26,7 @@ inline constexpr const char* kMozillaRootsDirectory = "/usr/share/ca-certificate
 
 struct ValidationOptions {
   std::optional<std::string> hostname;   // checked against SAN (and CN when no SAN)
+  std::optional<std::string> ip_address; // checked against SAN iPAddress entries
   std::optional<UtcSeconds> at;          // default: now
   int max_depth = 10;
 };
