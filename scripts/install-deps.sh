@@ -15,6 +15,8 @@ packages=(
   ca-certificates
   # networking tools used by the lab and its tests
   iproute2 procps
+  # end-to-end tests: JSON checks and a real TLS server beside our own
+  jq
 )
 
 missing=()

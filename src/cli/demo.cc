@@ -66,6 +66,13 @@ int run_demo(const DemoOptions& options) {
   write_text(directory / "public-ca.pem", lab::certificate_pem(public_ca->certificate));
   write_text(directory / "known-roots" / "lab-qaznet-root.pem", lab::certificate_pem(hierarchy->root.certificate));
   write_text(directory / "genuine.pem", lab::certificate_pem(host->certificate));
+  write_text(directory / "forged-leaf.pem", lab::certificate_pem(forged->certificate));
+  write_text(directory / "interceptor-intermediate.pem", lab::certificate_pem(hierarchy->intermediate.certificate));
+  for (const auto& [file, key] : {std::pair{"host-key.pem", host->key.get()}, std::pair{"forged-key.pem", forged->key.get()}}) {
+    auto pem = lab::private_key_pem(key);
+    if (!pem) return report_error(pem.error());
+    write_text(directory / file, *pem);
+  }
   write_text(directory / "forged-chain.pem",
              lab::certificate_pem(forged->certificate) + lab::certificate_pem(hierarchy->intermediate.certificate));
   fmt::print("  public CA   {}\n  host        {} (valid for its own names)\n  interceptor {} -> {}\n  files in    {}\n",

@@ -45,13 +45,13 @@ int run_inspect(const InspectOptions& options) {
     if (genuine) forging = analyze_forging(assessment.chain.front(), *genuine);
     if (options.json) {
       const JsonOptions json_options{.foxio = options.trust.foxio};
-      auto certificates = nlohmann::json::array();
+      auto certificates = nlohmann::ordered_json::array();
       for (const auto& certificate : assessment.chain) certificates.push_back(certificate_json(certificate, json_options));
-      nlohmann::json out = {{"file", file},
+      nlohmann::ordered_json out = {{"file", file},
                             {"certificates", certificates},
                             {"validation", validation_json(assessment.validation, trust->trust_store)},
                             {"interception", interception_json(assessment.verdict, assessment.attribution)},
-                            {"forging", forging ? forging_json(*forging) : nlohmann::json(nullptr)}};
+                            {"forging", forging ? forging_json(*forging) : nlohmann::ordered_json(nullptr)}};
       if (assessment.attribution) out["interception"]["registry_entry"] = registry_entry_json(*assessment.attribution.entry);
       fmt::print("{}\n", out.dump());
     } else {

@@ -9,31 +9,31 @@
 namespace mitmscope {
 namespace {
 
-nlohmann::json optional_time(const std::optional<UtcSeconds>& time) {
-  return time ? nlohmann::json(format_utc(*time)) : nlohmann::json(nullptr);
+nlohmann::ordered_json optional_time(const std::optional<UtcSeconds>& time) {
+  return time ? nlohmann::ordered_json(format_utc(*time)) : nlohmann::ordered_json(nullptr);
 }
 
-nlohmann::json optional_hex(const std::optional<std::vector<uint8_t>>& bytes) {
-  return bytes ? nlohmann::json(to_hex(*bytes)) : nlohmann::json(nullptr);
+nlohmann::ordered_json optional_hex(const std::optional<std::vector<uint8_t>>& bytes) {
+  return bytes ? nlohmann::ordered_json(to_hex(*bytes)) : nlohmann::ordered_json(nullptr);
 }
 
-nlohmann::json extension_list(const std::vector<ExtensionInfo>& extensions) {
-  auto out = nlohmann::json::array();
+nlohmann::ordered_json extension_list(const std::vector<ExtensionInfo>& extensions) {
+  auto out = nlohmann::ordered_json::array();
   for (const auto& extension : extensions) {
     out.push_back({{"oid", extension.oid}, {"name", extension.name}, {"critical", extension.critical}});
   }
   return out;
 }
 
-nlohmann::json key_json(const PublicKeyInfo& key) {
-  nlohmann::json out = {{"type", key.type}, {"bits", key.bits}};
+nlohmann::ordered_json key_json(const PublicKeyInfo& key) {
+  nlohmann::ordered_json out = {{"type", key.type}, {"bits", key.bits}};
   if (!key.rsa_exponent.empty()) out["exponent"] = key.rsa_exponent;
   if (!key.curve.empty()) out["curve"] = key.curve;
   return out;
 }
 
-nlohmann::json optional_double(const std::optional<double>& value) {
-  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+nlohmann::ordered_json optional_double(const std::optional<double>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
 }
 
 }  // namespace
@@ -46,15 +46,15 @@ std::string base64_encode(std::span<const uint8_t> bytes) {
   return out;
 }
 
-nlohmann::json shape_json(const CertificateShape& shape) {
+nlohmann::ordered_json shape_json(const CertificateShape& shape) {
   return {{"issuer_attributes", shape.issuer_attributes},
           {"subject_attributes", shape.subject_attributes},
           {"extensions", shape.extensions},
           {"shape_id", shape.shape_id}};
 }
 
-nlohmann::json certificate_json(const Certificate& certificate, const JsonOptions& options) {
-  nlohmann::json out = {
+nlohmann::ordered_json certificate_json(const Certificate& certificate, const JsonOptions& options) {
+  nlohmann::ordered_json out = {
       {"sha256", certificate.sha256_hex()},
       {"sha1", certificate.sha1_hex()},
       {"spki_sha256", certificate.spki_sha256_hex()},
@@ -79,12 +79,12 @@ nlohmann::json certificate_json(const Certificate& certificate, const JsonOption
   return out;
 }
 
-nlohmann::json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options) {
-  auto extensions = nlohmann::json::array();
+nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options) {
+  auto extensions = nlohmann::ordered_json::array();
   for (const auto& extension : hello.extensions) {
     extensions.push_back({{"id", extension.type}, {"name", extension_name(extension.type)}, {"length", extension.data.size()}});
   }
-  nlohmann::json out = {
+  nlohmann::ordered_json out = {
       {"version", {{"name", tls_version_name(hello.selected_version)}, {"value", hello.selected_version}}},
       {"legacy_version", {{"name", tls_version_name(hello.legacy_version)}, {"value", hello.legacy_version}}},
       {"cipher_suite", {{"name", cipher_name}, {"value", hello.cipher_suite}, {"hex", fmt::format("0x{:04X}", hello.cipher_suite)}}},
@@ -93,7 +93,7 @@ nlohmann::json server_hello_json(const ServerHello& hello, const std::string& ci
       {"extensions", extensions},
       {"duplicate_extensions", hello.duplicate_extensions},
       {"hello_retry_request", hello.hello_retry_request},
-      {"alpn", hello.alpn ? nlohmann::json(*hello.alpn) : nlohmann::json(nullptr)},
+      {"alpn", hello.alpn ? nlohmann::ordered_json(*hello.alpn) : nlohmann::ordered_json(nullptr)},
       {"ja3s", ja3s(hello)},
       {"ja3s_string", ja3s_string(hello)},
   };
@@ -101,50 +101,50 @@ nlohmann::json server_hello_json(const ServerHello& hello, const std::string& ci
   return out;
 }
 
-nlohmann::json validation_json(const ValidationResult& validation, const TrustStore& store) {
-  auto issues = nlohmann::json::array();
+nlohmann::ordered_json validation_json(const ValidationResult& validation, const TrustStore& store) {
+  auto issues = nlohmann::ordered_json::array();
   for (const auto& issue : validation.issues) {
     issues.push_back({{"depth", issue.depth}, {"name", issue.name}, {"message", issue.message}});
   }
-  auto path = nlohmann::json::array();
+  auto path = nlohmann::ordered_json::array();
   for (const auto& certificate : validation.path) path.push_back(certificate.sha256_hex());
   return {{"browser_trusted", validation.browser_trusted},
-          {"browser_error", validation.browser_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(validation.browser_error)},
+          {"browser_error", validation.browser_error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(validation.browser_error)},
           {"issues", issues},
           {"path", path},
           {"hostname_checked", validation.hostname_checked},
-          {"hostname_matches", validation.hostname_checked ? nlohmann::json(validation.hostname_matches) : nlohmann::json(nullptr)},
+          {"hostname_matches", validation.hostname_checked ? nlohmann::ordered_json(validation.hostname_matches) : nlohmann::ordered_json(nullptr)},
           {"validated_at", format_utc(validation.validated_at)},
           {"trust_store", {{"source", store.description()}, {"roots", store.size()}}}};
 }
 
-nlohmann::json registry_entry_json(const RegistryEntry& entry) {
+nlohmann::ordered_json registry_entry_json(const RegistryEntry& entry) {
   return {{"id", entry.id},
           {"name", entry.name},
           {"country", entry.country},
           {"operator", entry.operator_name},
           {"kind", entry.kind},
-          {"period", {{"from", entry.period_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.period_from)},
-                      {"to", entry.period_to.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.period_to)}}},
+          {"period", {{"from", entry.period_from.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(entry.period_from)},
+                      {"to", entry.period_to.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(entry.period_to)}}},
           {"incident", entry.incident},
           {"references", entry.references},
           {"origin", entry.origin},
-          {"sha256", entry.certificate ? nlohmann::json(entry.certificate->sha256_hex()) : nlohmann::json(nullptr)}};
+          {"sha256", entry.certificate ? nlohmann::ordered_json(entry.certificate->sha256_hex()) : nlohmann::ordered_json(nullptr)}};
 }
 
-nlohmann::json interception_json(const Verdict& verdict, const Attribution& attribution) {
-  nlohmann::json known = nullptr;
+nlohmann::ordered_json interception_json(const Verdict& verdict, const Attribution& attribution) {
+  nlohmann::ordered_json known = nullptr;
   if (verdict.known_interceptor) {
     const auto& interceptor = *verdict.known_interceptor;
     known = {{"id", interceptor.id},
              {"name", interceptor.name},
-             {"country", interceptor.country},
+             {"country", interceptor.country.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(interceptor.country)},
              {"root_sha256", interceptor.root_sha256},
              {"method", interceptor.method},
              {"chain_position", interceptor.chain_position},
              {"authority_key_id_matched", attribution.authority_key_id_matched}};
   }
-  auto collisions = nlohmann::json::array();
+  auto collisions = nlohmann::ordered_json::array();
   for (const auto& collision : attribution.collisions) {
     collisions.push_back({{"chain_position", collision.chain_position}, {"entry", collision.entry_id}, {"detail", collision.detail}});
   }
@@ -154,9 +154,9 @@ nlohmann::json interception_json(const Verdict& verdict, const Attribution& attr
           {"reasons", verdict.reasons}};
 }
 
-nlohmann::json forging_json(const ForgingAnalysis& analysis) {
+nlohmann::ordered_json forging_json(const ForgingAnalysis& analysis) {
   auto names = [](const std::vector<ExtensionInfo>& list) {
-    auto out = nlohmann::json::array();
+    auto out = nlohmann::ordered_json::array();
     for (const auto& extension : list) out.push_back(extension.name);
     return out;
   };
@@ -182,7 +182,7 @@ nlohmann::json forging_json(const ForgingAnalysis& analysis) {
           {"genuine_signature_algorithm", analysis.genuine_signature_algorithm}};
 }
 
-nlohmann::json forging_profile_json(const ForgingProfile& profile) {
+nlohmann::ordered_json forging_profile_json(const ForgingProfile& profile) {
   return {{"pairs", profile.pairs},
           {"copies_subject", profile.copies_subject},
           {"copies_subject_alt_names", profile.copies_subject_alt_names},
@@ -195,31 +195,31 @@ nlohmann::json forging_profile_json(const ForgingProfile& profile) {
           {"distinct_presented_keys", profile.distinct_presented_keys}};
 }
 
-nlohmann::json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
+nlohmann::ordered_json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
                           const JsonOptions& options) {
-  nlohmann::json out = {
+  nlohmann::ordered_json out = {
       {"ip", observation.ip},
       {"port", observation.port},
-      {"sni", observation.sni.empty() ? nlohmann::json(nullptr) : nlohmann::json(observation.sni)},
+      {"sni", observation.sni.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(observation.sni)},
       {"timestamp", format_utc(observation.time)},
       {"source", observation.source},
       {"tls_versions_offered", {{"min", tls_version_name(observation.min_version)}, {"max", tls_version_name(observation.max_version)}}},
       {"handshake_complete", observation.handshake_complete},
-      {"error", observation.error ? nlohmann::json{{"code", error_code_name(observation.error->code)},
+      {"error", observation.error ? nlohmann::ordered_json{{"code", error_code_name(observation.error->code)},
                                                     {"message", observation.error->message}}
-                                  : nlohmann::json(nullptr)},
-      {"alert", {{"received", observation.alert_received ? nlohmann::json(tls_alert_name(*observation.alert_received)) : nlohmann::json(nullptr)},
-                 {"sent", observation.alert_sent ? nlohmann::json(tls_alert_name(*observation.alert_sent)) : nlohmann::json(nullptr)}}},
+                                  : nlohmann::ordered_json(nullptr)},
+      {"alert", {{"received", observation.alert_received ? nlohmann::ordered_json(tls_alert_name(*observation.alert_received)) : nlohmann::ordered_json(nullptr)},
+                 {"sent", observation.alert_sent ? nlohmann::ordered_json(tls_alert_name(*observation.alert_sent)) : nlohmann::ordered_json(nullptr)}}},
       {"timings", {{"connect_ms", optional_double(observation.timings.connect_ms)},
                    {"handshake_ms", optional_double(observation.timings.handshake_ms)},
                    {"total_ms", optional_double(observation.timings.total_ms)}}},
       {"server_hello", observation.server_hello
                            ? server_hello_json(*observation.server_hello, observation.cipher_suite_name, options)
-                           : nlohmann::json(nullptr)},
+                           : nlohmann::ordered_json(nullptr)},
   };
-  nlohmann::json certificates = nullptr;
+  nlohmann::ordered_json certificates = nullptr;
   if (!assessment.chain.empty()) {
-    auto chain = nlohmann::json::array();
+    auto chain = nlohmann::ordered_json::array();
     for (size_t i = 1; i < assessment.chain.size(); ++i) chain.push_back(certificate_json(assessment.chain[i], options));
     certificates = {{"certificate", certificate_json(assessment.chain.front(), options)},
                     {"chain", chain},
@@ -227,7 +227,7 @@ nlohmann::json probe_json(const Observation& observation, const ChainAssessment&
                     {"unparseable", assessment.parse_errors}};
   }
   out["server_certificates"] = certificates;
-  out["validation"] = assessment.chain.empty() ? nlohmann::json(nullptr) : validation_json(assessment.validation, store);
+  out["validation"] = assessment.chain.empty() ? nlohmann::ordered_json(nullptr) : validation_json(assessment.validation, store);
   out["interception"] = interception_json(assessment.verdict, assessment.attribution);
   return out;
 }

@@ -21,17 +21,17 @@ struct JsonOptions {
   bool foxio = false;          // JA4S / JA4X (FoxIO License 1.1, non-commercial)
 };
 
-nlohmann::json certificate_json(const Certificate& certificate, const JsonOptions& options);
-nlohmann::json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options);
-nlohmann::json validation_json(const ValidationResult& validation, const TrustStore& store);
-nlohmann::json interception_json(const Verdict& verdict, const Attribution& attribution);
-nlohmann::json registry_entry_json(const RegistryEntry& entry);
-nlohmann::json forging_json(const ForgingAnalysis& analysis);
-nlohmann::json forging_profile_json(const ForgingProfile& profile);
-nlohmann::json shape_json(const CertificateShape& shape);
+nlohmann::ordered_json certificate_json(const Certificate& certificate, const JsonOptions& options);
+nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options);
+nlohmann::ordered_json validation_json(const ValidationResult& validation, const TrustStore& store);
+nlohmann::ordered_json interception_json(const Verdict& verdict, const Attribution& attribution);
+nlohmann::ordered_json registry_entry_json(const RegistryEntry& entry);
+nlohmann::ordered_json forging_json(const ForgingAnalysis& analysis);
+nlohmann::ordered_json forging_profile_json(const ForgingProfile& profile);
+nlohmann::ordered_json shape_json(const CertificateShape& shape);
 
 // The whole `probe --json` object.
-nlohmann::json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
+nlohmann::ordered_json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
                           const JsonOptions& options);
 
 std::string base64_encode(std::span<const uint8_t> bytes);

@@ -64,6 +64,23 @@ std::string issue_name(int code) {
     case X509_V_ERR_CA_MD_TOO_WEAK: return "weak_signature";
     case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
     case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return "bad_validity_field";
+    // RFC 5280 profile checks of X509_V_FLAG_X509_STRICT
+    case X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER: return "missing_authority_key_id";
+    case X509_V_ERR_MISSING_SUBJECT_KEY_IDENTIFIER: return "missing_subject_key_id";
+    case X509_V_ERR_AUTHORITY_KEY_IDENTIFIER_CRITICAL: return "authority_key_id_critical";
+    case X509_V_ERR_SUBJECT_KEY_IDENTIFIER_CRITICAL: return "subject_key_id_critical";
+    case X509_V_ERR_CA_BCONS_NOT_CRITICAL: return "ca_basic_constraints_not_critical";
+    case X509_V_ERR_CA_CERT_MISSING_KEY_USAGE: return "ca_missing_key_usage";
+    case X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA: return "key_cert_sign_in_non_ca";
+    case X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA: return "path_length_in_non_ca";
+    case X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN: return "path_length_without_key_cert_sign";
+    case X509_V_ERR_ISSUER_NAME_EMPTY: return "issuer_name_empty";
+    case X509_V_ERR_SUBJECT_NAME_EMPTY: return "subject_name_empty";
+    case X509_V_ERR_EMPTY_SUBJECT_ALT_NAME: return "empty_subject_alt_name";
+    case X509_V_ERR_EMPTY_SUBJECT_SAN_NOT_CRITICAL: return "empty_subject_san_not_critical";
+    case X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3: return "extensions_require_v3";
+    case X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH: return "signature_algorithm_mismatch";
+    case X509_V_ERR_EC_KEY_EXPLICIT_PARAMS: return "ec_explicit_parameters";
     default: return fmt::format("openssl_{}", code);
   }
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds from scratch and runs every test: once in a
+# warnings-as-errors release build, once under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+jobs=$(nproc)
+echo "== release build (-Werror)"
+cmake -S . -B build -G Ninja -DMITMSCOPE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== ASan + UBSan build"
+cmake -S . -B build-asan -G Ninja -DMITMSCOPE_WERROR=ON -DMITMSCOPE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+echo "== all tests passed"
