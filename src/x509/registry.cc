@@ -1,7 +1,6 @@
 #include "x509/registry.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 
 #include <fmt/format.h>

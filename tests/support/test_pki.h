@@ -1,6 +1,8 @@
 // Helpers the tests share: a small PKI minted per test run, and data paths.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -55,8 +57,12 @@ inline lab::CertificateSpec leaf_spec(const std::string& host, UtcSeconds now) {
   return spec;
 }
 
+// Test set-up that cannot go on without its certificate: stop the run loudly.
 inline lab::Identity must(Result<lab::Identity> identity) {
-  if (!identity) ADD_FAILURE() << identity.error().message;
+  if (!identity) {
+    std::fprintf(stderr, "test PKI: %s\n", identity.error().message.c_str());
+    std::abort();
+  }
   return std::move(*identity);
 }
 
