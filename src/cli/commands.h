@@ -13,5 +13,6 @@ using SetAction = std::function<void(Action)>;
 void register_probe(CLI::App& app, SetAction set_action);
 void register_inspect(CLI::App& app, SetAction set_action);
 void register_demo(CLI::App& app, SetAction set_action);
+void register_lab(CLI::App& app, SetAction set_action);
 
 }  // namespace mitmscope::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   mitmscope::cli::register_probe(app, set_action);
   mitmscope::cli::register_inspect(app, set_action);
   mitmscope::cli::register_demo(app, set_action);
+  mitmscope::cli::register_lab(app, set_action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -19,6 +19,7 @@ struct ProbeOptions {
   std::string tls_max = "1.3";
   double connect_timeout = 5;
   double handshake_timeout = 10;
+  int ttl = 0;
   bool allow_private = false;
   bool json = false;
   TrustOptions trust;
@@ -48,6 +49,7 @@ int run_probe(const ProbeOptions& options) {
   client_options.max_version = *max_version;
   client_options.connect_timeout = std::chrono::milliseconds(static_cast<long>(options.connect_timeout * 1000));
   client_options.handshake_timeout = std::chrono::milliseconds(static_cast<long>(options.handshake_timeout * 1000));
+  if (options.ttl > 0) client_options.ttl = options.ttl;
   auto context = TlsClientContext::create(client_options);
   if (!context) return report_error(context.error());
 
@@ -79,6 +81,8 @@ void register_probe(CLI::App& app, SetAction set_action) {
   command->add_option("--tls-max", options->tls_max, "Highest TLS version offered (1.0-1.3)")->capture_default_str();
   command->add_option("--connect-timeout", options->connect_timeout, "Seconds to establish TCP")->capture_default_str();
   command->add_option("--handshake-timeout", options->handshake_timeout, "Seconds for the TLS handshake")->capture_default_str();
+  command->add_option("--ttl", options->ttl, "Send the ClientHello with this IP TTL (the TCP handshake uses the normal TTL)")
+      ->check(CLI::Range(1, 255));
   command->add_flag("--allow-private", options->allow_private, "Allow reserved/private addresses (loopback, RFC 1918, ...)");
   command->add_flag("--json", options->json, "Print one JSON object (docs/SCHEMA.md)");
   add_trust_options(*command, options->trust);

@@ -12,6 +12,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kConnectionRefused: return "connection_refused";
     case ErrorCode::kConnectTimeout: return "connect_timeout";
     case ErrorCode::kHostUnreachable: return "host_unreachable";
+    case ErrorCode::kTtlExpired: return "ttl_expired";
     case ErrorCode::kConnectionReset: return "connection_reset";
     case ErrorCode::kClosedDuringHandshake: return "closed_during_handshake";
     case ErrorCode::kHandshakeTimeout: return "handshake_timeout";

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kConnectionRefused,
   kConnectTimeout,
   kHostUnreachable,
+  kTtlExpired,          // a TTL-limited probe expired in transit (ICMP time exceeded)
   kConnectionReset,
   kClosedDuringHandshake,
   kHandshakeTimeout,

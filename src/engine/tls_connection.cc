@@ -1,6 +1,7 @@
 #include "engine/tls_connection.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -134,6 +135,12 @@ TlsConnection::Wait TlsConnection::connect_step() {
   handshake_started_ = now;
   deadline_ = now + context_.options().handshake_timeout;
 
+  if (const auto ttl = context_.options().ttl) {
+    const int enable = 1;
+    ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
+    ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &*ttl, sizeof *ttl);
+    observation_.ttl = *ttl;
+  }
   ssl_.reset(SSL_new(context_.get()));
   if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1) {
     return finish(Error{ErrorCode::kCryptoError, "SSL_new: " + take_openssl_error()});
@@ -171,6 +178,10 @@ Error TlsConnection::classify_failure(int ssl_error, int saved_errno) {
   }
   if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
     ERR_clear_error();
+    if (saved_errno == EHOSTUNREACH && observation_.ttl) {
+      return {ErrorCode::kTtlExpired,
+              fmt::format("the ClientHello expired in transit (ICMP time exceeded, TTL {})", *observation_.ttl)};
+    }
     if (saved_errno != 0) return socket_error(saved_errno, false);
     return {ErrorCode::kClosedDuringHandshake, "server closed the connection during the handshake"};
   }

@@ -27,6 +27,9 @@ struct TlsClientOptions {
   std::chrono::milliseconds handshake_timeout{10000};
   // Bounds what a hostile server can make us hold: the Certificate message size.
   size_t max_certificate_list_bytes = 256 * 1024;
+  // When set, the ClientHello (not the TCP handshake) is sent with this IP TTL, and an
+  // ICMP time-exceeded fails the probe at once (IP_RECVERR) with kTtlExpired.
+  std::optional<int> ttl;
 };
 
 // "1.2" / "1.3" / "TLSv1.2" -> 0x0303 / 0x0304.

@@ -8,7 +8,7 @@
 
 #include "core/hex.h"
 #include "x509/certificate_reader.h"
-#include "x509/embedded_registry.h"
+#include "core/embedded_files.h"
 
 namespace mitmscope {
 namespace {

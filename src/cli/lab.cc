@@ -1,0 +1,90 @@
+// `mitmscope lab up|down|status|switch|exec`: the emulated country on this machine.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "lab/command.h"
+#include "lab/lab.h"
+#include "lab/topology.h"
+
+namespace mitmscope::cli {
+namespace {
+
+struct LabOptions {
+  lab::LabUpOptions up;
+  std::string state_directory = lab::kDefaultStateDirectory;
+  std::string switch_state;
+  std::vector<std::string> command;
+};
+
+int run_up(LabOptions& options) {
+  options.up.state_directory = options.state_directory;
+  auto result = lab::lab_up(options.up, [](std::string_view message) { fmt::print("lab: {}\n", message); });
+  if (!result) return report_error(result.error());
+  fmt::print("lab: up in {:.1f} s ({} hosts, daemon pid {})\n", result->seconds, result->hosts, result->daemon_pid);
+  auto status = lab::lab_status(options.state_directory);
+  if (status) fmt::print("{}", *status);
+  return kExitOk;
+}
+
+int run_down(const LabOptions& options) {
+  auto removed = lab::lab_down(options.state_directory);
+  if (!removed) return report_error(removed.error());
+  fmt::print("lab: down ({} namespaces removed)\n", *removed);
+  return kExitOk;
+}
+
+int run_status(const LabOptions& options) {
+  auto status = lab::lab_status(options.state_directory);
+  if (!status) return report_error(status.error());
+  fmt::print("{}", *status);
+  return kExitOk;
+}
+
+int run_switch(const LabOptions& options) {
+  if (auto switched = lab::lab_switch(options.state_directory, options.switch_state); !switched) {
+    return report_error(switched.error());
+  }
+  fmt::print("lab: interceptor {}\n", options.switch_state == "schedule" ? "follows the scenario's schedule" : options.switch_state);
+  return kExitOk;
+}
+
+int run_exec(const LabOptions& options) {
+  if (!lab::running_as_root()) return report_error({ErrorCode::kInvalidArgument, "lab exec needs root"});
+  if (options.command.empty()) return report_error({ErrorCode::kInvalidArgument, "lab exec -- COMMAND [ARGS...]"});
+  std::vector<char*> argv = {const_cast<char*>("ip"), const_cast<char*>("netns"), const_cast<char*>("exec"),
+                             const_cast<char*>(lab::kVantageNamespace)};
+  for (const auto& part : options.command) argv.push_back(const_cast<char*>(part.c_str()));
+  argv.push_back(nullptr);
+  ::execvp("ip", argv.data());
+  return report_error({ErrorCode::kFileNotFound, "cannot run ip (install iproute2)"});
+}
+
+}  // namespace
+
+void register_lab(CLI::App& app, SetAction set_action) {
+  auto options = std::make_shared<LabOptions>();
+  auto* command = app.add_subcommand("lab", "An emulated national interception network on this machine (root)");
+  command->require_subcommand(1);
+  command->add_option("--state-dir", options->state_directory, "Where the lab keeps its files")->capture_default_str();
+  auto* up = command->add_subcommand("up", "Build the lab (removes a stale one first)");
+  up->add_option("--scenario", options->up.scenario, "A shipped scenario (kz-2019, kz-2021) or a scenario file")
+      ->capture_default_str();
+  up->add_option("--size", options->up.size, "Number of TLS hosts (default: the scenario's default size)");
+  up->callback([options, set_action] { set_action([options] { return run_up(*options); }); });
+  command->add_subcommand("down", "Remove everything the lab made (idempotent)")
+      ->callback([options, set_action] { set_action([options] { return run_down(*options); }); });
+  command->add_subcommand("status", "Paths, addresses and the interceptor's state")
+      ->callback([options, set_action] { set_action([options] { return run_status(*options); }); });
+  auto* switch_command = command->add_subcommand("switch", "Turn the interceptor on or off, or back to the schedule");
+  switch_command->add_option("state", options->switch_state, "on | off | schedule")->required();
+  switch_command->callback([options, set_action] { set_action([options] { return run_switch(*options); }); });
+  auto* exec = command->add_subcommand("exec", "Run a command in the vantage namespace: lab exec -- CMD [ARGS]");
+  exec->add_option("command", options->command, "The command and its arguments")->required();
+  exec->prefix_command();
+  exec->callback([options, set_action] { set_action([options] { return run_exec(*options); }); });
+}
+
+}  // namespace mitmscope::cli

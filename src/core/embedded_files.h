@@ -1,0 +1,19 @@
+// Files of data/ compiled into the binary by CMake (cmake/EmbedFiles.cmake), so the
+// tool needs no data directory at run time and always runs with the data it was
+// tested with.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace mitmscope {
+
+struct EmbeddedFile {
+  std::string_view name;
+  std::string_view content;
+};
+
+std::span<const EmbeddedFile> embedded_registry_files();   // data/known-roots/
+std::span<const EmbeddedFile> embedded_scenario_files();   // data/scenarios/
+
+}  // namespace mitmscope

@@ -1,0 +1,223 @@
+#include "lab/host_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include <openssl/err.h>
+
+#include <fmt/format.h>
+
+namespace mitmscope::lab {
+
+struct HostServer::Connection {
+  int fd = -1;
+  SslPtr ssl;
+  bool handshake_done = false;
+  bool answered = false;
+  std::chrono::steady_clock::time_point started;
+};
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+
+uint32_t local_address(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohl(address.sin_addr.s_addr);
+}
+
+}  // namespace
+
+std::string host_name_for(uint32_t address, uint32_t asn) {
+  return fmt::format("h{}-{}-{}-{}.as{}.kz.lab", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff,
+                     address & 0xff, asn);
+}
+
+HostServer::HostServer(HostServerOptions options) : options_(std::move(options)) {
+  std::signal(SIGPIPE, SIG_IGN);
+  context_.reset(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX_set_security_level(context_.get(), 0);
+  SSL_CTX_set_min_proto_version(context_.get(), TLS1_VERSION);
+  SSL_CTX_set_cipher_list(context_.get(), "ALL:@SECLEVEL=0");
+  SSL_CTX_set_session_cache_mode(context_.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(context_.get(), SSL_OP_NO_TICKET);
+}
+
+HostServer::~HostServer() {
+  for (auto& [fd, connection] : connections_) ::close(fd);
+  for (int fd : {listen_fd_, epoll_fd_, wake_fd_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+Result<Identity> HostServer::identity_for(uint32_t address) {
+  {
+    std::lock_guard lock(identities_mutex_);
+    if (auto it = identities_.find(address); it != identities_.end()) return it->second;
+  }
+  uint32_t asn = 0;
+  if (options_.plan) {
+    for (const auto& prefix : options_.plan->prefixes) {
+      const uint32_t mask = prefix.length == 0 ? 0 : ~0u << (32 - prefix.length);
+      if ((address & mask) == prefix.network) asn = prefix.asn;
+    }
+  }
+  const auto now = now_utc();
+  CertificateSpec spec;
+  const std::string name = host_name_for(address, asn);
+  spec.subject = {{"C", "KZ"}, {"O", fmt::format("AS{} customer", asn)}, {"CN", name}};
+  spec.dns_names = {name};
+  spec.not_before = now - std::chrono::days{60};
+  spec.not_after = now + std::chrono::days{305};
+  const bool untrusted = options_.plan && options_.plan->is_untrusted_host(address);
+  auto identity = make_identity(spec, KeySpec{.type = KeySpec::Type::kEcP256}, untrusted ? nullptr : &options_.public_ca);
+  if (!identity) return identity;
+  std::lock_guard lock(identities_mutex_);
+  return identities_.emplace(address, std::move(*identity)).first->second;
+}
+
+Result<void> HostServer::listen() {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int yes = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(options_.port);
+  inet_pton(AF_INET, options_.bind_address.c_str(), &address.sin_addr);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listen_fd_, 4096) != 0) {
+    return make_error(ErrorCode::kNetworkError,
+                      fmt::format("host server: listen on {}:{}: {}", options_.bind_address, options_.port, std::strerror(errno)));
+  }
+  socklen_t length = sizeof address;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+  port_ = ntohs(address.sin_port);
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = listen_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &event);
+  event.data.fd = wake_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  return {};
+}
+
+void HostServer::stop() {
+  stopping_ = true;
+  const uint64_t one = 1;
+  if (wake_fd_ >= 0) [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+}
+
+void HostServer::close(int fd) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  connections_.erase(fd);
+  ::close(fd);
+}
+
+void HostServer::accept_ready() {
+  for (;;) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    auto identity = identity_for(local_address(fd));
+    if (!identity) {
+      ::close(fd);
+      continue;
+    }
+    auto connection = std::make_unique<Connection>();
+    connection->fd = fd;
+    connection->started = std::chrono::steady_clock::now();
+    connection->ssl.reset(SSL_new(context_.get()));
+    SSL_use_certificate(connection->ssl.get(), identity->certificate.get());
+    SSL_use_PrivateKey(connection->ssl.get(), identity->key.get());
+    SSL_set_fd(connection->ssl.get(), fd);
+    SSL_set_accept_state(connection->ssl.get());
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+    auto& stored = *connections_.emplace(fd, std::move(connection)).first->second;
+    advance(stored);
+  }
+}
+
+void HostServer::advance(Connection& connection) {
+  ERR_clear_error();
+  SSL* ssl = connection.ssl.get();
+  const int fd = connection.fd;
+  auto wait_for = [&](int result) {
+    const int error = SSL_get_error(ssl, result);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+      epoll_event event{};
+      event.events = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+      event.data.fd = fd;
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+      return true;
+    }
+    return false;
+  };
+  if (!connection.handshake_done) {
+    const int result = SSL_do_handshake(ssl);
+    if (result != 1) {
+      if (!wait_for(result)) close(fd);
+      ERR_clear_error();
+      return;
+    }
+    connection.handshake_done = true;
+    ++handshakes_;
+  }
+  char buffer[4096];
+  for (;;) {
+    const int count = SSL_read(ssl, buffer, sizeof buffer);
+    if (count > 0) {
+      if (!connection.answered) {
+        const std::string body = fmt::format("mitmscope lab host {}\n", ipv4_to_string(local_address(fd)));
+        const std::string response = fmt::format("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                                                 body.size(), body);
+        SSL_write(ssl, response.data(), static_cast<int>(response.size()));
+        connection.answered = true;
+      }
+      continue;
+    }
+    if (!wait_for(count)) {
+      SSL_shutdown(ssl);
+      close(fd);
+    }
+    ERR_clear_error();
+    return;
+  }
+}
+
+void HostServer::run() {
+  epoll_event events[256];
+  while (!stopping_) {
+    const int ready = ::epoll_wait(epoll_fd_, events, 256, 1000);
+    for (int i = 0; i < ready; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) continue;
+      if (fd == listen_fd_) {
+        accept_ready();
+        continue;
+      }
+      auto it = connections_.find(fd);
+      if (it != connections_.end()) advance(*it->second);
+    }
+    // Idle connections are closed: a client that stops talking cannot hold memory.
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<int> idle;
+    for (const auto& [fd, connection] : connections_) {
+      if (now - connection->started > kIdleTimeout) idle.push_back(fd);
+    }
+    for (int fd : idle) close(fd);
+  }
+}
+
+}  // namespace mitmscope::lab

@@ -1,0 +1,61 @@
+// The lab's TLS hosts: one event-driven server that answers on every address of the
+// host space (AnyIP), each address with its own certificate, valid under the lab's
+// public CA for the host's own name, not for the SNI (as the real hosts were).
+// Certificates are minted on first contact and cached (ECDSA P-256: fast to mint),
+// so `lab up` does not wait for thousands of keys. Hosts the plan marks untrusted
+// serve a self-signed certificate (ineligible, and never intercepted).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "lab/pki.h"
+#include "lab/scenario.h"
+
+namespace mitmscope::lab {
+
+struct HostServerOptions {
+  Identity public_ca;
+  const Plan* plan = nullptr;
+  uint16_t port = 443;
+  std::string bind_address = "0.0.0.0";
+};
+
+class HostServer {
+ public:
+  explicit HostServer(HostServerOptions options);
+  ~HostServer();
+  // Binds the listening socket (in the calling thread's network namespace).
+  Result<void> listen();
+  // Serves until stop() is called from another thread.
+  void run();
+  void stop();
+  uint16_t port() const { return port_; }
+  size_t handshakes() const { return handshakes_.load(); }
+  // The identity an address serves (minted on first use).
+  Result<Identity> identity_for(uint32_t address);
+
+ private:
+  struct Connection;
+  void accept_ready();
+  void advance(Connection& connection);
+  void close(int fd);
+
+  HostServerOptions options_;
+  SslCtxPtr context_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> handshakes_{0};
+  std::mutex identities_mutex_;
+  std::map<uint32_t, Identity> identities_;
+  std::map<int, std::unique_ptr<Connection>> connections_;
+};
+
+// The host name the lab gives an address: "h198-18-0-1.as9198.lab.example".
+std::string host_name_for(uint32_t address, uint32_t asn);
+
+}  // namespace mitmscope::lab

@@ -1,0 +1,560 @@
+#include "lab/interceptor.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <openssl/err.h>
+
+#include <fmt/format.h>
+
+#include "engine/tls_connection.h"
+#include "tls/client_hello.h"
+
+namespace mitmscope::lab {
+
+struct Interceptor::HeldPacket {
+  uint32_t id = 0;
+  std::vector<uint8_t> bytes;
+  TcpSegment segment;
+  FlowKey key;
+  std::string server_name;
+  TcpOptions client_options;
+  TcpOptions server_options;
+};
+
+namespace {
+
+constexpr uint32_t kPassMark = 2;
+constexpr int kMaxWorkers = 256;
+constexpr auto kSessionIdle = std::chrono::seconds(30);
+
+// BRIEF: the 2019 device's own ClientHello offered 13 cipher suites, record version TLS 1.0,
+// handshake version TLS 1.2. OpenSSL adds the renegotiation SCSV as the 13th.
+constexpr const char* kUpstreamCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:"
+    "ECDHE-RSA-AES256-SHA:AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA:AES256-SHA";
+
+uint16_t read16(const uint8_t* data) { return static_cast<uint16_t>(data[0] << 8 | data[1]); }
+uint32_t read32(const uint8_t* data) {
+  return uint32_t(data[0]) << 24 | uint32_t(data[1]) << 16 | uint32_t(data[2]) << 8 | data[3];
+}
+
+sockaddr_in socket_address(uint32_t ip, uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(ip);
+  address.sin_port = htons(port);
+  return address;
+}
+
+struct RepairSpec {
+  uint32_t local_ip;
+  uint16_t local_port;
+  uint32_t remote_ip;
+  uint16_t remote_port;
+  uint32_t send_sequence;             // our next sequence number
+  uint32_t receive_sequence;          // the next byte we expect
+  Interceptor::TcpOptions local;      // what the side we impersonate announced in its SYN
+  Interceptor::TcpOptions remote;     // what the peer announced
+  uint32_t peer_window;               // the peer's receive window, in bytes
+  uint32_t timestamp;                 // our next TSval (continues the impersonated side's clock)
+  std::span<const uint8_t> received;  // bytes to place in the receive queue
+};
+
+int set(int fd, int level, int option, const void* value, socklen_t length) {
+  return ::setsockopt(fd, level, option, value, length);
+}
+
+// A connected socket for a flow that exists on the wire, built without a handshake.
+Result<int> repaired_socket(const RepairSpec& spec) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto fail = [&](const char* step) {
+    const int saved = errno;
+    ::close(fd);
+    return make_error(ErrorCode::kNetworkError, fmt::format("TCP_REPAIR {}: {}", step, std::strerror(saved)));
+  };
+  const int one = 1;
+  if (set(fd, SOL_TCP, TCP_REPAIR, &one, sizeof one) != 0) return fail("enable");
+  if (set(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one) != 0) return fail("IP_TRANSPARENT");
+  set(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const auto local = socket_address(spec.local_ip, spec.local_port);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) return fail("bind");
+  int queue = TCP_SEND_QUEUE;
+  set(fd, SOL_TCP, TCP_REPAIR_QUEUE, &queue, sizeof queue);
+  if (set(fd, SOL_TCP, TCP_QUEUE_SEQ, &spec.send_sequence, sizeof spec.send_sequence) != 0) return fail("send sequence");
+  queue = TCP_RECV_QUEUE;
+  set(fd, SOL_TCP, TCP_REPAIR_QUEUE, &queue, sizeof queue);
+  if (set(fd, SOL_TCP, TCP_QUEUE_SEQ, &spec.receive_sequence, sizeof spec.receive_sequence) != 0) return fail("receive sequence");
+  const auto remote = socket_address(spec.remote_ip, spec.remote_port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&remote), sizeof remote) != 0) return fail("connect");
+
+  std::vector<tcp_repair_opt> options;
+  options.push_back({TCPOPT_MAXSEG, spec.remote.mss});
+  if (spec.local.window_scale >= 0 && spec.remote.window_scale >= 0) {
+    options.push_back({TCPOPT_WINDOW, static_cast<uint32_t>(spec.remote.window_scale) |
+                                          static_cast<uint32_t>(spec.local.window_scale) << 16});
+  }
+  if (spec.local.sack && spec.remote.sack) options.push_back({TCPOPT_SACK_PERMITTED, 0});
+  const bool timestamps = spec.local.timestamps && spec.remote.timestamps;
+  if (timestamps) options.push_back({TCPOPT_TIMESTAMP, 0});
+  if (set(fd, SOL_TCP, TCP_REPAIR_OPTIONS, options.data(), static_cast<socklen_t>(options.size() * sizeof(tcp_repair_opt))) != 0) {
+    return fail("options");
+  }
+  if (timestamps && set(fd, SOL_TCP, TCP_TIMESTAMP, &spec.timestamp, sizeof spec.timestamp) != 0) return fail("timestamp");
+  if (!spec.received.empty()) {
+    queue = TCP_RECV_QUEUE;
+    set(fd, SOL_TCP, TCP_REPAIR_QUEUE, &queue, sizeof queue);
+    if (::send(fd, spec.received.data(), spec.received.size(), 0) != static_cast<ssize_t>(spec.received.size())) {
+      return fail("receive queue");
+    }
+  }
+  tcp_repair_window window{};
+  socklen_t length = sizeof window;
+  if (::getsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, &window, &length) == 0) {
+    window.snd_wnd = spec.peer_window;
+    window.max_window = std::max(window.max_window, spec.peer_window);
+    set(fd, SOL_TCP, TCP_REPAIR_WINDOW, &window, sizeof window);
+  }
+  const int off = 0;
+  if (set(fd, SOL_TCP, TCP_REPAIR, &off, sizeof off) != 0) return fail("disable");
+  const timeval timeout{10, 0};
+  set(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  set(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+// Copies decrypted bytes both ways until one side closes or both go quiet.
+void relay(SSL* client, SSL* server, int client_fd, int server_fd) {
+  char buffer[16384];
+  for (;;) {
+    pollfd descriptors[2] = {{client_fd, POLLIN, 0}, {server_fd, POLLIN, 0}};
+    const bool pending = SSL_pending(client) > 0 || SSL_pending(server) > 0;
+    if (!pending && ::poll(descriptors, 2, static_cast<int>(std::chrono::milliseconds(kSessionIdle).count())) <= 0) return;
+    for (auto [from, to, fd_index] : {std::tuple{client, server, 0}, std::tuple{server, client, 1}}) {
+      if (!(descriptors[fd_index].revents & (POLLIN | POLLHUP | POLLERR)) && SSL_pending(from) == 0) continue;
+      const int count = SSL_read(from, buffer, sizeof buffer);
+      if (count <= 0) return;
+      if (SSL_write(to, buffer, count) <= 0) return;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet) {
+  if (packet.size() < 20 || (packet[0] >> 4) != 4 || packet[9] != IPPROTO_TCP) return std::nullopt;
+  const size_t ip_length = (packet[0] & 0x0f) * 4u;
+  const size_t total = std::min<size_t>(packet.size(), read16(&packet[2]));
+  if (ip_length < 20 || total < ip_length + 20) return std::nullopt;
+  TcpSegment segment;
+  segment.ttl = packet[8];
+  segment.source_ip = read32(&packet[12]);
+  segment.destination_ip = read32(&packet[16]);
+  const uint8_t* tcp = &packet[ip_length];
+  segment.source_port = read16(tcp);
+  segment.destination_port = read16(tcp + 2);
+  segment.sequence = read32(tcp + 4);
+  segment.acknowledgment = read32(tcp + 8);
+  const size_t tcp_length = (tcp[12] >> 4) * 4u;
+  segment.flags = tcp[13];
+  segment.window = read16(tcp + 14);
+  if (tcp_length < 20 || ip_length + tcp_length > total) return std::nullopt;
+  for (size_t offset = 20; offset < tcp_length;) {
+    const uint8_t kind = tcp[offset];
+    if (kind == 0) break;
+    if (kind == 1) {
+      ++offset;
+      continue;
+    }
+    if (offset + 1 >= tcp_length) break;
+    const uint8_t length = tcp[offset + 1];
+    if (length < 2 || offset + length > tcp_length) break;
+    if (kind == 2 && length == 4) segment.options.mss = read16(tcp + offset + 2);
+    if (kind == 3 && length == 3) segment.options.window_scale = tcp[offset + 2];
+    if (kind == 4) segment.options.sack = true;
+    if (kind == 8 && length == 10) {
+      segment.options.timestamps = true;
+      segment.options.tsval = read32(tcp + offset + 2);
+      segment.options.tsecr = read32(tcp + offset + 6);
+    }
+    offset += length;
+  }
+  segment.options.window = segment.window;
+  segment.payload = packet.subspan(ip_length + tcp_length, total - ip_length - tcp_length);
+  return segment;
+}
+
+Interceptor::Interceptor(const Scenario& scenario, Identity intermediate, TrustStore public_roots)
+    : scenario_(scenario),
+      targeted_(scenario.targeted_domains.begin(), scenario.targeted_domains.end()),
+      forger_(intermediate, scenario.forging),
+      intermediate_(std::move(intermediate)),
+      public_roots_(std::move(public_roots)) {}
+
+Interceptor::~Interceptor() {
+  stop();
+  while (workers_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (queue_) nfq_destroy_queue(queue_);
+  if (queue_handle_) nfq_close(queue_handle_);
+  if (proxy_fd_ >= 0) ::close(proxy_fd_);
+}
+
+void Interceptor::stop() { stopping_ = true; }
+
+bool Interceptor::targeted(const std::string& server_name) const {
+  std::string lower = server_name;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  return targeted_.contains(lower);
+}
+
+Result<void> Interceptor::start() {
+  if (scenario_.mode == InterceptorMode::kTerminatingProxy) {
+    proxy_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    set(proxy_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    set(proxy_fd_, SOL_IP, IP_TRANSPARENT, &one, sizeof one);
+    const auto address = socket_address(INADDR_LOOPBACK, 4443);
+    if (::bind(proxy_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(proxy_fd_, 1024) != 0) {
+      return make_error(ErrorCode::kNetworkError, fmt::format("interceptor proxy: {}", std::strerror(errno)));
+    }
+    return {};
+  }
+  queue_handle_ = nfq_open();
+  if (!queue_handle_) return make_error(ErrorCode::kNetworkError, "nfq_open failed (is this root, in a namespace?)");
+  queue_ = nfq_create_queue(
+      queue_handle_, 0,
+      [](nfq_q_handle* queue, nfgenmsg*, nfq_data* data, void* self) {
+        const auto* header = nfq_get_msg_packet_hdr(data);
+        unsigned char* payload = nullptr;
+        const int length = nfq_get_payload(data, &payload);
+        return static_cast<Interceptor*>(self)->on_packet(
+            queue, ntohl(header->packet_id), std::span<const uint8_t>(payload, length > 0 ? size_t(length) : 0));
+      },
+      this);
+  if (!queue_) return make_error(ErrorCode::kNetworkError, "nfq_create_queue 0 failed (another interceptor running?)");
+  nfq_set_mode(queue_, NFQNL_COPY_PACKET, 0xffff);
+  nfq_set_queue_maxlen(queue_, 8192);
+  nfq_set_queue_flags(queue_, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
+  queue_fd_ = nfq_fd(queue_handle_);
+  return {};
+}
+
+void Interceptor::run() {
+  if (proxy_fd_ >= 0) return run_proxy();
+  std::vector<char> buffer(1 << 17);
+  while (!stopping_) {
+    pollfd descriptor{queue_fd_, POLLIN, 0};
+    if (::poll(&descriptor, 1, 300) <= 0) continue;
+    const ssize_t length = ::recv(queue_fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (length > 0) nfq_handle_packet(queue_handle_, buffer.data(), static_cast<int>(length));
+  }
+}
+
+void Interceptor::verdict(uint32_t id, bool pass) {
+  std::lock_guard lock(verdict_mutex_);
+  if (pass) {
+    // NF_REPEAT with mark 2: the rules save it as the flow's connmark, so the rest of the flow
+    // never comes back here.
+    nfq_set_verdict2(queue_, id, NF_REPEAT, kPassMark, 0, nullptr);
+  } else {
+    nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);
+  }
+}
+
+void Interceptor::spawn(std::function<void()> work) {
+  ++workers_;
+  std::thread([this, work = std::move(work)] {
+    work();
+    --workers_;
+  }).detach();
+}
+
+int Interceptor::on_packet(nfq_q_handle*, uint32_t id, std::span<const uint8_t> packet) {
+  const auto segment = parse_tcp_segment(packet);
+  if (!segment) {
+    std::lock_guard lock(verdict_mutex_);
+    return nfq_set_verdict(queue_, id, NF_ACCEPT, 0, nullptr);
+  }
+  const bool syn = segment->flags & 0x02;
+  const bool ack = segment->flags & 0x10;
+  if (syn) {
+    std::lock_guard lock(flows_mutex_);
+    if (syn_options_.size() > 200000) syn_options_.clear();  // bounded: old half-seen flows are forgotten
+    if (!ack) {
+      syn_options_[{segment->source_ip, segment->destination_ip, segment->source_port, segment->destination_port}].client = segment->options;
+    } else {
+      syn_options_[{segment->destination_ip, segment->source_ip, segment->destination_port, segment->source_port}].server = segment->options;
+    }
+    std::lock_guard verdict_lock(verdict_mutex_);
+    return nfq_set_verdict(queue_, id, NF_ACCEPT, 0, nullptr);
+  }
+  ++stats_.client_hellos;
+  auto held = std::make_unique<HeldPacket>();
+  held->id = id;
+  held->key = {segment->source_ip, segment->destination_ip, segment->source_port, segment->destination_port};
+  const auto hello = parse_client_hello(segment->payload);
+  const bool candidate = active_ && hello && hello->server_name && targeted(*hello->server_name);
+  {
+    std::lock_guard lock(flows_mutex_);
+    auto flow = syn_options_.find(held->key);
+    // Without both SYNs the TCP options are unknown and the flow cannot be taken over.
+    const bool handshake_seen = flow != syn_options_.end() && flow->second.client && flow->second.server;
+    if (candidate && handshake_seen) {
+      held->client_options = *flow->second.client;
+      held->server_options = *flow->second.server;
+    }
+    if (flow != syn_options_.end()) syn_options_.erase(flow);
+    if (!candidate || !handshake_seen) {
+      ++stats_.passed;
+      verdict(id, true);
+      return 0;
+    }
+  }
+  held->server_name = *hello->server_name;
+  held->bytes.assign(packet.begin(), packet.end());
+  held->segment = *parse_tcp_segment(held->bytes);
+  if (workers_.load() >= kMaxWorkers) {
+    ++stats_.passed;
+    verdict(id, true);
+    return 0;
+  }
+  spawn([this, held = std::shared_ptr<HeldPacket>(std::move(held))]() mutable {
+    decide(std::make_unique<HeldPacket>(std::move(*held)));
+  });
+  return 0;
+}
+
+std::optional<bool> Interceptor::cached_genuine_validity(uint32_t server_ip, uint16_t port) {
+  std::lock_guard lock(flows_mutex_);
+  auto it = genuine_valid_.find({server_ip, port});
+  if (it == genuine_valid_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Interceptor::check_genuine(uint32_t server_ip, uint16_t port, const std::string& server_name) {
+  if (auto cached = cached_genuine_validity(server_ip, port)) return *cached;
+  TlsClientOptions options;
+  options.connect_timeout = std::chrono::seconds(3);
+  options.handshake_timeout = std::chrono::seconds(5);
+  auto context = TlsClientContext::create(options);
+  auto endpoint = parse_endpoint(fmt::format("{}:{}", ipv4_to_string(server_ip), port), 443);
+  bool valid = false;
+  if (context && endpoint) {
+    const auto observation = TlsConnection::run(*context, *endpoint, server_name);
+    Chain chain;
+    for (const auto& der : observation.chain_der) {
+      if (auto certificate = Certificate::from_der(der)) chain.push_back(*certificate);
+    }
+    // "A valid browser-trusted certificate (for any name)": the name is not checked.
+    valid = !chain.empty() && public_roots_.validate(chain, {}).browser_trusted;
+  }
+  std::lock_guard lock(flows_mutex_);
+  genuine_valid_[{server_ip, port}] = valid;
+  return valid;
+}
+
+void Interceptor::decide(std::unique_ptr<HeldPacket> held) {
+  if (!check_genuine(held->key.server_ip, held->key.server_port, held->server_name)) {
+    ++stats_.genuine_invalid;
+    ++stats_.passed;
+    verdict(held->id, true);
+    return;
+  }
+  take_over(std::move(held));
+}
+
+void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
+  const auto& segment = held->segment;
+  const auto& client = held->client_options;
+  const auto& server = held->server_options;
+  const uint32_t client_window = client.window_scale >= 0 && server.window_scale >= 0
+                                     ? uint32_t(segment.window) << client.window_scale
+                                     : segment.window;
+  auto client_side = repaired_socket({.local_ip = held->key.server_ip, .local_port = held->key.server_port,
+                                      .remote_ip = held->key.client_ip, .remote_port = held->key.client_port,
+                                      .send_sequence = segment.acknowledgment, .receive_sequence = segment.sequence,
+                                      .local = server, .remote = client, .peer_window = client_window,
+                                      .timestamp = segment.options.tsecr + 1, .received = segment.payload});
+  if (!client_side) {
+    ++stats_.takeover_failed;
+    ++stats_.passed;
+    verdict(held->id, true);
+    return;
+  }
+  auto server_side = repaired_socket({.local_ip = held->key.client_ip, .local_port = held->key.client_port,
+                                      .remote_ip = held->key.server_ip, .remote_port = held->key.server_port,
+                                      .send_sequence = segment.sequence, .receive_sequence = segment.acknowledgment,
+                                      .local = client, .remote = server, .peer_window = server.window,
+                                      .timestamp = segment.options.tsval + 1, .received = {}});
+  if (!server_side) {
+    ::close(*client_side);
+    ++stats_.takeover_failed;
+    ++stats_.passed;
+    verdict(held->id, true);
+    return;
+  }
+  verdict(held->id, false);  // the ClientHello now sits in our socket's receive queue
+  ++stats_.intercepted;
+
+  // Upstream: our own handshake with the real server, with BRIEF's fingerprint.
+  SslCtxPtr upstream_context(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_security_level(upstream_context.get(), 0);
+  SSL_CTX_set_max_proto_version(upstream_context.get(), TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(upstream_context.get(), TLS1_VERSION);
+  SSL_CTX_set_cipher_list(upstream_context.get(), kUpstreamCiphers);
+  SSL_CTX_set_verify(upstream_context.get(), SSL_VERIFY_NONE, nullptr);
+  SslPtr upstream(SSL_new(upstream_context.get()));
+  SSL_set_fd(upstream.get(), *server_side);
+  SSL_set_tlsext_host_name(upstream.get(), held->server_name.c_str());
+  std::optional<Identity> forged;
+  if (SSL_connect(upstream.get()) == 1) {
+    if (X509* genuine = SSL_get0_peer_certificate(upstream.get())) {
+      X509_up_ref(genuine);
+      if (auto certificate = Certificate::from_x509(genuine)) {
+        if (auto minted = forger_.forge(*certificate)) forged = std::move(*minted);
+      }
+    }
+  }
+  if (forged) {
+    SslCtxPtr downstream_context(SSL_CTX_new(TLS_server_method()));
+    SSL_CTX_set_security_level(downstream_context.get(), 0);
+    SSL_CTX_set_session_cache_mode(downstream_context.get(), SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(downstream_context.get(), SSL_OP_NO_TICKET);
+    SSL_CTX_use_certificate(downstream_context.get(), forged->certificate.get());
+    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->key.get());
+    SSL_CTX_add1_chain_cert(downstream_context.get(), intermediate_.certificate.get());
+    SslPtr downstream(SSL_new(downstream_context.get()));
+    SSL_set_fd(downstream.get(), *client_side);
+    if (SSL_accept(downstream.get()) == 1) {
+      relay(downstream.get(), upstream.get(), *client_side, *server_side);
+      SSL_shutdown(downstream.get());
+    }
+    SSL_shutdown(upstream.get());
+  }
+  ERR_clear_error();
+  ::close(*client_side);
+  ::close(*server_side);
+}
+
+void Interceptor::run_proxy() {
+  while (!stopping_) {
+    pollfd descriptor{proxy_fd_, POLLIN, 0};
+    if (::poll(&descriptor, 1, 300) <= 0) continue;
+    const int client = ::accept4(proxy_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    if (workers_.load() >= kMaxWorkers) {
+      ::close(client);
+      continue;
+    }
+    spawn([this, client] { proxy_connection(client); });
+  }
+}
+
+void Interceptor::proxy_connection(int client_fd) {
+  const timeval timeout{10, 0};
+  set(client_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  set(client_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in original{};
+  socklen_t length = sizeof original;
+  ::getsockname(client_fd, reinterpret_cast<sockaddr*>(&original), &length);
+  const uint32_t server_ip = ntohl(original.sin_addr.s_addr);
+  const uint16_t server_port = ntohs(original.sin_port);
+  std::vector<uint8_t> first(16384);
+  const ssize_t received = ::recv(client_fd, first.data(), first.size(), 0);
+  if (received <= 0) {
+    ::close(client_fd);
+    return;
+  }
+  first.resize(static_cast<size_t>(received));
+  ++stats_.client_hellos;
+  const auto hello = parse_client_hello(first);
+  const std::string name = hello && hello->server_name ? *hello->server_name : std::string();
+  const bool intercept = active_ && !name.empty() && targeted(name) && check_genuine(server_ip, server_port, name);
+  const int upstream_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  set(upstream_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  set(upstream_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  const auto server = socket_address(server_ip, server_port);
+  if (::connect(upstream_fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0) {
+    ::close(upstream_fd);
+    ::close(client_fd);
+    return;
+  }
+  if (!intercept) {
+    // Splice: the ClientHello goes on unchanged, then bytes both ways.
+    ++stats_.passed;
+    ::send(upstream_fd, first.data(), first.size(), MSG_NOSIGNAL);
+    char buffer[16384];
+    for (;;) {
+      pollfd descriptors[2] = {{client_fd, POLLIN, 0}, {upstream_fd, POLLIN, 0}};
+      if (::poll(descriptors, 2, static_cast<int>(std::chrono::milliseconds(kSessionIdle).count())) <= 0) break;
+      bool closed = false;
+      for (int side = 0; side < 2 && !closed; ++side) {
+        if (!(descriptors[side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        const ssize_t count = ::recv(descriptors[side].fd, buffer, sizeof buffer, 0);
+        closed = count <= 0 || ::send(descriptors[1 - side].fd, buffer, static_cast<size_t>(count), MSG_NOSIGNAL) != count;
+      }
+      if (closed) break;
+    }
+    ::close(upstream_fd);
+    ::close(client_fd);
+    return;
+  }
+  ++stats_.intercepted;
+  SslCtxPtr upstream_context(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_security_level(upstream_context.get(), 0);
+  SSL_CTX_set_max_proto_version(upstream_context.get(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(upstream_context.get(), kUpstreamCiphers);
+  SslPtr upstream(SSL_new(upstream_context.get()));
+  SSL_set_fd(upstream.get(), upstream_fd);
+  SSL_set_tlsext_host_name(upstream.get(), name.c_str());
+  std::optional<Identity> forged;
+  if (SSL_connect(upstream.get()) == 1) {
+    if (X509* genuine = SSL_get0_peer_certificate(upstream.get())) {
+      X509_up_ref(genuine);
+      if (auto certificate = Certificate::from_x509(genuine)) {
+        if (auto minted = forger_.forge(*certificate)) forged = std::move(*minted);
+      }
+    }
+  }
+  if (forged) {
+    SslCtxPtr downstream_context(SSL_CTX_new(TLS_server_method()));
+    SSL_CTX_set_security_level(downstream_context.get(), 0);
+    SSL_CTX_use_certificate(downstream_context.get(), forged->certificate.get());
+    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->key.get());
+    SSL_CTX_add1_chain_cert(downstream_context.get(), intermediate_.certificate.get());
+    SslPtr downstream(SSL_new(downstream_context.get()));
+    // The ClientHello was already read from the socket: hand it to OpenSSL through a memory BIO chain.
+    BIO* read_bio = BIO_new(BIO_s_mem());
+    BIO_write(read_bio, first.data(), static_cast<int>(first.size()));
+    BIO* socket_bio = BIO_new_socket(client_fd, BIO_NOCLOSE);
+    // Reads come from the saved bytes first, then the socket: a small two-stage BIO is not in OpenSSL,
+    // so the handshake starts on the memory BIO and switches once it has consumed the ClientHello.
+    SSL_set_bio(downstream.get(), read_bio, socket_bio);
+    int result = SSL_accept(downstream.get());
+    if (result != 1 && SSL_get_error(downstream.get(), result) == SSL_ERROR_WANT_READ) {
+      BIO_up_ref(socket_bio);
+      SSL_set0_rbio(downstream.get(), socket_bio);
+      result = SSL_accept(downstream.get());
+    }
+    if (result == 1) {
+      relay(downstream.get(), upstream.get(), client_fd, upstream_fd);
+      SSL_shutdown(downstream.get());
+    }
+    SSL_shutdown(upstream.get());
+  }
+  ERR_clear_error();
+  ::close(upstream_fd);
+  ::close(client_fd);
+}
+
+}  // namespace mitmscope::lab

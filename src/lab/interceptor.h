@@ -1,0 +1,132 @@
+// The interception device of the lab, as the 2019 Kazakh one behaved (BRIEF).
+//
+// In-path mode. The router it sits on hands it, through an NFQUEUE, the SYN and
+// SYN-ACK of every connection to port 443 (to learn the TCP options both ends
+// agreed) and the first TLS record of each flow. A flow is left alone, untouched
+// by anything but routing, unless all three conditions hold: the interceptor is on,
+// the ClientHello's SNI is targeted, and the real server presents a certificate
+// valid under the lab's public CA (checked once per server, from the device's own
+// address). Then the device takes the flow over where it stands: TCP_REPAIR gives
+// it two sockets with the flow's exact addresses and sequence numbers (towards the
+// client it is the server, towards the server it is the client), the client's
+// ClientHello is put into the first socket's receive queue, and the router's
+// policy route delivers the flow's later packets to them. It completes its own
+// handshake with the server (record version TLS 1.0, handshake TLS 1.2, 13 cipher
+// suites: BRIEF's fingerprint), forges a certificate from the server's, answers the
+// client with it, and relays the bodies unchanged. A ClientHello that would expire
+// at this router (TTL 1) is still seen, because the queue sits before routing:
+// targeted flows are answered at this hop, others expire exactly as without it.
+//
+// Terminating-proxy mode, like common commercial boxes: every connection to port
+// 443 is terminated at the router (TPROXY); untargeted ones are spliced through.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "lab/forger.h"
+#include "lab/scenario.h"
+#include "x509/trust_store.h"
+
+struct nfq_handle;
+struct nfq_q_handle;
+
+namespace mitmscope::lab {
+
+struct InterceptorStats {
+  std::atomic<uint64_t> client_hellos{0};
+  std::atomic<uint64_t> passed{0};
+  std::atomic<uint64_t> intercepted{0};
+  std::atomic<uint64_t> genuine_invalid{0};
+  std::atomic<uint64_t> takeover_failed{0};
+};
+
+class Interceptor {
+ public:
+  Interceptor(const Scenario& scenario, Identity intermediate, TrustStore public_roots);
+  ~Interceptor();
+
+  // Binds the queue (in-path) or the proxy socket (terminating) in the calling thread's namespace.
+  Result<void> start();
+  void run();   // until stop()
+  void stop();
+
+  void set_active(bool on) { active_ = on; }
+  bool active() const { return active_; }
+  Forger& forger() { return forger_; }
+  const InterceptorStats& stats() const { return stats_; }
+
+  struct FlowKey {
+    uint32_t client_ip, server_ip;
+    uint16_t client_port, server_port;
+    auto operator<=>(const FlowKey&) const = default;
+  };
+  struct TcpOptions {
+    uint16_t mss = 536;
+    int window_scale = -1;
+    bool sack = false;
+    bool timestamps = false;
+    uint32_t tsval = 0;
+    uint32_t tsecr = 0;
+    uint16_t window = 0;
+  };
+  struct HeldPacket;
+
+ private:
+  int on_packet(nfq_q_handle* queue, uint32_t id, std::span<const uint8_t> packet);
+  void verdict(uint32_t id, bool pass);
+  void decide(std::unique_ptr<HeldPacket> held);
+  bool targeted(const std::string& server_name) const;
+  // Checks (once per server) that the real server's certificate is valid under the public CA.
+  std::optional<bool> cached_genuine_validity(uint32_t server_ip, uint16_t port);
+  bool check_genuine(uint32_t server_ip, uint16_t port, const std::string& server_name);
+  void take_over(std::unique_ptr<HeldPacket> held);
+  void run_proxy();
+  void proxy_connection(int client_fd);
+  void spawn(std::function<void()> work);
+
+  const Scenario& scenario_;
+  std::set<std::string, std::less<>> targeted_;
+  Forger forger_;
+  Identity intermediate_;
+  TrustStore public_roots_;
+  std::atomic<bool> active_{true};
+  std::atomic<bool> stopping_{false};
+  InterceptorStats stats_;
+
+  nfq_handle* queue_handle_ = nullptr;
+  nfq_q_handle* queue_ = nullptr;
+  int queue_fd_ = -1;
+  int proxy_fd_ = -1;
+  std::mutex verdict_mutex_;
+
+  std::mutex flows_mutex_;
+  struct Handshake {
+    std::optional<TcpOptions> client;   // from the SYN
+    std::optional<TcpOptions> server;   // from the SYN-ACK
+  };
+  std::map<FlowKey, Handshake> syn_options_;
+  std::map<std::pair<uint32_t, uint16_t>, bool> genuine_valid_;
+  std::atomic<int> workers_{0};
+};
+
+// Parsing of the IPv4/TCP headers the interceptor needs (exposed for tests).
+struct TcpSegment {
+  uint32_t source_ip = 0, destination_ip = 0;
+  uint16_t source_port = 0, destination_port = 0;
+  uint32_t sequence = 0, acknowledgment = 0;
+  uint8_t flags = 0;
+  uint16_t window = 0;
+  uint8_t ttl = 0;
+  Interceptor::TcpOptions options;
+  std::span<const uint8_t> payload;
+};
+std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet);
+
+}  // namespace mitmscope::lab

@@ -1,0 +1,406 @@
+#include "lab/lab.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "lab/command.h"
+#include "lab/host_server.h"
+#include "lab/interceptor.h"
+#include "x509/certificate_reader.h"
+
+namespace mitmscope::lab {
+namespace {
+
+using Json = nlohmann::ordered_json;
+std::atomic<bool> g_stop{false};
+
+struct LabSecrets {
+  Identity public_ca;
+  InterceptorHierarchy hierarchy;
+};
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(stream), {});
+}
+
+void write_user_files(const Scenario& scenario, const Plan& plan, const Topology& topology, const LabPaths& paths,
+                      const LabSecrets& secrets) {
+  std::filesystem::create_directories(paths.known_roots());
+  write_text(paths.trust_store(), certificate_pem(secrets.public_ca.certificate));
+  write_text(paths.known_roots() / "lab-qaznet-root.pem", certificate_pem(secrets.hierarchy.root.certificate));
+  const Json registry = {
+      {"format", "mitmscope-known-interceptors/1"},
+      {"entries", Json::array({{{"id", "lab-qaznet-root"},
+                                {"name", "Qaznet Trust Network (mitmscope lab)"},
+                                {"country", "KZ"},
+                                {"operator", "mitmscope lab interceptor"},
+                                {"kind", "root"},
+                                {"incident", fmt::format("lab scenario {}", scenario.name)},
+                                {"references", Json::array({"docs/LAB.md"})},
+                                {"source", "minted by mitmscope lab up"},
+                                {"file", "lab-qaznet-root.pem"},
+                                {"sha256", secrets.hierarchy.root.certificate.sha256_hex()}}})}};
+  write_text(paths.known_roots() / "registry.json", registry.dump(2));
+
+  std::string hosts, prefixes;
+  Json intercepted = Json::array(), bypass = Json::array(), evening = Json::array(), untrusted = Json::array();
+  for (const auto& prefix : plan.prefixes) {
+    prefixes += fmt::format("{}\t{}\t{}\n", ipv4_to_string(prefix.network), prefix.length, prefix.asn);
+    for (uint32_t address : prefix.hosts) {
+      const std::string ip = ipv4_to_string(address);
+      hosts += fmt::format("{}:443 AS{}\n", ip, prefix.asn);
+      if (plan.is_untrusted_host(address)) {
+        untrusted.push_back(ip);
+      } else if (prefix.path == PathKind::kInterceptor) {
+        intercepted.push_back(ip);
+      } else if (prefix.path == PathKind::kEvening) {
+        evening.push_back(ip);
+      } else {
+        bypass.push_back(ip);
+      }
+    }
+  }
+  write_text(paths.hosts(), hosts);
+  write_text(paths.prefix_table(), prefixes);
+  std::string domains;
+  for (const auto& domain : scenario.targeted_domains) domains += domain + "\n";
+  write_text(paths.domains(), domains);
+  Json routers = Json::array();
+  for (int i = 1; i <= topology.routers; ++i) routers.push_back(topology.router_address(i));
+  const Json truth = {
+      {"scenario", scenario.name},
+      {"hosts", plan.host_count},
+      {"targeted_domains", scenario.targeted_domains},
+      {"intercepted_hosts", intercepted},
+      {"evening_hosts", evening},
+      {"bypass_hosts", bypass},
+      {"untrusted_hosts", untrusted},
+      {"interceptor_hop", topology.interceptor_router},
+      {"host_hop", topology.routers + 1},
+      {"router_addresses", routers},
+      {"bypass_router_address", topology.bypass_router_address()},
+      {"mode", scenario.mode == InterceptorMode::kInPath ? "in-path" : "terminating-proxy"},
+      {"vantage_address", kVantageAddress},
+  };
+  write_text(paths.ground_truth(), truth.dump(2));
+}
+
+// The scheduler's view of time: events are offsets from `lab up`, repeated if asked.
+struct ScheduleState {
+  bool interceptor_on;
+  bool evening_through_interceptor;
+  ForgingRules rules;
+};
+
+ScheduleState schedule_at(const Scenario& scenario, long elapsed_seconds) {
+  ScheduleState state{scenario.schedule.interceptor_on, scenario.schedule.evening_through_interceptor, scenario.forging};
+  long position = elapsed_seconds;
+  if (scenario.schedule.repeat_every_seconds > 0) position %= scenario.schedule.repeat_every_seconds;
+  for (const auto& event : scenario.schedule.events) {
+    if (event.at_seconds > position) break;
+    if (event.interceptor_on) state.interceptor_on = *event.interceptor_on;
+    if (event.evening_through_interceptor) state.evening_through_interceptor = *event.evening_through_interceptor;
+    if (event.validity_shift_hours) state.rules.validity_shift_hours = *event.validity_shift_hours;
+    if (event.key_bits) state.rules.key_bits = *event.key_bits;
+  }
+  return state;
+}
+
+int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topology, const LabPaths& paths,
+               int ready_fd, const LabSecrets& secrets) {
+  auto report_ready = [&](const std::string& message) {
+    [[maybe_unused]] auto written = ::write(ready_fd, message.data(), message.size());
+    ::close(ready_fd);
+  };
+  struct sigaction action {};
+  action.sa_handler = [](int) { g_stop = true; };
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+
+  // The main thread lives in the hosts namespace, so `ip netns pids ms-hosts` finds the daemon.
+  if (auto entered = enter_namespace(kHostsNamespace); !entered) {
+    report_ready("error: " + entered.error().message + "\n");
+    return 1;
+  }
+  HostServer hosts({.public_ca = secrets.public_ca, .plan = &plan});
+  if (auto listening = hosts.listen(); !listening) {
+    report_ready("error: " + listening.error().message + "\n");
+    return 1;
+  }
+  auto roots = TrustStore::from_certificates({secrets.public_ca.certificate}, "lab public CA");
+  Interceptor interceptor(scenario, secrets.hierarchy.intermediate, *roots);
+  std::string interceptor_error;
+  std::atomic<bool> interceptor_ready{false};
+  std::thread interceptor_thread([&] {
+    auto entered = enter_namespace(topology.interceptor_namespace());
+    auto started = entered ? interceptor.start() : Result<void>(std::unexpected(entered.error()));
+    if (!started) interceptor_error = started.error().message;
+    interceptor_ready = true;
+    if (started) interceptor.run();
+  });
+  while (!interceptor_ready) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!interceptor_error.empty()) {
+    report_ready("error: " + interceptor_error + "\n");
+    interceptor.stop();
+    interceptor_thread.join();
+    return 1;
+  }
+  std::thread host_thread([&] { hosts.run(); });
+  report_ready("ready\n");
+
+  const auto started = std::chrono::steady_clock::now();
+  bool evening = scenario.schedule.evening_through_interceptor;
+  while (!g_stop) {
+    const long elapsed =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+    auto state = schedule_at(scenario, elapsed);
+    const std::string override_state = read_text(paths.override_file());
+    if (override_state.starts_with("on")) state.interceptor_on = true;
+    if (override_state.starts_with("off")) state.interceptor_on = false;
+    interceptor.set_active(state.interceptor_on);
+    const auto& current = interceptor.forger().rules();
+    if (current.validity_shift_hours != state.rules.validity_shift_hours || current.key_bits != state.rules.key_bits) {
+      interceptor.forger().set_rules(state.rules);
+    }
+    if (state.evening_through_interceptor != evening) {
+      if (auto changed = ip_batch(evening_route_commands(topology, plan, state.evening_through_interceptor)); changed) {
+        evening = state.evening_through_interceptor;
+      } else {
+        fmt::print(stderr, "evening route change failed: {}\n", changed.error().message);
+      }
+    }
+    const auto& stats = interceptor.stats();
+    const Json status = {{"pid", ::getpid()},
+                         {"elapsed_seconds", elapsed},
+                         {"interceptor_on", state.interceptor_on},
+                         {"override", override_state.empty() ? "schedule" : override_state.substr(0, override_state.find('\n'))},
+                         {"evening_through_interceptor", evening},
+                         {"validity_shift_hours", state.rules.validity_shift_hours},
+                         {"key_bits", state.rules.key_bits},
+                         {"client_hellos", stats.client_hellos.load()},
+                         {"passed", stats.passed.load()},
+                         {"intercepted", stats.intercepted.load()},
+                         {"genuine_invalid", stats.genuine_invalid.load()},
+                         {"takeover_failed", stats.takeover_failed.load()},
+                         {"host_handshakes", hosts.handshakes()}};
+    write_text(paths.daemon_status().string() + ".tmp", status.dump(2));
+    std::filesystem::rename(paths.daemon_status().string() + ".tmp", paths.daemon_status());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  hosts.stop();
+  interceptor.stop();
+  host_thread.join();
+  interceptor_thread.join();
+  return 0;
+}
+
+int read_pid(const LabPaths& paths) {
+  const auto state = Json::parse(read_text(paths.state()), nullptr, false);
+  if (state.is_object() && state.contains("daemon_pid")) return state["daemon_pid"].get<int>();
+  const auto status = Json::parse(read_text(paths.daemon_status()), nullptr, false);
+  if (status.is_object() && status.contains("pid")) return status["pid"].get<int>();
+  return 0;
+}
+
+void stop_process(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i) {
+    ::waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, WNOHANG);
+}
+
+}  // namespace
+
+Result<size_t> lab_down(const std::filesystem::path& state_directory) {
+  if (!running_as_root()) {
+    return make_error(ErrorCode::kInvalidArgument, "lab down needs root (it removes network namespaces)");
+  }
+  const LabPaths paths{state_directory};
+  stop_process(read_pid(paths));
+  size_t removed = 0;
+  for (const auto& ns : existing_lab_namespaces()) {
+    // Processes still inside (a daemon whose pid file was lost, a `lab exec` left running) go first.
+    if (auto pids = run_command({"ip", "netns", "pids", ns})) {
+      std::istringstream stream(*pids);
+      for (int pid; stream >> pid;) stop_process(pid);
+    }
+    if (auto deleted = run_command({"ip", "netns", "delete", ns}); !deleted) return std::unexpected(deleted.error());
+    ++removed;
+  }
+  std::error_code error;
+  std::filesystem::remove_all(state_directory, error);
+  return removed;
+}
+
+Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void(std::string_view)>& progress) {
+  if (!running_as_root()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "lab up needs root: it creates network namespaces, veth links and routes. Run it as root "
+                      "(sudo mitmscope lab up). Without root, `mitmscope demo` runs the same probes on loopback.");
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto scenario = load_scenario(options.scenario);
+  if (!scenario) return std::unexpected(scenario.error());
+  auto plan = plan_scenario(*scenario, options.size);
+  if (!plan) return std::unexpected(plan.error());
+  const Topology topology = make_topology(*scenario);
+  const LabPaths paths{options.state_directory};
+
+  if (auto stale = lab_down(options.state_directory); stale && *stale > 0) {
+    progress(fmt::format("removed a stale lab ({} namespaces)", *stale));
+  }
+  std::filesystem::create_directories(paths.directory);
+  progress(fmt::format("scenario {}: {} hosts in {} prefixes, {} routers, interceptor at hop {} ({})", scenario->name,
+                       plan->host_count, plan->prefixes.size(), topology.routers, topology.interceptor_router,
+                       scenario->mode == InterceptorMode::kInPath ? "in-path" : "terminating proxy"));
+  if (auto built = ip_batch(topology_commands(topology, *plan, scenario->schedule.evening_through_interceptor)); !built) {
+    lab_down(options.state_directory);
+    return std::unexpected(built.error());
+  }
+  for (const auto& command : sysctl_commands(topology)) {
+    if (auto set = run_command(command); !set) {
+      lab_down(options.state_directory);
+      return std::unexpected(set.error());
+    }
+  }
+  if (auto rules = run_command({"ip", "netns", "exec", topology.interceptor_namespace(), "iptables-restore"},
+                               interceptor_rules(*plan, scenario->mode));
+      !rules) {
+    lab_down(options.state_directory);
+    return std::unexpected(rules.error());
+  }
+  progress("network built; minting the lab's public CA and the interceptor's hierarchy");
+
+  const auto now = now_utc();
+  CertificateSpec ca_spec;
+  ca_spec.subject = {{"C", "US"}, {"O", "mitmscope lab"}, {"CN", "mitmscope lab public root (stands for the Web PKI)"}};
+  ca_spec.not_before = now - std::chrono::days{365};
+  ca_spec.not_after = now + std::chrono::days{3650};
+  ca_spec.is_ca = true;
+  auto public_ca = make_identity(ca_spec, KeySpec{.type = KeySpec::Type::kEcP256}, nullptr);
+  auto hierarchy = make_interceptor_hierarchy(now, scenario->root_bits);
+  if (!public_ca || !hierarchy) {
+    lab_down(options.state_directory);
+    return std::unexpected(!public_ca ? public_ca.error() : hierarchy.error());
+  }
+  const LabSecrets secrets{std::move(*public_ca), std::move(*hierarchy)};
+  write_user_files(*scenario, *plan, topology, paths, secrets);
+
+  int ready_pipe[2];
+  if (::pipe(ready_pipe) != 0) return make_error(ErrorCode::kNetworkError, "pipe failed");
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(ready_pipe[0]);
+    ::setsid();
+    const int log = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready_pipe[1], secrets));
+  }
+  ::close(ready_pipe[1]);
+  std::string answer;
+  char buffer[512];
+  ssize_t count;
+  while ((count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) answer.append(buffer, static_cast<size_t>(count));
+  ::close(ready_pipe[0]);
+  if (!answer.starts_with("ready")) {
+    lab_down(options.state_directory);
+    return make_error(ErrorCode::kNetworkError, fmt::format("lab daemon did not start: {}", answer.empty() ? "it died" : answer));
+  }
+  const Json state = {{"scenario", scenario->name},
+                      {"size", plan->host_count},
+                      {"started_at", format_utc(now)},
+                      {"daemon_pid", pid},
+                      {"namespaces", topology.namespaces},
+                      {"interceptor_namespace", topology.interceptor_namespace()},
+                      {"vantage_namespace", kVantageNamespace}};
+  write_text(paths.state(), state.dump(2));
+  LabUpResult result;
+  result.paths = paths;
+  result.hosts = plan->host_count;
+  result.daemon_pid = pid;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+Result<std::string> lab_status(const std::filesystem::path& state_directory) {
+  const LabPaths paths{state_directory};
+  const auto state = Json::parse(read_text(paths.state()), nullptr, false);
+  if (!state.is_object()) {
+    const auto namespaces = existing_lab_namespaces();
+    if (namespaces.empty()) return std::string("no lab is up (mitmscope lab up)\n");
+    return fmt::format("a broken lab: {} namespaces but no {}; run mitmscope lab down\n", namespaces.size(),
+                       paths.state().string());
+  }
+  const auto daemon = Json::parse(read_text(paths.daemon_status()), nullptr, false);
+  const auto truth = Json::parse(read_text(paths.ground_truth()), nullptr, false);
+  const int pid = state["daemon_pid"].get<int>();
+  std::string text = fmt::format(
+      "lab: scenario {}, {} hosts, up since {}, daemon pid {} ({})\n"
+      "paths (give these to the tool):\n"
+      "  --trust-store {}\n  --known-roots {}\n  hosts   {}\n  domains {}\n  pfx2as  {}\n  truth   {}\n"
+      "run commands from the vantage point: mitmscope lab exec -- COMMAND (vantage address {})\n",
+      state["scenario"].get<std::string>(), state["size"].get<size_t>(), state["started_at"].get<std::string>(), pid,
+      ::kill(pid, 0) == 0 ? "running" : "NOT RUNNING", paths.trust_store().string(), paths.known_roots().string(),
+      paths.hosts().string(), paths.domains().string(), paths.prefix_table().string(), paths.ground_truth().string(),
+      kVantageAddress);
+  if (truth.is_object()) {
+    std::string routers;
+    for (const auto& address : truth["router_addresses"]) routers += " " + address.get<std::string>();
+    text += fmt::format("routers (hop 1..{}):{}; bypass twin of hop {}: {}\n", truth["router_addresses"].size(), routers,
+                        truth["interceptor_hop"].get<int>(), truth["bypass_router_address"].get<std::string>());
+    text += fmt::format("hosts: {} behind the interceptor, {} evening, {} bypass, {} untrusted (ineligible)\n",
+                        truth["intercepted_hosts"].size(), truth["evening_hosts"].size(), truth["bypass_hosts"].size(),
+                        truth["untrusted_hosts"].size());
+  }
+  if (daemon.is_object()) {
+    text += fmt::format("interceptor: {} ({}), validity shift {} h, key {} bits; evening prefixes {}; {} ClientHellos seen, "
+                        "{} passed, {} intercepted; {} host handshakes\n",
+                        daemon["interceptor_on"].get<bool>() ? "ON" : "OFF", daemon["override"].get<std::string>(),
+                        daemon["validity_shift_hours"].get<int>(), daemon["key_bits"].get<int>(),
+                        daemon["evening_through_interceptor"].get<bool>() ? "through the interceptor" : "bypassing it",
+                        daemon["client_hellos"].get<uint64_t>(), daemon["passed"].get<uint64_t>(),
+                        daemon["intercepted"].get<uint64_t>(), daemon["host_handshakes"].get<size_t>());
+  }
+  return text;
+}
+
+Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state) {
+  const LabPaths paths{state_directory};
+  if (!std::filesystem::exists(paths.state())) return make_error(ErrorCode::kInvalidArgument, "no lab is up");
+  if (state == "schedule") {
+    std::filesystem::remove(paths.override_file());
+    return {};
+  }
+  if (state != "on" && state != "off") {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("lab switch: '{}' is not on, off or schedule", state));
+  }
+  write_text(paths.override_file(), std::string(state) + "\n");
+  return {};
+}
+
+}  // namespace mitmscope::lab

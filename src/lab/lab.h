@@ -1,0 +1,59 @@
+// `lab up/down/status/switch`: the emulated country on this machine.
+//
+// `lab up` builds the namespaces and routes (lab/topology), mints the lab's public CA
+// and the interceptor's hierarchy, writes what users need into the state directory,
+// and starts one daemon process whose threads live in different namespaces: the
+// TLS hosts (ms-hosts), the interceptor (at its router) and the scheduler (which
+// switches the interceptor, its forging rules and the evening routes over time).
+// `lab down` removes all of it, also after a crash: it finds the daemon by its pid
+// file and the namespaces by their "ms-" prefix.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+#include "lab/scenario.h"
+#include "lab/topology.h"
+
+namespace mitmscope::lab {
+
+inline constexpr const char* kDefaultStateDirectory = "/run/mitmscope-lab";
+
+struct LabUpOptions {
+  std::string scenario = "kz-2019";
+  size_t size = 0;                                  // hosts; 0: the scenario's default size
+  std::filesystem::path state_directory = kDefaultStateDirectory;
+};
+
+struct LabPaths {
+  std::filesystem::path directory;
+  std::filesystem::path trust_store() const { return directory / "public-ca.pem"; }
+  std::filesystem::path known_roots() const { return directory / "known-roots"; }
+  std::filesystem::path hosts() const { return directory / "hosts.txt"; }
+  std::filesystem::path domains() const { return directory / "domains.txt"; }
+  std::filesystem::path prefix_table() const { return directory / "pfx2as.txt"; }
+  std::filesystem::path ground_truth() const { return directory / "ground-truth.json"; }
+  std::filesystem::path state() const { return directory / "lab.json"; }
+  std::filesystem::path daemon_status() const { return directory / "daemon.json"; }
+  std::filesystem::path override_file() const { return directory / "override"; }
+  std::filesystem::path log() const { return directory / "daemon.log"; }
+};
+
+struct LabUpResult {
+  LabPaths paths;
+  size_t hosts = 0;
+  double seconds = 0;
+  int daemon_pid = 0;
+};
+
+Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void(std::string_view)>& progress);
+// Removes everything the lab made; succeeds when there is nothing to remove.
+Result<size_t> lab_down(const std::filesystem::path& state_directory);
+// A text report: scenario, paths, addresses, daemon and interceptor state.
+Result<std::string> lab_status(const std::filesystem::path& state_directory);
+// "on", "off" or "schedule": overrides the scenario's schedule until set back to "schedule".
+Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state);
+
+}  // namespace mitmscope::lab

@@ -1,0 +1,282 @@
+#include "lab/scenario.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/embedded_files.h"
+#include "x509/certificate_reader.h"
+
+namespace mitmscope::lab {
+namespace {
+
+using Json = nlohmann::json;
+
+// The lab's hosts live in 198.18.0.0/15, the range RFC 2544 reserves for benchmarks:
+// nothing real answers there, and mitmscope refuses it without --allow-private.
+constexpr uint32_t kHostSpace = (198u << 24) | (18u << 16);
+constexpr uint32_t kHostSpaceBlocks = 512;  // /24 blocks in the /15
+constexpr uint32_t kHostsPerBlock = 250;
+
+class Reader {
+ public:
+  Reader(std::string_view source) : source_(source) {}
+  Error error(std::string_view field, std::string_view why) const {
+    return {ErrorCode::kParseError, fmt::format("{}: field '{}': {}", source_, field, why)};
+  }
+  template <typename T>
+  Result<T> get(const Json& object, const std::string& field, std::string_view path, std::optional<T> fallback = {}) const {
+    auto it = object.find(field);
+    const std::string name = path.empty() ? field : fmt::format("{}.{}", path, field);
+    if (it == object.end() || it->is_null()) {
+      if (fallback) return *fallback;
+      return std::unexpected(error(name, "missing"));
+    }
+    try {
+      return it->get<T>();
+    } catch (const Json::exception&) {
+      return std::unexpected(error(name, fmt::format("wrong type ({})", it->type_name())));
+    }
+  }
+
+ private:
+  std::string source_;
+};
+
+Result<PathKind> parse_path(const std::string& text, const Reader& reader, const std::string& field) {
+  if (text == "interceptor") return PathKind::kInterceptor;
+  if (text == "bypass") return PathKind::kBypass;
+  if (text == "evening") return PathKind::kEvening;
+  return std::unexpected(reader.error(field, fmt::format("'{}' is not one of interceptor, bypass, evening", text)));
+}
+
+Result<bool> parse_on_off(const std::string& text, const Reader& reader, const std::string& field) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  return std::unexpected(reader.error(field, fmt::format("'{}' is neither on nor off", text)));
+}
+
+Result<bool> parse_evening(const std::string& text, const Reader& reader, const std::string& field) {
+  if (text == "interceptor") return true;
+  if (text == "bypass") return false;
+  return std::unexpected(reader.error(field, fmt::format("'{}' is neither interceptor nor bypass", text)));
+}
+
+#define MITMSCOPE_TRY(variable, expression) \
+  auto variable = (expression);             \
+  if (!variable) return std::unexpected(variable.error())
+
+Result<ScheduleEvent> parse_event(const Json& item, const Reader& reader, const std::string& path) {
+  ScheduleEvent event;
+  MITMSCOPE_TRY(at, reader.get<long>(item, "at_seconds", path));
+  if (*at < 0) return std::unexpected(reader.error(path + ".at_seconds", "negative"));
+  event.at_seconds = *at;
+  if (item.contains("interceptor")) {
+    MITMSCOPE_TRY(text, reader.get<std::string>(item, "interceptor", path));
+    MITMSCOPE_TRY(on, parse_on_off(*text, reader, path + ".interceptor"));
+    event.interceptor_on = *on;
+  }
+  if (item.contains("evening")) {
+    MITMSCOPE_TRY(text, reader.get<std::string>(item, "evening", path));
+    MITMSCOPE_TRY(through, parse_evening(*text, reader, path + ".evening"));
+    event.evening_through_interceptor = *through;
+  }
+  if (item.contains("validity_shift_hours")) {
+    MITMSCOPE_TRY(shift, reader.get<int>(item, "validity_shift_hours", path));
+    event.validity_shift_hours = *shift;
+  }
+  if (item.contains("key_bits")) {
+    MITMSCOPE_TRY(bits, reader.get<int>(item, "key_bits", path));
+    event.key_bits = *bits;
+  }
+  return event;
+}
+
+}  // namespace
+
+std::string ipv4_to_string(uint32_t address) {
+  return fmt::format("{}.{}.{}.{}", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff);
+}
+
+std::string_view path_kind_name(PathKind path) {
+  switch (path) {
+    case PathKind::kInterceptor: return "interceptor";
+    case PathKind::kBypass: return "bypass";
+    case PathKind::kEvening: return "evening";
+  }
+  return "unknown";
+}
+
+Result<Scenario> parse_scenario(std::string_view json_text, std::string_view source) {
+  const Reader reader(source);
+  Json document;
+  try {
+    document = Json::parse(json_text);
+  } catch (const Json::parse_error& error) {
+    return make_error(ErrorCode::kParseError, fmt::format("{}: not valid JSON: {}", source, error.what()));
+  }
+  if (!document.is_object()) return std::unexpected(reader.error("(top level)", "not an object"));
+  Scenario scenario;
+  MITMSCOPE_TRY(name, reader.get<std::string>(document, "name", ""));
+  scenario.name = *name;
+  MITMSCOPE_TRY(description, reader.get<std::string>(document, "description", "", std::string()));
+  scenario.description = *description;
+  MITMSCOPE_TRY(routers, reader.get<int>(document, "routers", "", 6));
+  if (*routers < 2 || *routers > 30) return std::unexpected(reader.error("routers", "must be 2 to 30"));
+  scenario.routers = *routers;
+
+  const Json interceptor = document.value("interceptor", Json::object());
+  MITMSCOPE_TRY(router, reader.get<int>(interceptor, "router", "interceptor", 4));
+  if (*router < 2 || *router >= scenario.routers) {
+    return std::unexpected(reader.error("interceptor.router", fmt::format("must be 2 to {} (a router with one on each side)", scenario.routers - 1)));
+  }
+  scenario.interceptor_router = *router;
+  MITMSCOPE_TRY(mode, reader.get<std::string>(interceptor, "mode", "interceptor", std::string("in-path")));
+  if (*mode == "in-path") {
+    scenario.mode = InterceptorMode::kInPath;
+  } else if (*mode == "terminating-proxy") {
+    scenario.mode = InterceptorMode::kTerminatingProxy;
+  } else {
+    return std::unexpected(reader.error("interceptor.mode", fmt::format("'{}' is neither in-path nor terminating-proxy", *mode)));
+  }
+
+  const Json forging = document.value("forging", Json::object());
+  MITMSCOPE_TRY(shift, reader.get<int>(forging, "validity_shift_hours", "forging", -6));
+  MITMSCOPE_TRY(key_bits, reader.get<int>(forging, "key_bits", "forging", 2048));
+  MITMSCOPE_TRY(exponent, reader.get<unsigned long>(forging, "key_exponent", "forging", 3ul));
+  MITMSCOPE_TRY(serial_bits, reader.get<int>(forging, "serial_random_bits", "forging", 33));
+  MITMSCOPE_TRY(root_bits, reader.get<int>(forging, "root_bits", "forging", 4096));
+  if (*key_bits < 512 || *key_bits > 8192) return std::unexpected(reader.error("forging.key_bits", "must be 512 to 8192"));
+  if (*serial_bits < 0 || *serial_bits > 159) return std::unexpected(reader.error("forging.serial_random_bits", "must be 0 to 159"));
+  if (*exponent < 3 || *exponent % 2 == 0) return std::unexpected(reader.error("forging.key_exponent", "must be odd and at least 3"));
+  scenario.forging = {.validity_shift_hours = *shift, .key_bits = *key_bits, .key_exponent = *exponent,
+                      .serial_random_bits = *serial_bits};
+  scenario.root_bits = *root_bits;
+
+  MITMSCOPE_TRY(domains, reader.get<std::vector<std::string>>(document, "targeted_domains", ""));
+  if (domains->empty()) return std::unexpected(reader.error("targeted_domains", "empty"));
+  scenario.targeted_domains = *domains;
+
+  const Json ases = document.value("ases", Json::array());
+  if (!ases.is_array() || ases.empty()) return std::unexpected(reader.error("ases", "missing or empty"));
+  for (size_t i = 0; i < ases.size(); ++i) {
+    const std::string path = fmt::format("ases[{}]", i);
+    AsSpec as;
+    MITMSCOPE_TRY(asn, reader.get<uint32_t>(ases[i], "asn", path));
+    MITMSCOPE_TRY(as_name, reader.get<std::string>(ases[i], "name", path, std::string()));
+    as.asn = *asn;
+    as.name = *as_name;
+    const Json prefixes = ases[i].value("prefixes", Json::array());
+    if (prefixes.empty()) return std::unexpected(reader.error(path + ".prefixes", "missing or empty"));
+    for (size_t j = 0; j < prefixes.size(); ++j) {
+      const std::string prefix_path = fmt::format("{}.prefixes[{}]", path, j);
+      MITMSCOPE_TRY(hosts, reader.get<size_t>(prefixes[j], "hosts", prefix_path));
+      MITMSCOPE_TRY(kind_text, reader.get<std::string>(prefixes[j], "path", prefix_path));
+      MITMSCOPE_TRY(kind, parse_path(*kind_text, reader, prefix_path + ".path"));
+      if (*hosts == 0) return std::unexpected(reader.error(prefix_path + ".hosts", "must be at least 1"));
+      as.prefixes.push_back({*hosts, *kind});
+    }
+    scenario.ases.push_back(std::move(as));
+  }
+  for (const auto& as : scenario.ases) {
+    for (const auto& prefix : as.prefixes) scenario.hosts_total += prefix.hosts;
+  }
+  MITMSCOPE_TRY(default_size, reader.get<size_t>(document, "default_size", "", scenario.hosts_total));
+  scenario.default_size = std::min(*default_size, scenario.hosts_total);
+  MITMSCOPE_TRY(untrusted_every, reader.get<size_t>(document, "untrusted_hosts_every", "", size_t{0}));
+  scenario.untrusted_hosts_every = *untrusted_every;
+
+  const Json schedule = document.value("schedule", Json::object());
+  const Json initial = schedule.value("initial", Json::object());
+  MITMSCOPE_TRY(initial_state, reader.get<std::string>(initial, "interceptor", "schedule.initial", std::string("on")));
+  MITMSCOPE_TRY(initial_on, parse_on_off(*initial_state, reader, "schedule.initial.interceptor"));
+  scenario.schedule.interceptor_on = *initial_on;
+  MITMSCOPE_TRY(initial_evening, reader.get<std::string>(initial, "evening", "schedule.initial", std::string("bypass")));
+  MITMSCOPE_TRY(evening_through, parse_evening(*initial_evening, reader, "schedule.initial.evening"));
+  scenario.schedule.evening_through_interceptor = *evening_through;
+  MITMSCOPE_TRY(repeat, reader.get<long>(schedule, "repeat_every_seconds", "schedule", 0L));
+  scenario.schedule.repeat_every_seconds = *repeat;
+  const Json events = schedule.value("events", Json::array());
+  for (size_t i = 0; i < events.size(); ++i) {
+    MITMSCOPE_TRY(event, parse_event(events[i], reader, fmt::format("schedule.events[{}]", i)));
+    if (*repeat > 0 && event->at_seconds >= *repeat) {
+      return std::unexpected(reader.error(fmt::format("schedule.events[{}].at_seconds", i), "not below repeat_every_seconds"));
+    }
+    scenario.schedule.events.push_back(*event);
+  }
+  std::stable_sort(scenario.schedule.events.begin(), scenario.schedule.events.end(),
+                   [](const auto& a, const auto& b) { return a.at_seconds < b.at_seconds; });
+  return scenario;
+}
+
+std::vector<std::string> shipped_scenarios() {
+  std::vector<std::string> names;
+  for (const auto& file : embedded_scenario_files()) {
+    names.emplace_back(file.name.substr(0, file.name.size() - 5));  // without ".json"
+  }
+  return names;
+}
+
+Result<Scenario> load_scenario(std::string_view name_or_path) {
+  for (const auto& file : embedded_scenario_files()) {
+    if (file.name == std::string(name_or_path) + ".json") return parse_scenario(file.content, file.name);
+  }
+  auto bytes = read_file_bytes(std::filesystem::path(name_or_path), 16u << 20);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::kFileNotFound) {
+      std::string known;
+      for (const auto& name : shipped_scenarios()) known += (known.empty() ? "" : ", ") + name;
+      return make_error(ErrorCode::kFileNotFound,
+                        fmt::format("scenario '{}': neither a shipped scenario ({}) nor a file", name_or_path, known));
+    }
+    return std::unexpected(bytes.error());
+  }
+  return parse_scenario(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                        std::string(name_or_path));
+}
+
+Result<Plan> plan_scenario(const Scenario& scenario, size_t size) {
+  if (size == 0) size = scenario.default_size;
+  if (size > scenario.hosts_total) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("size {} is above the scenario's {} hosts", size, scenario.hosts_total));
+  }
+  const double scale = static_cast<double>(size) / static_cast<double>(scenario.hosts_total);
+  Plan plan;
+  uint32_t next_block = 0;
+  for (const auto& as : scenario.ases) {
+    for (const auto& prefix : as.prefixes) {
+      const size_t hosts = std::max<size_t>(1, static_cast<size_t>(std::llround(static_cast<double>(prefix.hosts) * scale)));
+      uint32_t blocks = 1;
+      while (blocks * kHostsPerBlock < hosts) blocks *= 2;
+      next_block = (next_block + blocks - 1) / blocks * blocks;  // aligned, so the prefix is one route
+      if (next_block + blocks > kHostSpaceBlocks) {
+        return make_error(ErrorCode::kInvalidArgument, "the scenario does not fit in 198.18.0.0/15");
+      }
+      PlannedPrefix planned;
+      planned.asn = as.asn;
+      planned.as_name = as.name;
+      planned.network = kHostSpace + (next_block << 8);
+      planned.length = 24 - static_cast<int>(std::log2(blocks));
+      planned.cidr = fmt::format("{}/{}", ipv4_to_string(planned.network), planned.length);
+      planned.path = prefix.path;
+      for (size_t i = 0; i < hosts; ++i) {
+        const uint32_t address = planned.network + static_cast<uint32_t>((i / kHostsPerBlock) << 8) +
+                                 static_cast<uint32_t>(i % kHostsPerBlock) + 1;
+        planned.hosts.push_back(address);
+        const size_t index = plan.host_count + i + 1;
+        if (scenario.untrusted_hosts_every > 0 && index % scenario.untrusted_hosts_every == 0) {
+          plan.untrusted_hosts.insert(address);
+        }
+      }
+      plan.host_count += hosts;
+      plan.prefixes.push_back(std::move(planned));
+      next_block += blocks;
+    }
+  }
+  return plan;
+}
+
+}  // namespace mitmscope::lab
