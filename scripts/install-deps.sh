@@ -14,7 +14,7 @@ packages=(
   # the Mozilla trust store, as separate files
   ca-certificates
   # networking tools used by the lab and its tests
-  iproute2 procps iptables libnetfilter-queue-dev libmnl-dev
+  iproute2 procps iptables libnetfilter-queue-dev libmnl-dev bc
   # end-to-end tests: JSON checks and a real TLS server beside our own
   jq
 )

@@ -235,6 +235,11 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   }
   ERR_clear_error();
   ssl_.reset();
+  if (fd_ >= 0 && observation_.ttl) {
+    // The TTL was for the ClientHello only: what follows (FIN, RST) travels normally.
+    const int default_ttl = -1;
+    ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &default_ttl, sizeof default_ttl);
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

@@ -14,12 +14,15 @@
 
 #include <fmt/format.h>
 
+#include "tls/client_hello.h"
+
 namespace mitmscope::lab {
 
 struct HostServer::Connection {
   int fd = -1;
   SslPtr ssl;
   bool handshake_done = false;
+  bool client_hello_seen = false;
   bool answered = false;
   std::chrono::steady_clock::time_point started;
 };
@@ -164,6 +167,19 @@ void HostServer::advance(Connection& connection) {
     }
     return false;
   };
+  if (!connection.client_hello_seen) {
+    uint8_t peeked[2048];
+    const ssize_t count = ::recv(fd, peeked, sizeof peeked, MSG_PEEK);
+    if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLIN brings us back
+    connection.client_hello_seen = true;
+    if (count > 0) {
+      if (auto hello = parse_client_hello(std::span<const uint8_t>(peeked, static_cast<size_t>(count)))) {
+        std::lock_guard lock(shapes_mutex_);
+        ++client_hello_shapes_[fmt::format("record 0x{:04x}, version 0x{:04x}, {} suites", hello->record_version,
+                                           hello->legacy_version, hello->cipher_suites.size())];
+      }
+    }
+  }
   if (!connection.handshake_done) {
     const int result = SSL_do_handshake(ssl);
     if (result != 1) {
@@ -194,6 +210,11 @@ void HostServer::advance(Connection& connection) {
     ERR_clear_error();
     return;
   }
+}
+
+std::map<std::string, size_t> HostServer::client_hello_shapes() const {
+  std::lock_guard lock(shapes_mutex_);
+  return client_hello_shapes_;
 }
 
 void HostServer::run() {

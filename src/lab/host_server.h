@@ -33,6 +33,9 @@ class HostServer {
   void stop();
   uint16_t port() const { return port_; }
   size_t handshakes() const { return handshakes_.load(); }
+  // How many ClientHellos of each shape arrived: "record 0x0301, version 0x0303, 13 suites".
+  // This is what a server-side observer sees of an interceptor (BRIEF's fingerprint).
+  std::map<std::string, size_t> client_hello_shapes() const;
   // The identity an address serves (minted on first use).
   Result<Identity> identity_for(uint32_t address);
 
@@ -53,6 +56,8 @@ class HostServer {
   std::mutex identities_mutex_;
   std::map<uint32_t, Identity> identities_;
   std::map<int, std::unique_ptr<Connection>> connections_;
+  mutable std::mutex shapes_mutex_;
+  std::map<std::string, size_t> client_hello_shapes_;
 };
 
 // The host name the lab gives an address: "h198-18-0-1.as9198.lab.example".

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,10 +125,17 @@ ScheduleState schedule_at(const Scenario& scenario, long elapsed_seconds) {
 }
 
 int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topology, const LabPaths& paths,
-               int ready_fd, const LabSecrets& secrets) {
+               int ready_fd, int acknowledge_fd, const LabSecrets& secrets) {
+  // Until `lab up` has recorded our pid, we die with it: a `lab up` killed mid-way must not
+  // leave a daemon that `lab down` cannot find (and that would enter the next lab's namespaces).
+  bool acknowledged = false;
   auto report_ready = [&](const std::string& message) {
     [[maybe_unused]] auto written = ::write(ready_fd, message.data(), message.size());
     ::close(ready_fd);
+    char byte = 0;
+    acknowledged = ::read(acknowledge_fd, &byte, 1) == 1;
+    ::close(acknowledge_fd);
+    if (acknowledged) ::prctl(PR_SET_PDEATHSIG, 0);
   };
   struct sigaction action {};
   action.sa_handler = [](int) { g_stop = true; };
@@ -164,6 +172,7 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   }
   std::thread host_thread([&] { hosts.run(); });
   report_ready("ready\n");
+  if (!acknowledged) g_stop = true;
 
   const auto started = std::chrono::steady_clock::now();
   bool evening = scenario.schedule.evening_through_interceptor;
@@ -199,7 +208,8 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
                          {"intercepted", stats.intercepted.load()},
                          {"genuine_invalid", stats.genuine_invalid.load()},
                          {"takeover_failed", stats.takeover_failed.load()},
-                         {"host_handshakes", hosts.handshakes()}};
+                         {"host_handshakes", hosts.handshakes()},
+                         {"host_client_hello_shapes", hosts.client_hello_shapes()}};
     write_text(paths.daemon_status().string() + ".tmp", status.dump(2));
     std::filesystem::rename(paths.daemon_status().string() + ".tmp", paths.daemon_status());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -219,14 +229,22 @@ int read_pid(const LabPaths& paths) {
   return 0;
 }
 
+// Alive and not a zombie (an init that does not reap leaves exited daemons as zombies).
+bool process_alive(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const std::string stat = read_text(fmt::format("/proc/{}/stat", pid));
+  const size_t close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
 void stop_process(int pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return;
+  if (!process_alive(pid)) return;
   ::kill(pid, SIGTERM);
-  for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i) {
+  for (int i = 0; i < 100 && process_alive(pid); ++i) {
     ::waitpid(pid, nullptr, WNOHANG);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+  if (process_alive(pid)) ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, WNOHANG);
 }
 
@@ -307,27 +325,33 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
   const LabSecrets secrets{std::move(*public_ca), std::move(*hierarchy)};
   write_user_files(*scenario, *plan, topology, paths, secrets);
 
-  int ready_pipe[2];
-  if (::pipe(ready_pipe) != 0) return make_error(ErrorCode::kNetworkError, "pipe failed");
+  int ready_pipe[2], acknowledge_pipe[2];
+  if (::pipe(ready_pipe) != 0 || ::pipe(acknowledge_pipe) != 0) return make_error(ErrorCode::kNetworkError, "pipe failed");
   std::fflush(nullptr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);  // the parent died before the line above
     ::close(ready_pipe[0]);
+    ::close(acknowledge_pipe[1]);
     ::setsid();
     const int log = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     ::dup2(log, 1);
     ::dup2(log, 2);
     const int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
-    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready_pipe[1], secrets));
+    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready_pipe[1], acknowledge_pipe[0], secrets));
   }
   ::close(ready_pipe[1]);
+  ::close(acknowledge_pipe[0]);
   std::string answer;
   char buffer[512];
   ssize_t count;
   while ((count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) answer.append(buffer, static_cast<size_t>(count));
   ::close(ready_pipe[0]);
   if (!answer.starts_with("ready")) {
+    ::close(acknowledge_pipe[1]);
     lab_down(options.state_directory);
     return make_error(ErrorCode::kNetworkError, fmt::format("lab daemon did not start: {}", answer.empty() ? "it died" : answer));
   }
@@ -339,6 +363,9 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
                       {"interceptor_namespace", topology.interceptor_namespace()},
                       {"vantage_namespace", kVantageNamespace}};
   write_text(paths.state(), state.dump(2));
+  const char acknowledge = 1;
+  [[maybe_unused]] auto written = ::write(acknowledge_pipe[1], &acknowledge, 1);
+  ::close(acknowledge_pipe[1]);
   LabUpResult result;
   result.paths = paths;
   result.hosts = plan->host_count;
@@ -365,7 +392,7 @@ Result<std::string> lab_status(const std::filesystem::path& state_directory) {
       "  --trust-store {}\n  --known-roots {}\n  hosts   {}\n  domains {}\n  pfx2as  {}\n  truth   {}\n"
       "run commands from the vantage point: mitmscope lab exec -- COMMAND (vantage address {})\n",
       state["scenario"].get<std::string>(), state["size"].get<size_t>(), state["started_at"].get<std::string>(), pid,
-      ::kill(pid, 0) == 0 ? "running" : "NOT RUNNING", paths.trust_store().string(), paths.known_roots().string(),
+      process_alive(pid) ? "running" : "NOT RUNNING", paths.trust_store().string(), paths.known_roots().string(),
       paths.hosts().string(), paths.domains().string(), paths.prefix_table().string(), paths.ground_truth().string(),
       kVantageAddress);
   if (truth.is_object()) {

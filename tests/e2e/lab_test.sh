@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The lab end to end (needs root): builds kz-2019, measures through it with the real
+# binary, checks every behaviour of shared/BRIEF.md the lab promises, and removes it.
+# Traffic stays inside the namespaces the lab creates. Usage: lab_test.sh MITMSCOPE
+set -u
+mitmscope=$1
+if [ "$(id -u)" -ne 0 ]; then echo "lab tests need root: skipped"; exit 77; fi
+state=$(mktemp -d)/lab
+work=$(mktemp -d)
+failures=0
+check() {  # check DESCRIPTION EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
+  echo "FAIL $1: expected '$2', got '$3'"
+  failures=$((failures + 1))
+  return 1
+}
+lab() { "$mitmscope" lab --state-dir "$state" "$@"; }
+cleanup() { lab down >/dev/null 2>&1; rm -rf "$work" "$(dirname "$state")"; }
+trap cleanup EXIT
+trust=(--trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --allow-private --json --handshake-timeout 5)
+probe() {  # probe IP SNI [more flags] -> JSON
+  lab exec -- "$mitmscope" probe "$@" "${trust[@]}"
+}
+verdict() { probe "$@" | jq -r '[.interception.verdict, (.error.code // "-"), (.interception.known_interceptor.id // "-")] | join(" ")'; }
+time_exceeded() {  # ICMP time-exceeded messages a router namespace has sent
+  ip netns exec "$1" cat /proc/net/snmp | awk '/^Icmp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "OutTimeExcds") c = i; n = 1 } else print $c }'
+}
+
+lab up --size 400 >"$work/up.txt" 2>&1
+check "lab up" 0 $?
+grep -q -- "--trust-store $state/public-ca.pem" <(lab status)
+check "lab status prints the trust store path" 0 $?
+truth="$state/ground-truth.json"
+host=$(jq -r '.intercepted_hosts[0]' "$truth")
+bypass=$(jq -r '.bypass_hosts[0]' "$truth")
+untrusted=$(jq -r '.untrusted_hosts[0]' "$truth")
+hop=$(jq -r '.interceptor_hop' "$truth")
+host_hop=$(jq -r '.host_hop' "$truth")
+control=control-0123456789abcdef.com
+
+# BRIEF's three conditions.
+check "control SNI on an intercepted path: genuine" "untrusted - -" "$(verdict "$host" --sni $control)"
+check "targeted SNI on an intercepted path: forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com)"
+check "targeted SNI on a bypass path: genuine" "untrusted - -" "$(verdict "$bypass" --sni facebook.com)"
+check "targeted SNI, host without a trusted certificate: not intercepted" "untrusted - -" "$(verdict "$untrusted" --sni facebook.com)"
+targeted_all=0
+while read -r domain; do
+  [ "$(probe "$host" --sni "$domain" | jq -r .interception.verdict)" == intercepted ] && targeted_all=$((targeted_all + 1))
+done <"$state/domains.txt"
+check "all 37 targeted domains are intercepted" 37 "$targeted_all"
+check "a decoy domain is not" "untrusted - -" "$(verdict "$host" --sni www.wikipedia.org)"
+
+# The forged certificate, property by property, against the genuine one.
+probe "$host" --sni google.com | jq -r '.server_certificates.certificate.raw, .server_certificates.chain[].raw' >"$work/forged.b64"
+probe "$host" --sni $control | jq -r '.server_certificates.certificate.raw' >"$work/genuine.b64"
+"$mitmscope" inspect "$work/forged.b64" --genuine "$work/genuine.b64" --trust-store "$state/public-ca.pem" \
+  --known-roots "$state/known-roots" --json >"$work/forging.json"
+check "forged: subject copied" true "$(jq -r .forging.same_subject "$work/forging.json")"
+check "forged: SAN copied" true "$(jq -r .forging.same_subject_alt_names "$work/forging.json")"
+check "forged: validity 6 h earlier" -6 "$(jq -r .forging.not_before_shift_hours "$work/forging.json")"
+check "forged: RSA-2048" 2048 "$(jq -r .forging.presented_key.bits "$work/forging.json")"
+check "forged: e=3" 3 "$(jq -r .forging.presented_key.exponent "$work/forging.json")"
+check "forged: at most the last 33 serial bits differ" true "$(jq -r '.forging.serial_trailing_bits_differing <= 33 and .forging.serial_bits - .forging.serial_leading_bits_kept <= 33' "$work/forging.json")"
+check "forged: no extension but SAN" '["subjectAltName"]' "$(jq -c '.certificates[0].extensions | map(.name)' "$work/forging.json")"
+check "forged: issued by CN=Security Certificate" "C=KZ, CN=Security Certificate" "$(jq -r '.certificates[0].issuer' "$work/forging.json")"
+check "forged: attributed to the lab root" lab-qaznet-root "$(jq -r '.interception.known_interceptor.id' "$work/forging.json")"
+check "intermediate: 3 years" true "$(jq -r '(.certificates[1].not_after[0:4] | tonumber) - (.certificates[1].not_before[0:4] | tonumber) == 3' "$work/forging.json")"
+probe "$host" --sni google.com | jq -r '.server_certificates.certificate.public_key.bits' >/dev/null
+key_a=$(probe "$host" --sni google.com | jq -r .server_certificates.certificate.spki_sha256)
+key_b=$(probe "$host" --sni vk.com | jq -r .server_certificates.certificate.spki_sha256)
+check "forged key cached per host" "$key_a" "$key_b"
+sleep 0.5
+check "the interceptor's own ClientHello: record TLS 1.0, handshake TLS 1.2, 13 suites" true \
+  "$(jq -r '.host_client_hello_shapes | has("record 0x0301, version 0x0303, 13 suites")' "$state/daemon.json")"
+
+# TTL: targeted flows are answered at the interceptor's hop; control ones expire as if it were not there.
+counters() { for r in $(seq 1 "$((host_hop - 1))"); do echo -n "$(time_exceeded "ms-r$r") "; done; }
+# Which routers sent time-exceeded since BEFORE: "3" means router 3 and no other.
+# (A probe may cause more than one: the kernel's own last segments can carry the low TTL too.)
+senders_since() {
+  local index=1 out="" now
+  read -r -a now <<<"$(counters)"
+  for value in $1; do
+    [ "${now[$((index - 1))]}" -gt "$value" ] && out+="$index "
+    index=$((index + 1))
+  done
+  echo -n "${out% }"
+}
+before=$(counters)
+check "targeted, TTL one short of the interceptor: expires" "error ttl_expired -" "$(verdict "$host" --sni facebook.com --ttl $((hop - 1)))"
+check "... at the router before the interceptor, and nowhere else" "$((hop - 1))" "$(senders_since "$before")"
+before=$(counters)
+check "targeted, TTL reaching the interceptor: forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com --ttl "$hop")"
+check "... and no router sent time-exceeded" "" "$(senders_since "$before")"
+check "control, same TTL: expires" "error ttl_expired -" "$(verdict "$host" --sni $control --ttl "$hop")"
+check "... at the interceptor's router itself, as without the device" "$hop" "$(senders_since "$before")"
+before=$(counters)
+check "control one hop further: expires" "error ttl_expired -" "$(verdict "$host" --sni $control --ttl $((hop + 1)))"
+check "... at the router after the interceptor" "$((hop + 1))" "$(senders_since "$before")"
+check "control with the host's hop count: genuine" "untrusted - -" "$(verdict "$host" --sni $control --ttl "$host_hop")"
+
+# Schedule: switched off, the same flow is genuine; back on, forged again.
+lab switch off >/dev/null && sleep 0.6
+check "interceptor off: genuine" "untrusted - -" "$(verdict "$host" --sni facebook.com)"
+lab switch schedule >/dev/null && sleep 0.6
+check "back to the schedule (on): forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com)"
+
+# Down: nothing remains.
+pid=$(jq -r .daemon_pid "$state/lab.json")
+lab down >/dev/null
+check "lab down: no namespace left" 0 "$(ip netns list | grep -c '^ms-')"
+alive() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
+alive "$pid"
+check "lab down: daemon gone" 1 $?
+check "lab down: state removed" false "$( [ -e "$state" ] && echo true || echo false)"
+lab down >/dev/null
+check "lab down is idempotent" 0 $?
+
+# A crash: kill -9 of `lab up` mid-way, then `lab down` still cleans everything.
+"$mitmscope" lab --state-dir "$state" up --size 400 >/dev/null 2>&1 &  # not the shell function: $! must be mitmscope
+up_pid=$!
+sleep 0.3
+kill -9 "$up_pid" 2>/dev/null
+wait "$up_pid" 2>/dev/null
+lab down >/dev/null
+check "after kill -9 of lab up, lab down leaves no namespace" 0 "$(ip netns list | grep -c '^ms-')"
+daemons=0
+sleep 0.2
+for candidate in $(pgrep -f "lab --state-dir $state up"); do alive "$candidate" && daemons=$((daemons + 1)); done
+check "... and no lab daemon" 0 "$daemons"
+
+# The full kz-2019 (6,736 hosts) comes up in under 30 seconds.
+start=$(date +%s.%N)
+lab up --size 6736 >"$work/full.txt" 2>&1
+check "full-size lab up" 0 $? || cat "$work/full.txt"
+seconds=$(echo "$(date +%s.%N) - $start" | bc)
+echo "full-size lab up: $seconds s"
+check "full-size lab up under 30 s" 1 "$(echo "$seconds < 30" | bc)"
+check "full size: 6736 hosts" 6736 "$(jq -r .hosts "$state/ground-truth.json")"
+last=$(jq -r '.intercepted_hosts[-1]' "$state/ground-truth.json")
+check "full size: last intercepted host intercepted" "intercepted - lab-qaznet-root" "$(verdict "$last" --sni twitter.com)"
+lab down >/dev/null
+
+# Terminating-proxy mode: the TCP connection ends at the device for every name.
+jq '.name = "kz-2019-proxy" | .interceptor.mode = "terminating-proxy"' "$(dirname "$0")/../../data/scenarios/kz-2019.json" >"$work/proxy.json"
+lab up --scenario "$work/proxy.json" --size 200 >/dev/null 2>&1
+check "proxy lab up" 0 $?
+host=$(jq -r '.intercepted_hosts[0]' "$state/ground-truth.json")
+check "proxy: targeted forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com)"
+check "proxy: control spliced to the genuine host" "untrusted - -" "$(verdict "$host" --sni $control)"
+check "proxy: control with TTL reaching the device already gets the genuine answer" "untrusted - -" \
+  "$(verdict "$host" --sni $control --ttl "$hop")"
+lab down >/dev/null
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]
