@@ -2,6 +2,8 @@
 # Usage: embed_files(OUTPUT <file.cc> FUNCTION <name> FILES <paths...>)
 function(embed_files)
   cmake_parse_arguments(EMBED "" "OUTPUT;FUNCTION" "FILES" ${ARGN})
+  # A change to any embedded file re-runs the configuration that embeds it.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${EMBED_FILES})
   set(arrays "")
   set(table "")
   set(index 0)

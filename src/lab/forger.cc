@@ -1,5 +1,7 @@
 #include "lab/forger.h"
 
+#include "lab/scenario.h"
+
 #include <openssl/rand.h>
 
 namespace mitmscope::lab {
@@ -9,6 +11,27 @@ Forger::Forger(Identity issuer, ForgingRules rules) : issuer_(std::move(issuer))
 void Forger::set_rules(const ForgingRules& rules) {
   std::lock_guard lock(mutex_);
   rules_ = rules;
+}
+
+void Forger::set_issuer(Identity issuer) {
+  std::lock_guard lock(mutex_);
+  issuer_ = std::move(issuer);
+}
+
+Identity Forger::issuer() const {
+  std::lock_guard lock(mutex_);
+  return issuer_;
+}
+
+ForgingRules Forger::rules() const {
+  std::lock_guard lock(mutex_);
+  return rules_;
+}
+
+Result<Identity> Forger::forge(const Certificate& genuine) {
+  auto forged = forge_chain(genuine);
+  if (!forged) return std::unexpected(forged.error());
+  return std::move(forged->leaf);
 }
 
 Result<SharedKey> Forger::host_key(const std::string& host) {
@@ -22,12 +45,9 @@ Result<SharedKey> Forger::host_key(const std::string& host) {
   return keys_.emplace(host, *key).first->second;
 }
 
-Result<Identity> Forger::forge(const Certificate& genuine) {
-  ForgingRules rules;
-  {
-    std::lock_guard lock(mutex_);
-    rules = rules_;
-  }
+Result<Forger::Forged> Forger::forge_chain(const Certificate& genuine) {
+  const ForgingRules rules = this->rules();
+  const Identity issuer = this->issuer();
   const auto names = genuine.dns_names();
   std::string host = genuine.subject();
   for (const auto& name : names) host += "|" + name;
@@ -68,9 +88,33 @@ Result<Identity> Forger::forge(const Certificate& genuine) {
   spec.authority_key_id = false;
   spec.key_usage = false;
   spec.server_auth = false;
-  auto certificate = issue_certificate(spec, key->get(), &issuer_);
+  auto certificate = issue_certificate(spec, key->get(), &issuer);
   if (!certificate) return std::unexpected(certificate.error());
-  return Identity{std::move(*certificate), *key};
+  return Forged{Identity{std::move(*certificate), *key}, issuer.certificate};
+}
+
+Result<IssuerHierarchy> make_issuer_hierarchy(const IssuerSpec& spec, UtcSeconds now) {
+  using std::chrono::days;
+  CertificateSpec root_spec;
+  root_spec.subject = spec.root_subject;
+  root_spec.not_before = now + days{spec.root_from_days};
+  root_spec.not_after = root_spec.not_before + days{spec.root_years * 365 + spec.root_years / 4};
+  root_spec.is_ca = true;
+  auto root = make_identity(root_spec, KeySpec{.rsa_bits = spec.root_bits}, nullptr);
+  if (!root) return std::unexpected(root.error());
+  IssuerHierarchy hierarchy{std::move(*root), {}};
+  for (const auto& intermediate : spec.intermediates) {
+    CertificateSpec intermediate_spec;
+    intermediate_spec.subject = intermediate.subject;
+    intermediate_spec.not_before = now + days{intermediate.from_days};
+    intermediate_spec.not_after = intermediate_spec.not_before + days{intermediate.days};
+    intermediate_spec.is_ca = true;
+    intermediate_spec.path_length = 0;
+    auto minted = make_identity(intermediate_spec, KeySpec{.rsa_bits = 2048}, &hierarchy.root);
+    if (!minted) return std::unexpected(minted.error());
+    hierarchy.intermediates.push_back(std::move(*minted));
+  }
+  return hierarchy;
 }
 
 Result<InterceptorHierarchy> make_interceptor_hierarchy(UtcSeconds now, int root_bits) {

@@ -29,15 +29,23 @@ class Forger {
   // Thread-safe. Keys are minted once per host (per genuine subject+SAN) and reused;
   // the returned identity holds the forged leaf and its key (the interceptor serves it).
   Result<Identity> forge(const Certificate& genuine);
-  const Identity& issuer() const { return issuer_; }
-  const ForgingRules& rules() const { return rules_; }
+  // The same, with the intermediate that signed it, for serving as a chain even while
+  // another thread switches the issuer.
+  struct Forged {
+    Identity leaf;
+    Certificate issuer;
+  };
+  Result<Forged> forge_chain(const Certificate& genuine);
+  Identity issuer() const;
+  ForgingRules rules() const;
   void set_rules(const ForgingRules& rules);
+  void set_issuer(Identity issuer);
 
  private:
   Result<SharedKey> host_key(const std::string& host);
   Identity issuer_;
   ForgingRules rules_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, SharedKey> keys_;
 };
 
@@ -48,5 +56,12 @@ struct InterceptorHierarchy {
   Identity intermediate;
 };
 Result<InterceptorHierarchy> make_interceptor_hierarchy(UtcSeconds now, int root_bits = 4096);
+
+// A scenario's issuer: the root and every intermediate, validity relative to `now`.
+struct IssuerHierarchy {
+  Identity root;
+  std::vector<Identity> intermediates;
+};
+Result<IssuerHierarchy> make_issuer_hierarchy(const struct IssuerSpec& spec, UtcSeconds now);
 
 }  // namespace mitmscope::lab

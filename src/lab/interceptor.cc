@@ -196,8 +196,7 @@ std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet) {
 Interceptor::Interceptor(const Scenario& scenario, Identity intermediate, TrustStore public_roots)
     : scenario_(scenario),
       targeted_(scenario.targeted_domains.begin(), scenario.targeted_domains.end()),
-      forger_(intermediate, scenario.forging),
-      intermediate_(std::move(intermediate)),
+      forger_(std::move(intermediate), scenario.forging),
       public_roots_(std::move(public_roots)) {}
 
 Interceptor::~Interceptor() {
@@ -416,12 +415,12 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
   SslPtr upstream(SSL_new(upstream_context.get()));
   SSL_set_fd(upstream.get(), *server_side);
   SSL_set_tlsext_host_name(upstream.get(), held->server_name.c_str());
-  std::optional<Identity> forged;
+  std::optional<Forger::Forged> forged;
   if (SSL_connect(upstream.get()) == 1) {
     if (X509* genuine = SSL_get0_peer_certificate(upstream.get())) {
       X509_up_ref(genuine);
       if (auto certificate = Certificate::from_x509(genuine)) {
-        if (auto minted = forger_.forge(*certificate)) forged = std::move(*minted);
+        if (auto minted = forger_.forge_chain(*certificate)) forged = std::move(*minted);
       }
     }
   }
@@ -430,9 +429,9 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
     SSL_CTX_set_security_level(downstream_context.get(), 0);
     SSL_CTX_set_session_cache_mode(downstream_context.get(), SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(downstream_context.get(), SSL_OP_NO_TICKET);
-    SSL_CTX_use_certificate(downstream_context.get(), forged->certificate.get());
-    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->key.get());
-    SSL_CTX_add1_chain_cert(downstream_context.get(), intermediate_.certificate.get());
+    SSL_CTX_use_certificate(downstream_context.get(), forged->leaf.certificate.get());
+    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->leaf.key.get());
+    SSL_CTX_add1_chain_cert(downstream_context.get(), forged->issuer.get());
     SslPtr downstream(SSL_new(downstream_context.get()));
     SSL_set_fd(downstream.get(), *client_side);
     if (SSL_accept(downstream.get()) == 1) {
@@ -517,21 +516,21 @@ void Interceptor::proxy_connection(int client_fd) {
   SslPtr upstream(SSL_new(upstream_context.get()));
   SSL_set_fd(upstream.get(), upstream_fd);
   SSL_set_tlsext_host_name(upstream.get(), name.c_str());
-  std::optional<Identity> forged;
+  std::optional<Forger::Forged> forged;
   if (SSL_connect(upstream.get()) == 1) {
     if (X509* genuine = SSL_get0_peer_certificate(upstream.get())) {
       X509_up_ref(genuine);
       if (auto certificate = Certificate::from_x509(genuine)) {
-        if (auto minted = forger_.forge(*certificate)) forged = std::move(*minted);
+        if (auto minted = forger_.forge_chain(*certificate)) forged = std::move(*minted);
       }
     }
   }
   if (forged) {
     SslCtxPtr downstream_context(SSL_CTX_new(TLS_server_method()));
     SSL_CTX_set_security_level(downstream_context.get(), 0);
-    SSL_CTX_use_certificate(downstream_context.get(), forged->certificate.get());
-    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->key.get());
-    SSL_CTX_add1_chain_cert(downstream_context.get(), intermediate_.certificate.get());
+    SSL_CTX_use_certificate(downstream_context.get(), forged->leaf.certificate.get());
+    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->leaf.key.get());
+    SSL_CTX_add1_chain_cert(downstream_context.get(), forged->issuer.get());
     SslPtr downstream(SSL_new(downstream_context.get()));
     // The ClientHello was already read from the socket: hand it to OpenSSL through a memory BIO chain.
     BIO* read_bio = BIO_new(BIO_s_mem());

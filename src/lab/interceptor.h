@@ -94,7 +94,6 @@ class Interceptor {
   const Scenario& scenario_;
   std::set<std::string, std::less<>> targeted_;
   Forger forger_;
-  Identity intermediate_;
   TrustStore public_roots_;
   std::atomic<bool> active_{true};
   std::atomic<bool> stopping_{false};

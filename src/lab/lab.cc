@@ -29,7 +29,7 @@ std::atomic<bool> g_stop{false};
 
 struct LabSecrets {
   Identity public_ca;
-  InterceptorHierarchy hierarchy;
+  IssuerHierarchy hierarchy;
 };
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
@@ -45,18 +45,20 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
                       const LabSecrets& secrets) {
   std::filesystem::create_directories(paths.known_roots());
   write_text(paths.trust_store(), certificate_pem(secrets.public_ca.certificate));
-  write_text(paths.known_roots() / "lab-qaznet-root.pem", certificate_pem(secrets.hierarchy.root.certificate));
+  write_text(paths.known_roots() / "lab-root.pem", certificate_pem(secrets.hierarchy.root.certificate));
   const Json registry = {
       {"format", "mitmscope-known-interceptors/1"},
-      {"entries", Json::array({{{"id", "lab-qaznet-root"},
-                                {"name", "Qaznet Trust Network (mitmscope lab)"},
+      {"entries", Json::array({{{"id", "lab-root"},
+                                {"name", fmt::format("{} (mitmscope lab, scenario {})",
+                                                     secrets.hierarchy.root.certificate.common_name().value_or("root"),
+                                                     scenario.name)},
                                 {"country", "KZ"},
                                 {"operator", "mitmscope lab interceptor"},
                                 {"kind", "root"},
                                 {"incident", fmt::format("lab scenario {}", scenario.name)},
                                 {"references", Json::array({"docs/LAB.md"})},
                                 {"source", "minted by mitmscope lab up"},
-                                {"file", "lab-qaznet-root.pem"},
+                                {"file", "lab-root.pem"},
                                 {"sha256", secrets.hierarchy.root.certificate.sha256_hex()}}})}};
   write_text(paths.known_roots() / "registry.json", registry.dump(2));
 
@@ -83,6 +85,25 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
   std::string domains;
   for (const auto& domain : scenario.targeted_domains) domains += domain + "\n";
   write_text(paths.domains(), domains);
+  Json intermediates = Json::array();
+  for (const auto& intermediate : secrets.hierarchy.intermediates) {
+    const auto& certificate = intermediate.certificate;
+    intermediates.push_back({{"subject", certificate.subject()},
+                             {"sha256", certificate.sha256_hex()},
+                             {"sha1", certificate.sha1_hex()},
+                             {"not_before", format_utc(*certificate.not_before())},
+                             {"not_after", format_utc(*certificate.not_after())}});
+  }
+  Json schedule = Json::array();
+  for (const auto& event : scenario.schedule.events) {
+    Json item = {{"at_seconds", event.at_seconds}};
+    if (event.interceptor_on) item["interceptor"] = *event.interceptor_on ? "on" : "off";
+    if (event.evening_through_interceptor) item["evening"] = *event.evening_through_interceptor ? "interceptor" : "bypass";
+    if (event.validity_shift_hours) item["validity_shift_hours"] = *event.validity_shift_hours;
+    if (event.key_bits) item["key_bits"] = *event.key_bits;
+    if (event.intermediate) item["intermediate"] = *event.intermediate;
+    schedule.push_back(item);
+  }
   Json routers = Json::array();
   for (int i = 1; i <= topology.routers; ++i) routers.push_back(topology.router_address(i));
   const Json truth = {
@@ -99,6 +120,17 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
       {"bypass_router_address", topology.bypass_router_address()},
       {"mode", scenario.mode == InterceptorMode::kInPath ? "in-path" : "terminating-proxy"},
       {"vantage_address", kVantageAddress},
+      {"root", {{"subject", secrets.hierarchy.root.certificate.subject()},
+                {"sha256", secrets.hierarchy.root.certificate.sha256_hex()},
+                {"sha1", secrets.hierarchy.root.certificate.sha1_hex()}}},
+      {"intermediates", intermediates},
+      {"initial_intermediate", scenario.issuer.initial_intermediate},
+      {"forging", {{"validity_shift_hours", scenario.forging.validity_shift_hours},
+                   {"key_bits", scenario.forging.key_bits},
+                   {"key_exponent", scenario.forging.key_exponent},
+                   {"serial_random_bits", scenario.forging.serial_random_bits}}},
+      {"schedule", schedule},
+      {"repeat_every_seconds", scenario.schedule.repeat_every_seconds},
   };
   write_text(paths.ground_truth(), truth.dump(2));
 }
@@ -108,10 +140,12 @@ struct ScheduleState {
   bool interceptor_on;
   bool evening_through_interceptor;
   ForgingRules rules;
+  size_t intermediate;
 };
 
 ScheduleState schedule_at(const Scenario& scenario, long elapsed_seconds) {
-  ScheduleState state{scenario.schedule.interceptor_on, scenario.schedule.evening_through_interceptor, scenario.forging};
+  ScheduleState state{scenario.schedule.interceptor_on, scenario.schedule.evening_through_interceptor, scenario.forging,
+                      scenario.issuer.initial_intermediate};
   long position = elapsed_seconds;
   if (scenario.schedule.repeat_every_seconds > 0) position %= scenario.schedule.repeat_every_seconds;
   for (const auto& event : scenario.schedule.events) {
@@ -120,6 +154,7 @@ ScheduleState schedule_at(const Scenario& scenario, long elapsed_seconds) {
     if (event.evening_through_interceptor) state.evening_through_interceptor = *event.evening_through_interceptor;
     if (event.validity_shift_hours) state.rules.validity_shift_hours = *event.validity_shift_hours;
     if (event.key_bits) state.rules.key_bits = *event.key_bits;
+    if (event.intermediate) state.intermediate = *event.intermediate;
   }
   return state;
 }
@@ -153,7 +188,8 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
     return 1;
   }
   auto roots = TrustStore::from_certificates({secrets.public_ca.certificate}, "lab public CA");
-  Interceptor interceptor(scenario, secrets.hierarchy.intermediate, *roots);
+  size_t intermediate = scenario.issuer.initial_intermediate;
+  Interceptor interceptor(scenario, secrets.hierarchy.intermediates[intermediate], *roots);
   std::string interceptor_error;
   std::atomic<bool> interceptor_ready{false};
   std::thread interceptor_thread([&] {
@@ -184,9 +220,13 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
     if (override_state.starts_with("on")) state.interceptor_on = true;
     if (override_state.starts_with("off")) state.interceptor_on = false;
     interceptor.set_active(state.interceptor_on);
-    const auto& current = interceptor.forger().rules();
+    const auto current = interceptor.forger().rules();
     if (current.validity_shift_hours != state.rules.validity_shift_hours || current.key_bits != state.rules.key_bits) {
       interceptor.forger().set_rules(state.rules);
+    }
+    if (state.intermediate != intermediate) {
+      interceptor.forger().set_issuer(secrets.hierarchy.intermediates[state.intermediate]);
+      intermediate = state.intermediate;
     }
     if (state.evening_through_interceptor != evening) {
       if (auto changed = ip_batch(evening_route_commands(topology, plan, state.evening_through_interceptor)); changed) {
@@ -203,6 +243,7 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
                          {"evening_through_interceptor", evening},
                          {"validity_shift_hours", state.rules.validity_shift_hours},
                          {"key_bits", state.rules.key_bits},
+                         {"intermediate", intermediate},
                          {"client_hellos", stats.client_hellos.load()},
                          {"passed", stats.passed.load()},
                          {"intercepted", stats.intercepted.load()},
@@ -317,7 +358,7 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
   ca_spec.not_after = now + std::chrono::days{3650};
   ca_spec.is_ca = true;
   auto public_ca = make_identity(ca_spec, KeySpec{.type = KeySpec::Type::kEcP256}, nullptr);
-  auto hierarchy = make_interceptor_hierarchy(now, scenario->root_bits);
+  auto hierarchy = make_issuer_hierarchy(scenario->issuer, now);
   if (!public_ca || !hierarchy) {
     lab_down(options.state_directory);
     return std::unexpected(!public_ca ? public_ca.error() : hierarchy.error());

@@ -91,10 +91,68 @@ Result<ScheduleEvent> parse_event(const Json& item, const Reader& reader, const 
     MITMSCOPE_TRY(bits, reader.get<int>(item, "key_bits", path));
     event.key_bits = *bits;
   }
+  if (item.contains("intermediate")) {
+    MITMSCOPE_TRY(index, reader.get<size_t>(item, "intermediate", path));
+    event.intermediate = *index;
+  }
   return event;
 }
 
+Result<IssuerSpec> parse_issuer(const Json& issuer, const Reader& reader) {
+  IssuerSpec spec;
+  if (issuer.is_null()) return spec;
+  const Json root = issuer.value("root", Json::object());
+  if (root.contains("subject")) {
+    MITMSCOPE_TRY(text, reader.get<std::string>(root, "subject", "issuer.root"));
+    MITMSCOPE_TRY(subject, parse_subject(*text));
+    spec.root_subject = *subject;
+  }
+  MITMSCOPE_TRY(bits, reader.get<int>(root, "bits", "issuer.root", spec.root_bits));
+  MITMSCOPE_TRY(years, reader.get<int>(root, "years", "issuer.root", spec.root_years));
+  MITMSCOPE_TRY(from_days, reader.get<int>(root, "from_days", "issuer.root", spec.root_from_days));
+  if (*bits < 1024 || *bits > 8192) return std::unexpected(reader.error("issuer.root.bits", "must be 1024 to 8192"));
+  spec.root_bits = *bits;
+  spec.root_years = *years;
+  spec.root_from_days = *from_days;
+  if (issuer.contains("intermediates")) {
+    const Json list = issuer["intermediates"];
+    if (!list.is_array() || list.empty()) return std::unexpected(reader.error("issuer.intermediates", "must be a non-empty list"));
+    spec.intermediates.clear();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string path = fmt::format("issuer.intermediates[{}]", i);
+      MITMSCOPE_TRY(text, reader.get<std::string>(list[i], "subject", path));
+      MITMSCOPE_TRY(subject, parse_subject(*text));
+      MITMSCOPE_TRY(from, reader.get<int>(list[i], "from_days", path));
+      MITMSCOPE_TRY(days, reader.get<int>(list[i], "days", path));
+      if (*days < 1) return std::unexpected(reader.error(path + ".days", "must be at least 1"));
+      spec.intermediates.push_back({*subject, *from, *days});
+    }
+  }
+  MITMSCOPE_TRY(initial, reader.get<size_t>(issuer, "initial", "issuer", size_t{0}));
+  if (*initial >= spec.intermediates.size()) return std::unexpected(reader.error("issuer.initial", "no such intermediate"));
+  spec.initial_intermediate = *initial;
+  return spec;
+}
+
 }  // namespace
+
+Result<Subject> parse_subject(std::string_view text) {
+  Subject subject;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(", ", start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view part = text.substr(start, end - start);
+    const size_t equals = part.find('=');
+    if (equals == std::string_view::npos || equals == 0 || equals + 1 == part.size()) {
+      return make_error(ErrorCode::kParseError, fmt::format("subject '{}': '{}' is not FIELD=value", text, part));
+    }
+    subject.emplace_back(std::string(part.substr(0, equals)), std::string(part.substr(equals + 1)));
+    start = end + 2;
+  }
+  if (subject.empty()) return make_error(ErrorCode::kParseError, "empty subject");
+  return subject;
+}
 
 std::string ipv4_to_string(uint32_t address) {
   return fmt::format("{}.{}.{}.{}", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff);
@@ -147,13 +205,13 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   MITMSCOPE_TRY(key_bits, reader.get<int>(forging, "key_bits", "forging", 2048));
   MITMSCOPE_TRY(exponent, reader.get<unsigned long>(forging, "key_exponent", "forging", 3ul));
   MITMSCOPE_TRY(serial_bits, reader.get<int>(forging, "serial_random_bits", "forging", 33));
-  MITMSCOPE_TRY(root_bits, reader.get<int>(forging, "root_bits", "forging", 4096));
   if (*key_bits < 512 || *key_bits > 8192) return std::unexpected(reader.error("forging.key_bits", "must be 512 to 8192"));
   if (*serial_bits < 0 || *serial_bits > 159) return std::unexpected(reader.error("forging.serial_random_bits", "must be 0 to 159"));
   if (*exponent < 3 || *exponent % 2 == 0) return std::unexpected(reader.error("forging.key_exponent", "must be odd and at least 3"));
   scenario.forging = {.validity_shift_hours = *shift, .key_bits = *key_bits, .key_exponent = *exponent,
                       .serial_random_bits = *serial_bits};
-  scenario.root_bits = *root_bits;
+  MITMSCOPE_TRY(issuer, parse_issuer(document.value("issuer", Json()), reader));
+  scenario.issuer = *issuer;
 
   MITMSCOPE_TRY(domains, reader.get<std::vector<std::string>>(document, "targeted_domains", ""));
   if (domains->empty()) return std::unexpected(reader.error("targeted_domains", "empty"));
@@ -203,6 +261,9 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
     MITMSCOPE_TRY(event, parse_event(events[i], reader, fmt::format("schedule.events[{}]", i)));
     if (*repeat > 0 && event->at_seconds >= *repeat) {
       return std::unexpected(reader.error(fmt::format("schedule.events[{}].at_seconds", i), "not below repeat_every_seconds"));
+    }
+    if (event->intermediate && *event->intermediate >= scenario.issuer.intermediates.size()) {
+      return std::unexpected(reader.error(fmt::format("schedule.events[{}].intermediate", i), "no such intermediate"));
     }
     scenario.schedule.events.push_back(*event);
   }

@@ -32,6 +32,29 @@ struct AsSpec {
   std::vector<PrefixSpec> prefixes;
 };
 
+using Subject = std::vector<std::pair<std::string, std::string>>;
+
+// The interceptor's CA: a root and the intermediates that sign forged leaves, with
+// validity windows relative to `lab up` (BRIEF 2021-2024: 75-day intermediates, used
+// also after they expired).
+struct IntermediateSpec {
+  Subject subject;
+  int from_days = -30;
+  int days = 1095;
+};
+
+struct IssuerSpec {
+  Subject root_subject = {{"C", "KZ"}, {"O", "mitmscope lab"}, {"CN", "Qaznet Trust Network (mitmscope lab)"}};
+  int root_bits = 4096;
+  int root_years = 30;
+  int root_from_days = -365;
+  std::vector<IntermediateSpec> intermediates = {IntermediateSpec{{{"C", "KZ"}, {"CN", "Security Certificate"}}, -30, 1095}};
+  size_t initial_intermediate = 0;
+};
+
+// "C=KZ, O=ISCA, CN=..." -> pairs, in order.
+Result<Subject> parse_subject(std::string_view text);
+
 // A change at a time offset from `lab up`; unset fields are unchanged.
 struct ScheduleEvent {
   long at_seconds = 0;
@@ -39,6 +62,7 @@ struct ScheduleEvent {
   std::optional<bool> evening_through_interceptor;
   std::optional<int> validity_shift_hours;
   std::optional<int> key_bits;
+  std::optional<size_t> intermediate;   // index into IssuerSpec::intermediates
 };
 
 struct Schedule {
@@ -59,7 +83,7 @@ struct Scenario {
   int interceptor_router = 4;          // the device sits at this router (1-based)
   InterceptorMode mode = InterceptorMode::kInPath;
   ForgingRules forging;
-  int root_bits = 4096;
+  IssuerSpec issuer;
   std::vector<std::string> targeted_domains;
   std::vector<AsSpec> ases;
   size_t untrusted_hosts_every = 0;    // every Nth host serves a self-signed certificate (0: none)

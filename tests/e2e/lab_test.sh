@@ -40,7 +40,7 @@ control=control-0123456789abcdef.com
 
 # BRIEF's three conditions.
 check "control SNI on an intercepted path: genuine" "untrusted - -" "$(verdict "$host" --sni $control)"
-check "targeted SNI on an intercepted path: forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com)"
+check "targeted SNI on an intercepted path: forged" "intercepted - lab-root" "$(verdict "$host" --sni facebook.com)"
 check "targeted SNI on a bypass path: genuine" "untrusted - -" "$(verdict "$bypass" --sni facebook.com)"
 check "targeted SNI, host without a trusted certificate: not intercepted" "untrusted - -" "$(verdict "$untrusted" --sni facebook.com)"
 targeted_all=0
@@ -63,7 +63,7 @@ check "forged: e=3" 3 "$(jq -r .forging.presented_key.exponent "$work/forging.js
 check "forged: at most the last 33 serial bits differ" true "$(jq -r '.forging.serial_trailing_bits_differing <= 33 and .forging.serial_bits - .forging.serial_leading_bits_kept <= 33' "$work/forging.json")"
 check "forged: no extension but SAN" '["subjectAltName"]' "$(jq -c '.certificates[0].extensions | map(.name)' "$work/forging.json")"
 check "forged: issued by CN=Security Certificate" "C=KZ, CN=Security Certificate" "$(jq -r '.certificates[0].issuer' "$work/forging.json")"
-check "forged: attributed to the lab root" lab-qaznet-root "$(jq -r '.interception.known_interceptor.id' "$work/forging.json")"
+check "forged: attributed to the lab root" lab-root "$(jq -r '.interception.known_interceptor.id' "$work/forging.json")"
 check "intermediate: 3 years" true "$(jq -r '(.certificates[1].not_after[0:4] | tonumber) - (.certificates[1].not_before[0:4] | tonumber) == 3' "$work/forging.json")"
 probe "$host" --sni google.com | jq -r '.server_certificates.certificate.public_key.bits' >/dev/null
 key_a=$(probe "$host" --sni google.com | jq -r .server_certificates.certificate.spki_sha256)
@@ -90,7 +90,7 @@ before=$(counters)
 check "targeted, TTL one short of the interceptor: expires" "error ttl_expired -" "$(verdict "$host" --sni facebook.com --ttl $((hop - 1)))"
 check "... at the router before the interceptor, and nowhere else" "$((hop - 1))" "$(senders_since "$before")"
 before=$(counters)
-check "targeted, TTL reaching the interceptor: forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com --ttl "$hop")"
+check "targeted, TTL reaching the interceptor: forged" "intercepted - lab-root" "$(verdict "$host" --sni facebook.com --ttl "$hop")"
 check "... and no router sent time-exceeded" "" "$(senders_since "$before")"
 check "control, same TTL: expires" "error ttl_expired -" "$(verdict "$host" --sni $control --ttl "$hop")"
 check "... at the interceptor's router itself, as without the device" "$hop" "$(senders_since "$before")"
@@ -103,7 +103,7 @@ check "control with the host's hop count: genuine" "untrusted - -" "$(verdict "$
 lab switch off >/dev/null && sleep 0.6
 check "interceptor off: genuine" "untrusted - -" "$(verdict "$host" --sni facebook.com)"
 lab switch schedule >/dev/null && sleep 0.6
-check "back to the schedule (on): forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com)"
+check "back to the schedule (on): forged" "intercepted - lab-root" "$(verdict "$host" --sni facebook.com)"
 
 # Down: nothing remains.
 pid=$(jq -r .daemon_pid "$state/lab.json")
@@ -138,7 +138,7 @@ echo "full-size lab up: $seconds s"
 check "full-size lab up under 30 s" 1 "$(echo "$seconds < 30" | bc)"
 check "full size: 6736 hosts" 6736 "$(jq -r .hosts "$state/ground-truth.json")"
 last=$(jq -r '.intercepted_hosts[-1]' "$state/ground-truth.json")
-check "full size: last intercepted host intercepted" "intercepted - lab-qaznet-root" "$(verdict "$last" --sni twitter.com)"
+check "full size: last intercepted host intercepted" "intercepted - lab-root" "$(verdict "$last" --sni twitter.com)"
 lab down >/dev/null
 
 # Terminating-proxy mode: the TCP connection ends at the device for every name.
@@ -146,10 +146,26 @@ jq '.name = "kz-2019-proxy" | .interceptor.mode = "terminating-proxy"' "$(dirnam
 lab up --scenario "$work/proxy.json" --size 200 >/dev/null 2>&1
 check "proxy lab up" 0 $?
 host=$(jq -r '.intercepted_hosts[0]' "$state/ground-truth.json")
-check "proxy: targeted forged" "intercepted - lab-qaznet-root" "$(verdict "$host" --sni facebook.com)"
+check "proxy: targeted forged" "intercepted - lab-root" "$(verdict "$host" --sni facebook.com)"
 check "proxy: control spliced to the genuine host" "untrusted - -" "$(verdict "$host" --sni $control)"
 check "proxy: control with TTL reaching the device already gets the genuine answer" "untrusted - -" \
   "$(verdict "$host" --sni $control --ttl "$hop")"
+lab down >/dev/null
+
+# kz-2021: an ISCA-named lab root, 75-day intermediates used after they expired, then a valid one.
+lab up --scenario kz-2021 --size 300 >/dev/null 2>&1
+check "kz-2021 lab up" 0 $?
+truth="$state/ground-truth.json"
+host=$(jq -r '.intercepted_hosts[0]' "$truth")
+probe "$host" --sni rutracker.org >"$work/isca.json"
+check "kz-2021: intercepted by the lab root, by key" "intercepted lab-root" "$(jq -r '[.interception.verdict, .interception.known_interceptor.id] | join(" ")' "$work/isca.json")"
+check "kz-2021: the root's name collides with the seven real ISCA roots, none attributed" 7 "$(jq -r '.interception.name_collisions | length' "$work/isca.json")"
+check "kz-2021: served by the expired intermediate 6" "$(jq -r '.intermediates[5].sha256' "$truth")" "$(jq -r '.server_certificates.chain[0].sha256' "$work/isca.json")"
+check "kz-2021: its validity is 75 days" 75 "$(jq -r '.intermediates[5] | ((.not_after | fromdate) - (.not_before | fromdate)) / 86400' "$truth")"
+check "kz-2021: the client sees it expired" true "$(jq -r '[.validation.issues[] | select(.depth == 1 and .name == "expired")] | length == 1' "$work/isca.json")"
+for _ in $(seq 1 60); do [ "$(jq -r .intermediate "$state/daemon.json" 2>/dev/null)" == 6 ] && break; sleep 0.5; done
+check "kz-2021: after 20 s the schedule moves to intermediate 7" "$(jq -r '.intermediates[6].sha256' "$truth")" \
+  "$(probe "$host" --sni xakep.ru | jq -r '.server_certificates.chain[0].sha256')"
 lab down >/dev/null
 
 echo "$failures failure(s)"
