@@ -166,11 +166,15 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   bool acknowledged = false;
   auto report_ready = [&](const std::string& message) {
     [[maybe_unused]] auto written = ::write(ready_fd, message.data(), message.size());
-    ::close(ready_fd);
     char byte = 0;
-    acknowledged = ::read(acknowledge_fd, &byte, 1) == 1;
+    acknowledged = message.starts_with("ready") && ::read(acknowledge_fd, &byte, 1) == 1;
     ::close(acknowledge_fd);
-    if (acknowledged) ::prctl(PR_SET_PDEATHSIG, 0);
+    if (acknowledged) {
+      ::prctl(PR_SET_PDEATHSIG, 0);
+      // Only now may `lab up` exit: before this, its exit would kill us.
+      [[maybe_unused]] auto detached = ::write(ready_fd, "detached\n", 9);
+    }
+    ::close(ready_fd);
   };
   struct sigaction action {};
   action.sa_handler = [](int) { g_stop = true; };
@@ -386,12 +390,16 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
   }
   ::close(ready_pipe[1]);
   ::close(acknowledge_pipe[0]);
+  // The daemon says "ready" (or "error: ..."), waits for our acknowledgement (its pid is
+  // recorded by then), then says "detached" once it no longer dies with us.
   std::string answer;
   char buffer[512];
   ssize_t count;
-  while ((count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) answer.append(buffer, static_cast<size_t>(count));
-  ::close(ready_pipe[0]);
+  while (answer.find('\n') == std::string::npos && (count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) {
+    answer.append(buffer, static_cast<size_t>(count));
+  }
   if (!answer.starts_with("ready")) {
+    ::close(ready_pipe[0]);
     ::close(acknowledge_pipe[1]);
     lab_down(options.state_directory);
     return make_error(ErrorCode::kNetworkError, fmt::format("lab daemon did not start: {}", answer.empty() ? "it died" : answer));
@@ -407,6 +415,14 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
   const char acknowledge = 1;
   [[maybe_unused]] auto written = ::write(acknowledge_pipe[1], &acknowledge, 1);
   ::close(acknowledge_pipe[1]);
+  while (answer.find("detached") == std::string::npos && (count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) {
+    answer.append(buffer, static_cast<size_t>(count));
+  }
+  ::close(ready_pipe[0]);
+  if (answer.find("detached") == std::string::npos) {
+    lab_down(options.state_directory);
+    return make_error(ErrorCode::kNetworkError, "lab daemon died while starting; see " + paths.log().string());
+  }
   LabUpResult result;
   result.paths = paths;
   result.hosts = plan->host_count;
