@@ -14,7 +14,7 @@ namespace {
 
 struct LabOptions {
   lab::LabUpOptions up;
-  std::string state_directory = lab::kDefaultStateDirectory;
+  std::string state_directory = lab::default_state_directory().string();
   std::string switch_state;
   std::vector<std::string> command;
 };
@@ -52,8 +52,16 @@ int run_switch(const LabOptions& options) {
 }
 
 int run_exec(const LabOptions& options) {
-  if (!lab::running_as_root()) return report_error({ErrorCode::kInvalidArgument, "lab exec needs root"});
   if (options.command.empty()) return report_error({ErrorCode::kInvalidArgument, "lab exec -- COMMAND [ARGS...]"});
+  if (lab::lab_is_loopback(options.state_directory)) {
+    // Loopback mode has no vantage namespace: the command runs here.
+    std::vector<char*> argv;
+    for (const auto& part : options.command) argv.push_back(const_cast<char*>(part.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    return report_error({ErrorCode::kFileNotFound, fmt::format("cannot run {}", options.command.front())});
+  }
+  if (!lab::running_as_root()) return report_error({ErrorCode::kInvalidArgument, "lab exec needs root"});
   std::vector<char*> argv = {const_cast<char*>("ip"), const_cast<char*>("netns"), const_cast<char*>("exec"),
                              const_cast<char*>(lab::kVantageNamespace)};
   for (const auto& part : options.command) argv.push_back(const_cast<char*>(part.c_str()));
@@ -73,6 +81,8 @@ void register_lab(CLI::App& app, SetAction set_action) {
   up->add_option("--scenario", options->up.scenario, "A shipped scenario (kz-2019, kz-2021) or a scenario file")
       ->capture_default_str();
   up->add_option("--size", options->up.size, "Number of TLS hosts (default: the scenario's default size)");
+  up->add_flag("--loopback", options->up.loopback,
+               "No root needed: hosts and the interceptor (as a relay) on 127.18.0.0/15, no routers");
   up->callback([options, set_action] { set_action([options] { return run_up(*options); }); });
   command->add_subcommand("down", "Remove everything the lab made (idempotent)")
       ->callback([options, set_action] { set_action([options] { return run_down(*options); }); });

@@ -68,10 +68,12 @@ Result<Identity> HostServer::identity_for(uint32_t address) {
     if (auto it = identities_.find(address); it != identities_.end()) return it->second;
   }
   uint32_t asn = 0;
+  // In loopback mode the plan's address is the same with the plan's first octet.
+  const uint32_t plan_address = options_.loopback ? (address & 0x00ffffffu) | (198u << 24) : address;
   if (options_.plan) {
     for (const auto& prefix : options_.plan->prefixes) {
       const uint32_t mask = prefix.length == 0 ? 0 : ~0u << (32 - prefix.length);
-      if ((address & mask) == prefix.network) asn = prefix.asn;
+      if ((plan_address & mask) == prefix.network) asn = prefix.asn;
     }
   }
   const auto now = now_utc();
@@ -81,7 +83,7 @@ Result<Identity> HostServer::identity_for(uint32_t address) {
   spec.dns_names = {name};
   spec.not_before = now - std::chrono::days{60};
   spec.not_after = now + std::chrono::days{305};
-  const bool untrusted = options_.plan && options_.plan->is_untrusted_host(address);
+  const bool untrusted = options_.plan && options_.plan->is_untrusted_host(plan_address);
   auto identity = make_identity(spec, KeySpec{.type = KeySpec::Type::kEcP256}, untrusted ? nullptr : &options_.public_ca);
   if (!identity) return identity;
   std::lock_guard lock(identities_mutex_);
@@ -130,7 +132,12 @@ void HostServer::accept_ready() {
   for (;;) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
-    auto identity = identity_for(local_address(fd));
+    const uint32_t local = local_address(fd);
+    if (options_.loopback && (local >> 24) != 127) {
+      ::close(fd);
+      continue;
+    }
+    auto identity = identity_for(local);
     if (!identity) {
       ::close(fd);
       continue;

@@ -20,6 +20,9 @@ struct HostServerOptions {
   const Plan* plan = nullptr;
   uint16_t port = 443;
   std::string bind_address = "0.0.0.0";
+  // Loopback mode: hosts are 127.18.x.y, the plan's 198.18.x.y with another first octet;
+  // connections to any other local address are closed at once.
+  bool loopback = false;
 };
 
 class HostServer {

@@ -216,13 +216,21 @@ bool Interceptor::targeted(const std::string& server_name) const {
   return targeted_.contains(lower);
 }
 
+void Interceptor::use_loopback(uint16_t relay_port, uint16_t upstream_port, std::function<bool(uint32_t)> on_path) {
+  loopback_ = true;
+  relay_port_ = relay_port;
+  upstream_port_ = upstream_port;
+  on_path_ = std::move(on_path);
+}
+
 Result<void> Interceptor::start() {
-  if (scenario_.mode == InterceptorMode::kTerminatingProxy) {
+  if (scenario_.mode == InterceptorMode::kTerminatingProxy || loopback_) {
     proxy_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     set(proxy_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    set(proxy_fd_, SOL_IP, IP_TRANSPARENT, &one, sizeof one);
-    const auto address = socket_address(INADDR_LOOPBACK, 4443);
+    if (!loopback_) set(proxy_fd_, SOL_IP, IP_TRANSPARENT, &one, sizeof one);
+    // Loopback: every 127.x address on the relay port (connections to any other address are closed at once).
+    const auto address = loopback_ ? socket_address(INADDR_ANY, relay_port_) : socket_address(INADDR_LOOPBACK, 4443);
     if (::bind(proxy_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(proxy_fd_, 1024) != 0) {
       return make_error(ErrorCode::kNetworkError, fmt::format("interceptor proxy: {}", std::strerror(errno)));
     }
@@ -467,7 +475,11 @@ void Interceptor::proxy_connection(int client_fd) {
   socklen_t length = sizeof original;
   ::getsockname(client_fd, reinterpret_cast<sockaddr*>(&original), &length);
   const uint32_t server_ip = ntohl(original.sin_addr.s_addr);
-  const uint16_t server_port = ntohs(original.sin_port);
+  const uint16_t server_port = loopback_ ? upstream_port_ : ntohs(original.sin_port);
+  if (loopback_ && (server_ip >> 24) != 127) {  // only loopback addresses are served
+    ::close(client_fd);
+    return;
+  }
   std::vector<uint8_t> first(16384);
   const ssize_t received = ::recv(client_fd, first.data(), first.size(), 0);
   if (received <= 0) {
@@ -478,7 +490,8 @@ void Interceptor::proxy_connection(int client_fd) {
   ++stats_.client_hellos;
   const auto hello = parse_client_hello(first);
   const std::string name = hello && hello->server_name ? *hello->server_name : std::string();
-  const bool intercept = active_ && !name.empty() && targeted(name) && check_genuine(server_ip, server_port, name);
+  const bool on_path = !loopback_ || (on_path_ && on_path_(server_ip));
+  const bool intercept = on_path && active_ && !name.empty() && targeted(name) && check_genuine(server_ip, server_port, name);
   const int upstream_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   set(upstream_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   set(upstream_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);

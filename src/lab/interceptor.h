@@ -57,6 +57,11 @@ class Interceptor {
   void run();   // until stop()
   void stop();
 
+  // Loopback mode (no root): a relay on `relay_port` of every 127.x address; each connection
+  // goes on to the same address at `upstream_port`, intercepted when `on_path` says the address
+  // is behind the device. No TTL realism. Call before start().
+  void use_loopback(uint16_t relay_port, uint16_t upstream_port, std::function<bool(uint32_t)> on_path);
+
   void set_active(bool on) { active_ = on; }
   bool active() const { return active_; }
   Forger& forger() { return forger_; }
@@ -103,6 +108,10 @@ class Interceptor {
   nfq_q_handle* queue_ = nullptr;
   int queue_fd_ = -1;
   int proxy_fd_ = -1;
+  bool loopback_ = false;
+  uint16_t relay_port_ = 0;
+  uint16_t upstream_port_ = 0;
+  std::function<bool(uint32_t)> on_path_;
   std::mutex verdict_mutex_;
 
   std::mutex flows_mutex_;

@@ -41,8 +41,14 @@ std::string read_text(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(stream), {});
 }
 
+// Loopback mode moves the plan's 198.18.0.0/15 to 127.18.0.0/15.
+uint32_t lab_address(uint32_t plan_address, bool loopback) {
+  return loopback ? (plan_address & 0x00ffffffu) | (127u << 24) : plan_address;
+}
+
 void write_user_files(const Scenario& scenario, const Plan& plan, const Topology& topology, const LabPaths& paths,
-                      const LabSecrets& secrets) {
+                      const LabSecrets& secrets, bool loopback) {
+  const uint16_t port = loopback ? kLoopbackRelayPort : 443;
   std::filesystem::create_directories(paths.known_roots());
   write_text(paths.trust_store(), certificate_pem(secrets.public_ca.certificate));
   write_text(paths.known_roots() / "lab-root.pem", certificate_pem(secrets.hierarchy.root.certificate));
@@ -65,10 +71,10 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
   std::string hosts, prefixes;
   Json intercepted = Json::array(), bypass = Json::array(), evening = Json::array(), untrusted = Json::array();
   for (const auto& prefix : plan.prefixes) {
-    prefixes += fmt::format("{}\t{}\t{}\n", ipv4_to_string(prefix.network), prefix.length, prefix.asn);
+    prefixes += fmt::format("{}\t{}\t{}\n", ipv4_to_string(lab_address(prefix.network, loopback)), prefix.length, prefix.asn);
     for (uint32_t address : prefix.hosts) {
-      const std::string ip = ipv4_to_string(address);
-      hosts += fmt::format("{}:443 AS{}\n", ip, prefix.asn);
+      const std::string ip = ipv4_to_string(lab_address(address, loopback));
+      hosts += fmt::format("{}:{} AS{}\n", ip, port, prefix.asn);
       if (plan.is_untrusted_host(address)) {
         untrusted.push_back(ip);
       } else if (prefix.path == PathKind::kInterceptor) {
@@ -119,7 +125,9 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
       {"router_addresses", routers},
       {"bypass_router_address", topology.bypass_router_address()},
       {"mode", scenario.mode == InterceptorMode::kInPath ? "in-path" : "terminating-proxy"},
-      {"vantage_address", kVantageAddress},
+      {"vantage_address", loopback ? "127.0.0.1" : kVantageAddress},
+      {"loopback", loopback},
+      {"port", port},
       {"root", {{"subject", secrets.hierarchy.root.certificate.subject()},
                 {"sha256", secrets.hierarchy.root.certificate.sha256_hex()},
                 {"sha1", secrets.hierarchy.root.certificate.sha1_hex()}}},
@@ -160,7 +168,7 @@ ScheduleState schedule_at(const Scenario& scenario, long elapsed_seconds) {
 }
 
 int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topology, const LabPaths& paths,
-               int ready_fd, int acknowledge_fd, const LabSecrets& secrets) {
+               int ready_fd, int acknowledge_fd, const LabSecrets& secrets, bool loopback) {
   // Until `lab up` has recorded our pid, we die with it: a `lab up` killed mid-way must not
   // leave a daemon that `lab down` cannot find (and that would enter the next lab's namespaces).
   bool acknowledged = false;
@@ -182,11 +190,14 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   ::sigaction(SIGINT, &action, nullptr);
 
   // The main thread lives in the hosts namespace, so `ip netns pids ms-hosts` finds the daemon.
-  if (auto entered = enter_namespace(kHostsNamespace); !entered) {
+  if (auto entered = loopback ? Result<void>() : enter_namespace(kHostsNamespace); !entered) {
     report_ready("error: " + entered.error().message + "\n");
     return 1;
   }
-  HostServer hosts({.public_ca = secrets.public_ca, .plan = &plan});
+  HostServer hosts({.public_ca = secrets.public_ca,
+                    .plan = &plan,
+                    .port = loopback ? kLoopbackHostPort : uint16_t{443},
+                    .loopback = loopback});
   if (auto listening = hosts.listen(); !listening) {
     report_ready("error: " + listening.error().message + "\n");
     return 1;
@@ -194,10 +205,22 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   auto roots = TrustStore::from_certificates({secrets.public_ca.certificate}, "lab public CA");
   size_t intermediate = scenario.issuer.initial_intermediate;
   Interceptor interceptor(scenario, secrets.hierarchy.intermediates[intermediate], *roots);
+  std::atomic<bool> evening_on_path{scenario.schedule.evening_through_interceptor};
+  if (loopback) {
+    interceptor.use_loopback(kLoopbackRelayPort, kLoopbackHostPort, [&plan, &evening_on_path](uint32_t address) {
+      const uint32_t plan_address = (address & 0x00ffffffu) | (198u << 24);
+      for (const auto& prefix : plan.prefixes) {
+        const uint32_t mask = ~0u << (32 - prefix.length);
+        if ((plan_address & mask) != prefix.network) continue;
+        return prefix.path == PathKind::kInterceptor || (prefix.path == PathKind::kEvening && evening_on_path.load());
+      }
+      return false;
+    });
+  }
   std::string interceptor_error;
   std::atomic<bool> interceptor_ready{false};
   std::thread interceptor_thread([&] {
-    auto entered = enter_namespace(topology.interceptor_namespace());
+    auto entered = loopback ? Result<void>() : enter_namespace(topology.interceptor_namespace());
     auto started = entered ? interceptor.start() : Result<void>(std::unexpected(entered.error()));
     if (!started) interceptor_error = started.error().message;
     interceptor_ready = true;
@@ -233,7 +256,10 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
       intermediate = state.intermediate;
     }
     if (state.evening_through_interceptor != evening) {
-      if (auto changed = ip_batch(evening_route_commands(topology, plan, state.evening_through_interceptor)); changed) {
+      evening_on_path = state.evening_through_interceptor;
+      if (auto changed = loopback ? Result<void>()
+                                  : ip_batch(evening_route_commands(topology, plan, state.evening_through_interceptor));
+          changed) {
         evening = state.evening_through_interceptor;
       } else {
         fmt::print(stderr, "evening route change failed: {}\n", changed.error().message);
@@ -295,14 +321,26 @@ void stop_process(int pid) {
 
 }  // namespace
 
+std::filesystem::path default_state_directory() {
+  if (running_as_root()) return kDefaultStateDirectory;
+  return std::filesystem::temp_directory_path() / fmt::format("mitmscope-lab-{}", ::getuid());
+}
+
+bool lab_is_loopback(const std::filesystem::path& state_directory) {
+  const auto state = Json::parse(read_text(LabPaths{state_directory}.state()), nullptr, false);
+  return state.is_object() && state.value("mode", "") == "loopback";
+}
+
 Result<size_t> lab_down(const std::filesystem::path& state_directory) {
-  if (!running_as_root()) {
-    return make_error(ErrorCode::kInvalidArgument, "lab down needs root (it removes network namespaces)");
-  }
   const LabPaths paths{state_directory};
   stop_process(read_pid(paths));
   size_t removed = 0;
-  for (const auto& ns : existing_lab_namespaces()) {
+  const auto namespaces = existing_lab_namespaces();
+  if (!namespaces.empty() && !running_as_root()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("lab down: {} lab namespaces exist and removing them needs root", namespaces.size()));
+  }
+  for (const auto& ns : namespaces) {
     // Processes still inside (a daemon whose pid file was lost, a `lab exec` left running) go first.
     if (auto pids = run_command({"ip", "netns", "pids", ns})) {
       std::istringstream stream(*pids);
@@ -317,10 +355,11 @@ Result<size_t> lab_down(const std::filesystem::path& state_directory) {
 }
 
 Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void(std::string_view)>& progress) {
-  if (!running_as_root()) {
+  if (!options.loopback && !running_as_root()) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "lab up needs root: it creates network namespaces, veth links and routes. Run it as root "
-                      "(sudo mitmscope lab up). Without root, `mitmscope demo` runs the same probes on loopback.");
+                      "lab up needs root: it creates network namespaces, veth links and routes (sudo mitmscope lab up). "
+                      "Without root, `mitmscope lab up --loopback` runs the same hosts and interceptor on 127.18.0.0/15 "
+                      "(no routers, so no TTL realism).");
   }
   const auto started = std::chrono::steady_clock::now();
   auto scenario = load_scenario(options.scenario);
@@ -334,26 +373,36 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
     progress(fmt::format("removed a stale lab ({} namespaces)", *stale));
   }
   std::filesystem::create_directories(paths.directory);
-  progress(fmt::format("scenario {}: {} hosts in {} prefixes, {} routers, interceptor at hop {} ({})", scenario->name,
-                       plan->host_count, plan->prefixes.size(), topology.routers, topology.interceptor_router,
-                       scenario->mode == InterceptorMode::kInPath ? "in-path" : "terminating proxy"));
-  if (auto built = ip_batch(topology_commands(topology, *plan, scenario->schedule.evening_through_interceptor)); !built) {
+  if (options.loopback) {
+    progress(fmt::format("scenario {}: {} hosts in {} prefixes on 127.18.0.0/15, loopback mode: the interceptor is a "
+                         "relay on port {}, hosts on port {}, no routers",
+                         scenario->name, plan->host_count, plan->prefixes.size(), kLoopbackRelayPort, kLoopbackHostPort));
+  } else {
+    progress(fmt::format("scenario {}: {} hosts in {} prefixes, {} routers, interceptor at hop {} ({})", scenario->name,
+                         plan->host_count, plan->prefixes.size(), topology.routers, topology.interceptor_router,
+                         scenario->mode == InterceptorMode::kInPath ? "in-path" : "terminating proxy"));
+  }
+  if (options.loopback) {
+    // nothing to build: the loopback interface already holds 127.0.0.0/8
+  } else if (auto built = ip_batch(topology_commands(topology, *plan, scenario->schedule.evening_through_interceptor)); !built) {
     lab_down(options.state_directory);
     return std::unexpected(built.error());
   }
-  for (const auto& command : sysctl_commands(topology)) {
+  for (const auto& command : options.loopback ? std::vector<std::vector<std::string>>{} : sysctl_commands(topology)) {
     if (auto set = run_command(command); !set) {
       lab_down(options.state_directory);
       return std::unexpected(set.error());
     }
   }
-  if (auto rules = run_command({"ip", "netns", "exec", topology.interceptor_namespace(), "iptables-restore"},
-                               interceptor_rules(*plan, scenario->mode));
+  if (auto rules = options.loopback ? Result<std::string>()
+                                    : run_command({"ip", "netns", "exec", topology.interceptor_namespace(), "iptables-restore"},
+                                                  interceptor_rules(*plan, scenario->mode));
       !rules) {
     lab_down(options.state_directory);
     return std::unexpected(rules.error());
   }
-  progress("network built; minting the lab's public CA and the interceptor's hierarchy");
+  progress(options.loopback ? "minting the lab's public CA and the interceptor's hierarchy"
+                            : "network built; minting the lab's public CA and the interceptor's hierarchy");
 
   const auto now = now_utc();
   CertificateSpec ca_spec;
@@ -368,7 +417,7 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
     return std::unexpected(!public_ca ? public_ca.error() : hierarchy.error());
   }
   const LabSecrets secrets{std::move(*public_ca), std::move(*hierarchy)};
-  write_user_files(*scenario, *plan, topology, paths, secrets);
+  write_user_files(*scenario, *plan, topology, paths, secrets, options.loopback);
 
   int ready_pipe[2], acknowledge_pipe[2];
   if (::pipe(ready_pipe) != 0 || ::pipe(acknowledge_pipe) != 0) return make_error(ErrorCode::kNetworkError, "pipe failed");
@@ -386,7 +435,7 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
     ::dup2(log, 2);
     const int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
-    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready_pipe[1], acknowledge_pipe[0], secrets));
+    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready_pipe[1], acknowledge_pipe[0], secrets, options.loopback));
   }
   ::close(ready_pipe[1]);
   ::close(acknowledge_pipe[0]);
@@ -405,6 +454,7 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
     return make_error(ErrorCode::kNetworkError, fmt::format("lab daemon did not start: {}", answer.empty() ? "it died" : answer));
   }
   const Json state = {{"scenario", scenario->name},
+                      {"mode", options.loopback ? "loopback" : "namespaces"},
                       {"size", plan->host_count},
                       {"started_at", format_utc(now)},
                       {"daemon_pid", pid},
@@ -447,16 +497,23 @@ Result<std::string> lab_status(const std::filesystem::path& state_directory) {
       "lab: scenario {}, {} hosts, up since {}, daemon pid {} ({})\n"
       "paths (give these to the tool):\n"
       "  --trust-store {}\n  --known-roots {}\n  hosts   {}\n  domains {}\n  pfx2as  {}\n  truth   {}\n"
-      "run commands from the vantage point: mitmscope lab exec -- COMMAND (vantage address {})\n",
+      "{}\n",
       state["scenario"].get<std::string>(), state["size"].get<size_t>(), state["started_at"].get<std::string>(), pid,
       process_alive(pid) ? "running" : "NOT RUNNING", paths.trust_store().string(), paths.known_roots().string(),
       paths.hosts().string(), paths.domains().string(), paths.prefix_table().string(), paths.ground_truth().string(),
-      kVantageAddress);
-  if (truth.is_object()) {
+      state.value("mode", "") == "loopback"
+          ? fmt::format("loopback mode: hosts are 127.18.x.y:{} through the interceptor's relay (the genuine servers "
+                        "listen on port {}); no routers, so no TTL realism; --allow-private is needed",
+                        kLoopbackRelayPort, kLoopbackHostPort)
+          : fmt::format("run commands from the vantage point: mitmscope lab exec -- COMMAND (vantage address {})",
+                        kVantageAddress));
+  if (truth.is_object() && !truth.value("loopback", false)) {
     std::string routers;
     for (const auto& address : truth["router_addresses"]) routers += " " + address.get<std::string>();
     text += fmt::format("routers (hop 1..{}):{}; bypass twin of hop {}: {}\n", truth["router_addresses"].size(), routers,
                         truth["interceptor_hop"].get<int>(), truth["bypass_router_address"].get<std::string>());
+  }
+  if (truth.is_object()) {
     text += fmt::format("hosts: {} behind the interceptor, {} evening, {} bypass, {} untrusted (ineligible)\n",
                         truth["intercepted_hosts"].size(), truth["evening_hosts"].size(), truth["bypass_hosts"].size(),
                         truth["untrusted_hosts"].size());

@@ -20,12 +20,23 @@
 namespace mitmscope::lab {
 
 inline constexpr const char* kDefaultStateDirectory = "/run/mitmscope-lab";
+// /run/mitmscope-lab for root, /tmp/mitmscope-lab-UID for others (loopback mode).
+std::filesystem::path default_state_directory();
+
+// Loopback mode (no root): hosts on 127.18.0.0/15 port 18443, the interceptor as a relay on
+// port 8443 of the same addresses; the hosts file lists the relay addresses.
+inline constexpr uint16_t kLoopbackRelayPort = 8443;
+inline constexpr uint16_t kLoopbackHostPort = 18443;
 
 struct LabUpOptions {
   std::string scenario = "kz-2019";
   size_t size = 0;                                  // hosts; 0: the scenario's default size
   std::filesystem::path state_directory = kDefaultStateDirectory;
+  bool loopback = false;
 };
+
+// Whether the lab in this state directory runs in loopback mode (no namespaces).
+bool lab_is_loopback(const std::filesystem::path& state_directory);
 
 struct LabPaths {
   std::filesystem::path directory;
