@@ -73,6 +73,15 @@ sleep 0.5
 check "the interceptor's own ClientHello: record TLS 1.0, handshake TLS 1.2, 13 suites" true \
   "$(jq -r '.host_client_hello_shapes | has("record 0x0301, version 0x0303, 13 suites")' "$state/daemon.json")"
 
+# Bodies are relayed unchanged: the same HTTP answer through the interceptor as directly.
+body() {  # body IP SNI: the HTTP response body over TLS, as OpenSSL's client receives it
+  printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" | lab exec -- timeout 10 openssl s_client -quiet -connect "$1:443" \
+    -servername "$2" 2>/dev/null | tr -d '\r' | sed -n '/^$/,$p' | tail -n +2
+}
+direct=$(body "$host" $control)
+check "the host answers HTTP over TLS" "mitmscope lab host $host" "$direct"
+check "the same body through the interceptor" "$direct" "$(body "$host" facebook.com)"
+
 # TTL: targeted flows are answered at the interceptor's hop; control ones expire as if it were not there.
 counters() { for r in $(seq 1 "$((host_hop - 1))"); do echo -n "$(time_exceeded "ms-r$r") "; done; }
 # Which routers sent time-exceeded since BEFORE: "3" means router 3 and no other.
