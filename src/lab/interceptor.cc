@@ -148,6 +148,49 @@ void relay(SSL* client, SSL* server, int client_fd, int server_fd) {
   }
 }
 
+
+// The device's own handshake with the real server (BRIEF's fingerprint: record version
+// TLS 1.0, handshake TLS 1.2, 13 suites) and a certificate forged from the server's answer.
+struct Upstream {
+  SslCtxPtr context;
+  SslPtr ssl;
+  std::optional<Forger::Forged> forged;
+};
+
+Upstream connect_upstream(int fd, const std::string& server_name, Forger& forger) {
+  Upstream upstream;
+  upstream.context.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* context = upstream.context.get();
+  SSL_CTX_set_security_level(context, 0);
+  SSL_CTX_set_max_proto_version(context, TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(context, TLS1_VERSION);
+  SSL_CTX_set_cipher_list(context, kUpstreamCiphers);
+  SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nullptr);
+  upstream.ssl.reset(SSL_new(context));
+  SSL_set_fd(upstream.ssl.get(), fd);
+  SSL_set_tlsext_host_name(upstream.ssl.get(), server_name.c_str());
+  if (SSL_connect(upstream.ssl.get()) != 1) return upstream;
+  if (X509* genuine = SSL_get0_peer_certificate(upstream.ssl.get())) {
+    X509_up_ref(genuine);
+    if (auto certificate = Certificate::from_x509(genuine)) {
+      if (auto minted = forger.forge_chain(*certificate)) upstream.forged = std::move(*minted);
+    }
+  }
+  return upstream;
+}
+
+// A TLS server context presenting the forged leaf and the intermediate that signed it.
+SslCtxPtr forged_server_context(const Forger::Forged& forged) {
+  SslCtxPtr context(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX_set_security_level(context.get(), 0);
+  SSL_CTX_set_session_cache_mode(context.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(context.get(), SSL_OP_NO_TICKET);
+  SSL_CTX_use_certificate(context.get(), forged.leaf.certificate.get());
+  SSL_CTX_use_PrivateKey(context.get(), forged.leaf.key.get());
+  SSL_CTX_add1_chain_cert(context.get(), forged.issuer.get());
+  return context;
+}
+
 }  // namespace
 
 std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet) {
@@ -413,40 +456,16 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
   verdict(held->id, false);  // the ClientHello now sits in our socket's receive queue
   ++stats_.intercepted;
 
-  // Upstream: our own handshake with the real server, with BRIEF's fingerprint.
-  SslCtxPtr upstream_context(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX_set_security_level(upstream_context.get(), 0);
-  SSL_CTX_set_max_proto_version(upstream_context.get(), TLS1_2_VERSION);
-  SSL_CTX_set_min_proto_version(upstream_context.get(), TLS1_VERSION);
-  SSL_CTX_set_cipher_list(upstream_context.get(), kUpstreamCiphers);
-  SSL_CTX_set_verify(upstream_context.get(), SSL_VERIFY_NONE, nullptr);
-  SslPtr upstream(SSL_new(upstream_context.get()));
-  SSL_set_fd(upstream.get(), *server_side);
-  SSL_set_tlsext_host_name(upstream.get(), held->server_name.c_str());
-  std::optional<Forger::Forged> forged;
-  if (SSL_connect(upstream.get()) == 1) {
-    if (X509* genuine = SSL_get0_peer_certificate(upstream.get())) {
-      X509_up_ref(genuine);
-      if (auto certificate = Certificate::from_x509(genuine)) {
-        if (auto minted = forger_.forge_chain(*certificate)) forged = std::move(*minted);
-      }
-    }
-  }
-  if (forged) {
-    SslCtxPtr downstream_context(SSL_CTX_new(TLS_server_method()));
-    SSL_CTX_set_security_level(downstream_context.get(), 0);
-    SSL_CTX_set_session_cache_mode(downstream_context.get(), SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(downstream_context.get(), SSL_OP_NO_TICKET);
-    SSL_CTX_use_certificate(downstream_context.get(), forged->leaf.certificate.get());
-    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->leaf.key.get());
-    SSL_CTX_add1_chain_cert(downstream_context.get(), forged->issuer.get());
-    SslPtr downstream(SSL_new(downstream_context.get()));
+  auto upstream = connect_upstream(*server_side, held->server_name, forger_);
+  if (upstream.forged) {
+    const auto context = forged_server_context(*upstream.forged);
+    SslPtr downstream(SSL_new(context.get()));
     SSL_set_fd(downstream.get(), *client_side);
     if (SSL_accept(downstream.get()) == 1) {
-      relay(downstream.get(), upstream.get(), *client_side, *server_side);
+      relay(downstream.get(), upstream.ssl.get(), *client_side, *server_side);
       SSL_shutdown(downstream.get());
     }
-    SSL_shutdown(upstream.get());
+    SSL_shutdown(upstream.ssl.get());
   }
   ERR_clear_error();
   ::close(*client_side);
@@ -522,28 +541,9 @@ void Interceptor::proxy_connection(int client_fd) {
     return;
   }
   ++stats_.intercepted;
-  SslCtxPtr upstream_context(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX_set_security_level(upstream_context.get(), 0);
-  SSL_CTX_set_max_proto_version(upstream_context.get(), TLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(upstream_context.get(), kUpstreamCiphers);
-  SslPtr upstream(SSL_new(upstream_context.get()));
-  SSL_set_fd(upstream.get(), upstream_fd);
-  SSL_set_tlsext_host_name(upstream.get(), name.c_str());
-  std::optional<Forger::Forged> forged;
-  if (SSL_connect(upstream.get()) == 1) {
-    if (X509* genuine = SSL_get0_peer_certificate(upstream.get())) {
-      X509_up_ref(genuine);
-      if (auto certificate = Certificate::from_x509(genuine)) {
-        if (auto minted = forger_.forge_chain(*certificate)) forged = std::move(*minted);
-      }
-    }
-  }
-  if (forged) {
-    SslCtxPtr downstream_context(SSL_CTX_new(TLS_server_method()));
-    SSL_CTX_set_security_level(downstream_context.get(), 0);
-    SSL_CTX_use_certificate(downstream_context.get(), forged->leaf.certificate.get());
-    SSL_CTX_use_PrivateKey(downstream_context.get(), forged->leaf.key.get());
-    SSL_CTX_add1_chain_cert(downstream_context.get(), forged->issuer.get());
+  auto upstream = connect_upstream(upstream_fd, name, forger_);
+  if (upstream.forged) {
+    const auto downstream_context = forged_server_context(*upstream.forged);
     SslPtr downstream(SSL_new(downstream_context.get()));
     // The ClientHello was already read from the socket: hand it to OpenSSL through a memory BIO chain.
     BIO* read_bio = BIO_new(BIO_s_mem());
@@ -559,10 +559,10 @@ void Interceptor::proxy_connection(int client_fd) {
       result = SSL_accept(downstream.get());
     }
     if (result == 1) {
-      relay(downstream.get(), upstream.get(), client_fd, upstream_fd);
+      relay(downstream.get(), upstream.ssl.get(), client_fd, upstream_fd);
       SSL_shutdown(downstream.get());
     }
-    SSL_shutdown(upstream.get());
+    SSL_shutdown(upstream.ssl.get());
   }
   ERR_clear_error();
   ::close(upstream_fd);
