@@ -32,6 +32,7 @@ struct Observation {
   uint16_t port = 443;
   std::string sni;                      // empty: no SNI sent
   std::optional<int> ttl;
+  uint16_t source_port = 0;             // our side of the connection (0: not connected)
   uint16_t min_version = 0;             // offered range (0x0303 = TLS 1.2)
   uint16_t max_version = 0;
 

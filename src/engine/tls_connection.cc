@@ -132,6 +132,11 @@ TlsConnection::Wait TlsConnection::connect_step() {
   if (error != 0) return finish(socket_error(error, true));
   const auto now = Clock::now();
   observation_.timings.connect_ms = milliseconds_between(started_, now);
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+    observation_.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);  // same offset in v6
+  }
   handshake_started_ = now;
   deadline_ = now + context_.options().handshake_timeout;
 

@@ -2,6 +2,8 @@
 
 #include "lab/scenario.h"
 
+#include <optional>
+
 #include <openssl/rand.h>
 
 namespace mitmscope::lab {
@@ -34,15 +36,21 @@ Result<Identity> Forger::forge(const Certificate& genuine) {
   return std::move(forged->leaf);
 }
 
-Result<SharedKey> Forger::host_key(const std::string& host) {
+Result<SharedKey> Forger::host_key(const std::string& host, const ForgingRules& rules) {
+  std::shared_future<Result<SharedKey>> future;
+  std::optional<std::promise<Result<SharedKey>>> promise;
   {
     std::lock_guard lock(mutex_);
-    if (auto it = keys_.find(host); it != keys_.end()) return it->second;
+    if (auto it = keys_.find(host); it != keys_.end()) {
+      future = it->second;
+    } else {
+      promise.emplace();
+      future = promise->get_future().share();
+      keys_.emplace(host, future);
+    }
   }
-  auto key = generate_key(KeySpec{.rsa_bits = rules_.key_bits, .rsa_exponent = rules_.key_exponent});
-  if (!key) return key;
-  std::lock_guard lock(mutex_);
-  return keys_.emplace(host, *key).first->second;
+  if (promise) promise->set_value(generate_key(KeySpec{.rsa_bits = rules.key_bits, .rsa_exponent = rules.key_exponent}));
+  return future.get();
 }
 
 Result<Forger::Forged> Forger::forge_chain(const Certificate& genuine) {
@@ -51,7 +59,7 @@ Result<Forger::Forged> Forger::forge_chain(const Certificate& genuine) {
   const auto names = genuine.dns_names();
   std::string host = genuine.subject();
   for (const auto& name : names) host += "|" + name;
-  auto key = host_key(host + "|" + std::to_string(rules.key_bits) + "/" + std::to_string(rules.key_exponent));
+  auto key = host_key(host + "|" + std::to_string(rules.key_bits) + "/" + std::to_string(rules.key_exponent), rules);
   if (!key) return std::unexpected(key.error());
 
   // Serial: the genuine one with its last N bits random.

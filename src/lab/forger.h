@@ -7,6 +7,7 @@
 // change them between phases.
 #pragma once
 
+#include <future>
 #include <map>
 #include <mutex>
 
@@ -42,11 +43,12 @@ class Forger {
   void set_issuer(Identity issuer);
 
  private:
-  Result<SharedKey> host_key(const std::string& host);
+  Result<SharedKey> host_key(const std::string& host, const ForgingRules& rules);
   Identity issuer_;
   ForgingRules rules_;
   mutable std::mutex mutex_;
-  std::map<std::string, SharedKey> keys_;
+  // One key per host; the first request mints it, concurrent ones wait for the same key.
+  std::map<std::string, std::shared_future<Result<SharedKey>>> keys_;
 };
 
 // The interceptor's hierarchy: a 30-year RSA root named like Qaznet (marked as the

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netlink.h>
 #include <openssl/err.h>
 
 #include <fmt/format.h>
@@ -33,7 +35,9 @@ struct Interceptor::HeldPacket {
 namespace {
 
 constexpr uint32_t kPassMark = 2;
-constexpr int kMaxWorkers = 256;
+// Flows held or taken over at once; beyond this the device lets flows pass, as an overloaded box
+// would (counted as passed_busy).
+constexpr int kMaxWorkers = 4096;
 constexpr auto kSessionIdle = std::chrono::seconds(30);
 
 // BRIEF: the 2019 device's own ClientHello offered 13 cipher suites, record version TLS 1.0,
@@ -85,7 +89,9 @@ Result<int> repaired_socket(const RepairSpec& spec) {
   const int one = 1;
   if (set(fd, SOL_TCP, TCP_REPAIR, &one, sizeof one) != 0) return fail("enable");
   if (set(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one) != 0) return fail("IP_TRANSPARENT");
+  // Many taken-over flows share the server's address and port as their local end.
   set(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  set(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   const auto local = socket_address(spec.local_ip, spec.local_port);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) return fail("bind");
   int queue = TCP_SEND_QUEUE;
@@ -252,6 +258,11 @@ Interceptor::~Interceptor() {
 
 void Interceptor::stop() { stopping_ = true; }
 
+std::string Interceptor::last_takeover_error() const {
+  std::lock_guard lock(error_mutex_);
+  return last_takeover_error_;
+}
+
 bool Interceptor::targeted(const std::string& server_name) const {
   std::string lower = server_name;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -293,9 +304,13 @@ Result<void> Interceptor::start() {
       this);
   if (!queue_) return make_error(ErrorCode::kNetworkError, "nfq_create_queue 0 failed (another interceptor running?)");
   nfq_set_mode(queue_, NFQNL_COPY_PACKET, 0xffff);
-  nfq_set_queue_maxlen(queue_, 8192);
-  nfq_set_queue_flags(queue_, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
+  nfq_set_queue_maxlen(queue_, 65536);
+  // No fail-open: a packet the device has no room for is dropped (the client retransmits it),
+  // never let through uninspected, which would make a busy device leak targeted flows.
   queue_fd_ = nfq_fd(queue_handle_);
+  nfnl_rcvbufsiz(nfq_nfnlh(queue_handle_), 16u << 20);
+  const int one = 1;
+  ::setsockopt(queue_fd_, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one);
   return {};
 }
 
@@ -310,7 +325,8 @@ void Interceptor::run() {
   }
 }
 
-void Interceptor::verdict(uint32_t id, bool pass) {
+void Interceptor::verdict(uint32_t id, bool pass, const FlowKey* key) {
+  if (key) decided(*key);
   std::lock_guard lock(verdict_mutex_);
   if (pass) {
     // NF_REPEAT with mark 2: the rules save it as the flow's connmark, so the rest of the flow
@@ -337,6 +353,7 @@ int Interceptor::on_packet(nfq_q_handle*, uint32_t id, std::span<const uint8_t> 
   }
   const bool syn = segment->flags & 0x02;
   const bool ack = segment->flags & 0x10;
+
   if (syn) {
     std::lock_guard lock(flows_mutex_);
     if (syn_options_.size() > 200000) syn_options_.clear();  // bounded: old half-seen flows are forgotten
@@ -356,6 +373,11 @@ int Interceptor::on_packet(nfq_q_handle*, uint32_t id, std::span<const uint8_t> 
   const bool candidate = active_ && hello && hello->server_name && targeted(*hello->server_name);
   {
     std::lock_guard lock(flows_mutex_);
+    if (deciding_.contains(held->key)) {
+      ++stats_.retransmissions_dropped;
+      std::lock_guard verdict_lock(verdict_mutex_);
+      return nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);  // a retransmission of a held ClientHello
+    }
     auto flow = syn_options_.find(held->key);
     // Without both SYNs the TCP options are unknown and the flow cannot be taken over.
     const bool handshake_seen = flow != syn_options_.end() && flow->second.client && flow->second.server;
@@ -365,15 +387,25 @@ int Interceptor::on_packet(nfq_q_handle*, uint32_t id, std::span<const uint8_t> 
     }
     if (flow != syn_options_.end()) syn_options_.erase(flow);
     if (!candidate || !handshake_seen) {
+      if (candidate) ++stats_.passed_without_handshake;
       ++stats_.passed;
       verdict(id, true);
       return 0;
     }
   }
+  {
+    std::lock_guard lock(flows_mutex_);
+    deciding_.insert(held->key);
+  }
   held->server_name = *hello->server_name;
   held->bytes.assign(packet.begin(), packet.end());
   held->segment = *parse_tcp_segment(held->bytes);
   if (workers_.load() >= kMaxWorkers) {
+    {
+      std::lock_guard lock(flows_mutex_);
+      deciding_.erase(held->key);
+    }
+    ++stats_.passed_busy;
     ++stats_.passed;
     verdict(id, true);
     return 0;
@@ -413,11 +445,19 @@ bool Interceptor::check_genuine(uint32_t server_ip, uint16_t port, const std::st
   return valid;
 }
 
-void Interceptor::decide(std::unique_ptr<HeldPacket> held) {
+void Interceptor::decide(std::unique_ptr<HeldPacket> held) { decide_flow(std::move(held)); }
+
+void Interceptor::decided(const FlowKey& key) {
+  // Retransmissions that arrive from now on are delivered to the taken-over socket (or pass).
+  std::lock_guard lock(flows_mutex_);
+  deciding_.erase(key);
+}
+
+void Interceptor::decide_flow(std::unique_ptr<HeldPacket> held) {
   if (!check_genuine(held->key.server_ip, held->key.server_port, held->server_name)) {
     ++stats_.genuine_invalid;
     ++stats_.passed;
-    verdict(held->id, true);
+    verdict(held->id, true, &held->key);
     return;
   }
   take_over(std::move(held));
@@ -436,9 +476,13 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
                                       .local = server, .remote = client, .peer_window = client_window,
                                       .timestamp = segment.options.tsecr + 1, .received = segment.payload});
   if (!client_side) {
+    {
+      std::lock_guard lock(error_mutex_);
+      last_takeover_error_ = "client side: " + client_side.error().message;
+    }
     ++stats_.takeover_failed;
     ++stats_.passed;
-    verdict(held->id, true);
+    verdict(held->id, true, &held->key);
     return;
   }
   auto server_side = repaired_socket({.local_ip = held->key.client_ip, .local_port = held->key.client_port,
@@ -448,13 +492,18 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
                                       .timestamp = segment.options.tsval + 1, .received = {}});
   if (!server_side) {
     ::close(*client_side);
+    {
+      std::lock_guard lock(error_mutex_);
+      last_takeover_error_ = "server side: " + server_side.error().message;
+    }
     ++stats_.takeover_failed;
     ++stats_.passed;
-    verdict(held->id, true);
+    verdict(held->id, true, &held->key);
     return;
   }
-  verdict(held->id, false);  // the ClientHello now sits in our socket's receive queue
+  verdict(held->id, false, &held->key);  // the ClientHello now sits in our socket's receive queue
   ++stats_.intercepted;
+
 
   auto upstream = connect_upstream(*server_side, held->server_name, forger_);
   if (upstream.forged) {
@@ -468,6 +517,11 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
     SSL_shutdown(upstream.ssl.get());
   }
   ERR_clear_error();
+  // Abortive close: no TIME_WAIT socket keeps the flow's addresses and ports at the device, where
+  // the client may reuse them at once for a new connection the device must see from its SYN.
+  const linger abort{1, 0};
+  ::setsockopt(*client_side, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  ::setsockopt(*server_side, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   ::close(*client_side);
   ::close(*server_side);
 }

@@ -45,6 +45,9 @@ struct InterceptorStats {
   std::atomic<uint64_t> intercepted{0};
   std::atomic<uint64_t> genuine_invalid{0};
   std::atomic<uint64_t> takeover_failed{0};
+  std::atomic<uint64_t> passed_without_handshake{0};   // targeted, but the SYN/SYN-ACK were not seen
+  std::atomic<uint64_t> retransmissions_dropped{0};
+  std::atomic<uint64_t> passed_busy{0};                // targeted, but the device was saturated
 };
 
 class Interceptor {
@@ -66,6 +69,8 @@ class Interceptor {
   bool active() const { return active_; }
   Forger& forger() { return forger_; }
   const InterceptorStats& stats() const { return stats_; }
+  std::string last_takeover_error() const;
+  int workers() const { return workers_.load(); }
 
   struct FlowKey {
     uint32_t client_ip, server_ip;
@@ -85,8 +90,11 @@ class Interceptor {
 
  private:
   int on_packet(nfq_q_handle* queue, uint32_t id, std::span<const uint8_t> packet);
-  void verdict(uint32_t id, bool pass);
+  // The verdict on a held packet; with `key`, the flow is no longer being decided.
+  void verdict(uint32_t id, bool pass, const FlowKey* key = nullptr);
+  void decided(const FlowKey& key);
   void decide(std::unique_ptr<HeldPacket> held);
+  void decide_flow(std::unique_ptr<HeldPacket> held);
   bool targeted(const std::string& server_name) const;
   // Checks (once per server) that the real server's certificate is valid under the public CA.
   std::optional<bool> cached_genuine_validity(uint32_t server_ip, uint16_t port);
@@ -120,8 +128,13 @@ class Interceptor {
     std::optional<TcpOptions> server;   // from the SYN-ACK
   };
   std::map<FlowKey, Handshake> syn_options_;
+  // Flows whose ClientHello is held while the device decides: a retransmitted copy is dropped,
+  // or it would reach the real server and race the takeover.
+  std::set<FlowKey> deciding_;
   std::map<std::pair<uint32_t, uint16_t>, bool> genuine_valid_;
   std::atomic<int> workers_{0};
+  mutable std::mutex error_mutex_;
+  std::string last_takeover_error_;
 };
 
 // Parsing of the IPv4/TCP headers the interceptor needs (exposed for tests).

@@ -279,6 +279,11 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
                          {"intercepted", stats.intercepted.load()},
                          {"genuine_invalid", stats.genuine_invalid.load()},
                          {"takeover_failed", stats.takeover_failed.load()},
+                         {"last_takeover_error", interceptor.last_takeover_error()},
+                         {"passed_without_handshake", stats.passed_without_handshake.load()},
+                         {"retransmissions_dropped", stats.retransmissions_dropped.load()},
+                         {"passed_busy", stats.passed_busy.load()},
+                         {"interceptor_threads", interceptor.workers()},
                          {"host_handshakes", hosts.handshakes()},
                          {"host_client_hello_shapes", hosts.client_hello_shapes()}};
     write_text(paths.daemon_status().string() + ".tmp", status.dump(2));

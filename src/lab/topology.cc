@@ -172,6 +172,9 @@ std::string interceptor_rules(const Plan& plan, InterceptorMode mode) {
       ":PREROUTING ACCEPT [0:0]\n"
       "-A PREROUTING -p tcp -m socket --transparent -j MARK --set-xmark 0x1/0xffffffff\n"
       "-A PREROUTING -m mark --mark 0x1 -j ACCEPT\n"
+      // A new flow starts undecided, even when conntrack reuses the entry of an earlier flow with
+      // the same addresses and ports (client port reuse), which still carries that flow's mark.
+      "-A PREROUTING -p tcp --dport 443 --tcp-flags SYN,ACK,RST SYN -j CONNMARK --set-xmark 0x0/0xffffffff\n"
       "-A PREROUTING -m mark --mark 0x2 -j CONNMARK --save-mark\n"
       "-A PREROUTING -m connmark --mark 0x2 -j ACCEPT\n";
   if (mode == InterceptorMode::kTerminatingProxy) {

@@ -200,6 +200,7 @@ nlohmann::ordered_json probe_json(const Observation& observation, const ChainAss
   nlohmann::ordered_json out = {
       {"ip", observation.ip},
       {"port", observation.port},
+      {"source_port", observation.source_port},
       {"sni", observation.sni.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(observation.sni)},
       {"timestamp", format_utc(observation.time)},
       {"source", observation.source},

@@ -114,6 +114,31 @@ check "interceptor off: genuine" "untrusted - -" "$(verdict "$host" --sni facebo
 lab switch schedule >/dev/null && sleep 0.6
 check "back to the schedule (on): forged" "intercepted - lab-root" "$(verdict "$host" --sni facebook.com)"
 
+# scan: the intercepted (host, domain) pairs are exactly the ground truth, nothing on bypass paths.
+scan() { lab exec -- "$mitmscope" scan --hosts "$state/hosts.txt" --domains "$state/domains.txt" --allow-private \
+  --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --host-rate 100 --handshake-timeout 5 "$@"; }
+scan --out "$work/scan.jsonl" --summary "$work/summary.json" 2>"$work/scan.txt"
+check "scan exits 0" 0 $?
+jq -r 'select(.verdict == "intercepted") | "\(.ip) \(.sni)"' "$work/scan.jsonl" | sort >"$work/found.txt"
+jq -r '.intercepted_hosts[] as $h | .targeted_domains[] as $d | "\($h) \($d)"' "$state/ground-truth.json" | sort >"$work/truth.txt"
+check "scan: intercepted pairs equal the ground truth" "$(wc -l <"$work/truth.txt") 0" "$(wc -l <"$work/found.txt") $(diff "$work/found.txt" "$work/truth.txt" | grep -c '^[<>]')"
+check "scan: every intercepted result names the lab root" 0 "$(jq -r 'select(.verdict == "intercepted" and .interception.known_interceptor.id != "lab-root") | .ip' "$work/scan.jsonl" | wc -l)"
+check "scan: forging analysis in the result (-6 h)" -6 "$(jq -r 'select(.verdict == "intercepted") | .forging.not_before_shift_hours' "$work/scan.jsonl" | sort -u)"
+check "scan: untrusted hosts are ineligible" "$(( $(jq -r '.untrusted_hosts | length' "$state/ground-truth.json") * $(wc -l <"$state/domains.txt") ))" \
+  "$(jq -r 'select(.verdict == "ineligible") | .ip' "$work/scan.jsonl" | wc -l)"
+check "scan: summary counts the intercepted hosts" "$(jq -r '.intercepted_hosts | length' "$state/ground-truth.json")" "$(jq -r .intercepted_hosts "$work/summary.json")"
+for shard in 0 1; do scan --shards 2 --shard $shard --seed 7 --out "$work/shard$shard.jsonl" 2>/dev/null; done
+cat "$work/shard0.jsonl" "$work/shard1.jsonl" | jq -r '"\(.ip) \(.sni) \(.verdict)"' | sort >"$work/sharded.txt"
+jq -r '"\(.ip) \(.sni) \(.verdict)"' "$work/scan.jsonl" | sort >"$work/unsharded.txt"
+check "shards: the union equals the unsharded scan" "" "$(diff "$work/sharded.txt" "$work/unsharded.txt")"
+check "shards: no overlap" 0 "$(comm -12 <(jq -r .ip "$work/shard0.jsonl" | sort -u) <(jq -r .ip "$work/shard1.jsonl" | sort -u) | wc -l)"
+lab exec -- "$mitmscope" scan --hosts "$state/hosts.txt" --domains "$state/domains.txt" --out /dev/null 2>"$work/private.txt"
+check "scan without --allow-private refuses the lab's reserved addresses" true "$(grep -q 'reserved range 198.18.0.0/15' "$work/private.txt" && echo true || echo false)"
+echo "198.18.0.0/16" >"$work/blocklist.txt"
+scan --blocklist "$work/blocklist.txt" --out "$work/blocked.jsonl" 2>"$work/blocked.txt"
+check "blocklist: nothing in it is probed" 0 "$(jq -r 'select(.ip | startswith("198.18.")) | .ip' "$work/blocked.jsonl" | grep -c '^198\.18\.[0-9]*\.' || true)"
+check "blocklist: refusals are reported" true "$(grep -q 'is in the blocklist' "$work/blocked.txt" && echo true || echo false)"
+
 # Down: nothing remains.
 pid=$(jq -r .daemon_pid "$state/lab.json")
 lab down >/dev/null

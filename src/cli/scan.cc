@@ -1,0 +1,145 @@
+// `mitmscope scan --hosts FILE --domains FILE`: SNI-triggered interception measurement.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "detect/scan.h"
+#include "engine/engine.h"
+#include "engine/targets.h"
+#include "report/scan_output.h"
+
+namespace mitmscope::cli {
+namespace {
+
+struct ScanCliOptions {
+  std::string hosts;
+  std::string domains;
+  std::string out = "-";
+  std::string summary;
+  int controls = 2;
+  int retries = 5;
+  double stateful_delay = 120;
+  size_t concurrency = 1000;
+  double rate = 0;
+  double host_rate = 5;
+  double connect_timeout = 5;
+  double handshake_timeout = 10;
+  uint64_t seed = 1;
+  uint32_t shards = 1;
+  uint32_t shard = 0;
+  std::string blocklist;
+  std::string allowlist;
+  bool allow_private = false;
+  TrustOptions trust;
+};
+
+int run_scan(const ScanCliOptions& options) {
+  TargetOptions target_options{.seed = options.seed, .shards = options.shards, .shard = options.shard,
+                               .allow_private = options.allow_private};
+  if (!options.blocklist.empty()) {
+    auto blocklist = PrefixSet::load(options.blocklist);
+    if (!blocklist) return report_error(blocklist.error());
+    target_options.blocklist = std::move(*blocklist);
+  }
+  if (!options.allowlist.empty()) {
+    auto allowlist = PrefixSet::load(options.allowlist);
+    if (!allowlist) return report_error(allowlist.error());
+    target_options.allowlist = std::move(*allowlist);
+  }
+  auto hosts = HostList::open(options.hosts, std::move(target_options));
+  if (!hosts) return report_error(hosts.error());
+  std::vector<SkippedTarget> skipped_domains;
+  auto domains = read_domains(options.domains, skipped_domains);
+  if (!domains) return report_error(domains.error());
+  for (const auto& skipped : skipped_domains) {
+    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, skipped.line, skipped.reason);
+  }
+  auto trust = load_trust_context(options.trust);
+  if (!trust) return report_error(trust.error());
+  TlsClientOptions client_options;
+  client_options.connect_timeout = std::chrono::milliseconds(static_cast<long>(options.connect_timeout * 1000));
+  client_options.handshake_timeout = std::chrono::milliseconds(static_cast<long>(options.handshake_timeout * 1000));
+  auto context = TlsClientContext::create(client_options);
+  if (!context) return report_error(context.error());
+
+  std::FILE* out = stdout;
+  if (options.out != "-") {
+    out = std::fopen(options.out.c_str(), "w");
+    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
+  }
+  const bool progress = ::isatty(2);
+  const auto started = std::chrono::steady_clock::now();
+  const size_t expected = hosts->shard_size() * domains->size();
+  ScanSummary summary;
+  Engine engine(*context, {.concurrency = options.concurrency, .rate = options.rate, .host_rate = options.host_rate});
+  size_t intercepted = 0;
+  size_t done = 0;
+  auto last_progress = started;
+  ScanRunner runner(*hosts, *domains, {trust->trust_store, trust->registry, trust->at},
+                    {.controls = options.controls, .retries = options.retries,
+                     .stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000)),
+                     .max_active_hosts = std::max<size_t>(1, options.concurrency), .seed = options.seed},
+                    [&](const ScanResult& result) {
+                      const auto row = scan_result_json(result, trust->trust_store, {.foxio = options.trust.foxio});
+                      fmt::print(out, "{}\n", row.dump());
+                      summary.add(result);
+                      intercepted += result.verdict == ScanVerdict::kIntercepted;
+                      ++done;
+                      const auto now = std::chrono::steady_clock::now();
+                      if (progress && now - last_progress > std::chrono::milliseconds(500)) {
+                        last_progress = now;
+                        const double seconds = std::chrono::duration<double>(now - started).count();
+                        const double per_second = double(done) / std::max(seconds, 1e-9);
+                        const double eta = expected > done ? double(expected - done) / std::max(per_second, 1e-9) : 0;
+                        fmt::print(stderr, "\r{}/{} results, {:.0f}/s, ETA {:.0f} s, intercepted {}   ", done, expected,
+                                   per_second, eta, intercepted);
+                      }
+                    });
+  runner.run(engine);
+  if (progress) fmt::print(stderr, "\n");
+  if (out != stdout) std::fclose(out);
+  for (const auto& skipped : hosts->skipped()) {
+    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", summary.text(runner.counters()), engine.started(),
+             seconds, double(engine.started()) / std::max(seconds, 1e-9));
+  if (!options.summary.empty()) {
+    std::ofstream(options.summary) << summary.json(runner.counters()).dump(2) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_scan(CLI::App& app, SetAction set_action) {
+  auto options = std::make_shared<ScanCliOptions>();
+  auto* command = app.add_subcommand("scan", "Hosts x domains: control SNIs build each host's template, test SNIs are compared with it");
+  command->add_option("--hosts", options->hosts, "One IP[:PORT] per line, optional tag columns kept in the output")->required();
+  command->add_option("--domains", options->domains, "One domain per line (or rank,domain)")->required();
+  command->add_option("--out", options->out, "JSON Lines output, - for stdout")->capture_default_str();
+  command->add_option("--summary", options->summary, "Also write the summary as JSON to this file");
+  command->add_option("--controls", options->controls, "Control SNIs per host")->capture_default_str();
+  command->add_option("--retries", options->retries, "Tries per test domain before it counts as an anomaly")->capture_default_str();
+  command->add_option("--stateful-delay", options->stateful_delay, "Seconds before the second control re-test")->capture_default_str();
+  command->add_option("--concurrency", options->concurrency, "Handshakes in flight")->capture_default_str();
+  command->add_option("--rate", options->rate, "New connections per second overall (0: unlimited)")->capture_default_str();
+  command->add_option("--host-rate", options->host_rate, "New connections per second to one address")->capture_default_str();
+  command->add_option("--connect-timeout", options->connect_timeout, "Seconds")->capture_default_str();
+  command->add_option("--handshake-timeout", options->handshake_timeout, "Seconds")->capture_default_str();
+  command->add_option("--seed", options->seed, "Seed of the host order and control names")->capture_default_str();
+  command->add_option("--shards", options->shards, "Split the work into this many disjoint shards")->capture_default_str();
+  command->add_option("--shard", options->shard, "Which shard this run does (0-based)")->capture_default_str();
+  command->add_option("--blocklist", options->blocklist, "CIDR prefixes never to probe");
+  command->add_option("--allowlist", options->allowlist, "Only probe addresses in these CIDR prefixes");
+  command->add_flag("--allow-private", options->allow_private, "Allow reserved/private addresses (the lab needs it)");
+  add_trust_options(*command, options->trust);
+  command->callback([options, set_action] { set_action([options] { return run_scan(*options); }); });
+}
+
+}  // namespace mitmscope::cli

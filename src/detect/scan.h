@@ -1,0 +1,85 @@
+// The scan: hosts x domains, each host probed with control SNIs to build its template,
+// each test domain tried up to `retries` times until one answer matches, and an anomaly
+// confirmed by re-testing a control (the Hyperquack method of the Kazakhstan study).
+//
+// One HostJob per host in progress; jobs hand probe requests to the Engine and turn
+// its observations into one ScanResult per (host, domain). Hosts stream from the
+// HostList; at most `max_active_hosts` jobs exist at once, so memory does not grow
+// with the list.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "detect/chain_verdict.h"
+#include "detect/host_template.h"
+#include "engine/engine.h"
+#include "engine/targets.h"
+#include "x509/forging.h"
+
+namespace mitmscope {
+
+enum class ScanVerdict { kIntercepted, kMismatch, kClean, kError, kControlFailed, kStateful, kIneligible };
+std::string_view scan_verdict_name(ScanVerdict verdict);
+
+struct ScanResult {
+  const HostTarget* host = nullptr;
+  std::string sni;
+  ScanVerdict verdict = ScanVerdict::kError;
+  std::vector<std::string> reasons;
+  std::optional<Observation> observation;       // the answer the verdict is about
+  std::optional<ChainAssessment> assessment;
+  std::string template_id;
+  std::string template_leaf_sha256;
+  int attempts = 0;
+  std::optional<ForgingAnalysis> forging;       // intercepted: presented leaf vs the template's
+};
+
+struct ScanOptions {
+  int controls = 2;
+  int retries = 5;
+  std::chrono::milliseconds stateful_delay{120000};
+  size_t max_active_hosts = 1000;
+  uint64_t seed = 1;
+};
+
+struct ScanCounters {
+  size_t hosts = 0, eligible = 0, ineligible = 0, control_failed_hosts = 0;
+  size_t results = 0;
+  std::map<std::string, size_t> verdicts;
+};
+
+class ScanRunner {
+ public:
+  using Sink = std::function<void(const ScanResult&)>;
+  ScanRunner(HostList& hosts, const std::vector<std::string>& domains, const AssessmentContext& context,
+             ScanOptions options, Sink sink);
+  ~ScanRunner();
+  void run(Engine& engine);
+  const ScanCounters& counters() const { return counters_; }
+
+ private:
+  struct HostJob;
+  Engine::FeedResult feed(Engine& engine);
+  void complete(Engine& engine, uint64_t token, Observation observation);
+  void submit(Engine& engine, HostJob& job, int kind, size_t domain, std::string sni,
+              std::chrono::steady_clock::time_point not_before = {});
+  void templates_ready(Engine& engine, HostJob& job);
+  void emit(HostJob& job, size_t domain, ScanResult result);
+  ScanResult classify(HostJob& job, size_t domain);
+
+  HostList& hosts_;
+  const std::vector<std::string>& domains_;
+  AssessmentContext context_;
+  ScanOptions options_;
+  Sink sink_;
+  uint64_t name_state_;
+  uint32_t next_job_id_ = 0;
+  std::map<uint32_t, std::unique_ptr<HostJob>> jobs_;
+  ScanCounters counters_;
+};
+
+}  // namespace mitmscope

@@ -1,0 +1,91 @@
+#include "report/scan_output.h"
+
+#include <fmt/format.h>
+
+namespace mitmscope {
+
+nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustStore& store, const JsonOptions& options) {
+  nlohmann::ordered_json out;
+  if (result.observation && result.assessment) out = probe_json(*result.observation, *result.assessment, store, options);
+  out["ip"] = result.host->endpoint.ip;
+  out["port"] = result.host->endpoint.port;
+  out["sni"] = result.sni;
+  out["tags"] = result.host->tags;
+  out["verdict"] = scan_verdict_name(result.verdict);
+  out["reasons"] = result.reasons;
+  out["attempts"] = result.attempts;
+  out["template"] = result.template_id.empty()
+                        ? nlohmann::ordered_json(nullptr)
+                        : nlohmann::ordered_json{{"id", result.template_id}, {"leaf_sha256", result.template_leaf_sha256}};
+  out["forging"] = result.forging ? forging_json(*result.forging) : nlohmann::ordered_json(nullptr);
+  return out;
+}
+
+void ScanSummary::add(const ScanResult& result) {
+  const std::string host = result.host->endpoint.to_string();
+  const std::string tag = result.host->tags.empty() ? "(untagged)" : result.host->tags.front();
+  auto& group = per_tag_[tag];
+  group.hosts.insert(host);
+  if (result.verdict != ScanVerdict::kIneligible && result.verdict != ScanVerdict::kControlFailed) group.eligible.insert(host);
+  if (result.verdict == ScanVerdict::kIntercepted) {
+    group.intercepted.insert(host);
+    intercepted_hosts_.insert(host);
+    intercepted_per_domain_[result.sni].insert(host);
+    if (result.assessment && result.assessment->verdict.known_interceptor) {
+      ++interceptors_[result.assessment->verdict.known_interceptor->name];
+    } else {
+      ++interceptors_["(unknown: untrusted changed chain)"];
+    }
+  }
+}
+
+nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
+  nlohmann::ordered_json domains = nlohmann::ordered_json::object();
+  for (const auto& [domain, hosts] : intercepted_per_domain_) domains[domain] = hosts.size();
+  nlohmann::ordered_json tags = nlohmann::ordered_json::object();
+  for (const auto& [tag, group] : per_tag_) {
+    tags[tag] = {{"hosts", group.hosts.size()}, {"eligible", group.eligible.size()}, {"intercepted", group.intercepted.size()}};
+  }
+  return {{"hosts", counters.hosts},
+          {"eligible", counters.eligible},
+          {"ineligible", counters.ineligible},
+          {"control_failed_hosts", counters.control_failed_hosts},
+          {"results", counters.results},
+          {"verdicts", counters.verdicts},
+          {"intercepted_hosts", intercepted_hosts_.size()},
+          {"intercepted_share", counters.eligible ? double(intercepted_hosts_.size()) / double(counters.eligible) : 0.0},
+          {"intercepted_hosts_per_domain", domains},
+          {"interceptors", interceptors_},
+          {"per_tag", tags}};
+}
+
+std::string ScanSummary::text(const ScanCounters& counters) const {
+  std::string text = fmt::format(
+      "scan: {} hosts, {} eligible, {} ineligible, {} with failing controls; {} results\n"
+      "intercepted hosts: {} ({:.1f}% of eligible)\n",
+      counters.hosts, counters.eligible, counters.ineligible, counters.control_failed_hosts, counters.results,
+      intercepted_hosts_.size(),
+      counters.eligible ? 100.0 * double(intercepted_hosts_.size()) / double(counters.eligible) : 0.0);
+  text += "verdicts:";
+  for (const auto& [verdict, count] : counters.verdicts) text += fmt::format(" {} {}", verdict, count);
+  text += "\n";
+  for (const auto& [name, count] : interceptors_) text += fmt::format("interceptor: {} ({} results)\n", name, count);
+  if (!intercepted_per_domain_.empty()) {
+    text += "intercepted hosts per domain:\n";
+    for (const auto& [domain, hosts] : intercepted_per_domain_) text += fmt::format("  {:<28} {}\n", domain, hosts.size());
+  }
+  std::vector<std::pair<std::string, const Group*>> tags;
+  for (const auto& [tag, group] : per_tag_) {
+    if (!group.intercepted.empty()) tags.emplace_back(tag, &group);
+  }
+  std::sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.second->intercepted.size() > b.second->intercepted.size(); });
+  if (!tags.empty()) {
+    text += "per tag (intercepted / eligible):\n";
+    for (const auto& [tag, group] : tags) {
+      text += fmt::format("  {:<12} {} / {}\n", tag, group->intercepted.size(), group->eligible.size());
+    }
+  }
+  return text;
+}
+
+}  // namespace mitmscope

@@ -1,0 +1,34 @@
+// Scan output: one JSON object per (host, domain), and the summary of a scan
+// (hosts, eligible, intercepted hosts and share, per domain, per tag such as the AS).
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "detect/scan.h"
+#include "report/json_output.h"
+
+namespace mitmscope {
+
+nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustStore& store, const JsonOptions& options);
+
+class ScanSummary {
+ public:
+  void add(const ScanResult& result);
+  nlohmann::ordered_json json(const ScanCounters& counters) const;
+  std::string text(const ScanCounters& counters) const;
+
+ private:
+  struct Group {
+    std::set<std::string> hosts, eligible, intercepted;
+  };
+  std::set<std::string> intercepted_hosts_;
+  std::map<std::string, std::set<std::string>> intercepted_per_domain_;
+  std::map<std::string, Group> per_tag_;
+  std::map<std::string, size_t> interceptors_;
+};
+
+}  // namespace mitmscope
