@@ -475,16 +475,17 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
                                       .send_sequence = segment.acknowledgment, .receive_sequence = segment.sequence,
                                       .local = server, .remote = client, .peer_window = client_window,
                                       .timestamp = segment.options.tsecr + 1, .received = segment.payload});
-  if (!client_side) {
+  // A flow that cannot be taken over goes on untouched.
+  auto give_up = [&](std::string why) {
     {
       std::lock_guard lock(error_mutex_);
-      last_takeover_error_ = "client side: " + client_side.error().message;
+      last_takeover_error_ = std::move(why);
     }
     ++stats_.takeover_failed;
     ++stats_.passed;
     verdict(held->id, true, &held->key);
-    return;
-  }
+  };
+  if (!client_side) return give_up("client side: " + client_side.error().message);
   auto server_side = repaired_socket({.local_ip = held->key.client_ip, .local_port = held->key.client_port,
                                       .remote_ip = held->key.server_ip, .remote_port = held->key.server_port,
                                       .send_sequence = segment.sequence, .receive_sequence = segment.acknowledgment,
@@ -492,18 +493,10 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
                                       .timestamp = segment.options.tsval + 1, .received = {}});
   if (!server_side) {
     ::close(*client_side);
-    {
-      std::lock_guard lock(error_mutex_);
-      last_takeover_error_ = "server side: " + server_side.error().message;
-    }
-    ++stats_.takeover_failed;
-    ++stats_.passed;
-    verdict(held->id, true, &held->key);
-    return;
+    return give_up("server side: " + server_side.error().message);
   }
   verdict(held->id, false, &held->key);  // the ClientHello now sits in our socket's receive queue
   ++stats_.intercepted;
-
 
   auto upstream = connect_upstream(*server_side, held->server_name, forger_);
   if (upstream.forged) {
