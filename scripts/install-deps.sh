@@ -16,7 +16,7 @@ packages=(
   # networking tools used by the lab and its tests
   iproute2 procps iptables libnetfilter-queue-dev libmnl-dev bc
   # end-to-end tests: JSON checks and a real TLS server beside our own
-  jq
+  jq sqlite3
 )
 
 missing=()

@@ -2,7 +2,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -12,6 +15,7 @@
 #include "engine/engine.h"
 #include "engine/targets.h"
 #include "report/scan_output.h"
+#include "store/sqlite_store.h"
 
 namespace mitmscope::cli {
 namespace {
@@ -32,6 +36,8 @@ struct ScanCliOptions {
   uint64_t seed = 1;
   uint32_t shards = 1;
   uint32_t shard = 0;
+  std::string store;
+  bool resume = false;
   std::string blocklist;
   std::string allowlist;
   bool allow_private = false;
@@ -67,9 +73,41 @@ int run_scan(const ScanCliOptions& options) {
   auto context = TlsClientContext::create(client_options);
   if (!context) return report_error(context.error());
 
+  std::unique_ptr<SqliteStore> store;
+  std::optional<ScanRecord> record;
+  std::set<std::string> stored;
+  if (!options.store.empty()) {
+    auto opened = SqliteStore::open(options.store);
+    if (!opened) return report_error(opened.error());
+    store = std::move(*opened);
+    // A resume must continue the same work: same inputs, order, shard and method.
+    const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
+                                       {"domains", std::filesystem::absolute(options.domains).string()},
+                                       {"seed", options.seed}, {"shards", options.shards}, {"shard", options.shard},
+                                       {"controls", options.controls}, {"retries", options.retries}};
+    auto begun = store->begin_scan(parameters.dump(), options.resume);
+    if (!begun) return report_error(begun.error());
+    record = *begun;
+    auto pairs = store->stored_pairs(record->id);
+    if (!pairs) return report_error(pairs.error());
+    stored = std::move(*pairs);
+    if (options.resume) fmt::print(stderr, "mitmscope: resuming scan {} ({} results already stored)\n", record->id, stored.size());
+  } else if (options.resume) {
+    return report_error({ErrorCode::kInvalidArgument, "--resume needs --store"});
+  }
+  std::vector<StoredResult> batch;
+  auto flush = [&]() -> Result<void> {
+    if (!store || batch.empty()) return {};
+    auto added = store->add_results(record->id, batch);
+    batch.clear();
+    if (!added) return std::unexpected(added.error());
+    return {};
+  };
+  std::optional<Error> store_error;
+
   std::FILE* out = stdout;
   if (options.out != "-") {
-    out = std::fopen(options.out.c_str(), "w");
+    out = std::fopen(options.out.c_str(), options.resume ? "a" : "w");
     if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
   }
   const bool progress = ::isatty(2);
@@ -83,10 +121,33 @@ int run_scan(const ScanCliOptions& options) {
   ScanRunner runner(*hosts, *domains, {trust->trust_store, trust->registry, trust->at},
                     {.controls = options.controls, .retries = options.retries,
                      .stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000)),
-                     .max_active_hosts = std::max<size_t>(1, options.concurrency), .seed = options.seed},
+                     .max_active_hosts = std::max<size_t>(1, options.concurrency), .seed = options.seed,
+                     .skip_host = [&](const HostTarget& host) {
+                       if (stored.empty()) return false;
+                       const std::string prefix = host.endpoint.to_string() + " ";
+                       return std::all_of(domains->begin(), domains->end(),
+                                          [&](const std::string& domain) { return stored.contains(prefix + domain); });
+                     }},
                     [&](const ScanResult& result) {
+                      const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
+                      if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
                       const auto row = scan_result_json(result, trust->trust_store, {.foxio = options.trust.foxio});
-                      fmt::print(out, "{}\n", row.dump());
+                      const std::string text = row.dump();
+                      fmt::print(out, "{}\n", text);
+                      if (store) {
+                        StoredResult stored_result{result.host->endpoint.ip, result.host->endpoint.port, result.sni,
+                                                   result.observation ? format_utc(result.observation->time) : format_utc(now_utc()),
+                                                   std::string(scan_verdict_name(result.verdict)), text, {}};
+                        if (result.assessment) {
+                          for (const auto& certificate : result.assessment->chain) {
+                            stored_result.certificates.emplace_back(certificate.sha256_hex(), certificate.der());
+                          }
+                        }
+                        batch.push_back(std::move(stored_result));
+                        if (batch.size() >= 256) {
+                          if (auto flushed = flush(); !flushed && !store_error) store_error = flushed.error();
+                        }
+                      }
                       summary.add(result);
                       intercepted += result.verdict == ScanVerdict::kIntercepted;
                       ++done;
@@ -101,6 +162,7 @@ int run_scan(const ScanCliOptions& options) {
                       }
                     });
   runner.run(engine);
+  if (auto flushed = flush(); !flushed && !store_error) store_error = flushed.error();
   if (progress) fmt::print(stderr, "\n");
   if (out != stdout) std::fclose(out);
   for (const auto& skipped : hosts->skipped()) {
@@ -111,6 +173,12 @@ int run_scan(const ScanCliOptions& options) {
              seconds, double(engine.started()) / std::max(seconds, 1e-9));
   if (!options.summary.empty()) {
     std::ofstream(options.summary) << summary.json(runner.counters()).dump(2) << "\n";
+  }
+  if (store_error) return report_error(*store_error);
+  if (store) {
+    if (auto finished = store->finish_scan(record->id, summary.json(runner.counters()).dump()); !finished) {
+      return report_error(finished.error());
+    }
   }
   return kExitOk;
 }
@@ -135,6 +203,8 @@ void register_scan(CLI::App& app, SetAction set_action) {
   command->add_option("--seed", options->seed, "Seed of the host order and control names")->capture_default_str();
   command->add_option("--shards", options->shards, "Split the work into this many disjoint shards")->capture_default_str();
   command->add_option("--shard", options->shard, "Which shard this run does (0-based)")->capture_default_str();
+  command->add_option("--store", options->store, "SQLite store (WAL) for the results: certificates once, one result per pair");
+  command->add_flag("--resume", options->resume, "Continue the last unfinished scan with the same inputs in --store");
   command->add_option("--blocklist", options->blocklist, "CIDR prefixes never to probe");
   command->add_option("--allowlist", options->allowlist, "Only probe addresses in these CIDR prefixes");
   command->add_flag("--allow-private", options->allow_private, "Allow reserved/private addresses (the lab needs it)");

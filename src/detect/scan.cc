@@ -56,6 +56,7 @@ void ScanRunner::submit(Engine& engine, HostJob& job, int kind, size_t domain, s
 Engine::FeedResult ScanRunner::feed(Engine& engine) {
   if (jobs_.size() >= options_.max_active_hosts) return Engine::FeedResult::kLater;
   auto target = hosts_.next();
+  while (target && options_.skip_host && options_.skip_host(*target)) target = hosts_.next();
   if (!target) return Engine::FeedResult::kExhausted;
   auto job = std::make_unique<HostJob>();
   job->id = next_job_id_++;

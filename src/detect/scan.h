@@ -44,6 +44,8 @@ struct ScanOptions {
   std::chrono::milliseconds stateful_delay{120000};
   size_t max_active_hosts = 1000;
   uint64_t seed = 1;
+  // Hosts for which this returns true are not probed (a resumed scan already holds all their results).
+  std::function<bool(const HostTarget&)> skip_host;
 };
 
 struct ScanCounters {

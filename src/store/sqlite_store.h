@@ -1,0 +1,36 @@
+// The embedded store: one SQLite file in WAL mode. A batch is one transaction, so a
+// scan killed at any point leaves whole batches only; `begin_scan(resume=true)` and
+// `stored_pairs` let the scan skip what is already there.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "store/store.h"
+
+struct sqlite3;
+
+namespace mitmscope {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> open(const std::filesystem::path& path);
+  ~SqliteStore() override;
+
+  Result<ScanRecord> begin_scan(const std::string& parameters, bool resume) override;
+  Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
+  Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
+  Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
+
+  // For tests and `report`: counts of rows.
+  Result<int64_t> count(const std::string& table);
+
+ private:
+  SqliteStore(sqlite3* database, std::string path) : database_(database), path_(std::move(path)) {}
+  Result<void> execute(const std::string& sql);
+  Error error(std::string_view what) const;
+  sqlite3* database_;
+  std::string path_;
+};
+
+}  // namespace mitmscope
