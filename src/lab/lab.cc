@@ -338,9 +338,11 @@ bool lab_is_loopback(const std::filesystem::path& state_directory) {
 
 Result<size_t> lab_down(const std::filesystem::path& state_directory) {
   const LabPaths paths{state_directory};
+  const bool loopback = lab_is_loopback(state_directory);
   stop_process(read_pid(paths));
   size_t removed = 0;
-  const auto namespaces = existing_lab_namespaces();
+  // A loopback lab made no namespace; it leaves those of a namespace lab alone.
+  const auto namespaces = loopback ? std::vector<std::string>{} : existing_lab_namespaces();
   if (!namespaces.empty() && !running_as_root()) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("lab down: {} lab namespaces exist and removing them needs root", namespaces.size()));
