@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   # libraries (see docs/ARCHITECTURE.md for what each one is for)
   libssl-dev openssl libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
-  libsqlite3-dev zlib1g-dev libdeflate-dev libzstd-dev
+  libsqlite3-dev zlib1g-dev libdeflate-dev libzstd-dev libmaxminddb-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the Mozilla trust store, as separate files
@@ -17,7 +17,13 @@ packages=(
   iproute2 procps iptables libnetfilter-queue-dev libmnl-dev bc
   # end-to-end tests: JSON checks and a real TLS server beside our own
   jq sqlite3
+  # tests write MaxMind DB files with the reference writer to test the MMDB reader
+  libmaxmind-db-writer-perl
 )
+# bench/run.sh also needs the peers a user would otherwise use, and the profilers.
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nmap sslscan testssl.sh linux-perf valgrind time)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

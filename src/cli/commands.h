@@ -15,5 +15,6 @@ void register_inspect(CLI::App& app, SetAction set_action);
 void register_demo(CLI::App& app, SetAction set_action);
 void register_lab(CLI::App& app, SetAction set_action);
 void register_scan(CLI::App& app, SetAction set_action);
+void register_discover(CLI::App& app, SetAction set_action);
 
 }  // namespace mitmscope::cli

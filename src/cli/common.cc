@@ -52,4 +52,46 @@ Result<TrustContext> load_trust_context(const TrustOptions& options) {
   return TrustContext{std::move(*store), std::move(*registry), at};
 }
 
+void add_engine_options(CLI::App& command, EngineCliOptions& options) {
+  command.add_option("--concurrency", options.concurrency, "Handshakes in flight")->capture_default_str();
+  command.add_option("--rate", options.rate, "New connections per second overall (0: unlimited)")->capture_default_str();
+  command.add_option("--host-rate", options.host_rate, "New connections per second to one address (a cap no other flag lifts)")
+      ->capture_default_str();
+  command.add_option("--connect-timeout", options.connect_timeout, "Seconds")->capture_default_str();
+  command.add_option("--handshake-timeout", options.handshake_timeout, "Seconds")->capture_default_str();
+  command.add_option("--seed", options.seed, "Seed of the host order and control names")->capture_default_str();
+  command.add_option("--blocklist", options.blocklist, "CIDR prefixes never to probe");
+  command.add_option("--allowlist", options.allowlist, "Only probe addresses in these CIDR prefixes");
+  command.add_flag("--allow-private", options.allow_private, "Allow reserved/private addresses (the lab needs it)");
+}
+
+EngineOptions engine_options(const EngineCliOptions& options) {
+  return {.concurrency = options.concurrency, .rate = options.rate, .host_rate = options.host_rate};
+}
+
+Result<TlsClientContext> make_client_context(const EngineCliOptions& options) {
+  if (options.host_rate <= 0) return make_error(ErrorCode::kInvalidArgument, "--host-rate must be above 0");
+  if (options.rate < 0) return make_error(ErrorCode::kInvalidArgument, "--rate must be 0 (unlimited) or above");
+  if (options.concurrency == 0) return make_error(ErrorCode::kInvalidArgument, "--concurrency must be at least 1");
+  TlsClientOptions client_options;
+  client_options.connect_timeout = std::chrono::milliseconds(static_cast<long>(options.connect_timeout * 1000));
+  client_options.handshake_timeout = std::chrono::milliseconds(static_cast<long>(options.handshake_timeout * 1000));
+  return TlsClientContext::create(client_options);
+}
+
+Result<TargetOptions> make_target_options(const EngineCliOptions& options, uint32_t shards, uint32_t shard) {
+  TargetOptions target_options{.seed = options.seed, .shards = shards, .shard = shard, .allow_private = options.allow_private};
+  if (!options.blocklist.empty()) {
+    auto blocklist = PrefixSet::load(options.blocklist);
+    if (!blocklist) return std::unexpected(blocklist.error());
+    target_options.blocklist = std::move(*blocklist);
+  }
+  if (!options.allowlist.empty()) {
+    auto allowlist = PrefixSet::load(options.allowlist);
+    if (!allowlist) return std::unexpected(allowlist.error());
+    target_options.allowlist = std::move(*allowlist);
+  }
+  return target_options;
+}
+
 }  // namespace mitmscope::cli

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "engine/engine.h"
+#include "engine/targets.h"
 #include "x509/registry.h"
 #include "x509/trust_store.h"
 
@@ -43,5 +45,23 @@ struct TrustContext {
 };
 
 Result<TrustContext> load_trust_context(const TrustOptions& options);
+
+// The flags of every command that probes many targets (scan, discover): the engine's
+// limits and the target policy, with the same names and defaults everywhere.
+struct EngineCliOptions {
+  size_t concurrency = 1000;
+  double rate = 0;
+  double host_rate = 5;
+  double connect_timeout = 5;
+  double handshake_timeout = 10;
+  uint64_t seed = 1;
+  std::string blocklist;
+  std::string allowlist;
+  bool allow_private = false;
+};
+void add_engine_options(CLI::App& command, EngineCliOptions& options);
+EngineOptions engine_options(const EngineCliOptions& options);
+Result<TlsClientContext> make_client_context(const EngineCliOptions& options);
+Result<TargetOptions> make_target_options(const EngineCliOptions& options, uint32_t shards = 1, uint32_t shard = 0);
 
 }  // namespace mitmscope::cli

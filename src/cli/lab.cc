@@ -16,6 +16,7 @@ struct LabOptions {
   lab::LabUpOptions up;
   std::string state_directory = lab::default_state_directory().string();
   std::string switch_state;
+  bool reset_counters = false;
   std::vector<std::string> command;
 };
 
@@ -48,6 +49,13 @@ int run_switch(const LabOptions& options) {
     return report_error(switched.error());
   }
   fmt::print("lab: interceptor {}\n", options.switch_state == "schedule" ? "follows the scenario's schedule" : options.switch_state);
+  return kExitOk;
+}
+
+int run_counters(const LabOptions& options) {
+  auto counters = lab::lab_counters(options.state_directory, options.reset_counters);
+  if (!counters) return report_error(counters.error());
+  fmt::print("{}", *counters);
   return kExitOk;
 }
 
@@ -91,6 +99,9 @@ void register_lab(CLI::App& app, SetAction set_action) {
   auto* switch_command = command->add_subcommand("switch", "Turn the interceptor on or off, or back to the schedule");
   switch_command->add_option("state", options->switch_state, "on | off | schedule")->required();
   switch_command->callback([options, set_action] { set_action([options] { return run_switch(*options); }); });
+  auto* counters = command->add_subcommand("counters", "The daemon's counters as JSON, with connection rates seen at the hosts");
+  counters->add_flag("--reset", options->reset_counters, "Start the hosts' connection-rate measurement again first");
+  counters->callback([options, set_action] { set_action([options] { return run_counters(*options); }); });
   auto* exec = command->add_subcommand("exec", "Run a command in the vantage namespace: lab exec -- CMD [ARGS]");
   exec->add_option("command", options->command, "The command and its arguments")->required();
   exec->prefix_command();

@@ -28,36 +28,19 @@ struct ScanCliOptions {
   int controls = 2;
   int retries = 5;
   double stateful_delay = 120;
-  size_t concurrency = 1000;
-  double rate = 0;
-  double host_rate = 5;
-  double connect_timeout = 5;
-  double handshake_timeout = 10;
-  uint64_t seed = 1;
+  EngineCliOptions engine;
   uint32_t shards = 1;
   uint32_t shard = 0;
   std::string store;
   bool resume = false;
-  std::string blocklist;
-  std::string allowlist;
-  bool allow_private = false;
+  std::string pfx2as;
   TrustOptions trust;
 };
 
 int run_scan(const ScanCliOptions& options) {
-  TargetOptions target_options{.seed = options.seed, .shards = options.shards, .shard = options.shard,
-                               .allow_private = options.allow_private};
-  if (!options.blocklist.empty()) {
-    auto blocklist = PrefixSet::load(options.blocklist);
-    if (!blocklist) return report_error(blocklist.error());
-    target_options.blocklist = std::move(*blocklist);
-  }
-  if (!options.allowlist.empty()) {
-    auto allowlist = PrefixSet::load(options.allowlist);
-    if (!allowlist) return report_error(allowlist.error());
-    target_options.allowlist = std::move(*allowlist);
-  }
-  auto hosts = HostList::open(options.hosts, std::move(target_options));
+  auto target_options = make_target_options(options.engine, options.shards, options.shard);
+  if (!target_options) return report_error(target_options.error());
+  auto hosts = HostList::open(options.hosts, std::move(*target_options));
   if (!hosts) return report_error(hosts.error());
   std::vector<SkippedTarget> skipped_domains;
   auto domains = read_domains(options.domains, skipped_domains);
@@ -65,12 +48,15 @@ int run_scan(const ScanCliOptions& options) {
   for (const auto& skipped : skipped_domains) {
     fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, skipped.line, skipped.reason);
   }
+  std::optional<AsnMap> asn_map;
+  if (!options.pfx2as.empty()) {
+    auto loaded = AsnMap::load(options.pfx2as);
+    if (!loaded) return report_error(loaded.error());
+    asn_map = std::move(*loaded);
+  }
   auto trust = load_trust_context(options.trust);
   if (!trust) return report_error(trust.error());
-  TlsClientOptions client_options;
-  client_options.connect_timeout = std::chrono::milliseconds(static_cast<long>(options.connect_timeout * 1000));
-  client_options.handshake_timeout = std::chrono::milliseconds(static_cast<long>(options.handshake_timeout * 1000));
-  auto context = TlsClientContext::create(client_options);
+  auto context = make_client_context(options.engine);
   if (!context) return report_error(context.error());
 
   std::unique_ptr<SqliteStore> store;
@@ -83,7 +69,7 @@ int run_scan(const ScanCliOptions& options) {
     // A resume must continue the same work: same inputs, order, shard and method.
     const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
                                        {"domains", std::filesystem::absolute(options.domains).string()},
-                                       {"seed", options.seed}, {"shards", options.shards}, {"shard", options.shard},
+                                       {"seed", options.engine.seed}, {"shards", options.shards}, {"shard", options.shard},
                                        {"controls", options.controls}, {"retries", options.retries}};
     auto begun = store->begin_scan(parameters.dump(), options.resume);
     if (!begun) return report_error(begun.error());
@@ -114,14 +100,14 @@ int run_scan(const ScanCliOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const size_t expected = hosts->shard_size() * domains->size();
   ScanSummary summary;
-  Engine engine(*context, {.concurrency = options.concurrency, .rate = options.rate, .host_rate = options.host_rate});
+  Engine engine(*context, engine_options(options.engine));
   size_t intercepted = 0;
   size_t done = 0;
   auto last_progress = started;
   ScanRunner runner(*hosts, *domains, {trust->trust_store, trust->registry, trust->at},
                     {.controls = options.controls, .retries = options.retries,
                      .stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000)),
-                     .max_active_hosts = std::max<size_t>(1, options.concurrency), .seed = options.seed,
+                     .max_active_hosts = std::max<size_t>(1, options.engine.concurrency), .seed = options.engine.seed,
                      .skip_host = [&](const HostTarget& host) {
                        if (stored.empty()) return false;
                        const std::string prefix = host.endpoint.to_string() + " ";
@@ -131,7 +117,15 @@ int run_scan(const ScanCliOptions& options) {
                     [&](const ScanResult& result) {
                       const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
                       if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
-                      const auto row = scan_result_json(result, trust->trust_store, {.foxio = options.trust.foxio});
+                      auto row = scan_result_json(result, trust->trust_store, {.foxio = options.trust.foxio});
+                      std::optional<AsnInfo> asn;
+                      if (asn_map) {
+                        asn = asn_map->lookup(result.host->endpoint.ip);
+                        row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
+                                                                  {"name", asn->name}, {"prefix", asn->prefix}}
+                                         : nlohmann::ordered_json(nullptr);
+                        if (!asn) asn = AsnInfo{0, "0", "(not in the prefix table)", ""};
+                      }
                       const std::string text = row.dump();
                       fmt::print(out, "{}\n", text);
                       if (store) {
@@ -148,7 +142,7 @@ int run_scan(const ScanCliOptions& options) {
                           if (auto flushed = flush(); !flushed && !store_error) store_error = flushed.error();
                         }
                       }
-                      summary.add(result);
+                      summary.add(result, asn ? &*asn : nullptr);
                       intercepted += result.verdict == ScanVerdict::kIntercepted;
                       ++done;
                       const auto now = std::chrono::steady_clock::now();
@@ -195,19 +189,12 @@ void register_scan(CLI::App& app, SetAction set_action) {
   command->add_option("--controls", options->controls, "Control SNIs per host")->capture_default_str();
   command->add_option("--retries", options->retries, "Tries per test domain before it counts as an anomaly")->capture_default_str();
   command->add_option("--stateful-delay", options->stateful_delay, "Seconds before the second control re-test")->capture_default_str();
-  command->add_option("--concurrency", options->concurrency, "Handshakes in flight")->capture_default_str();
-  command->add_option("--rate", options->rate, "New connections per second overall (0: unlimited)")->capture_default_str();
-  command->add_option("--host-rate", options->host_rate, "New connections per second to one address")->capture_default_str();
-  command->add_option("--connect-timeout", options->connect_timeout, "Seconds")->capture_default_str();
-  command->add_option("--handshake-timeout", options->handshake_timeout, "Seconds")->capture_default_str();
-  command->add_option("--seed", options->seed, "Seed of the host order and control names")->capture_default_str();
   command->add_option("--shards", options->shards, "Split the work into this many disjoint shards")->capture_default_str();
   command->add_option("--shard", options->shard, "Which shard this run does (0-based)")->capture_default_str();
   command->add_option("--store", options->store, "SQLite store (WAL) for the results: certificates once, one result per pair");
   command->add_flag("--resume", options->resume, "Continue the last unfinished scan with the same inputs in --store");
-  command->add_option("--blocklist", options->blocklist, "CIDR prefixes never to probe");
-  command->add_option("--allowlist", options->allowlist, "Only probe addresses in these CIDR prefixes");
-  command->add_flag("--allow-private", options->allow_private, "Allow reserved/private addresses (the lab needs it)");
+  command->add_option("--pfx2as", options->pfx2as, "Prefix-to-AS table (CAIDA pfx2as text, or a MaxMind ASN .mmdb): per-AS summary");
+  add_engine_options(*command, options->engine);
   add_trust_options(*command, options->trust);
   command->callback([options, set_action] { set_action([options] { return run_scan(*options); }); });
 }

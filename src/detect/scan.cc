@@ -63,6 +63,14 @@ Engine::FeedResult ScanRunner::feed(Engine& engine) {
   job->target = std::move(*target);
   job->domains.resize(domains_.size());
   job->remaining = domains_.size();
+  if (options_.select_domain) {
+    for (size_t d = 0; d < domains_.size(); ++d) {
+      if (!options_.select_domain(job->id, d)) {
+        job->domains[d].done = true;
+        --job->remaining;
+      }
+    }
+  }
   job->controls_pending = options_.controls;
   ++counters_.hosts;
   auto& stored = *jobs_.emplace(job->id, std::move(job)).first->second;
@@ -86,18 +94,23 @@ void ScanRunner::emit(HostJob& job, size_t domain, ScanResult result) {
   sink_(result);
 }
 
+void ScanRunner::emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason) {
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    if (job.domains[d].done) continue;
+    ScanResult result;
+    result.verdict = verdict;
+    result.reasons = {reason};
+    emit(job, d, std::move(result));
+  }
+}
+
 void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
   job.host_template = HostTemplate::build(job.controls);
   if (!job.host_template) {
     ++counters_.control_failed_hosts;
     std::string why = "every control handshake failed";
     if (!job.controls.empty() && job.controls.front().error) why += ": " + job.controls.front().error->message;
-    for (size_t d = 0; d < domains_.size(); ++d) {
-      ScanResult result;
-      result.verdict = ScanVerdict::kControlFailed;
-      result.reasons = {why};
-      emit(job, d, std::move(result));
-    }
+    emit_all(job, ScanVerdict::kControlFailed, why);
     return;
   }
   // Eligible only when the host's own answer is browser-trusted (for its own name, whatever it is).
@@ -108,16 +121,13 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
   const auto validation = context_.trust_store.validate(genuine, {.at = context_.at});
   if (!validation.browser_trusted) {
     ++counters_.ineligible;
-    for (size_t d = 0; d < domains_.size(); ++d) {
-      ScanResult result;
-      result.verdict = ScanVerdict::kIneligible;
-      result.reasons = {fmt::format("the host's own certificate is not browser-trusted ({})", validation.browser_error)};
-      emit(job, d, std::move(result));
-    }
+    emit_all(job, ScanVerdict::kIneligible,
+             fmt::format("the host's own certificate is not browser-trusted ({})", validation.browser_error));
     return;
   }
   ++counters_.eligible;
   for (size_t d = 0; d < domains_.size(); ++d) {
+    if (job.domains[d].done) continue;
     job.domains[d].attempts = 1;
     submit(engine, job, kTest, d, domains_[d]);
   }

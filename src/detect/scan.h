@@ -46,6 +46,9 @@ struct ScanOptions {
   uint64_t seed = 1;
   // Hosts for which this returns true are not probed (a resumed scan already holds all their results).
   std::function<bool(const HostTarget&)> skip_host;
+  // When set, a host tests only the domains this accepts; `host_ordinal` counts the hosts
+  // probed so far (0, 1, ...), so a list can be spread over hosts (discover's screening).
+  std::function<bool(uint32_t host_ordinal, size_t domain)> select_domain;
 };
 
 struct ScanCounters {
@@ -70,6 +73,7 @@ class ScanRunner {
   void submit(Engine& engine, HostJob& job, int kind, size_t domain, std::string sni,
               std::chrono::steady_clock::time_point not_before = {});
   void templates_ready(Engine& engine, HostJob& job);
+  void emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason);
   void emit(HostJob& job, size_t domain, ScanResult result);
   ScanResult classify(HostJob& job, size_t domain);
 

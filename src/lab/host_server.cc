@@ -38,6 +38,13 @@ uint32_t local_address(int fd) {
   return ntohl(address.sin_addr.s_addr);
 }
 
+uint32_t peer_address(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  ::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohl(address.sin_addr.s_addr);
+}
+
 }  // namespace
 
 std::string host_name_for(uint32_t address, uint32_t asn) {
@@ -137,6 +144,7 @@ void HostServer::accept_ready() {
       ::close(fd);
       continue;
     }
+    count_connection(peer_address(fd), local);
     auto identity = identity_for(local);
     if (!identity) {
       ::close(fd);
@@ -217,6 +225,40 @@ void HostServer::advance(Connection& connection) {
     ERR_clear_error();
     return;
   }
+}
+
+void HostServer::count_connection(uint32_t client, uint32_t address) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto window_start = now - std::chrono::seconds(1);
+  std::lock_guard lock(rates_mutex_);
+  ++rates_.connections;
+  auto slide = [&](std::deque<std::chrono::steady_clock::time_point>& window) {
+    window.push_back(now);
+    while (window.front() <= window_start) window.pop_front();
+    return window.size();
+  };
+  const size_t for_address = slide(address_windows_[uint64_t(client) << 32 | address]);
+  if (for_address > rates_.max_per_address_per_second) {
+    rates_.max_per_address_per_second = for_address;
+    rates_.busiest_address = address;
+    rates_.busiest_client = client;
+  }
+  rates_.max_total_per_second = std::max(rates_.max_total_per_second, slide(client_windows_[client]));
+  if (address_windows_.size() > 65536) {  // forget pairs idle for a second: memory stays bounded
+    std::erase_if(address_windows_, [&](const auto& entry) { return entry.second.back() <= window_start; });
+  }
+}
+
+HostServer::ConnectionRates HostServer::connection_rates() const {
+  std::lock_guard lock(rates_mutex_);
+  return rates_;
+}
+
+void HostServer::reset_connection_rates() {
+  std::lock_guard lock(rates_mutex_);
+  rates_ = {};
+  address_windows_.clear();
+  client_windows_.clear();
 }
 
 std::map<std::string, size_t> HostServer::client_hello_shapes() const {

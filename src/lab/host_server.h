@@ -7,6 +7,8 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <unordered_map>
 #include <map>
 #include <mutex>
 
@@ -39,6 +41,20 @@ class HostServer {
   // How many ClientHellos of each shape arrived: "record 0x0301, version 0x0303, 13 suites".
   // This is what a server-side observer sees of an interceptor (BRIEF's fingerprint).
   std::map<std::string, size_t> client_hello_shapes() const;
+  // Connections as the hosts count them, per client address: the most one client opened
+  // to one host address, and to all hosts, within any one-second window. This is how tests
+  // check a scanner's rate caps from the receiving end (the interceptor's own connections
+  // come from a router's address and are counted apart). reset_connection_rates() starts
+  // a new measurement.
+  struct ConnectionRates {
+    size_t connections = 0;
+    size_t max_per_address_per_second = 0;
+    uint32_t busiest_address = 0;
+    uint32_t busiest_client = 0;
+    size_t max_total_per_second = 0;
+  };
+  ConnectionRates connection_rates() const;
+  void reset_connection_rates();
   // The identity an address serves (minted on first use).
   Result<Identity> identity_for(uint32_t address);
 
@@ -59,6 +75,11 @@ class HostServer {
   std::mutex identities_mutex_;
   std::map<uint32_t, Identity> identities_;
   std::map<int, std::unique_ptr<Connection>> connections_;
+  void count_connection(uint32_t client, uint32_t address);
+  mutable std::mutex rates_mutex_;
+  ConnectionRates rates_;
+  std::unordered_map<uint64_t, std::deque<std::chrono::steady_clock::time_point>> address_windows_;  // client<<32|host
+  std::unordered_map<uint32_t, std::deque<std::chrono::steady_clock::time_point>> client_windows_;
   mutable std::mutex shapes_mutex_;
   std::map<std::string, size_t> client_hello_shapes_;
 };

@@ -265,6 +265,11 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
         fmt::print(stderr, "evening route change failed: {}\n", changed.error().message);
       }
     }
+    if (std::filesystem::exists(paths.reset_request())) {
+      hosts.reset_connection_rates();
+      std::filesystem::remove(paths.reset_request());
+    }
+    const auto rates = hosts.connection_rates();
     const auto& stats = interceptor.stats();
     const Json status = {{"pid", ::getpid()},
                          {"elapsed_seconds", elapsed},
@@ -285,6 +290,11 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
                          {"passed_busy", stats.passed_busy.load()},
                          {"interceptor_threads", interceptor.workers()},
                          {"host_handshakes", hosts.handshakes()},
+                         {"host_connections", rates.connections},
+                         {"host_max_connections_per_address_per_second", rates.max_per_address_per_second},
+                         {"host_busiest_address", ipv4_to_string(rates.busiest_address)},
+                         {"host_busiest_client", ipv4_to_string(rates.busiest_client)},
+                         {"host_max_connections_per_client_per_second", rates.max_total_per_second},
                          {"host_client_hello_shapes", hosts.client_hello_shapes()}};
     write_text(paths.daemon_status().string() + ".tmp", status.dump(2));
     std::filesystem::rename(paths.daemon_status().string() + ".tmp", paths.daemon_status());
@@ -549,6 +559,29 @@ Result<void> lab_switch(const std::filesystem::path& state_directory, std::strin
   }
   write_text(paths.override_file(), std::string(state) + "\n");
   return {};
+}
+
+Result<std::string> lab_counters(const std::filesystem::path& state_directory, bool reset) {
+  const LabPaths paths{state_directory};
+  if (!std::filesystem::exists(paths.daemon_status())) return make_error(ErrorCode::kInvalidArgument, "no lab is up");
+  if (reset) {
+    const auto request = paths.reset_request();
+    write_text(request, "reset\n");
+    if (!std::filesystem::exists(request)) {
+      return make_error(ErrorCode::kFileUnreadable, fmt::format("lab counters: cannot write {}", request.string()));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::filesystem::exists(request)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::filesystem::remove(request);
+        return make_error(ErrorCode::kNetworkError, "lab counters: the lab daemon did not answer within 5 s (lab status)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    // The status file written after the reset.
+    std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  }
+  return read_text(paths.daemon_status());
 }
 
 }  // namespace mitmscope::lab

@@ -49,6 +49,7 @@ struct LabPaths {
   std::filesystem::path state() const { return directory / "lab.json"; }
   std::filesystem::path daemon_status() const { return directory / "daemon.json"; }
   std::filesystem::path override_file() const { return directory / "override"; }
+  std::filesystem::path reset_request() const { return directory / "reset-counters"; }
   std::filesystem::path log() const { return directory / "daemon.log"; }
 };
 
@@ -66,5 +67,9 @@ Result<size_t> lab_down(const std::filesystem::path& state_directory);
 Result<std::string> lab_status(const std::filesystem::path& state_directory);
 // "on", "off" or "schedule": overrides the scenario's schedule until set back to "schedule".
 Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state);
+// The daemon's counters as JSON (interceptor, hosts, connection rates seen at the hosts).
+// With reset, the hosts' connection-rate windows start again first (the daemon acknowledges
+// within a second) and the counters returned are the fresh ones.
+Result<std::string> lab_counters(const std::filesystem::path& state_directory, bool reset);
 
 }  // namespace mitmscope::lab

@@ -1,5 +1,7 @@
 #include "report/scan_output.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace mitmscope {
@@ -21,14 +23,23 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
   return out;
 }
 
-void ScanSummary::add(const ScanResult& result) {
+void ScanSummary::add(const ScanResult& result, const AsnInfo* asn) {
   const std::string host = result.host->endpoint.to_string();
   const std::string tag = result.host->tags.empty() ? "(untagged)" : result.host->tags.front();
-  auto& group = per_tag_[tag];
-  group.hosts.insert(host);
-  if (result.verdict != ScanVerdict::kIneligible && result.verdict != ScanVerdict::kControlFailed) group.eligible.insert(host);
-  if (result.verdict == ScanVerdict::kIntercepted) {
-    group.intercepted.insert(host);
+  const bool eligible = result.verdict != ScanVerdict::kIneligible && result.verdict != ScanVerdict::kControlFailed;
+  const bool intercepted = result.verdict == ScanVerdict::kIntercepted;
+  auto count = [&](Group& group) {
+    group.hosts.insert(host);
+    if (eligible) group.eligible.insert(host);
+    if (intercepted) group.intercepted.insert(host);
+  };
+  count(per_tag_[tag]);
+  if (asn) have_asn_table_ = true;
+  if (asn) {
+    count(per_as_[asn->asn]);
+    if (!asn->name.empty()) as_names_[asn->asn] = asn->name;
+  }
+  if (intercepted) {
     intercepted_hosts_.insert(host);
     intercepted_per_domain_[result.sni].insert(host);
     if (result.assessment && result.assessment->verdict.known_interceptor) {
@@ -46,7 +57,16 @@ nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
   for (const auto& [tag, group] : per_tag_) {
     tags[tag] = {{"hosts", group.hosts.size()}, {"eligible", group.eligible.size()}, {"intercepted", group.intercepted.size()}};
   }
-  return {{"hosts", counters.hosts},
+  nlohmann::ordered_json ases = nlohmann::ordered_json::array();
+  for (const auto& [asn, group] : per_as_) {
+    ases.push_back({{"asn", asn},
+                    {"name", as_names_.contains(asn) ? nlohmann::ordered_json(as_names_.at(asn)) : nlohmann::ordered_json(nullptr)},
+                    {"hosts", group.hosts.size()},
+                    {"eligible", group.eligible.size()},
+                    {"intercepted", group.intercepted.size()},
+                    {"intercepted_share", group.eligible.empty() ? 0.0 : double(group.intercepted.size()) / double(group.eligible.size())}});
+  }
+  nlohmann::ordered_json summary = {{"hosts", counters.hosts},
           {"eligible", counters.eligible},
           {"ineligible", counters.ineligible},
           {"control_failed_hosts", counters.control_failed_hosts},
@@ -57,6 +77,8 @@ nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
           {"intercepted_hosts_per_domain", domains},
           {"interceptors", interceptors_},
           {"per_tag", tags}};
+  if (have_asn_table_) summary["per_as"] = ases;
+  return summary;
 }
 
 std::string ScanSummary::text(const ScanCounters& counters) const {
@@ -83,6 +105,20 @@ std::string ScanSummary::text(const ScanCounters& counters) const {
     text += "per tag (intercepted / eligible):\n";
     for (const auto& [tag, group] : tags) {
       text += fmt::format("  {:<12} {} / {}\n", tag, group->intercepted.size(), group->eligible.size());
+    }
+  }
+  // BRIEF's Table 1: intercepted hosts per AS, largest first; ASes without interception are in the JSON.
+  std::vector<std::pair<uint32_t, const Group*>> ases;
+  for (const auto& [asn, group] : per_as_) {
+    if (!group.intercepted.empty()) ases.emplace_back(asn, &group);
+  }
+  std::sort(ases.begin(), ases.end(), [](const auto& a, const auto& b) { return a.second->intercepted.size() > b.second->intercepted.size(); });
+  if (!ases.empty()) {
+    text += "per AS (intercepted / eligible hosts):\n";
+    for (const auto& [asn, group] : ases) {
+      text += fmt::format("  AS{:<10} {:>6} / {:<6} {:5.1f}%  {}\n", asn, group->intercepted.size(), group->eligible.size(),
+                          group->eligible.empty() ? 0.0 : 100.0 * double(group->intercepted.size()) / double(group->eligible.size()),
+                          as_names_.contains(asn) ? as_names_.at(asn) : "");
     }
   }
   return text;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyze/asn_map.h"
 #include "detect/scan.h"
 #include "report/json_output.h"
 
@@ -17,7 +18,8 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
 
 class ScanSummary {
  public:
-  void add(const ScanResult& result);
+  // `asn`: the host's AS from the prefix table, when one was given (--pfx2as).
+  void add(const ScanResult& result, const AsnInfo* asn = nullptr);
   nlohmann::ordered_json json(const ScanCounters& counters) const;
   std::string text(const ScanCounters& counters) const;
 
@@ -28,6 +30,9 @@ class ScanSummary {
   std::set<std::string> intercepted_hosts_;
   std::map<std::string, std::set<std::string>> intercepted_per_domain_;
   std::map<std::string, Group> per_tag_;
+  std::map<uint32_t, Group> per_as_;
+  std::map<uint32_t, std::string> as_names_;
+  bool have_asn_table_ = false;
   std::map<std::string, size_t> interceptors_;
 };
 

@@ -125,7 +125,7 @@ scan_flags=(--allow-private --trust-store "$state/public-ca.pem" --known-roots "
             --concurrency 200 --handshake-timeout 20)
 scan() { lab exec -- "$mitmscope" scan --hosts "$state/hosts.txt" --domains "$state/domains.txt" "${scan_flags[@]}" "$@"; }
 sanitized=$([ "${MITMSCOPE_SANITIZED:-0}" == 1 ] && echo true || echo false)
-scan --out "$work/scan.jsonl" --summary "$work/summary.json" 2>"$work/scan.txt"
+scan --out "$work/scan.jsonl" --summary "$work/summary.json" --pfx2as "$state/pfx2as.txt" 2>"$work/scan.txt"
 check "scan exits 0" 0 $?
 jq -r 'select(.verdict == "intercepted") | "\(.ip) \(.sni)"' "$work/scan.jsonl" | sort >"$work/found.txt"
 jq -r '.intercepted_hosts[] as $h | .targeted_domains[] as $d | "\($h) \($d)"' "$state/ground-truth.json" | sort >"$work/truth.txt"
@@ -135,6 +135,44 @@ check "scan: forging analysis in the result (-6 h)" -6 "$(jq -r 'select(.verdict
 check "scan: untrusted hosts are ineligible" "$(( $(jq -r '.untrusted_hosts | length' "$state/ground-truth.json") * $(wc -l <"$state/domains.txt") ))" \
   "$(jq -r 'select(.verdict == "ineligible") | .ip' "$work/scan.jsonl" | wc -l)"
 check "scan: summary counts the intercepted hosts" "$(jq -r '.intercepted_hosts | length' "$state/ground-truth.json")" "$(jq -r .intercepted_hosts "$work/summary.json")"
+# Per AS (BRIEF's Table 1) from the lab's pfx2as table: intercepted hosts per AS equal the ground truth's.
+jq -r '.intercepted_hosts[]' "$state/ground-truth.json" | sort >"$work/truth-hosts.txt"
+truth_per_as=$(sed 's/:[0-9]* AS/ /' "$state/hosts.txt" | sort | join - "$work/truth-hosts.txt" | awk '{print $2}' | sort | uniq -c | awk '{print $2, $1}' | sort)
+check "scan --pfx2as: intercepted hosts per AS equal the ground truth" "$truth_per_as" \
+  "$(jq -r '.per_as[] | select(.intercepted > 0) | "\(.asn) \(.intercepted)"' "$work/summary.json" | sort)"
+check "scan --pfx2as: every result names its AS and prefix" 0 "$(jq -r 'select(.asn.number == null or .asn.prefix == null) | .ip' "$work/scan.jsonl" | wc -l)"
+
+# discover: from a top list with decoys (near misses included), exactly the scenario's targeted domains.
+(cat "$state/domains.txt"; for i in $(seq 1 120); do echo "site$i.example.kz"; done
+ printf '%s\n' www.vk.com google.kz mail.google.co m.facebook.com youtube.com.evil.net instagram.org) | shuf --random-source=<(yes) >"$work/toplist.txt"
+jq -r '.intercepted_hosts[0:3][]' "$state/ground-truth.json" | sed 's/$/:443/' >"$work/discover-hosts.txt"
+lab exec -- "$mitmscope" discover --hosts "$work/discover-hosts.txt" --domains "$work/toplist.txt" "${scan_flags[@]}" \
+  --json "$work/discover.json" --list "$work/discovered.txt" >"$work/discover.txt" 2>&1
+check "discover exits 0" 0 $? || cat "$work/discover.txt"
+check "discover: exactly the targeted domains" "$(sort "$state/domains.txt")" "$(sort "$work/discovered.txt")"
+check "discover: no decoy even became a candidate" "$(wc -l <"$state/domains.txt")" "$(jq -r .candidates "$work/discover.json")"
+check "discover: each confirmed on all 3 hosts, naming the lab root" 0 \
+  "$(jq -r '.confirmed[] | select(.hosts_intercepted != 3 or (.interceptors | length) != 1) | .domain' "$work/discover.json" | wc -l)"
+check "discover: screening costs about one handshake per domain" true \
+  "$(jq -r '.screening_handshakes < ((.domains * 1.5) | floor)' "$work/discover.json")"
+
+# Rate caps, counted where they matter: at the hosts. --host-rate 20 and --rate 100 on ten hosts (which
+# could take 200/s together): no client opens more than 20 (+1 at the window's edge) connections to one
+# address in any second, nor more than 100 (+10 of burst credit, +1) in all.
+(jq -r '.intercepted_hosts[0:5][]' "$state/ground-truth.json"; jq -r '.bypass_hosts[0:5][]' "$state/ground-truth.json") | sed 's/$/:443/' >"$work/rate-hosts.txt"
+lab counters --reset >/dev/null
+lab exec -- "$mitmscope" scan --hosts "$work/rate-hosts.txt" --domains "$state/domains.txt" --allow-private \
+  --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --host-rate 20 --rate 100 --out /dev/null 2>/dev/null
+lab counters >"$work/counters.json"
+per_host=$(jq -r .host_max_connections_per_address_per_second "$work/counters.json")
+per_client=$(jq -r .host_max_connections_per_client_per_second "$work/counters.json")
+echo "     (counted at the hosts: at most $per_host connections/s to one address, $per_client/s in all)"
+check "--host-rate 20 holds at the hosts" true "$([ "$per_host" -le 21 ] && echo true || echo false)"
+check "--rate 100 holds at the hosts" true "$([ "$per_client" -le 111 ] && echo true || echo false)"
+if [ "$sanitized" == false ]; then
+  check "... and the scan ran at the caps (not trivially below them)" true \
+    "$([ "$per_host" -ge 18 ] && [ "$per_client" -ge 80 ] && echo true || echo false)"
+fi
 if [ "$sanitized" == false ]; then  # logic, not memory safety: once is enough
 for shard in 0 1; do scan --shards 2 --shard $shard --seed 7 --out "$work/shard$shard.jsonl" 2>/dev/null; done
 cat "$work/shard0.jsonl" "$work/shard1.jsonl" | jq -r '"\(.ip) \(.sni) \(.verdict)"' | sort >"$work/sharded.txt"

@@ -1,0 +1,130 @@
+// `mitmscope discover --hosts FILE --domains TOPLIST`: which domains trigger the interceptor.
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "detect/discover.h"
+
+namespace mitmscope::cli {
+namespace {
+
+struct DiscoverCliOptions {
+  std::string hosts;
+  std::string domains;
+  std::string json;
+  std::string list;
+  DiscoverOptions discover;
+  double stateful_delay = 120;
+  EngineCliOptions engine;
+  TrustOptions trust;
+};
+
+nlohmann::ordered_json domain_json(const DiscoveredDomain& entry) {
+  return {{"domain", entry.domain},
+          {"rank", entry.rank},
+          {"confirmed", entry.confirmed},
+          {"hosts_tested", entry.hosts_tested},
+          {"hosts_intercepted", entry.intercepting_hosts.size()},
+          {"intercepting_hosts", entry.intercepting_hosts},
+          {"verdicts", entry.verdicts},
+          {"interceptors", entry.interceptors},
+          {"issuers", entry.issuers},
+          {"validity_shift_hours", entry.validity_shifts_hours},
+          {"evidence", entry.reasons}};
+}
+
+int run_discover(DiscoverCliOptions options) {
+  auto targets = make_target_options(options.engine);
+  if (!targets) return report_error(targets.error());
+  std::vector<SkippedTarget> skipped;
+  auto domains = read_domains(options.domains, skipped);
+  if (!domains) return report_error(domains.error());
+  for (const auto& line : skipped) fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, line.line, line.reason);
+  auto trust = load_trust_context(options.trust);
+  if (!trust) return report_error(trust.error());
+  auto client = make_client_context(options.engine);
+  if (!client) return report_error(client.error());
+  options.discover.engine = engine_options(options.engine);
+  options.discover.seed = options.engine.seed;
+  options.discover.stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000));
+  auto report = discover(options.hosts, *targets, *domains, {trust->trust_store, trust->registry, trust->at}, *client,
+                         options.discover, [](std::string_view line) { fmt::print(stderr, "{}\n", line); });
+  if (!report) return report_error(report.error());
+
+  fmt::print("discover: {} domains on {} hosts ({} usable); {} screening + {} confirmation handshakes in {:.1f} s\n",
+             report->domains, report->hosts, report->usable_hosts.size(), report->screening_handshakes,
+             report->confirmation_handshakes, report->seconds);
+  for (const auto& host : report->unusable_hosts) fmt::print("unusable host: {}\n", host);
+  if (report->unscreened) fmt::print("NOT screened: {} domains (no usable host left)\n", report->unscreened);
+  fmt::print("candidates {}, confirmed {} (intercepted on at least {} hosts)\n", report->candidates,
+             report->confirmed.size(), std::min(options.discover.confirm, std::max<size_t>(1, report->usable_hosts.size())));
+  if (!report->confirmed.empty()) {
+    fmt::print("{:>6}  {:<28} {:>6}  {:>6}  {}\n", "rank", "domain", "hosts", "shift", "interceptor / issuer");
+    for (const auto& entry : report->confirmed) {
+      const std::string shift = entry.validity_shifts_hours.empty()
+                                    ? "-"
+                                    : fmt::format("{:+.0f} h", *entry.validity_shifts_hours.begin());
+      fmt::print("{:>6}  {:<28} {:>2}/{:<3}  {:>6}  {} / {}\n", entry.rank, entry.domain, entry.intercepting_hosts.size(),
+                 entry.hosts_tested, shift, entry.interceptors.empty() ? "-" : *entry.interceptors.begin(),
+                 entry.issuers.empty() ? "-" : *entry.issuers.begin());
+    }
+  }
+  for (const auto& entry : report->rejected) {
+    std::string verdicts;
+    for (const auto& [verdict, count] : entry.verdicts) verdicts += fmt::format(" {} {}", verdict, count);
+    fmt::print("not confirmed: {} (intercepted on {} of {} hosts;{})\n", entry.domain, entry.intercepting_hosts.size(),
+               entry.hosts_tested, verdicts);
+  }
+  if (!options.list.empty()) {
+    std::ofstream out(options.list);
+    for (const auto& entry : report->confirmed) out << entry.domain << "\n";
+    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.list)});
+  }
+  if (!options.json.empty()) {
+    nlohmann::ordered_json json = {{"domains", report->domains},
+                                   {"hosts", report->hosts},
+                                   {"usable_hosts", report->usable_hosts},
+                                   {"unusable_hosts", report->unusable_hosts},
+                                   {"unscreened", report->unscreened},
+                                   {"candidates", report->candidates},
+                                   {"screening_handshakes", report->screening_handshakes},
+                                   {"confirmation_handshakes", report->confirmation_handshakes},
+                                   {"seconds", report->seconds},
+                                   {"confirmed", nlohmann::ordered_json::array()},
+                                   {"rejected", nlohmann::ordered_json::array()}};
+    for (const auto& entry : report->confirmed) json["confirmed"].push_back(domain_json(entry));
+    for (const auto& entry : report->rejected) json["rejected"].push_back(domain_json(entry));
+    std::ofstream out(options.json);
+    out << json.dump(2) << "\n";
+    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.json)});
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_discover(CLI::App& app, SetAction set_action) {
+  auto options = std::make_shared<DiscoverCliOptions>();
+  auto* command = app.add_subcommand("discover", "Which domains of a list trigger interception, on a few intercepted hosts");
+  command->add_option("--hosts", options->hosts, "Hosts behind the interceptor: one IP[:PORT] per line")->required();
+  command->add_option("--domains", options->domains, "The candidate list (a top list): one domain per line, or rank,domain")
+      ->required();
+  command->add_option("--confirm", options->discover.confirm, "Hosts that must intercept a domain before it is reported")
+      ->capture_default_str();
+  command->add_option("--retries", options->discover.retries, "Confirmation tries per (host, domain)")->capture_default_str();
+  command->add_option("--screen-retries", options->discover.screen_retries, "Screening tries per domain")->capture_default_str();
+  command->add_option("--controls", options->discover.controls, "Control SNIs per host")->capture_default_str();
+  command->add_option("--stateful-delay", options->stateful_delay, "Seconds before the second control re-test")
+      ->capture_default_str();
+  command->add_option("--json", options->json, "Write the report with the evidence as JSON to this file");
+  command->add_option("--list", options->list, "Write the confirmed domains, one per line, to this file (for scan)");
+  add_engine_options(*command, options->engine);
+  add_trust_options(*command, options->trust);
+  command->callback([options, set_action] { set_action([options] { return run_discover(*options); }); });
+}
+
+}  // namespace mitmscope::cli
