@@ -53,7 +53,7 @@ ChainAssessment assess_observation(const Observation& observation, const Assessm
   Chain chain;
   std::vector<std::string> parse_errors;
   for (size_t i = 0; i < observation.chain_der.size(); ++i) {
-    auto certificate = Certificate::from_der(observation.chain_der[i]);
+    auto certificate = Certificate::from_der_cached(observation.chain_der[i]);
     if (certificate) {
       chain.push_back(std::move(*certificate));
     } else {

@@ -116,7 +116,7 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
   // Eligible only when the host's own answer is browser-trusted (for its own name, whatever it is).
   Chain genuine;
   for (const auto& der : job.host_template->genuine_chain()) {
-    if (auto certificate = Certificate::from_der(der)) genuine.push_back(*certificate);
+    if (auto certificate = Certificate::from_der_cached(der)) genuine.push_back(*certificate);
   }
   const auto validation = context_.trust_store.validate(genuine, {.at = context_.at});
   if (!validation.browser_trusted) {
@@ -159,7 +159,7 @@ ScanResult ScanRunner::classify(HostJob& job, size_t domain) {
     result.reasons.push_back("the changed chain is browser-trusted: variation (CDN, load balancer), not interception");
   }
   if (result.verdict == ScanVerdict::kIntercepted && !assessment.chain.empty()) {
-    if (auto genuine = Certificate::from_der(job.host_template->genuine_chain().front())) {
+    if (auto genuine = Certificate::from_der_cached(job.host_template->genuine_chain().front())) {
       result.forging = analyze_forging(assessment.chain.front(), *genuine);
     }
   }

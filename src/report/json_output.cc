@@ -1,5 +1,7 @@
 #include "report/json_output.h"
 
+#include <unordered_map>
+
 #include <openssl/evp.h>
 
 #include <fmt/format.h>
@@ -53,7 +55,27 @@ nlohmann::ordered_json shape_json(const CertificateShape& shape) {
           {"shape_id", shape.shape_id}};
 }
 
+namespace {
+nlohmann::ordered_json describe_certificate(const Certificate& certificate, const JsonOptions& options);
+}  // namespace
+
+// A pure function of the certificate and the options, and a scan describes the same certificate for
+// every SNI a host answers genuinely: kept in a small per-thread cache (dropped when it fills).
 nlohmann::ordered_json certificate_json(const Certificate& certificate, const JsonOptions& options) {
+  static constexpr size_t kCapacity = 1024;
+  thread_local std::unordered_map<std::string, nlohmann::ordered_json> cache;
+  std::string key = certificate.sha256_hex();
+  key += options.include_raw ? 'r' : '-';
+  key += options.foxio ? 'f' : '-';
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto described = describe_certificate(certificate, options);
+  if (cache.size() >= kCapacity) cache.clear();
+  cache.emplace(std::move(key), described);
+  return described;
+}
+
+namespace {
+nlohmann::ordered_json describe_certificate(const Certificate& certificate, const JsonOptions& options) {
   nlohmann::ordered_json out = {
       {"sha256", certificate.sha256_hex()},
       {"sha1", certificate.sha1_hex()},
@@ -78,6 +100,7 @@ nlohmann::ordered_json certificate_json(const Certificate& certificate, const Js
   if (options.include_raw) out["raw"] = base64_encode(certificate.der());
   return out;
 }
+}  // namespace
 
 nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options) {
   auto extensions = nlohmann::ordered_json::array();

@@ -1,5 +1,7 @@
 #include "x509/certificate.h"
 
+#include <unordered_map>
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -101,7 +103,23 @@ bool Certificate::subject_equals_issuer_of(const Certificate& issued) const {
 
 bool Certificate::self_issued() const { return subject_equals_issuer_of(*this); }
 
-bool Certificate::self_signed() const { return signed_by(*this); }
+bool Certificate::self_signed() const {
+  // Names and key identifiers first: a signature check only for certificates that could be self-issued.
+  if (X509_check_issued(get(), get()) != X509_V_OK) return false;
+  return signed_by(*this);
+}
+
+Result<Certificate> Certificate::from_der_cached(std::span<const uint8_t> der) {
+  static constexpr size_t kCapacity = 4096;
+  thread_local std::unordered_map<std::string, Certificate> cache;
+  std::string key(reinterpret_cast<const char*>(der.data()), der.size());
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto parsed = from_der(der);
+  if (!parsed) return parsed;
+  if (cache.size() >= kCapacity) cache.clear();
+  cache.emplace(std::move(key), *parsed);
+  return parsed;
+}
 
 bool Certificate::signed_by(const Certificate& issuer) const {
   EVP_PKEY* key = X509_get0_pubkey(issuer.get());

@@ -42,6 +42,10 @@ class Certificate {
  public:
   // Parses exactly one DER certificate; trailing bytes are an error.
   static Result<Certificate> from_der(std::span<const uint8_t> der);
+  // The same, from a small per-thread cache of recent certificates: a scan sees the same chain
+  // for every SNI a host answers genuinely, and OpenSSL 3's key decoding is a large share of the
+  // CPU of a handshake (bench/RESULTS.md). Bounded: the cache is dropped when it fills.
+  static Result<Certificate> from_der_cached(std::span<const uint8_t> der);
   // Takes ownership of a parsed certificate (re-encodes it to DER).
   static Result<Certificate> from_x509(X509* owned);
 
