@@ -113,18 +113,22 @@ int run_scan(const ScanCliOptions& options) {
                        const std::string prefix = host.endpoint.to_string() + " ";
                        return std::all_of(domains->begin(), domains->end(),
                                           [&](const std::string& domain) { return stored.contains(prefix + domain); });
+                     },
+                     .host_done = [&](const HostOutcome& outcome) {
+                       if (!asn_map) return summary.add_host(outcome);
+                       auto asn = asn_map->lookup(outcome.host->endpoint.ip);
+                       if (!asn) asn = AsnInfo{0, "0", "(not in the prefix table)", ""};
+                       summary.add_host(outcome, &*asn);
                      }},
                     [&](const ScanResult& result) {
                       const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
                       if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
                       auto row = scan_result_json(result, trust->trust_store, {.foxio = options.trust.foxio});
-                      std::optional<AsnInfo> asn;
                       if (asn_map) {
-                        asn = asn_map->lookup(result.host->endpoint.ip);
+                        const auto asn = asn_map->lookup(result.host->endpoint.ip);
                         row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
                                                                   {"name", asn->name}, {"prefix", asn->prefix}}
                                          : nlohmann::ordered_json(nullptr);
-                        if (!asn) asn = AsnInfo{0, "0", "(not in the prefix table)", ""};
                       }
                       const std::string text = row.dump();
                       fmt::print(out, "{}\n", text);
@@ -142,7 +146,7 @@ int run_scan(const ScanCliOptions& options) {
                           if (auto flushed = flush(); !flushed && !store_error) store_error = flushed.error();
                         }
                       }
-                      summary.add(result, asn ? &*asn : nullptr);
+                      summary.add(result);
                       intercepted += result.verdict == ScanVerdict::kIntercepted;
                       ++done;
                       const auto now = std::chrono::steady_clock::now();

@@ -39,6 +39,8 @@ struct ScanRunner::HostJob {
   };
   std::vector<Domain> domains;
   size_t remaining = 0;
+  bool eligible = false;
+  bool intercepted = false;
 };
 
 ScanRunner::ScanRunner(HostList& hosts, const std::vector<std::string>& domains, const AssessmentContext& context,
@@ -89,6 +91,7 @@ void ScanRunner::emit(HostJob& job, size_t domain, ScanResult result) {
     result.template_leaf_sha256 = job.host_template->answers().front().leaf_sha256;
   }
   if (result.observation && !result.assessment) result.assessment = assess_observation(*result.observation, context_);
+  job.intercepted = job.intercepted || result.verdict == ScanVerdict::kIntercepted;
   ++counters_.results;
   ++counters_.verdicts[std::string(scan_verdict_name(result.verdict))];
   sink_(result);
@@ -126,6 +129,7 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
     return;
   }
   ++counters_.eligible;
+  job.eligible = true;
   for (size_t d = 0; d < domains_.size(); ++d) {
     if (job.domains[d].done) continue;
     job.domains[d].attempts = 1;
@@ -224,7 +228,10 @@ void ScanRunner::complete(Engine& engine, uint64_t token, Observation observatio
       break;
     }
   }
-  if (job.remaining == 0 && job.controls_pending <= 0) jobs_.erase(it);
+  if (job.remaining == 0 && job.controls_pending <= 0) {
+    if (options_.host_done) options_.host_done({&job.target, job.eligible, job.intercepted});
+    jobs_.erase(it);
+  }
 }
 
 void ScanRunner::run(Engine& engine) {

@@ -38,6 +38,14 @@ struct ScanResult {
   std::optional<ForgingAnalysis> forging;       // intercepted: presented leaf vs the template's
 };
 
+// One per host when all its results are out: what per-host summaries need, so they do not
+// have to remember every host (a million-host scan would hold a million names).
+struct HostOutcome {
+  const HostTarget* host = nullptr;
+  bool eligible = false;      // its template was built and its own certificate is trusted
+  bool intercepted = false;   // at least one domain was intercepted
+};
+
 struct ScanOptions {
   int controls = 2;
   int retries = 5;
@@ -49,6 +57,7 @@ struct ScanOptions {
   // When set, a host tests only the domains this accepts; `host_ordinal` counts the hosts
   // probed so far (0, 1, ...), so a list can be spread over hosts (discover's screening).
   std::function<bool(uint32_t host_ordinal, size_t domain)> select_domain;
+  std::function<void(const HostOutcome&)> host_done;
 };
 
 struct ScanCounters {

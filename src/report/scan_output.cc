@@ -23,23 +23,23 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
   return out;
 }
 
-void ScanSummary::add(const ScanResult& result, const AsnInfo* asn) {
-  const std::string host = result.host->endpoint.to_string();
-  const std::string tag = result.host->tags.empty() ? "(untagged)" : result.host->tags.front();
-  const bool eligible = result.verdict != ScanVerdict::kIneligible && result.verdict != ScanVerdict::kControlFailed;
-  const bool intercepted = result.verdict == ScanVerdict::kIntercepted;
+void ScanSummary::add_host(const HostOutcome& outcome, const AsnInfo* asn) {
   auto count = [&](Group& group) {
-    group.hosts.insert(host);
-    if (eligible) group.eligible.insert(host);
-    if (intercepted) group.intercepted.insert(host);
+    ++group.hosts;
+    group.eligible += outcome.eligible;
+    group.intercepted += outcome.intercepted;
   };
-  count(per_tag_[tag]);
-  if (asn) have_asn_table_ = true;
+  count(per_tag_[outcome.host->tags.empty() ? "(untagged)" : outcome.host->tags.front()]);
   if (asn) {
+    have_asn_table_ = true;
     count(per_as_[asn->asn]);
     if (!asn->name.empty()) as_names_[asn->asn] = asn->name;
   }
-  if (intercepted) {
+}
+
+void ScanSummary::add(const ScanResult& result) {
+  if (result.verdict == ScanVerdict::kIntercepted) {
+    const std::string host = result.host->endpoint.to_string();
     intercepted_hosts_.insert(host);
     intercepted_per_domain_[result.sni].insert(host);
     if (result.assessment && result.assessment->verdict.known_interceptor) {
@@ -55,16 +55,16 @@ nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
   for (const auto& [domain, hosts] : intercepted_per_domain_) domains[domain] = hosts.size();
   nlohmann::ordered_json tags = nlohmann::ordered_json::object();
   for (const auto& [tag, group] : per_tag_) {
-    tags[tag] = {{"hosts", group.hosts.size()}, {"eligible", group.eligible.size()}, {"intercepted", group.intercepted.size()}};
+    tags[tag] = {{"hosts", group.hosts}, {"eligible", group.eligible}, {"intercepted", group.intercepted}};
   }
   nlohmann::ordered_json ases = nlohmann::ordered_json::array();
   for (const auto& [asn, group] : per_as_) {
     ases.push_back({{"asn", asn},
                     {"name", as_names_.contains(asn) ? nlohmann::ordered_json(as_names_.at(asn)) : nlohmann::ordered_json(nullptr)},
-                    {"hosts", group.hosts.size()},
-                    {"eligible", group.eligible.size()},
-                    {"intercepted", group.intercepted.size()},
-                    {"intercepted_share", group.eligible.empty() ? 0.0 : double(group.intercepted.size()) / double(group.eligible.size())}});
+                    {"hosts", group.hosts},
+                    {"eligible", group.eligible},
+                    {"intercepted", group.intercepted},
+                    {"intercepted_share", group.eligible == 0 ? 0.0 : double(group.intercepted) / double(group.eligible)}});
   }
   nlohmann::ordered_json summary = {{"hosts", counters.hosts},
           {"eligible", counters.eligible},
@@ -98,26 +98,26 @@ std::string ScanSummary::text(const ScanCounters& counters) const {
   }
   std::vector<std::pair<std::string, const Group*>> tags;
   for (const auto& [tag, group] : per_tag_) {
-    if (!group.intercepted.empty()) tags.emplace_back(tag, &group);
+    if (!group.intercepted == 0) tags.emplace_back(tag, &group);
   }
-  std::sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.second->intercepted.size() > b.second->intercepted.size(); });
+  std::sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.second->intercepted > b.second->intercepted; });
   if (!tags.empty()) {
     text += "per tag (intercepted / eligible):\n";
     for (const auto& [tag, group] : tags) {
-      text += fmt::format("  {:<12} {} / {}\n", tag, group->intercepted.size(), group->eligible.size());
+      text += fmt::format("  {:<12} {} / {}\n", tag, group->intercepted, group->eligible);
     }
   }
   // BRIEF's Table 1: intercepted hosts per AS, largest first; ASes without interception are in the JSON.
   std::vector<std::pair<uint32_t, const Group*>> ases;
   for (const auto& [asn, group] : per_as_) {
-    if (!group.intercepted.empty()) ases.emplace_back(asn, &group);
+    if (!group.intercepted == 0) ases.emplace_back(asn, &group);
   }
-  std::sort(ases.begin(), ases.end(), [](const auto& a, const auto& b) { return a.second->intercepted.size() > b.second->intercepted.size(); });
+  std::sort(ases.begin(), ases.end(), [](const auto& a, const auto& b) { return a.second->intercepted > b.second->intercepted; });
   if (!ases.empty()) {
     text += "per AS (intercepted / eligible hosts):\n";
     for (const auto& [asn, group] : ases) {
-      text += fmt::format("  AS{:<10} {:>6} / {:<6} {:5.1f}%  {}\n", asn, group->intercepted.size(), group->eligible.size(),
-                          group->eligible.empty() ? 0.0 : 100.0 * double(group->intercepted.size()) / double(group->eligible.size()),
+      text += fmt::format("  AS{:<10} {:>6} / {:<6} {:5.1f}%  {}\n", asn, group->intercepted, group->eligible,
+                          group->eligible == 0 ? 0.0 : 100.0 * double(group->intercepted) / double(group->eligible),
                           as_names_.contains(asn) ? as_names_.at(asn) : "");
     }
   }

@@ -18,14 +18,17 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
 
 class ScanSummary {
  public:
-  // `asn`: the host's AS from the prefix table, when one was given (--pfx2as).
-  void add(const ScanResult& result, const AsnInfo* asn = nullptr);
+  // Per result: verdicts, interceptors, intercepted hosts per domain (bounded by the intercepted ones).
+  void add(const ScanResult& result);
+  // Per host, once its results are out: the per-tag and per-AS counts. `asn`: the host's AS from
+  // the prefix table, when one was given (--pfx2as).
+  void add_host(const HostOutcome& outcome, const AsnInfo* asn = nullptr);
   nlohmann::ordered_json json(const ScanCounters& counters) const;
   std::string text(const ScanCounters& counters) const;
 
  private:
   struct Group {
-    std::set<std::string> hosts, eligible, intercepted;
+    size_t hosts = 0, eligible = 0, intercepted = 0;
   };
   std::set<std::string> intercepted_hosts_;
   std::map<std::string, std::set<std::string>> intercepted_per_domain_;
