@@ -1,0 +1,121 @@
+#include "trace/locate.h"
+
+#include <fmt/format.h>
+
+namespace mitmscope {
+namespace {
+
+bool terminates(HopOutcome outcome) {
+  return outcome != HopOutcome::kTimeExceeded && outcome != HopOutcome::kSilence && outcome != HopOutcome::kError;
+}
+
+std::optional<int> first_ttl(const TraceSeries& series, bool (*predicate)(HopOutcome)) {
+  for (const auto& hop : series) {
+    if (predicate(hop.outcome)) return hop.ttl;
+  }
+  return std::nullopt;
+}
+
+const HopResult* at_ttl(const TraceSeries& series, int ttl) {
+  for (const auto& hop : series) {
+    if (hop.ttl == ttl) return &hop;
+  }
+  return nullptr;
+}
+
+// The router that sent time-exceeded at this TTL in any of the series.
+std::optional<std::string> router_at(int ttl, std::initializer_list<const TraceSeries*> series) {
+  for (const auto* one : series) {
+    if (const auto* hop = at_ttl(*one, ttl); hop && hop->outcome == HopOutcome::kTimeExceeded && hop->router) {
+      return hop->router;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view hop_outcome_name(HopOutcome outcome) {
+  switch (outcome) {
+    case HopOutcome::kTimeExceeded: return "time_exceeded";
+    case HopOutcome::kForged: return "forged";
+    case HopOutcome::kGenuine: return "genuine";
+    case HopOutcome::kReached: return "reached";
+    case HopOutcome::kReset: return "reset";
+    case HopOutcome::kClosed: return "closed";
+    case HopOutcome::kSilence: return "silence";
+    case HopOutcome::kError: return "error";
+  }
+  return "unknown";
+}
+
+std::string_view injection_kind_name(InjectionKind kind) {
+  switch (kind) {
+    case InjectionKind::kInPath: return "in_path_injector";
+    case InjectionKind::kTerminatingProxy: return "terminating_proxy";
+    case InjectionKind::kAtServer: return "at_server";
+    case InjectionKind::kProxyOrServer: return "terminating_proxy_or_server";
+    case InjectionKind::kNone: return "no_interception";
+    case InjectionKind::kInconclusive: return "inconclusive";
+  }
+  return "unknown";
+}
+
+InjectionPoint locate_injection(const TraceSeries& target, const TraceSeries& control, const TraceSeries& path) {
+  InjectionPoint point;
+  point.target_terminating_ttl = first_ttl(target, terminates);
+  point.control_terminating_ttl = first_ttl(control, terminates);
+  point.address_distance = first_ttl(path, terminates);
+  point.injection_ttl = first_ttl(target, [](HopOutcome outcome) { return outcome == HopOutcome::kForged; });
+  if (!point.injection_ttl) {
+    point.kind = point.target_terminating_ttl ? InjectionKind::kNone : InjectionKind::kInconclusive;
+    point.reasons.push_back(point.target_terminating_ttl
+                                ? fmt::format("no forged answer at any TTL; the target SNI is answered from TTL {}",
+                                              *point.target_terminating_ttl)
+                                : "the target SNI was never answered (expired or silent at every TTL)");
+    return point;
+  }
+  const int injection = *point.injection_ttl;
+  if (injection > 1) point.router_before = router_at(injection - 1, {&target, &control, &path});
+  if (point.target_terminating_ttl && *point.target_terminating_ttl < injection) {
+    point.reasons.push_back(fmt::format("the target was first answered at TTL {} (not forged), forged from TTL {}",
+                                        *point.target_terminating_ttl, injection));
+  }
+  if (!point.control_terminating_ttl || *point.control_terminating_ttl > injection) {
+    point.kind = InjectionKind::kInPath;
+    point.router_after = router_at(injection, {&control, &path});
+    point.reasons.push_back(fmt::format(
+        "the target SNI is answered with a forged chain at TTL {} while the control SNI still expires there{}",
+        injection,
+        point.control_terminating_ttl ? fmt::format(" and is answered at TTL {}", *point.control_terminating_ttl)
+                                      : std::string(" (and is never answered)")));
+    return point;
+  }
+  if (*point.control_terminating_ttl < injection) {
+    point.kind = InjectionKind::kInconclusive;
+    point.reasons.push_back(fmt::format("the control is answered at TTL {}, before the first forged answer at TTL {}",
+                                        *point.control_terminating_ttl, injection));
+    return point;
+  }
+  // Both end at the same TTL: something there answers for any name.
+  if (!point.address_distance) {
+    point.kind = InjectionKind::kProxyOrServer;
+    point.reasons.push_back(fmt::format("target (forged) and control both end at TTL {}: a device terminating every "
+                                        "connection there or the server itself; the address's distance is unknown",
+                                        injection));
+  } else if (*point.address_distance > injection) {
+    point.kind = InjectionKind::kTerminatingProxy;
+    point.router_after = router_at(injection, {&path});
+    point.reasons.push_back(fmt::format("target (forged) and control both end at TTL {}, but the address is {} hops "
+                                        "away: a device terminates every TLS connection at hop {}",
+                                        injection, *point.address_distance, injection));
+  } else {
+    point.kind = InjectionKind::kAtServer;
+    point.reasons.push_back(fmt::format("target (forged) and control both end at TTL {}, which is the address's own "
+                                        "distance: the forged chain comes from the server",
+                                        injection));
+  }
+  return point;
+}
+
+}  // namespace mitmscope

@@ -1,0 +1,60 @@
+// Where the interception happens, from TTL-limited probes (a pure function of their outcomes).
+//
+// A trace is three series indexed by TTL: the target SNI's ClientHello sent with TTL k on a
+// connection set up normally, the same for a control SNI, and optionally a path series (the
+// TCP SYN itself sent with TTL k to another port of the address) that measures how far the
+// address really is. The answers at each TTL are compared:
+//  - the target is forged at TTL k while the control still expires there and goes further:
+//    an in-path injector at hop k, between the router that answered at k-1 and the one the
+//    control met at k (BRIEF: between two specific routers, 3-4 hops before the hosts);
+//  - both end at the same TTL k, the target forged: a device that terminates the connection
+//    for any name (a terminating proxy) when the address is further than k, the server itself
+//    when it is at k, undecided without a path series;
+//  - no forged answer: no interception seen on this path.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mitmscope {
+
+enum class HopOutcome {
+  kTimeExceeded,   // the probe expired in transit (router known when the ICMP was read)
+  kForged,         // a TLS answer with a chain judged intercepted
+  kGenuine,        // a TLS answer with any other chain
+  kReached,        // path series: the TCP handshake reached the address (or it refused)
+  kReset,          // RST
+  kClosed,         // FIN without an answer
+  kSilence,        // nothing within the timeout
+  kError,          // anything else (local errors)
+};
+std::string_view hop_outcome_name(HopOutcome outcome);
+
+struct HopResult {
+  int ttl = 0;
+  HopOutcome outcome = HopOutcome::kSilence;
+  std::optional<std::string> router;   // ICMP sender, for kTimeExceeded when known
+  std::string detail;
+};
+
+// One series: results indexed by TTL (ttl = index + 1).
+using TraceSeries = std::vector<HopResult>;
+
+enum class InjectionKind { kInPath, kTerminatingProxy, kAtServer, kProxyOrServer, kNone, kInconclusive };
+std::string_view injection_kind_name(InjectionKind kind);
+
+struct InjectionPoint {
+  InjectionKind kind = InjectionKind::kInconclusive;
+  std::optional<int> target_terminating_ttl;    // first TTL with an answer other than expiry/silence
+  std::optional<int> control_terminating_ttl;
+  std::optional<int> address_distance;          // from the path series
+  std::optional<int> injection_ttl;             // first TTL answered with a forged chain
+  std::optional<std::string> router_before;     // the last router before the injection point
+  std::optional<std::string> router_after;      // the first router after it (the control's, at the same TTL)
+  std::vector<std::string> reasons;
+};
+
+InjectionPoint locate_injection(const TraceSeries& target, const TraceSeries& control, const TraceSeries& path = {});
+
+}  // namespace mitmscope

@@ -1,0 +1,107 @@
+#include "trace/locate.h"
+
+#include <gtest/gtest.h>
+
+#include "trace/icmp.h"
+
+namespace mitmscope {
+namespace {
+
+// Routers 10.200.k.2 at hop k+1 (the lab's addresses), the host at hop `host`.
+TraceSeries series(int max_ttl, int answered_at, HopOutcome answer, int host = 7) {
+  TraceSeries out;
+  for (int ttl = 1; ttl <= max_ttl; ++ttl) {
+    HopResult hop;
+    hop.ttl = ttl;
+    if (ttl < answered_at && ttl < host) {
+      hop.outcome = HopOutcome::kTimeExceeded;
+      hop.router = "10.200." + std::to_string(ttl - 1) + ".2";
+    } else {
+      hop.outcome = answer;
+    }
+    out.push_back(hop);
+  }
+  return out;
+}
+
+TEST(LocateInjection, InPathInjectorBetweenTwoRouters) {
+  const auto point = locate_injection(series(10, 4, HopOutcome::kForged), series(10, 7, HopOutcome::kGenuine));
+  EXPECT_EQ(point.kind, InjectionKind::kInPath);
+  EXPECT_EQ(point.injection_ttl, 4);
+  EXPECT_EQ(point.target_terminating_ttl, 4);
+  EXPECT_EQ(point.control_terminating_ttl, 7);
+  EXPECT_EQ(point.router_before, "10.200.2.2");  // hop 3
+  EXPECT_EQ(point.router_after, "10.200.3.2");   // hop 4, met by the control
+}
+
+TEST(LocateInjection, TerminatingProxyWhenBothEndBeforeTheAddress) {
+  const auto point = locate_injection(series(10, 4, HopOutcome::kForged), series(10, 4, HopOutcome::kGenuine),
+                                      series(10, 7, HopOutcome::kReached));
+  EXPECT_EQ(point.kind, InjectionKind::kTerminatingProxy);
+  EXPECT_EQ(point.address_distance, 7);
+  EXPECT_EQ(point.router_before, "10.200.2.2");
+  EXPECT_EQ(point.router_after, "10.200.3.2");
+}
+
+TEST(LocateInjection, AtServerWhenEverythingEndsAtTheAddress) {
+  const auto point = locate_injection(series(10, 7, HopOutcome::kForged), series(10, 7, HopOutcome::kGenuine),
+                                      series(10, 7, HopOutcome::kReached));
+  EXPECT_EQ(point.kind, InjectionKind::kAtServer);
+  const auto undecided = locate_injection(series(10, 7, HopOutcome::kForged), series(10, 7, HopOutcome::kGenuine));
+  EXPECT_EQ(undecided.kind, InjectionKind::kProxyOrServer);
+}
+
+TEST(LocateInjection, NoForgedAnswerIsNoInterception) {
+  const auto point = locate_injection(series(10, 7, HopOutcome::kGenuine), series(10, 7, HopOutcome::kGenuine));
+  EXPECT_EQ(point.kind, InjectionKind::kNone);
+  EXPECT_FALSE(point.injection_ttl);
+  const auto silent = locate_injection(series(5, 99, HopOutcome::kSilence, 99), series(5, 99, HopOutcome::kSilence, 99));
+  EXPECT_EQ(silent.kind, InjectionKind::kInconclusive);
+}
+
+TEST(LocateInjection, SilentHopsAndUnknownRoutersAreSaidNotGuessed) {
+  auto target = series(10, 4, HopOutcome::kForged);
+  auto control = series(10, 7, HopOutcome::kGenuine);
+  target[2].router.reset();   // hop 3: no raw socket, or the router does not answer
+  control[2].router.reset();
+  control[3].outcome = HopOutcome::kSilence;  // hop 4 silent for the control
+  const auto point = locate_injection(target, control);
+  EXPECT_EQ(point.kind, InjectionKind::kInPath);
+  EXPECT_FALSE(point.router_before);
+  EXPECT_FALSE(point.router_after);
+}
+
+std::vector<uint8_t> time_exceeded_packet(uint8_t type = 11, size_t truncate = 0) {
+  std::vector<uint8_t> packet = {
+      0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0, 10, 200, 2, 2, 10, 200, 0, 1,      // IP: router -> vantage
+      type, 0, 0, 0, 0, 0, 0, 0,                                                 // ICMP time exceeded
+      0x45, 0, 0, 52, 0, 0, 0x40, 0, 1, 6, 0, 0, 10, 200, 0, 1, 198, 18, 0, 1,   // quoted IP: vantage -> host, TCP
+      0xa4, 0x10, 0x01, 0xbb, 0x12, 0x34, 0x56, 0x78};                           // ports 42000 -> 443, seq
+  packet.resize(packet.size() - truncate);
+  return packet;
+}
+
+TEST(TimeExceeded, MatchesTheQuotedTcpHeader) {
+  const auto packet = time_exceeded_packet();
+  const auto message = parse_time_exceeded(packet);
+  ASSERT_TRUE(message);
+  EXPECT_EQ(message->router, 0x0ac80202u);
+  EXPECT_EQ(message->original_source, 0x0ac80001u);
+  EXPECT_EQ(message->original_destination, 0xc6120001u);
+  EXPECT_EQ(message->protocol, 6);
+  EXPECT_EQ(message->source_port, 42000);
+  EXPECT_EQ(message->destination_port, 443);
+  EXPECT_EQ(message->sequence, 0x12345678u);
+}
+
+TEST(TimeExceeded, RejectsOtherTypesAndTruncatedPackets) {
+  EXPECT_FALSE(parse_time_exceeded(time_exceeded_packet(3)));  // destination unreachable
+  for (size_t cut = 1; cut <= 30; ++cut) {
+    const auto packet = time_exceeded_packet(11, cut);
+    EXPECT_FALSE(parse_time_exceeded(packet)) << cut;
+  }
+  EXPECT_FALSE(parse_time_exceeded({}));
+}
+
+}  // namespace
+}  // namespace mitmscope
