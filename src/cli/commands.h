@@ -16,5 +16,6 @@ void register_demo(CLI::App& app, SetAction set_action);
 void register_lab(CLI::App& app, SetAction set_action);
 void register_scan(CLI::App& app, SetAction set_action);
 void register_discover(CLI::App& app, SetAction set_action);
+void register_trace(CLI::App& app, SetAction set_action);
 
 }  // namespace mitmscope::cli

@@ -55,7 +55,7 @@ bool Engine::try_start(ProbeRequest& request, Clock::time_point now, Clock::time
     global_next_ = std::max(global_next_ + global_interval, now - global_interval * 10);  // small burst credit
     if (global_next_ < now) global_next_ = now;
   }
-  auto connection = std::make_unique<TlsConnection>(context_, request.endpoint, std::move(request.sni));
+  auto connection = std::make_unique<TlsConnection>(context_, request.endpoint, std::move(request.sni), request.connection);
   ++started_;
   const auto wait = connection->start();
   const int fd = connection->fd();

@@ -35,6 +35,7 @@ struct ProbeRequest {
   std::string sni;
   uint64_t token = 0;                 // the caller's, handed back with the observation
   std::chrono::steady_clock::time_point not_before{};  // do not start earlier (stateful re-tests)
+  ConnectionOptions connection;       // TTL, source port... (trace)
 };
 
 class Engine {

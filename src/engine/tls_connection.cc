@@ -77,8 +77,10 @@ Result<TlsClientContext> TlsClientContext::create(const TlsClientOptions& option
   return context;
 }
 
-TlsConnection::TlsConnection(const TlsClientContext& context, const Endpoint& endpoint, std::string sni)
-    : context_(context), endpoint_(endpoint) {
+TlsConnection::TlsConnection(const TlsClientContext& context, const Endpoint& endpoint, std::string sni,
+                             ConnectionOptions options)
+    : context_(context), endpoint_(endpoint), options_(options) {
+  if (!options_.ttl) options_.ttl = context.options().ttl;
   observation_.ip = endpoint.ip;
   observation_.port = endpoint.port;
   observation_.sni = std::move(sni);
@@ -96,10 +98,39 @@ TlsConnection::Wait TlsConnection::start() {
   deadline_ = started_ + context_.options().connect_timeout;
   fd_ = ::socket(endpoint_.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return finish(Error{ErrorCode::kNetworkError, fmt::format("socket: {}", std::strerror(errno))});
+  if (options_.reset_on_close || options_.source_port != 0) {
+    const int enable = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &enable, sizeof enable);
+  }
+  if (options_.source_port != 0) {
+    sockaddr_storage local{};
+    socklen_t length = 0;
+    if (endpoint_.family == AF_INET6) {
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&local);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(options_.source_port);
+      length = sizeof *v6;
+    } else {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&local);
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(options_.source_port);
+      length = sizeof *v4;
+    }
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&local), length) != 0) {
+      return finish(Error{ErrorCode::kNetworkError,
+                          fmt::format("bind to source port {}: {}", options_.source_port, std::strerror(errno))});
+    }
+  }
+  if (options_.ttl && options_.ttl_on_connect) {
+    const int enable = 1;
+    ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
+    set_ttl(*options_.ttl);
+  }
   if (::connect(fd_, reinterpret_cast<const sockaddr*>(&endpoint_.address), endpoint_.address_length) == 0) {
     return connect_step();
   }
   if (errno != EINPROGRESS) return finish(socket_error(errno, true));
+  if (options_.ttl) record_source_port();
   phase_ = Phase::kConnecting;
   return wait_ = Wait::kWritable;
 }
@@ -129,22 +160,24 @@ TlsConnection::Wait TlsConnection::connect_step() {
   int error = 0;
   socklen_t length = sizeof error;
   if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
-  if (error != 0) return finish(socket_error(error, true));
+  if (error != 0) {
+    if (error == EHOSTUNREACH && options_.ttl && options_.ttl_on_connect) {
+      return finish(Error{ErrorCode::kTtlExpired,
+                          fmt::format("the SYN expired in transit (ICMP time exceeded, TTL {})", *options_.ttl)});
+    }
+    return finish(socket_error(error, true));
+  }
   const auto now = Clock::now();
   observation_.timings.connect_ms = milliseconds_between(started_, now);
-  sockaddr_storage local{};
-  socklen_t local_length = sizeof local;
-  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
-    observation_.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);  // same offset in v6
-  }
+  record_source_port();
+  if (options_.connect_only) return finish(std::nullopt);
   handshake_started_ = now;
   deadline_ = now + context_.options().handshake_timeout;
 
-  if (const auto ttl = context_.options().ttl) {
+  if (options_.ttl && !options_.ttl_on_connect) {
     const int enable = 1;
     ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
-    ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &*ttl, sizeof *ttl);
-    observation_.ttl = *ttl;
+    set_ttl(*options_.ttl);
   }
   ssl_.reset(SSL_new(context_.get()));
   if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1) {
@@ -158,6 +191,20 @@ TlsConnection::Wait TlsConnection::connect_step() {
   SSL_set_connect_state(ssl_.get());
   phase_ = Phase::kHandshaking;
   return handshake_step();
+}
+
+void TlsConnection::set_ttl(int ttl) {
+  ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+  if (endpoint_.family == AF_INET6) ::setsockopt(fd_, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  observation_.ttl = ttl;
+}
+
+void TlsConnection::record_source_port() {
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+    observation_.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);  // same offset in v6
+  }
 }
 
 TlsConnection::Wait TlsConnection::handshake_step() {
@@ -244,6 +291,11 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
     // The TTL was for the ClientHello only: what follows (FIN, RST) travels normally.
     const int default_ttl = -1;
     ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &default_ttl, sizeof default_ttl);
+    if (endpoint_.family == AF_INET6) ::setsockopt(fd_, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &default_ttl, sizeof default_ttl);
+  }
+  if (fd_ >= 0 && options_.reset_on_close) {
+    const linger reset{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   }
   if (fd_ >= 0) {
     ::close(fd_);

@@ -32,6 +32,15 @@ struct TlsClientOptions {
   std::optional<int> ttl;
 };
 
+// What one connection does differently from its context (trace's TTL-limited probes).
+struct ConnectionOptions {
+  std::optional<int> ttl;        // overrides TlsClientOptions::ttl for this connection
+  bool ttl_on_connect = false;   // the SYN itself carries the TTL (trace's path series)
+  bool connect_only = false;     // done once the TCP handshake is answered: no TLS
+  uint16_t source_port = 0;      // bind this local port (trace --paris); 0: the kernel's choice
+  bool reset_on_close = false;   // close with RST (SO_LINGER 0), so the port is free again at once
+};
+
 // "1.2" / "1.3" / "TLSv1.2" -> 0x0303 / 0x0304.
 Result<uint16_t> parse_tls_version(std::string_view text);
 
@@ -53,7 +62,8 @@ class TlsConnection {
   using Clock = std::chrono::steady_clock;
 
   // sni empty: no SNI extension.
-  TlsConnection(const TlsClientContext& context, const Endpoint& endpoint, std::string sni);
+  TlsConnection(const TlsClientContext& context, const Endpoint& endpoint, std::string sni,
+                ConnectionOptions options = {});
   ~TlsConnection();
   TlsConnection(const TlsConnection&) = delete;
   TlsConnection& operator=(const TlsConnection&) = delete;
@@ -74,12 +84,15 @@ class TlsConnection {
   Wait connect_step();
   Wait handshake_step();
   Wait finish(std::optional<Error> error);
+  void set_ttl(int ttl);
+  void record_source_port();
   Error classify_failure(int ssl_error, int saved_errno);
   static void on_message(int write_p, int version, int content_type, const void* buffer, size_t length,
                          SSL* ssl, void* self);
 
   const TlsClientContext& context_;
   Endpoint endpoint_;
+  ConnectionOptions options_;
   Phase phase_ = Phase::kConnecting;
   Wait wait_ = Wait::kWritable;
   int fd_ = -1;

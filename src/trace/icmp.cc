@@ -1,5 +1,16 @@
 #include "trace/icmp.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
 namespace mitmscope {
 namespace {
 
@@ -42,6 +53,73 @@ std::optional<TimeExceeded> parse_time_exceeded(std::span<const uint8_t> packet)
   message.destination_port = read16(packet, transport + 2);
   message.sequence = read32(packet, transport + 4);
   return message;
+}
+
+namespace {
+uint64_t flow_key(uint32_t destination, uint16_t destination_port, uint16_t source_port) {
+  return uint64_t(destination) << 32 | uint64_t(destination_port) << 16 | source_port;
+}
+}  // namespace
+
+Result<IcmpListener> IcmpListener::open() {
+  const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+  if (fd < 0) {
+    const int error = errno;
+    return make_error(ErrorCode::kNetworkError,
+                      fmt::format("raw ICMP socket: {}{}", std::strerror(error),
+                                  error == EPERM || error == EACCES ? " (needs root or CAP_NET_RAW)" : ""));
+  }
+  // Parallel probes make bursts of ICMP: room for tens of thousands of messages.
+  const int buffer = 8 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+  }
+  IcmpListener listener;
+  listener.fd_ = fd;
+  return listener;
+}
+
+IcmpListener::IcmpListener(IcmpListener&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), received_(other.received_), seen_(std::move(other.seen_)) {}
+
+IcmpListener& IcmpListener::operator=(IcmpListener&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    received_ = other.received_;
+    seen_ = std::move(other.seen_);
+  }
+  return *this;
+}
+
+IcmpListener::~IcmpListener() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void IcmpListener::drain() {
+  if (fd_ < 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::array<uint8_t, 1500> packet{};
+  for (;;) {
+    const ssize_t length = ::recv(fd_, packet.data(), packet.size(), MSG_DONTWAIT);
+    if (length < 0) break;
+    const auto message = parse_time_exceeded(std::span(packet.data(), static_cast<size_t>(length)));
+    if (!message || message->protocol != IPPROTO_TCP) continue;
+    ++received_;
+    seen_[flow_key(message->original_destination, message->destination_port, message->source_port)] =
+        Seen{message->router, now};
+  }
+  if (seen_.size() > 65536) {
+    std::erase_if(seen_, [now](const auto& entry) { return now - entry.second.when > std::chrono::minutes(1); });
+  }
+}
+
+std::optional<uint32_t> IcmpListener::take(uint32_t destination, uint16_t destination_port, uint16_t source_port) {
+  const auto found = seen_.find(flow_key(destination, destination_port, source_port));
+  if (found == seen_.end()) return std::nullopt;
+  const uint32_t router = found->second.router;
+  seen_.erase(found);
+  return router;
 }
 
 }  // namespace mitmscope

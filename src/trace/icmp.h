@@ -4,9 +4,13 @@
 // bytes of the datagram, which for TCP are exactly the ports and the sequence number).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <unordered_map>
+
+#include "core/error.h"
 
 namespace mitmscope {
 
@@ -22,5 +26,37 @@ struct TimeExceeded {
 
 // nullopt for anything else (other ICMP types, truncated or malformed packets).
 std::optional<TimeExceeded> parse_time_exceeded(std::span<const uint8_t> packet);
+
+// A raw IPv4 ICMP socket (root or CAP_NET_RAW) that collects time-exceeded messages about
+// TCP segments. The kernel hands a raw socket its copy of an ICMP message before TCP handles
+// it, so when a TTL-limited probe has failed with EHOSTUNREACH (IP_RECVERR), its message is
+// already queued here: drain() then take() finds the router. Bounded: messages not taken
+// within a minute are forgotten.
+class IcmpListener {
+ public:
+  // The error says why not (kAddressRefused is not it: kNetworkError with "needs root or CAP_NET_RAW").
+  static Result<IcmpListener> open();
+  IcmpListener(IcmpListener&& other) noexcept;
+  IcmpListener& operator=(IcmpListener&& other) noexcept;
+  IcmpListener(const IcmpListener&) = delete;
+  IcmpListener& operator=(const IcmpListener&) = delete;
+  ~IcmpListener();
+
+  void drain();   // reads everything queued, without blocking
+  // The router that said the segment from `source_port` to destination:destination_port
+  // expired (host order), once: the entry is consumed.
+  std::optional<uint32_t> take(uint32_t destination, uint16_t destination_port, uint16_t source_port);
+  uint64_t received() const { return received_; }   // time-exceeded messages about TCP
+
+ private:
+  IcmpListener() = default;
+  struct Seen {
+    uint32_t router;
+    std::chrono::steady_clock::time_point when;
+  };
+  int fd_ = -1;
+  uint64_t received_ = 0;
+  std::unordered_map<uint64_t, Seen> seen_;
+};
 
 }  // namespace mitmscope

@@ -43,6 +43,8 @@ std::string_view hop_outcome_name(HopOutcome outcome) {
     case HopOutcome::kReached: return "reached";
     case HopOutcome::kReset: return "reset";
     case HopOutcome::kClosed: return "closed";
+    case HopOutcome::kAlert: return "tls_alert";
+    case HopOutcome::kNotTls: return "not_tls";
     case HopOutcome::kSilence: return "silence";
     case HopOutcome::kError: return "error";
   }

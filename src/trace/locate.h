@@ -26,6 +26,8 @@ enum class HopOutcome {
   kReached,        // path series: the TCP handshake reached the address (or it refused)
   kReset,          // RST
   kClosed,         // FIN without an answer
+  kAlert,          // a TLS alert instead of a certificate
+  kNotTls,         // an answer that is not TLS (a block page, ...)
   kSilence,        // nothing within the timeout
   kError,          // anything else (local errors)
 };
@@ -36,6 +38,12 @@ struct HopResult {
   HopOutcome outcome = HopOutcome::kSilence;
   std::optional<std::string> router;   // ICMP sender, for kTimeExceeded when known
   std::string detail;
+  // A TLS answer's leaf and its verdict (intercepted / untrusted / clean), for the record.
+  std::string leaf_sha256;
+  std::string verdict;
+  std::string interceptor;             // the known interceptor's id, when attributed
+  uint16_t source_port = 0;
+  double milliseconds = 0;
 };
 
 // One series: results indexed by TTL (ttl = index + 1).
