@@ -187,6 +187,49 @@ scan --blocklist "$work/blocklist.txt" --out "$work/blocked.jsonl" 2>"$work/bloc
 check "blocklist: nothing in it is probed" 0 "$(jq -r 'select(.ip | startswith("198.18.")) | .ip' "$work/blocked.jsonl" | grep -c '^198\.18\.[0-9]*\.' || true)"
 check "blocklist: refusals are reported" true "$(grep -q 'is in the blocklist' "$work/blocked.txt" && echo true || echo false)"
 
+# trace: the injection point of every intercepted host is the interceptor's hop, between the right routers.
+tflags=(--allow-private --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots")
+trace() { lab exec -- "$mitmscope" trace "$@" "${tflags[@]}"; }
+truth="$state/ground-truth.json"
+thost=$(jq -r '.intercepted_hosts[0]' "$truth")
+tbypass=$(jq -r '.bypass_hosts[0]' "$truth")
+before=$(jq -r ".router_addresses[$((hop - 2))]" "$truth")
+after=$(jq -r ".router_addresses[$((hop - 1))]" "$truth")
+trace "$thost" --sni facebook.com --json >"$work/trace.json"
+check "trace: intercepted host exits 11" 11 $?
+check "trace: in-path injector at the interceptor's hop, between its two routers, the address at the host's hop" \
+  "in_path_injector $hop $before $after $host_hop $host_hop" \
+  "$(jq -r '.injection | "\(.kind) \(.injection_ttl) \(.router_before.address) \(.router_after.address) \(.control_terminating_ttl) \(.address_distance)"' "$work/trace.json")"
+check "trace: every router before the host is named, hop by hop" "$(jq -r '.router_addresses | join(" ")' "$truth")" \
+  "$(jq -r '[.runs[0].hops[] | select(.control.outcome == "time_exceeded") | .control.router] | join(" ")' "$work/trace.json")"
+trace "$tbypass" --sni facebook.com --json >"$work/trace-bypass.json"
+check "trace: bypass host shows no interception, control and target end at the host" "0 no_interception $host_hop $host_hop" \
+  "$? $(jq -r '.injection | "\(.kind) \(.target_terminating_ttl) \(.control_terminating_ttl)"' "$work/trace-bypass.json")"
+trace "$thost" --sni facebook.com --paris --runs 3 --json >"$work/trace-paris.json"
+check "trace --paris --runs 3: the same answer in 3 of 3 runs, one source port per series" \
+  "in_path_injector $hop $before $after 3 1" \
+  "$(jq -r '"\(.injection.kind) \(.injection.injection_ttl) \(.injection.router_before.address) \(.injection.router_after.address) \(.consistency.agreeing_runs) \([.runs[0].hops[] | .control.source_port] | unique | length)"' "$work/trace-paris.json")"
+ip netns exec ms-vantage setpriv --bounding-set=-net_raw "$mitmscope" trace "$thost" --sni facebook.com "${tflags[@]}" --json \
+  >"$work/trace-noraw.json" 2>"$work/trace-noraw.txt"
+check "trace without CAP_NET_RAW: the same TTLs, routers unknown and said so" "in_path_injector $hop null false true" \
+  "$(jq -r '"\(.injection.kind) \(.injection.injection_ttl) \(.injection.router_before) \(.routers_known) \(.routers_unknown_reason != null)"' "$work/trace-noraw.json")"
+check "trace without CAP_NET_RAW: the warning names the capability" true \
+  "$(grep -q 'CAP_NET_RAW' "$work/trace-noraw.txt" && echo true || echo false)"
+# Bulk: every host of the lab; the aggregate equals the ground truth exactly.
+trace --hosts "$state/hosts.txt" --sni facebook.com --out "$work/traces.jsonl" --summary "$work/trace-summary.json" \
+  >"$work/trace-bulk.txt" 2>/dev/null
+check "trace --hosts: exits 0" 0 $?
+check "trace --hosts: every host traced" "$(wc -l <"$state/hosts.txt")" "$(jq -r .hosts "$work/trace-summary.json")"
+check "trace --hosts: the intercepted hosts are exactly the ground truth's" "$(jq -r '.intercepted_hosts[]' "$truth" | sort)" \
+  "$(jq -r 'select(.injection.kind != "no_interception") | .address' "$work/traces.jsonl" | sort)"
+check "trace --hosts: all injected before the host, $((host_hop - hop)) hops before, one router pair" \
+  "$(jq -r '.intercepted_hosts | length' "$truth") {\"$((host_hop - hop))\":$(jq -r '.intercepted_hosts | length' "$truth")} $before $after 1" \
+  "$(jq -r '"\(.injection_before_host) \(.hops_before_host | tojson) \(.router_pairs[0].router_before) \(.router_pairs[0].router_after) \(.router_pairs[0].share)"' "$work/trace-summary.json")"
+check "trace --hosts: intercepted share per AS equals the ground truth" "$truth_per_as" \
+  "$(jq -r '.per_as[] | select(.intercepted > 0) | "\(.as | ltrimstr("AS")) \(.intercepted)"' "$work/trace-summary.json" | sort)"
+check "trace --hosts: no host gave different answers, no TTL had two routers" "0 0" \
+  "$(jq -r '"\(.hosts_with_inconsistent_runs) \(.hosts_with_multi_router_ttls)"' "$work/trace-summary.json")"
+
 # Store and resume: a scan killed with -9 at two points and resumed stores exactly what an uninterrupted run does.
 rows() { sqlite3 "$1" "SELECT ip, port, sni, verdict FROM results ORDER BY ip, port, sni"; }
 scan --store "$work/whole.db" --out /dev/null 2>/dev/null
@@ -252,6 +295,11 @@ check "proxy: targeted forged" "intercepted - lab-root" "$(verdict "$host" --sni
 check "proxy: control spliced to the genuine host" "untrusted - -" "$(verdict "$host" --sni $control)"
 check "proxy: control with TTL reaching the device already gets the genuine answer" "untrusted - -" \
   "$(verdict "$host" --sni $control --ttl "$hop")"
+trace "$host" --sni facebook.com --json >"$work/trace-proxy.json"
+check "trace: terminating proxy at the device's hop, the address further" "terminating_proxy $hop $hop $host_hop" \
+  "$(jq -r '.injection | "\(.kind) \(.injection_ttl) \(.control_terminating_ttl) \(.address_distance)"' "$work/trace-proxy.json")"
+check "trace: without the path series it cannot tell proxy from server, and says so" "terminating_proxy_or_server" \
+  "$(trace "$host" --sni facebook.com --json --no-path | jq -r .injection.kind)"
 lab down >/dev/null
 
 # kz-2021: an ISCA-named lab root, 75-day intermediates used after they expired, then a valid one.
