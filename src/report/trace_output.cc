@@ -23,9 +23,15 @@ Json router_json(const std::optional<std::string>& address, const AsnMap* asn_ma
   return out;
 }
 
-Json hop_json(const HopResult& hop) {
+Json hop_json(const HopResult& hop, const AsnMap* asn_map) {
   Json out = {{"outcome", hop_outcome_name(hop.outcome)}};
-  if (hop.router) out["router"] = *hop.router;
+  if (hop.router) {
+    out["router"] = *hop.router;
+    if (asn_map) {
+      const auto asn = asn_map->lookup(*hop.router);
+      out["router_asn"] = asn ? Json(asn->asn) : Json(nullptr);
+    }
+  }
   if (!hop.detail.empty()) out["detail"] = hop.detail;
   if (!hop.leaf_sha256.empty()) {
     out["leaf_sha256"] = hop.leaf_sha256;
@@ -144,9 +150,9 @@ Json trace_result_json(const TraceResult& result, const AsnMap* asn_map) {
     Json hops = Json::array();
     for (int ttl : ttls) {
       Json row = {{"ttl", ttl}};
-      if (const auto* hop = at(run.target, ttl)) row["target"] = hop_json(*hop);
-      if (const auto* hop = at(run.control, ttl)) row["control"] = hop_json(*hop);
-      if (const auto* hop = at(run.path, ttl)) row["path"] = hop_json(*hop);
+      if (const auto* hop = at(run.target, ttl)) row["target"] = hop_json(*hop, asn_map);
+      if (const auto* hop = at(run.control, ttl)) row["control"] = hop_json(*hop, asn_map);
+      if (const auto* hop = at(run.path, ttl)) row["path"] = hop_json(*hop, asn_map);
       hops.push_back(std::move(row));
     }
     runs.push_back({{"seconds", std::round(run.seconds * 1000) / 1000},
