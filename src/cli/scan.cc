@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/scan_round.h"
 #include "detect/scan.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
@@ -40,8 +41,6 @@ struct ScanCliOptions {
 int run_scan(const ScanCliOptions& options) {
   auto target_options = make_target_options(options.engine, options.shards, options.shard);
   if (!target_options) return report_error(target_options.error());
-  auto hosts = HostList::open(options.hosts, std::move(*target_options));
-  if (!hosts) return report_error(hosts.error());
   std::vector<SkippedTarget> skipped_domains;
   auto domains = read_domains(options.domains, skipped_domains);
   if (!domains) return report_error(domains.error());
@@ -59,9 +58,8 @@ int run_scan(const ScanCliOptions& options) {
   auto context = make_client_context(options.engine);
   if (!context) return report_error(context.error());
 
+  ScanRoundSinks sinks;
   std::unique_ptr<SqliteStore> store;
-  std::optional<ScanRecord> record;
-  std::set<std::string> stored;
   if (!options.store.empty()) {
     auto opened = SqliteStore::open(options.store);
     if (!opened) return report_error(opened.error());
@@ -73,108 +71,40 @@ int run_scan(const ScanCliOptions& options) {
                                        {"controls", options.controls}, {"retries", options.retries}};
     auto begun = store->begin_scan(parameters.dump(), options.resume);
     if (!begun) return report_error(begun.error());
-    record = *begun;
-    auto pairs = store->stored_pairs(record->id);
+    sinks.store = store.get();
+    sinks.scan_id = begun->id;
+    auto pairs = store->stored_pairs(begun->id);
     if (!pairs) return report_error(pairs.error());
-    stored = std::move(*pairs);
-    if (options.resume) fmt::print(stderr, "mitmscope: resuming scan {} ({} results already stored)\n", record->id, stored.size());
+    sinks.stored = std::move(*pairs);
+    if (options.resume) {
+      fmt::print(stderr, "mitmscope: resuming scan {} ({} results already stored)\n", begun->id, sinks.stored.size());
+    }
   } else if (options.resume) {
     return report_error({ErrorCode::kInvalidArgument, "--resume needs --store"});
   }
-  std::vector<StoredResult> batch;
-  auto flush = [&]() -> Result<void> {
-    if (!store || batch.empty()) return {};
-    auto added = store->add_results(record->id, batch);
-    batch.clear();
-    if (!added) return std::unexpected(added.error());
-    return {};
-  };
-  std::optional<Error> store_error;
-
-  std::FILE* out = stdout;
+  sinks.out = stdout;
   if (options.out != "-") {
-    out = std::fopen(options.out.c_str(), options.resume ? "a" : "w");
-    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
+    sinks.out = std::fopen(options.out.c_str(), options.resume ? "a" : "w");
+    if (!sinks.out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
   }
-  const bool progress = ::isatty(2);
-  const auto started = std::chrono::steady_clock::now();
-  const size_t expected = hosts->shard_size() * domains->size();
-  ScanSummary summary;
-  Engine engine(*context, engine_options(options.engine));
-  size_t intercepted = 0;
-  size_t done = 0;
-  auto last_progress = started;
-  ScanRunner runner(*hosts, *domains, {trust->trust_store, trust->registry, trust->at},
-                    {.controls = options.controls, .retries = options.retries,
-                     .stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000)),
-                     .max_active_hosts = std::max<size_t>(1, options.engine.concurrency), .seed = options.engine.seed,
-                     .skip_host = [&](const HostTarget& host) {
-                       if (stored.empty()) return false;
-                       const std::string prefix = host.endpoint.to_string() + " ";
-                       return std::all_of(domains->begin(), domains->end(),
-                                          [&](const std::string& domain) { return stored.contains(prefix + domain); });
-                     },
-                     .host_done = [&](const HostOutcome& outcome) {
-                       if (!asn_map) return summary.add_host(outcome);
-                       auto asn = asn_map->lookup(outcome.host->endpoint.ip);
-                       if (!asn) asn = AsnInfo{0, "0", "(not in the prefix table)", ""};
-                       summary.add_host(outcome, &*asn);
-                     }},
-                    [&](const ScanResult& result) {
-                      const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
-                      if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
-                      auto row = scan_result_json(result, trust->trust_store, {.foxio = options.trust.foxio});
-                      if (asn_map) {
-                        const auto asn = asn_map->lookup(result.host->endpoint.ip);
-                        row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
-                                                                  {"name", asn->name}, {"prefix", asn->prefix}}
-                                         : nlohmann::ordered_json(nullptr);
-                      }
-                      const std::string text = row.dump();
-                      fmt::print(out, "{}\n", text);
-                      if (store) {
-                        StoredResult stored_result{result.host->endpoint.ip, result.host->endpoint.port, result.sni,
-                                                   result.observation ? format_utc(result.observation->time) : format_utc(now_utc()),
-                                                   std::string(scan_verdict_name(result.verdict)), text, {}};
-                        if (result.assessment) {
-                          for (const auto& certificate : result.assessment->chain) {
-                            stored_result.certificates.emplace_back(certificate.sha256_hex(), certificate.der());
-                          }
-                        }
-                        batch.push_back(std::move(stored_result));
-                        if (batch.size() >= 256) {
-                          if (auto flushed = flush(); !flushed && !store_error) store_error = flushed.error();
-                        }
-                      }
-                      summary.add(result);
-                      intercepted += result.verdict == ScanVerdict::kIntercepted;
-                      ++done;
-                      const auto now = std::chrono::steady_clock::now();
-                      if (progress && now - last_progress > std::chrono::milliseconds(500)) {
-                        last_progress = now;
-                        const double seconds = std::chrono::duration<double>(now - started).count();
-                        const double per_second = double(done) / std::max(seconds, 1e-9);
-                        const double eta = expected > done ? double(expected - done) / std::max(per_second, 1e-9) : 0;
-                        fmt::print(stderr, "\r{}/{} results, {:.0f}/s, ETA {:.0f} s, intercepted {}   ", done, expected,
-                                   per_second, eta, intercepted);
-                      }
-                    });
-  runner.run(engine);
-  if (auto flushed = flush(); !flushed && !store_error) store_error = flushed.error();
-  if (progress) fmt::print(stderr, "\n");
-  if (out != stdout) std::fclose(out);
-  for (const auto& skipped : hosts->skipped()) {
+  sinks.progress = ::isatty(2);
+  ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = std::move(*target_options), .domains = &*domains,
+                         .trust = &*trust, .client = &*context, .engine = engine_options(options.engine),
+                         .asn_map = asn_map ? &*asn_map : nullptr, .controls = options.controls,
+                         .retries = options.retries, .stateful_delay = options.stateful_delay,
+                         .seed = options.engine.seed, .foxio = options.trust.foxio};
+  auto report = run_scan_round(inputs, sinks);
+  if (sinks.out != stdout) std::fclose(sinks.out);
+  if (!report) return report_error(report.error());
+  for (const auto& skipped : report->skipped_hosts) {
     fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", summary.text(runner.counters()), engine.started(),
-             seconds, double(engine.started()) / std::max(seconds, 1e-9));
-  if (!options.summary.empty()) {
-    std::ofstream(options.summary) << summary.json(runner.counters()).dump(2) << "\n";
-  }
-  if (store_error) return report_error(*store_error);
+  fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", report->summary_text, report->handshakes,
+             report->seconds, double(report->handshakes) / std::max(report->seconds, 1e-9));
+  if (!options.summary.empty()) std::ofstream(options.summary) << report->summary.dump(2) << "\n";
+  if (report->store_error) return report_error(*report->store_error);
   if (store) {
-    if (auto finished = store->finish_scan(record->id, summary.json(runner.counters()).dump()); !finished) {
+    if (auto finished = store->finish_scan(sinks.scan_id, report->summary.dump()); !finished) {
       return report_error(finished.error());
     }
   }

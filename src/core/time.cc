@@ -1,6 +1,7 @@
 #include "core/time.h"
 
 #include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -73,6 +74,26 @@ std::string format_utc(UtcSeconds time) {
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", int(date.year()), unsigned(date.month()),
                      unsigned(date.day()), clock.hours().count(), clock.minutes().count(),
                      clock.seconds().count());
+}
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) ++digits;
+  const std::string number(text.substr(0, digits));
+  const std::string_view unit = text.substr(digits);
+  char* end = nullptr;
+  const double value = number.empty() ? -1 : std::strtod(number.c_str(), &end);
+  double factor = 0;
+  if (unit.empty() || unit == "s") factor = 1000;
+  else if (unit == "ms") factor = 1;
+  else if (unit == "m" || unit == "min") factor = 60'000;
+  else if (unit == "h") factor = 3'600'000;
+  else if (unit == "d") factor = 86'400'000;
+  if (factor == 0 || value <= 0 || end == nullptr || *end != '\0' || value * factor < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("'{}' is not a duration (use 90, 90s, 500ms, 10m, 2h or 1d)", text));
+  }
+  return std::chrono::milliseconds(static_cast<long long>(value * factor));
 }
 
 }  // namespace mitmscope

@@ -22,4 +22,7 @@ Result<UtcSeconds> parse_utc(std::string_view text);
 // "YYYY-MM-DDTHH:MM:SSZ"
 std::string format_utc(UtcSeconds time);
 
+// "90", "90s", "500ms", "10m", "2h", "1d" -> milliseconds (> 0).
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
 }  // namespace mitmscope

@@ -39,6 +39,24 @@ CREATE TABLE IF NOT EXISTS result_certificates (
   PRIMARY KEY (result_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_by_verdict ON results(scan_id, verdict);
+CREATE TABLE IF NOT EXISTS monitors (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  parameters TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  memory TEXT,
+  last_round INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  monitor_id INTEGER NOT NULL REFERENCES monitors(id),
+  round INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  type TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  UNIQUE (monitor_id, round, type, scope)
+);
 )sql";
 
 struct Statement {
@@ -76,10 +94,150 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     return std::unexpected(result.error());
   }
   if (auto result = store->execute(kSchema); !result) return std::unexpected(result.error());
+  if (auto result = store->migrate(); !result) return std::unexpected(result.error());
   return store;
 }
 
 SqliteStore::~SqliteStore() { sqlite3_close(database_); }
+
+// Stores written before monitors existed get the round columns of `scans`.
+Result<void> SqliteStore::migrate() {
+  Statement columns;
+  sqlite3_prepare_v2(database_, "SELECT name FROM pragma_table_info('scans')", -1, &columns.handle, nullptr);
+  bool has_monitor = false;
+  while (sqlite3_step(columns.handle) == SQLITE_ROW) {
+    has_monitor |= std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(columns.handle, 0))) == "monitor_id";
+  }
+  if (has_monitor) return {};
+  return execute("ALTER TABLE scans ADD COLUMN monitor_id INTEGER REFERENCES monitors(id); "
+                 "ALTER TABLE scans ADD COLUMN round INTEGER; "
+                 "CREATE INDEX IF NOT EXISTS scans_by_round ON scans(monitor_id, round);");
+}
+
+Result<MonitorRecord> SqliteStore::open_monitor(const std::string& name, const std::string& parameters) {
+  Statement select;
+  sqlite3_prepare_v2(database_, "SELECT id, parameters, memory, last_round FROM monitors WHERE name = ?", -1, &select.handle,
+                     nullptr);
+  sqlite3_bind_text(select.handle, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(select.handle) == SQLITE_ROW) {
+    MonitorRecord record;
+    record.id = sqlite3_column_int64(select.handle, 0);
+    record.name = name;
+    record.parameters = reinterpret_cast<const char*>(sqlite3_column_text(select.handle, 1));
+    if (const auto* memory = sqlite3_column_text(select.handle, 2)) record.memory_json = reinterpret_cast<const char*>(memory);
+    record.last_round = sqlite3_column_int(select.handle, 3);
+    if (record.parameters != parameters) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: monitor '{}' exists with other parameters ({}); use another --name", path_,
+                                    name, record.parameters));
+    }
+    Statement started;
+    sqlite3_prepare_v2(database_, "SELECT started_at FROM scans WHERE monitor_id = ? AND round = ?", -1, &started.handle,
+                       nullptr);
+    sqlite3_bind_int64(started.handle, 1, record.id);
+    sqlite3_bind_int(started.handle, 2, record.last_round);
+    if (sqlite3_step(started.handle) == SQLITE_ROW) {
+      record.last_round_started_at = reinterpret_cast<const char*>(sqlite3_column_text(started.handle, 0));
+    }
+    return record;
+  }
+  Statement insert;
+  const std::string now = format_utc(now_utc());
+  sqlite3_prepare_v2(database_, "INSERT INTO monitors (name, parameters, created_at) VALUES (?, ?, ?)", -1,
+                     &insert.handle, nullptr);
+  sqlite3_bind_text(insert.handle, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.handle, 2, parameters.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.handle, 3, now.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(insert.handle) != SQLITE_DONE) return std::unexpected(error("cannot record the monitor"));
+  return MonitorRecord{sqlite3_last_insert_rowid(database_), name, parameters, "", 0, ""};
+}
+
+Result<ScanRecord> SqliteStore::begin_round(int64_t monitor_id, int round, const std::string& parameters) {
+  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
+  const std::string clear = fmt::format(
+      "DELETE FROM result_certificates WHERE result_id IN (SELECT r.id FROM results r JOIN scans s ON r.scan_id = s.id "
+      "WHERE s.monitor_id = {0} AND s.round = {1} AND s.finished_at IS NULL); "
+      "DELETE FROM results WHERE scan_id IN (SELECT id FROM scans WHERE monitor_id = {0} AND round = {1} AND finished_at IS NULL); "
+      "DELETE FROM scans WHERE monitor_id = {0} AND round = {1} AND finished_at IS NULL;",
+      monitor_id, round);
+  if (auto cleared = execute(clear); !cleared) {
+    execute("ROLLBACK");
+    return std::unexpected(cleared.error());
+  }
+  Statement insert;
+  const std::string now = format_utc(now_utc());
+  sqlite3_prepare_v2(database_, "INSERT INTO scans (started_at, parameters, monitor_id, round) VALUES (?, ?, ?, ?)", -1,
+                     &insert.handle, nullptr);
+  sqlite3_bind_text(insert.handle, 1, now.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.handle, 2, parameters.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(insert.handle, 3, monitor_id);
+  sqlite3_bind_int(insert.handle, 4, round);
+  if (sqlite3_step(insert.handle) != SQLITE_DONE) {
+    const Error failure = error("cannot record the round");
+    execute("ROLLBACK");
+    return std::unexpected(failure);
+  }
+  const int64_t id = sqlite3_last_insert_rowid(database_);
+  if (auto commit = execute("COMMIT"); !commit) return std::unexpected(commit.error());
+  return ScanRecord{id, now, parameters, false};
+}
+
+Result<void> SqliteStore::finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
+                                       const std::string& memory_json, std::span<const StoredEvent> events) {
+  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
+  auto fail = [&](std::string_view what) {
+    const Error failure = error(what);
+    execute("ROLLBACK");
+    return std::unexpected(failure);
+  };
+  Statement event;
+  sqlite3_prepare_v2(database_,
+                     "INSERT OR REPLACE INTO events (monitor_id, round, time, type, scope, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                     -1, &event.handle, nullptr);
+  for (const auto& item : events) {
+    sqlite3_reset(event.handle);
+    sqlite3_bind_int64(event.handle, 1, monitor_id);
+    sqlite3_bind_int(event.handle, 2, item.round);
+    sqlite3_bind_text(event.handle, 3, item.time.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(event.handle, 4, item.type.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(event.handle, 5, item.scope.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(event.handle, 6, item.detail_json.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(event.handle) != SQLITE_DONE) return fail("cannot store an event");
+  }
+  Statement monitor;
+  sqlite3_prepare_v2(database_, "UPDATE monitors SET memory = ?, last_round = ? WHERE id = ?", -1, &monitor.handle, nullptr);
+  sqlite3_bind_text(monitor.handle, 1, memory_json.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(monitor.handle, 2, round);
+  sqlite3_bind_int64(monitor.handle, 3, monitor_id);
+  if (sqlite3_step(monitor.handle) != SQLITE_DONE) return fail("cannot update the monitor");
+  Statement update;
+  const std::string now = format_utc(now_utc());
+  sqlite3_prepare_v2(database_, "UPDATE scans SET finished_at = ?, summary = ? WHERE id = ?", -1, &update.handle, nullptr);
+  sqlite3_bind_text(update.handle, 1, now.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(update.handle, 2, summary_json.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(update.handle, 3, scan_id);
+  if (sqlite3_step(update.handle) != SQLITE_DONE) return fail("cannot finish the round");
+  if (auto commit = execute("COMMIT"); !commit) {
+    execute("ROLLBACK");
+    return std::unexpected(commit.error());
+  }
+  return {};
+}
+
+Result<std::vector<StoredEvent>> SqliteStore::monitor_events(int64_t monitor_id) {
+  Statement select;
+  sqlite3_prepare_v2(database_, "SELECT round, time, type, scope, detail FROM events WHERE monitor_id = ? ORDER BY round, id",
+                     -1, &select.handle, nullptr);
+  sqlite3_bind_int64(select.handle, 1, monitor_id);
+  std::vector<StoredEvent> events;
+  int step;
+  auto text = [&](int column) { return std::string(reinterpret_cast<const char*>(sqlite3_column_text(select.handle, column))); };
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    events.push_back({sqlite3_column_int(select.handle, 0), text(1), text(2), text(3), text(4)});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read events"));
+  return events;
+}
 
 Result<ScanRecord> SqliteStore::begin_scan(const std::string& parameters, bool resume) {
   if (resume) {

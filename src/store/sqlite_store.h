@@ -21,6 +21,11 @@ class SqliteStore final : public Store {
   Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
   Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
   Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
+  Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) override;
+  Result<ScanRecord> begin_round(int64_t monitor_id, int round, const std::string& parameters) override;
+  Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
+                            const std::string& memory_json, std::span<const StoredEvent> events) override;
+  Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) override;
 
   // For tests and `report`: counts of rows.
   Result<int64_t> count(const std::string& table);
@@ -28,6 +33,7 @@ class SqliteStore final : public Store {
  private:
   SqliteStore(sqlite3* database, std::string path) : database_(database), path_(std::move(path)) {}
   Result<void> execute(const std::string& sql);
+  Result<void> migrate();
   Error error(std::string_view what) const;
   sqlite3* database_;
   std::string path_;

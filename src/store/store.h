@@ -32,6 +32,25 @@ struct StoredResult {
   std::vector<std::pair<std::string, std::vector<uint8_t>>> certificates;  // sha256 hex, DER; leaf first
 };
 
+// A monitor: a named series of rounds (each round a scan). `memory` is the event derivation's
+// state after the last finished round (analyze/monitor_events), stored with it atomically.
+struct MonitorRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string parameters;
+  std::string memory_json;          // empty before the first round
+  int last_round = 0;               // the last finished round (0: none)
+  std::string last_round_started_at;
+};
+
+struct StoredEvent {
+  int round = 0;
+  std::string time;
+  std::string type;
+  std::string scope;
+  std::string detail_json;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -42,6 +61,16 @@ class Store {
   // "ip:port sni" of every result already stored for the scan.
   virtual Result<std::set<std::string>> stored_pairs(int64_t scan_id) = 0;
   virtual Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) = 0;
+
+  // The monitor of this name, created when new; refused when it exists with other parameters.
+  virtual Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) = 0;
+  // The scan of round `round`: an unfinished one of that number (a round interrupted by a crash) is
+  // removed with its results first, so the round is measured again whole, under its number.
+  virtual Result<ScanRecord> begin_round(int64_t monitor_id, int round, const std::string& parameters) = 0;
+  // Finishes the round's scan, stores its events and the monitor's memory, in one transaction.
+  virtual Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
+                                    const std::string& memory_json, std::span<const StoredEvent> events) = 0;
+  virtual Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) = 0;
 };
 
 }  // namespace mitmscope

@@ -1,0 +1,268 @@
+// `mitmscope monitor --hosts FILE --domains FILE --every DURATION --store FILE`: scan rounds on a
+// schedule, events between rounds (analyze/monitor_events), stored, printed, and handed to a hook.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "analyze/monitor_events.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/scan_round.h"
+#include "core/time.h"
+#include "store/sqlite_store.h"
+
+extern char** environ;
+
+namespace mitmscope::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int number) {
+  g_stop = true;
+  std::signal(number, SIG_DFL);   // a second signal ends the process at once
+}
+
+struct MonitorCliOptions {
+  std::string hosts;
+  std::string domains;
+  std::string every = "10m";
+  int rounds = 0;
+  std::string until;
+  std::string store;
+  std::string name = "default";
+  std::string on_event;
+  double hook_timeout = 10;
+  std::string out;
+  bool json = false;
+  int controls = 2;
+  int retries = 5;
+  double stateful_delay = 120;
+  std::string pfx2as;
+  EngineCliOptions engine;
+  TrustOptions trust;
+};
+
+// Runs `command` with /bin/sh, the event as JSON on its stdin; waits at most `timeout`, then kills it.
+std::string run_hook(const std::string& command, const std::string& input, std::chrono::milliseconds timeout) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
+  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char**>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[0]);
+  if (spawned != 0) {
+    ::close(pipe_fds[1]);
+    return fmt::format("cannot start /bin/sh: {}", std::strerror(spawned));
+  }
+  const std::string text = input + "\n";
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(pipe_fds[1], text.data() + written, text.size() - written);
+    if (n <= 0) break;   // the hook does not read its input: fine
+    written += static_cast<size_t>(n);
+  }
+  ::close(pipe_fds[1]);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return fmt::format("killed after {} ms", timeout.count());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status)) : "ended by a signal";
+}
+
+std::string event_text(const MonitorEvent& event) {
+  std::string detail;
+  if (event.type == "baseline") {
+    detail = fmt::format("{} hosts intercepted, {} domains, intermediates {}, roots {}, validity shift {}",
+                         event.detail["intercepted_hosts"].get<size_t>(), event.detail["domains"].size(),
+                         event.detail["intermediates"].size(), event.detail["roots"].dump(),
+                         event.detail["validity_shifts"].dump());
+  } else if (event.type == "interception_started") {
+    detail = fmt::format("{} hosts in {} ASes", event.detail["intercepted_hosts"].get<size_t>(), event.detail["ases"].size());
+  } else if (event.type == "interception_stopped") {
+    detail = fmt::format("{} hosts were intercepted in round {}", event.detail["hosts_before"].get<size_t>(),
+                         event.detail["previous_round"].get<int>());
+  } else if (event.type == "hosts_started" || event.type == "hosts_stopped") {
+    detail = fmt::format("{} hosts ({} -> {})", event.detail["hosts"].size(), event.detail["before"].get<size_t>(),
+                         event.detail["intercepted_now"].get<size_t>());
+  } else if (event.type == "rules_changed") {
+    detail = fmt::format("validity shift {} -> {}, key {} -> {}", event.detail["validity_shift_hours"]["before"].dump(),
+                         event.detail["validity_shift_hours"]["now"].dump(), event.detail["key"]["before"].dump(),
+                         event.detail["key"]["now"].dump());
+  }
+  return fmt::format("round {} {} event {} {}{}{}", event.round, event.time, event.type, event.scope,
+                     detail.empty() ? "" : ": ", detail);
+}
+
+int run_monitor(const MonitorCliOptions& options) {
+  auto every = parse_duration(options.every);
+  if (!every) return report_error(every.error());
+  std::optional<UtcSeconds> until;
+  if (!options.until.empty()) {
+    auto parsed = parse_utc(options.until);
+    if (!parsed) return report_error(parsed.error());
+    until = *parsed;
+  }
+  if (options.rounds < 0) return report_error({ErrorCode::kInvalidArgument, "--rounds must be positive"});
+  auto target_options = make_target_options(options.engine);
+  if (!target_options) return report_error(target_options.error());
+  std::vector<SkippedTarget> skipped_domains;
+  auto domains = read_domains(options.domains, skipped_domains);
+  if (!domains) return report_error(domains.error());
+  for (const auto& skipped : skipped_domains) {
+    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, skipped.line, skipped.reason);
+  }
+  std::optional<AsnMap> asn_map;
+  if (!options.pfx2as.empty()) {
+    auto loaded = AsnMap::load(options.pfx2as);
+    if (!loaded) return report_error(loaded.error());
+    asn_map = std::move(*loaded);
+  }
+  auto trust = load_trust_context(options.trust);
+  if (!trust) return report_error(trust.error());
+  auto client = make_client_context(options.engine);
+  if (!client) return report_error(client.error());
+  auto store = SqliteStore::open(options.store);
+  if (!store) return report_error(store.error());
+
+  const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
+                                     {"domains", std::filesystem::absolute(options.domains).string()},
+                                     {"every_ms", every->count()}, {"seed", options.engine.seed},
+                                     {"controls", options.controls}, {"retries", options.retries}};
+  auto monitor = (*store)->open_monitor(options.name, parameters.dump());
+  if (!monitor) return report_error(monitor.error());
+  MonitorMemory memory;
+  if (!monitor->memory_json.empty()) {
+    try {
+      memory = MonitorMemory::from_json(nlohmann::json::parse(monitor->memory_json));
+    } catch (const std::exception& error) {
+      return report_error({ErrorCode::kParseError, fmt::format("{}: monitor '{}': stored memory is unreadable: {}",
+                                                               options.store, options.name, error.what())});
+    }
+  }
+  int round = monitor->last_round + 1;
+  // The cadence continues from the last finished round's start, also across restarts.
+  auto next_start = std::chrono::system_clock::now();
+  if (!monitor->last_round_started_at.empty()) {
+    if (auto last = parse_utc(monitor->last_round_started_at)) next_start = std::max(next_start, std::chrono::time_point_cast<std::chrono::system_clock::duration>(*last + *every));
+    fmt::print(stderr, "monitor '{}': continuing after round {} (started {})\n", options.name, monitor->last_round,
+               monitor->last_round_started_at);
+  }
+  std::FILE* out = nullptr;
+  if (!options.out.empty()) {
+    out = std::fopen(options.out.c_str(), "a");
+    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
+  }
+  g_stop = false;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = *target_options, .domains = &*domains,
+                         .trust = &*trust, .client = &*client, .engine = engine_options(options.engine),
+                         .asn_map = asn_map ? &*asn_map : nullptr, .controls = options.controls,
+                         .retries = options.retries, .stateful_delay = options.stateful_delay,
+                         .seed = options.engine.seed, .foxio = options.trust.foxio};
+  int status = kExitOk;
+  while (!g_stop) {
+    if (options.rounds > 0 && round > options.rounds) break;
+    while (!g_stop && std::chrono::system_clock::now() < next_start) {
+      std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
+          next_start - std::chrono::system_clock::now(), std::chrono::milliseconds(100)));
+    }
+    if (g_stop) break;
+    if (until && std::chrono::system_clock::now() >= *until) break;
+    const auto round_start = std::chrono::system_clock::now();
+    auto record = (*store)->begin_round(monitor->id, round, parameters.dump());
+    if (!record) return report_error(record.error());
+    RoundState state;
+    state.round = round;
+    state.started_at = record->started_at;
+    ScanRoundSinks sinks;
+    sinks.store = store->get();
+    sinks.scan_id = record->id;
+    sinks.out = out;
+    sinks.observe = [&](const ScanResult& result, const std::string& as_key) { state.add(result, as_key); };
+    auto report = run_scan_round(inputs, sinks);
+    if (!report) return report_error(report.error());
+    if (report->store_error) return report_error(*report->store_error);
+    const auto events = derive_events(memory, state);
+    remember(memory, state);
+    std::vector<StoredEvent> stored;
+    for (const auto& event : events) {
+      stored.push_back({event.round, event.time, event.type, event.scope, event.detail.dump()});
+    }
+    if (auto finished = (*store)->finish_round(monitor->id, record->id, round, report->summary.dump(),
+                                               memory.json().dump(), stored);
+        !finished) {
+      return report_error(finished.error());
+    }
+    fmt::print(stderr, "round {}: {} hosts intercepted, {} handshakes in {:.1f} s\n", round,
+               state.intercepted_hosts.size(), report->handshakes, report->seconds);
+    for (const auto& event : events) {
+      const std::string json = event.json().dump();
+      fmt::print("{}\n", options.json ? json : event_text(event));
+      std::fflush(stdout);
+      if (!options.on_event.empty()) {
+        const auto failure =
+            run_hook(options.on_event, json, std::chrono::milliseconds(static_cast<long>(options.hook_timeout * 1000)));
+        if (!failure.empty()) fmt::print(stderr, "mitmscope: --on-event: {}: {}\n", options.on_event, failure);
+      }
+    }
+    ++round;
+    next_start = round_start + *every;
+  }
+  if (out) std::fclose(out);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  return status;
+}
+
+}  // namespace
+
+void register_monitor(CLI::App& app, SetAction set_action) {
+  auto options = std::make_shared<MonitorCliOptions>();
+  auto* command = app.add_subcommand("monitor", "Scan rounds on a schedule into a store; events when interception "
+                                                "starts, stops, spreads or changes");
+  command->add_option("--hosts", options->hosts, "One IP[:PORT] per line (tags kept; ASnnn groups events per AS)")->required();
+  command->add_option("--domains", options->domains, "One domain per line (or rank,domain)")->required();
+  command->add_option("--every", options->every, "Time between round starts (90s, 10m, 1h)")->capture_default_str();
+  command->add_option("--rounds", options->rounds, "Stop after this round number (counted over restarts; 0: no limit)");
+  command->add_option("--until", options->until, "Start no round after this UTC time (YYYY-MM-DDTHH:MM:SSZ)");
+  command->add_option("--store", options->store, "SQLite store: rounds, results, events, the monitor's memory")->required();
+  command->add_option("--name", options->name, "The monitor's name in the store (several can share one)")->capture_default_str();
+  command->add_option("--on-event", options->on_event, "Run this shell command per event, the event as JSON on stdin");
+  command->add_option("--hook-timeout", options->hook_timeout, "Seconds before a hook is killed")->capture_default_str();
+  command->add_option("--out", options->out, "Also append every result as JSON Lines to this file");
+  command->add_flag("--json", options->json, "Events as JSON lines on stdout");
+  command->add_option("--controls", options->controls, "Control SNIs per host")->capture_default_str();
+  command->add_option("--retries", options->retries, "Tries per test domain")->capture_default_str();
+  command->add_option("--stateful-delay", options->stateful_delay, "Seconds before the second control re-test")->capture_default_str();
+  command->add_option("--pfx2as", options->pfx2as, "Prefix-to-AS table: events per AS from it instead of ASnnn tags");
+  add_engine_options(*command, options->engine);
+  add_trust_options(*command, options->trust);
+  command->callback([options, set_action] { set_action([options] { return run_monitor(*options); }); });
+}
+
+}  // namespace mitmscope::cli

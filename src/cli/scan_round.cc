@@ -1,0 +1,117 @@
+#include "cli/scan_round.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "core/time.h"
+#include "engine/engine.h"
+#include "report/scan_output.h"
+
+namespace mitmscope::cli {
+
+std::string host_as_key(const HostTarget& host, const AsnMap* asn_map) {
+  if (asn_map) {
+    const auto asn = asn_map->lookup(host.endpoint.ip);
+    return asn ? fmt::format("AS{}", asn->asn) : std::string();
+  }
+  for (const auto& tag : host.tags) {
+    if (tag.size() > 2 && (tag.starts_with("AS") || tag.starts_with("as")) &&
+        std::all_of(tag.begin() + 2, tag.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return "AS" + tag.substr(2);
+    }
+  }
+  return {};
+}
+
+Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks) {
+  auto hosts = HostList::open(inputs.hosts_file, inputs.targets);
+  if (!hosts) return std::unexpected(hosts.error());
+  const auto& domains = *inputs.domains;
+  const auto& trust = *inputs.trust;
+  const AsnMap* asn_map = inputs.asn_map;
+
+  ScanRoundReport report;
+  std::vector<StoredResult> batch;
+  auto flush = [&] {
+    if (!sinks.store || batch.empty() || report.store_error) return batch.clear();
+    auto added = sinks.store->add_results(sinks.scan_id, batch);
+    batch.clear();
+    if (!added) report.store_error = added.error();
+  };
+  const auto started = std::chrono::steady_clock::now();
+  const size_t expected = hosts->shard_size() * domains.size();
+  ScanSummary summary;
+  Engine engine(*inputs.client, inputs.engine);
+  size_t intercepted = 0;
+  size_t done = 0;
+  auto last_progress = started;
+  const auto& stored = sinks.stored;
+  ScanRunner runner(
+      *hosts, domains, {trust.trust_store, trust.registry, trust.at},
+      {.controls = inputs.controls, .retries = inputs.retries,
+       .stateful_delay = std::chrono::milliseconds(static_cast<long>(inputs.stateful_delay * 1000)),
+       .max_active_hosts = std::max<size_t>(1, inputs.engine.concurrency), .seed = inputs.seed,
+       .skip_host = [&](const HostTarget& host) {
+         if (stored.empty()) return false;
+         const std::string prefix = host.endpoint.to_string() + " ";
+         return std::all_of(domains.begin(), domains.end(),
+                            [&](const std::string& domain) { return stored.contains(prefix + domain); });
+       },
+       .host_done = [&](const HostOutcome& outcome) {
+         if (!asn_map) return summary.add_host(outcome);
+         auto asn = asn_map->lookup(outcome.host->endpoint.ip);
+         if (!asn) asn = AsnInfo{0, "0", "(not in the prefix table)", ""};
+         summary.add_host(outcome, &*asn);
+       }},
+      [&](const ScanResult& result) {
+        const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
+        if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
+        auto row = scan_result_json(result, trust.trust_store, {.foxio = inputs.foxio});
+        if (asn_map) {
+          const auto asn = asn_map->lookup(result.host->endpoint.ip);
+          row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
+                                                    {"name", asn->name}, {"prefix", asn->prefix}}
+                           : nlohmann::ordered_json(nullptr);
+        }
+        const std::string text = row.dump();
+        if (sinks.out) fmt::print(sinks.out, "{}\n", text);
+        if (sinks.store) {
+          StoredResult stored_result{result.host->endpoint.ip, result.host->endpoint.port, result.sni,
+                                     result.observation ? format_utc(result.observation->time) : format_utc(now_utc()),
+                                     std::string(scan_verdict_name(result.verdict)), text, {}};
+          if (result.assessment) {
+            for (const auto& certificate : result.assessment->chain) {
+              stored_result.certificates.emplace_back(certificate.sha256_hex(), certificate.der());
+            }
+          }
+          batch.push_back(std::move(stored_result));
+          if (batch.size() >= 256) flush();
+        }
+        if (sinks.observe) sinks.observe(result, host_as_key(*result.host, asn_map));
+        summary.add(result);
+        intercepted += result.verdict == ScanVerdict::kIntercepted;
+        ++done;
+        const auto now = std::chrono::steady_clock::now();
+        if (sinks.progress && now - last_progress > std::chrono::milliseconds(500)) {
+          last_progress = now;
+          const double seconds = std::chrono::duration<double>(now - started).count();
+          const double per_second = double(done) / std::max(seconds, 1e-9);
+          const double eta = expected > done ? double(expected - done) / std::max(per_second, 1e-9) : 0;
+          fmt::print(stderr, "\r{}/{} results, {:.0f}/s, ETA {:.0f} s, intercepted {}   ", done, expected, per_second,
+                     eta, intercepted);
+        }
+      });
+  runner.run(engine);
+  flush();
+  if (sinks.progress) fmt::print(stderr, "\n");
+  report.skipped_hosts = hosts->skipped();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.handshakes = engine.started();
+  report.summary = summary.json(runner.counters());
+  report.summary_text = summary.text(runner.counters());
+  return report;
+}
+
+}  // namespace mitmscope::cli

@@ -1,0 +1,60 @@
+// One pass of the scan over a hosts file and a domain list, with its outputs: JSON Lines, the
+// store, the summary. `scan` runs one; `monitor` runs one per round and watches the results go by.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analyze/asn_map.h"
+#include "cli/common.h"
+#include "detect/scan.h"
+#include "store/store.h"
+
+namespace mitmscope::cli {
+
+struct ScanRoundInputs {
+  std::string hosts_file;
+  TargetOptions targets;
+  const std::vector<std::string>* domains = nullptr;
+  const TrustContext* trust = nullptr;
+  const TlsClientContext* client = nullptr;
+  EngineOptions engine;
+  const AsnMap* asn_map = nullptr;
+  int controls = 2;
+  int retries = 5;
+  double stateful_delay = 120;
+  uint64_t seed = 1;
+  bool foxio = false;
+};
+
+struct ScanRoundSinks {
+  Store* store = nullptr;                 // with scan_id: results go there in batches
+  int64_t scan_id = 0;
+  std::set<std::string> stored;           // "ip:port sni" already stored (resume): skipped
+  std::FILE* out = nullptr;               // JSON Lines, or null
+  bool progress = false;                  // a progress line on stderr
+  // Every new result, with the host's AS key ("AS9198", or empty when unknown).
+  std::function<void(const ScanResult&, const std::string& as_key)> observe;
+};
+
+struct ScanRoundReport {
+  nlohmann::ordered_json summary;
+  std::string summary_text;
+  uint64_t handshakes = 0;
+  double seconds = 0;
+  std::vector<SkippedTarget> skipped_hosts;
+  std::optional<Error> store_error;       // results up to the failure are stored; the rest are in `out`
+};
+
+Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks);
+
+// The AS key of a host: from the prefix table when there is one, else an "ASnnn" tag; empty if neither.
+std::string host_as_key(const HostTarget& host, const AsnMap* asn_map);
+
+}  // namespace mitmscope::cli
