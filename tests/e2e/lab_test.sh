@@ -302,6 +302,48 @@ check "trace: without the path series it cannot tell proxy from server, and says
   "$(trace "$host" --sni facebook.com --json --no-path | jq -r .injection.kind)"
 lab down >/dev/null
 
+# monitor: the interceptor pauses at 9 s and resumes at 21 s with the 24-hour validity shift; rounds every 6 s.
+# The first monitor is killed with -9 in its second round; the second continues the series. Expected events,
+# in order, and nothing else: baseline (1), interception_stopped (3), interception_started and rules_changed (5).
+jq '.name = "kz-2019-monitor" | .schedule.events = [{"at_seconds": 9, "interceptor": "off"},
+    {"at_seconds": 21, "interceptor": "on", "validity_shift_hours": -24}]' \
+  "$(dirname "$0")/../../data/scenarios/kz-2019.json" >"$work/monitor.json"
+lab up --scenario "$work/monitor.json" --size 200 >/dev/null 2>&1
+check "monitor lab up" 0 $?
+truth="$state/ground-truth.json"
+(jq -r '.intercepted_hosts[0:4][]' "$truth"; jq -r '.bypass_hosts[0:2][]' "$truth") | sed 's/$/:443 AS9198/' >"$work/monitor-hosts.txt"
+head -3 "$state/domains.txt" >"$work/monitor-domains.txt"
+monitor() {
+  "$mitmscope" lab --state-dir "$state" exec -- "$mitmscope" monitor --hosts "$work/monitor-hosts.txt" \
+    --domains "$work/monitor-domains.txt" --every 6s --store "$work/monitor.db" --stateful-delay 0.5 --retries 2 \
+    --allow-private --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --json \
+    --on-event "cat >>$work/hook.jsonl" "$@"
+}
+monitor --rounds 5 >"$work/monitor-1.jsonl" 2>"$work/monitor-1.txt" &
+monitor_pid=$!
+sleep 6.8
+kill -9 "$monitor_pid" 2>/dev/null
+wait "$monitor_pid" 2>/dev/null
+monitor --rounds 5 >"$work/monitor-2.jsonl" 2>"$work/monitor-2.txt"
+check "monitor: the restarted monitor exits 0" 0 $?
+check "monitor: continues the series after the kill" true \
+  "$(grep -q 'continuing after round' "$work/monitor-2.txt" && echo true || echo false)"
+check "monitor: the expected events in order, and nothing else" \
+  "1 baseline global|3 interception_stopped global|5 interception_started global|5 rules_changed global" \
+  "$(sqlite3 "$work/monitor.db" "SELECT round || ' ' || type || ' ' || scope FROM events ORDER BY round, id" | paste -sd'|')"
+check "monitor: rules_changed says -6 -> -24" '["-6"] ["-24"]' \
+  "$(sqlite3 "$work/monitor.db" "SELECT detail FROM events WHERE type = 'rules_changed'" | jq -c -r '"\(.validity_shift_hours.before) \(.validity_shift_hours.now)"')"
+check "monitor: rounds 1..5 each stored once, all finished" "1 2 3 4 5|0" \
+  "$(sqlite3 "$work/monitor.db" "SELECT round FROM scans WHERE monitor_id IS NOT NULL AND finished_at IS NOT NULL ORDER BY round" | paste -sd' ')|$(sqlite3 "$work/monitor.db" "SELECT COUNT(*) FROM scans WHERE finished_at IS NULL")"
+check "monitor: every round holds every (host, domain) once" "6x3 6x3 6x3 6x3 6x3" \
+  "$(sqlite3 "$work/monitor.db" "SELECT COUNT(DISTINCT r.ip) || 'x' || COUNT(DISTINCT r.sni) FROM results r JOIN scans s ON r.scan_id = s.id GROUP BY s.round ORDER BY s.round" | paste -sd' ')"
+check "monitor: the events printed equal the stored ones" \
+  "$(sqlite3 "$work/monitor.db" "SELECT type FROM events WHERE round > 1 ORDER BY round, id" | paste -sd' ')" \
+  "$(jq -r 'select(.round > 1) | .type' "$work/monitor-1.jsonl" "$work/monitor-2.jsonl" | paste -sd' ')"
+check "monitor: --on-event got each event as JSON on stdin" \
+  "$(sqlite3 "$work/monitor.db" "SELECT COUNT(*) FROM events WHERE round > 1")" "$(jq -r 'select(.round > 1) | .type' "$work/hook.jsonl" | wc -l)"
+lab down >/dev/null
+
 # kz-2021: an ISCA-named lab root, 75-day intermediates used after they expired, then a valid one.
 lab up --scenario kz-2021 --size 300 >/dev/null 2>&1
 check "kz-2021 lab up" 0 $?
