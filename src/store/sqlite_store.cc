@@ -344,4 +344,84 @@ Result<int64_t> SqliteStore::count(const std::string& table) {
   return sqlite3_column_int64(select.handle, 0);
 }
 
+namespace {
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const auto* text = sqlite3_column_text(statement, column);
+  return text ? reinterpret_cast<const char*>(text) : "";
+}
+}  // namespace
+
+Result<std::vector<StoredScan>> SqliteStore::scans() {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT s.id, s.started_at, s.finished_at, m.name, s.round, s.summary FROM scans s "
+                     "LEFT JOIN monitors m ON s.monitor_id = m.id ORDER BY s.id",
+                     -1, &select.handle, nullptr);
+  std::vector<StoredScan> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    out.push_back({sqlite3_column_int64(select.handle, 0), column_text(select.handle, 1), column_text(select.handle, 2),
+                   column_text(select.handle, 3), sqlite3_column_int(select.handle, 4), column_text(select.handle, 5)});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read scans"));
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, StoredEvent>>> SqliteStore::all_events() {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT m.name, e.round, e.time, e.type, e.scope, e.detail FROM events e JOIN monitors m "
+                     "ON e.monitor_id = m.id ORDER BY m.name, e.round, e.id",
+                     -1, &select.handle, nullptr);
+  std::vector<std::pair<std::string, StoredEvent>> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    out.push_back({column_text(select.handle, 0),
+                   {sqlite3_column_int(select.handle, 1), column_text(select.handle, 2), column_text(select.handle, 3),
+                    column_text(select.handle, 4), column_text(select.handle, 5)}});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read events"));
+  return out;
+}
+
+Result<std::vector<IssuerUse>> SqliteStore::intercepting_issuers() {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT rc.sha256, c.der, COUNT(*), MIN(r.time), MAX(r.time) FROM results r "
+                     "JOIN result_certificates rc ON rc.result_id = r.id AND rc.position = 1 "
+                     "JOIN certificates c ON c.sha256 = rc.sha256 WHERE r.verdict = 'intercepted' "
+                     "GROUP BY rc.sha256 ORDER BY MIN(r.time)",
+                     -1, &select.handle, nullptr);
+  std::vector<IssuerUse> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    IssuerUse use;
+    use.sha256 = column_text(select.handle, 0);
+    const auto* der = static_cast<const uint8_t*>(sqlite3_column_blob(select.handle, 1));
+    use.der.assign(der, der + sqlite3_column_bytes(select.handle, 1));
+    use.results = static_cast<size_t>(sqlite3_column_int64(select.handle, 2));
+    use.first_seen = column_text(select.handle, 3);
+    use.last_seen = column_text(select.handle, 4);
+    out.push_back(std::move(use));
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read intercepting issuers"));
+  return out;
+}
+
+Result<std::pair<size_t, size_t>> SqliteStore::uses_outside(const std::string& issuer_sha256, const std::string& from,
+                                                            const std::string& to) {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT COALESCE(SUM(r.time < ?2), 0), COALESCE(SUM(r.time > ?3), 0) FROM results r "
+                     "JOIN result_certificates rc ON rc.result_id = r.id AND rc.position = 1 "
+                     "WHERE r.verdict = 'intercepted' AND rc.sha256 = ?1",
+                     -1, &select.handle, nullptr);
+  sqlite3_bind_text(select.handle, 1, issuer_sha256.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(select.handle, 2, from.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(select.handle, 3, to.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(select.handle) != SQLITE_ROW) return std::unexpected(error("cannot count uses"));
+  return std::pair{static_cast<size_t>(sqlite3_column_int64(select.handle, 0)),
+                   static_cast<size_t>(sqlite3_column_int64(select.handle, 1))};
+}
+
 }  // namespace mitmscope

@@ -26,6 +26,11 @@ class SqliteStore final : public Store {
   Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
                             const std::string& memory_json, std::span<const StoredEvent> events) override;
   Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) override;
+  Result<std::vector<StoredScan>> scans() override;
+  Result<std::vector<std::pair<std::string, StoredEvent>>> all_events() override;
+  Result<std::vector<IssuerUse>> intercepting_issuers() override;
+  Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
+                                                 const std::string& to) override;
 
   // For tests and `report`: counts of rows.
   Result<int64_t> count(const std::string& table);

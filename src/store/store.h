@@ -51,6 +51,25 @@ struct StoredEvent {
   std::string detail_json;
 };
 
+// What `report` reads back.
+struct StoredScan {
+  int64_t id = 0;
+  std::string started_at;
+  std::string finished_at;          // empty: unfinished
+  std::string monitor;              // empty: a plain scan
+  int round = 0;
+  std::string summary_json;
+};
+
+// A certificate that signed intercepted leaves (position 1 of intercepted chains): how often and
+// when it was first and last seen (result times, UTC text).
+struct IssuerUse {
+  std::string sha256;
+  std::vector<uint8_t> der;
+  size_t results = 0;
+  std::string first_seen, last_seen;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -71,6 +90,14 @@ class Store {
   virtual Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
                                     const std::string& memory_json, std::span<const StoredEvent> events) = 0;
   virtual Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) = 0;
+
+  virtual Result<std::vector<StoredScan>> scans() = 0;
+  // Every monitor's events, with the monitor's name in `scope`'s place kept apart: (monitor, event).
+  virtual Result<std::vector<std::pair<std::string, StoredEvent>>> all_events() = 0;
+  virtual Result<std::vector<IssuerUse>> intercepting_issuers() = 0;
+  // Intercepted results signed by this issuer whose time is before `from` or after `to` (UTC text).
+  virtual Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
+                                                         const std::string& to) = 0;
 };
 
 }  // namespace mitmscope

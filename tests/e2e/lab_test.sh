@@ -313,18 +313,17 @@ check "monitor lab up" 0 $?
 truth="$state/ground-truth.json"
 (jq -r '.intercepted_hosts[0:4][]' "$truth"; jq -r '.bypass_hosts[0:2][]' "$truth") | sed 's/$/:443 AS9198/' >"$work/monitor-hosts.txt"
 head -3 "$state/domains.txt" >"$work/monitor-domains.txt"
-monitor() {
-  "$mitmscope" lab --state-dir "$state" exec -- "$mitmscope" monitor --hosts "$work/monitor-hosts.txt" \
-    --domains "$work/monitor-domains.txt" --every 6s --store "$work/monitor.db" --stateful-delay 0.5 --retries 2 \
-    --allow-private --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --json \
-    --on-event "cat >>$work/hook.jsonl" "$@"
-}
-monitor --rounds 5 >"$work/monitor-1.jsonl" 2>"$work/monitor-1.txt" &
+monitor_cmd=("$mitmscope" lab --state-dir "$state" exec -- "$mitmscope" monitor --hosts "$work/monitor-hosts.txt"
+  --domains "$work/monitor-domains.txt" --every 6s --store "$work/monitor.db" --stateful-delay 0.5 --retries 2
+  --allow-private --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --json
+  --on-event "cat >>$work/hook.jsonl" --rounds 5)
+"${monitor_cmd[@]}" >"$work/monitor-1.jsonl" 2>"$work/monitor-1.txt" &  # not a function: $! must be mitmscope
 monitor_pid=$!
 sleep 6.8
 kill -9 "$monitor_pid" 2>/dev/null
 wait "$monitor_pid" 2>/dev/null
-monitor --rounds 5 >"$work/monitor-2.jsonl" 2>"$work/monitor-2.txt"
+check "monitor: the first monitor is gone after kill -9" 0 "$(pgrep -fc "monitor --hosts $work/monitor-hosts.txt" || true)"
+"${monitor_cmd[@]}" >"$work/monitor-2.jsonl" 2>"$work/monitor-2.txt"
 check "monitor: the restarted monitor exits 0" 0 $?
 check "monitor: continues the series after the kill" true \
   "$(grep -q 'continuing after round' "$work/monitor-2.txt" && echo true || echo false)"
@@ -342,6 +341,20 @@ check "monitor: the events printed equal the stored ones" \
   "$(jq -r 'select(.round > 1) | .type' "$work/monitor-1.jsonl" "$work/monitor-2.jsonl" | paste -sd' ')"
 check "monitor: --on-event got each event as JSON on stdin" \
   "$(sqlite3 "$work/monitor.db" "SELECT COUNT(*) FROM events WHERE round > 1")" "$(jq -r 'select(.round > 1) | .type' "$work/hook.jsonl" | wc -l)"
+# report: the same campaign as tables.
+"$mitmscope" report --store "$work/monitor.db" --format json --out "$work/report.json"
+check "report: intercepted hosts per round, the pause visible" "4 4 0 0 4" \
+  "$(jq -r '[.rounds[] | select(.finished) | .intercepted_hosts] | join(" ")' "$work/report.json")"
+check "report: the four events" "baseline interception_stopped interception_started rules_changed" \
+  "$(jq -r '[.events[].type] | join(" ")' "$work/report.json")"
+check "report: one intercepting intermediate, every intercepted result counted, none used outside its validity" \
+  "1 $(sqlite3 "$work/monitor.db" "SELECT COUNT(*) FROM results WHERE verdict = 'intercepted'") 0 0" \
+  "$(jq -r '"\(.intermediates | length) \(.intermediates[0].results) \(.intermediates[0].used_before_not_before) \(.intermediates[0].used_after_not_after)"' "$work/report.json")"
+check "report: per domain, the 3 domains on 4 hosts" "4 4 4" "$(jq -r '[.per_domain[].intercepted_hosts] | join(" ")' "$work/report.json")"
+"$mitmscope" report --store "$work/monitor.db" --format csv --out "$work/report-csv" 2>/dev/null
+check "report --format csv: a file per table, rounds with a header and 5 rows" 6 "$(wc -l <"$work/report-csv/rounds.csv")"
+check "report --format md: the tables in Markdown" true \
+  "$("$mitmscope" report --store "$work/monitor.db" | grep -q '^| scan | monitor | round' && echo true || echo false)"
 lab down >/dev/null
 
 # kz-2021: an ISCA-named lab root, 75-day intermediates used after they expired, then a valid one.

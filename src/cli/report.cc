@@ -1,0 +1,79 @@
+// `mitmscope report --store FILE [--format md|json|csv] [--out PATH]`: the campaign's tables.
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "report/campaign_report.h"
+#include "store/sqlite_store.h"
+
+namespace mitmscope::cli {
+namespace {
+
+struct ReportCliOptions {
+  std::string store;
+  std::string format = "md";
+  std::string out = "-";
+};
+
+Result<void> write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  file << text;
+  if (!file) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", path.string()));
+  return {};
+}
+
+int run_report(const ReportCliOptions& options) {
+  if (!std::filesystem::exists(options.store)) {
+    return report_error({ErrorCode::kFileNotFound, fmt::format("{}: no such store", options.store)});
+  }
+  auto store = SqliteStore::open(options.store);
+  if (!store) return report_error(store.error());
+  auto tables = build_report_tables(**store);
+  if (!tables) return report_error(tables.error());
+  if (options.format == "csv") {
+    if (options.out == "-") {
+      return report_error({ErrorCode::kInvalidArgument, "--format csv writes one file per table: give --out DIRECTORY"});
+    }
+    std::error_code error;
+    std::filesystem::create_directories(options.out, error);
+    if (error) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: {}", options.out, error.message())});
+    for (const auto& table : *tables) {
+      if (auto written = write_file(std::filesystem::path(options.out) / (table.name + ".csv"), table_csv(table)); !written) {
+        return report_error(written.error());
+      }
+    }
+    fmt::print(stderr, "report: {} tables written to {}\n", tables->size(), options.out);
+    return kExitOk;
+  }
+  std::string text;
+  if (options.format == "md") {
+    text = tables_markdown(*tables);
+  } else if (options.format == "json") {
+    text = tables_json(*tables).dump(2) + "\n";
+  } else {
+    return report_error({ErrorCode::kInvalidArgument, fmt::format("--format '{}': use md, json or csv", options.format)});
+  }
+  if (options.out == "-") {
+    fmt::print("{}", text);
+  } else if (auto written = write_file(options.out, text); !written) {
+    return report_error(written.error());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_report(CLI::App& app, SetAction set_action) {
+  auto options = std::make_shared<ReportCliOptions>();
+  auto* command = app.add_subcommand("report", "The campaign's tables from a store: rounds, events, per AS, per domain, "
+                                               "intercepting intermediates against their validity");
+  command->add_option("--store", options->store, "SQLite store written by scan or monitor")->required();
+  command->add_option("--format", options->format, "md, json or csv")->capture_default_str();
+  command->add_option("--out", options->out, "File (md, json) or directory (csv); - for stdout")->capture_default_str();
+  command->callback([options, set_action] { set_action([options] { return run_report(*options); }); });
+}
+
+}  // namespace mitmscope::cli
