@@ -19,7 +19,14 @@ packages=(
   jq sqlite3
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
   libmaxmind-db-writer-perl
+  # the HTML report is tested in a real headless browser
+  chromium
 )
+# The report's chart libraries come from the npm registry at build time (web/package-lock.json),
+# with the machine's Node.js and npm; Debian's npm when there is none.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 # bench/run.sh also needs the peers a user would otherwise use, and the profilers.
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nmap sslscan testssl.sh linux-perf valgrind time)

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "report/campaign_report.h"
+#include "report/html_report.h"
 #include "store/sqlite_store.h"
 
 namespace mitmscope::cli {
@@ -16,6 +17,7 @@ struct ReportCliOptions {
   std::string store;
   std::string format = "md";
   std::string out = "-";
+  std::string title;
 };
 
 Result<void> write_file(const std::filesystem::path& path, const std::string& text) {
@@ -51,10 +53,13 @@ int run_report(const ReportCliOptions& options) {
   std::string text;
   if (options.format == "md") {
     text = tables_markdown(*tables);
+  } else if (options.format == "html") {
+    if (options.out == "-") return report_error({ErrorCode::kInvalidArgument, "--format html: give --out FILE.html"});
+    text = render_html_report(*tables, options.title.empty() ? "mitmscope report: " + options.store : options.title);
   } else if (options.format == "json") {
     text = tables_json(*tables).dump(2) + "\n";
   } else {
-    return report_error({ErrorCode::kInvalidArgument, fmt::format("--format '{}': use md, json or csv", options.format)});
+    return report_error({ErrorCode::kInvalidArgument, fmt::format("--format '{}': use md, json, csv or html", options.format)});
   }
   if (options.out == "-") {
     fmt::print("{}", text);
@@ -71,7 +76,9 @@ void register_report(CLI::App& app, SetAction set_action) {
   auto* command = app.add_subcommand("report", "The campaign's tables from a store: rounds, events, per AS, per domain, "
                                                "intercepting intermediates against their validity");
   command->add_option("--store", options->store, "SQLite store written by scan or monitor")->required();
-  command->add_option("--format", options->format, "md, json or csv")->capture_default_str();
+  command->add_option("--format", options->format, "md, json, csv, or html (one self-contained file with charts)")
+      ->capture_default_str();
+  command->add_option("--title", options->title, "Title of the HTML report");
   command->add_option("--out", options->out, "File (md, json) or directory (csv); - for stdout")->capture_default_str();
   command->callback([options, set_action] { set_action([options] { return run_report(*options); }); });
 }

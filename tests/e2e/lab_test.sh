@@ -353,6 +353,20 @@ check "report: one intercepting intermediate, every intercepted result counted, 
 check "report: per domain, the 3 domains on 4 hosts" "4 4 4" "$(jq -r '[.per_domain[].intercepted_hosts] | join(" ")' "$work/report.json")"
 "$mitmscope" report --store "$work/monitor.db" --format csv --out "$work/report-csv" 2>/dev/null
 check "report --format csv: a file per table, rounds with a header and 5 rows" 6 "$(wc -l <"$work/report-csv/rounds.csv")"
+# The HTML report in a real headless Chromium: the charts render (checked on the DOM), no console message.
+"$mitmscope" report --store "$work/monitor.db" --format html --out "$work/report.html" --title "lab monitor"
+chromium_flags=(--headless --no-sandbox --disable-gpu --virtual-time-budget=15000 --window-size=1100,2000)
+timeout 120 chromium "${chromium_flags[@]}" --enable-logging=stderr --v=0 --dump-dom "$work/report.html" \
+  >"$work/report.dom" 2>"$work/chromium.txt"
+check "report --format html: all 4 charts rendered in Chromium, no chart error" '4 0' \
+  "$(grep -o 'data-charts-rendered="[0-9]*"' "$work/report.dom" | grep -o '[0-9]*') $(grep -c 'data-chart-error' "$work/report.dom")"
+check "report --format html: one point per round, a rule per event after the baseline, bars per AS and domain" "5 3 yes" \
+  "$(grep -o 'aria-roledescription="point"' "$work/report.dom" | wc -l) $(grep -o 'aria-roledescription="rule mark"' "$work/report.dom" | wc -l) $(grep -q 'aria-roledescription="bar"' "$work/report.dom" && echo yes)"
+check "report --format html: nothing on the browser console" 0 "$(grep -c ':CONSOLE(' "$work/chromium.txt")"
+check "report --format html: self-contained (no http(s) source or link)" 0 "$(grep -Eic '(src|href)="https?:' "$work/report.html")"
+timeout 120 chromium "${chromium_flags[@]}" --screenshot="$work/report.png" "$work/report.html" >/dev/null 2>&1
+check "report --format html: a screenshot of the rendered page" true \
+  "$([ "$(stat -c %s "$work/report.png" 2>/dev/null || echo 0)" -gt 30000 ] && echo true || echo false)"
 check "report --format md: the tables in Markdown" true \
   "$("$mitmscope" report --store "$work/monitor.db" | grep -q '^| scan | monitor | round' && echo true || echo false)"
 lab down >/dev/null

@@ -1,0 +1,247 @@
+#include "report/html_report.h"
+
+#include <string_view>
+
+#include <fmt/format.h>
+
+extern "C" {
+extern const char mitmscope_web_vega[], mitmscope_web_vega_end[];
+extern const char mitmscope_web_vega_lite[], mitmscope_web_vega_lite_end[];
+extern const char mitmscope_web_vega_embed[], mitmscope_web_vega_embed_end[];
+}
+
+namespace mitmscope {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string_view library(const char* begin, const char* end) { return {begin, static_cast<size_t>(end - begin)}; }
+
+std::string escape_html(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// JSON inside <script>: "</" must not appear, or the browser would end the script there.
+std::string script_json(const Json& value) {
+  std::string text = value.dump();
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '<' && i + 1 < text.size() && text[i + 1] == '/') {
+      out += "<\\/";
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+const ReportTable* find(const std::vector<ReportTable>& tables, std::string_view name) {
+  for (const auto& table : tables) {
+    if (table.name == name) return &table;
+  }
+  return nullptr;
+}
+
+// Rows as objects keyed by column.
+Json records(const ReportTable& table) {
+  Json out = Json::array();
+  for (const auto& row : table.rows) {
+    Json object = Json::object();
+    for (size_t i = 0; i < table.columns.size() && i < row.size(); ++i) object[table.columns[i]] = row[i];
+    out.push_back(std::move(object));
+  }
+  return out;
+}
+
+std::string html_table(const ReportTable& table) {
+  if (table.rows.empty()) return "<p class=\"empty\">No data in this store.</p>\n";
+  std::string out = "<div class=\"scroll\"><table><thead><tr>";
+  for (const auto& column : table.columns) out += "<th>" + escape_html(column) + "</th>";
+  out += "</tr></thead><tbody>\n";
+  for (const auto& row : table.rows) {
+    out += "<tr>";
+    for (const auto& value : row) {
+      std::string text = value.is_null() ? "" : value.is_string() ? value.get<std::string>() : value.dump();
+      if (value.is_number_float()) text = fmt::format("{:.4f}", value.get<double>());
+      if (text.size() > 200) text = text.substr(0, 200) + "…";
+      out += "<td>" + escape_html(text) + "</td>";
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody></table></div>\n";
+}
+
+Json rounds_chart(const ReportTable& rounds, const ReportTable* events) {
+  Json points = Json::array();
+  for (const auto& row : records(rounds)) {
+    if (!row["finished"].get<bool>() || row["intercepted_hosts"].is_null()) continue;
+    Json point = row;
+    point["series"] = row["monitor"].is_null() ? Json("scans") : Json("monitor " + row["monitor"].get<std::string>());
+    points.push_back(std::move(point));
+  }
+  if (points.empty()) return nullptr;
+  Json layers = Json::array();
+  layers.push_back({{"data", {{"values", points}}},
+                    {"mark", {{"type", "line"}, {"point", true}}},
+                    {"encoding",
+                     {{"x", {{"field", "started_at"}, {"type", "temporal"}, {"title", "round start (UTC)"},
+                             {"axis", {{"format", "%m-%d %H:%M:%S"}, {"labelAngle", -30}, {"tickCount", 8}}}}},
+                      {"y", {{"field", "intercepted_hosts"}, {"type", "quantitative"}, {"title", "intercepted hosts"},
+                             {"axis", {{"tickMinStep", 1}}}}},
+                      {"color", {{"field", "series"}, {"type", "nominal"}, {"title", "series"}}},
+                      {"tooltip", Json::array({{{"field", "round"}}, {{"field", "started_at"}},
+                                               {{"field", "intercepted_hosts"}}, {{"field", "hosts"}}})}}}});
+  if (events && !events->rows.empty()) {
+    Json marks = Json::array();
+    for (const auto& row : records(*events)) {
+      if (row["type"] == "baseline") continue;
+      marks.push_back({{"time", row["time"]}, {"event", row["type"]}, {"scope", row["scope"]}, {"round", row["round"]}});
+    }
+    if (!marks.empty()) {
+      layers.push_back({{"data", {{"values", marks}}},
+                        {"mark", {{"type", "rule"}, {"strokeDash", {4, 3}}, {"strokeWidth", 2}}},
+                        {"encoding",
+                         {{"x", {{"field", "time"}, {"type", "temporal"}}},
+                          {"color", {{"field", "event"}, {"type", "nominal"}, {"title", "event"}}},
+                          {"tooltip", Json::array({{{"field", "event"}}, {{"field", "scope"}}, {{"field", "round"}}})}}}});
+    }
+  }
+  return {{"width", 760}, {"height", 260}, {"layer", layers}, {"resolve", {{"scale", {{"color", "independent"}}}}}};
+}
+
+Json bar_chart(const ReportTable& table, const char* category, const char* value, const char* title, bool share) {
+  if (table.rows.empty()) return nullptr;
+  Json values = records(table);
+  if (values.size() > 40) values.erase(values.begin() + 40, values.end());
+  Json x = {{"field", value}, {"type", "quantitative"}, {"title", title}};
+  if (share) x["axis"] = {{"format", "%"}};
+  return {{"width", 640},
+          {"data", {{"values", values}}},
+          {"mark", "bar"},
+          {"encoding",
+           {{"y", {{"field", category}, {"type", "nominal"}, {"sort", "-x"}, {"title", nullptr}}},
+            {"x", x},
+            {"tooltip", Json::array({{{"field", category}}, {{"field", value}}})}}}};
+}
+
+Json intermediates_chart(const ReportTable& table) {
+  Json values = Json::array();
+  for (const auto& row : records(table)) {
+    if (row["not_before"].is_null()) continue;
+    const std::string sha = row["sha256"].get<std::string>().substr(0, 12);
+    const std::string label = (row["subject"].is_string() ? row["subject"].get<std::string>() : "?") + " " + sha;
+    const bool outside = row["used_after_not_after"].is_number() && row["used_after_not_after"].get<size_t>() > 0;
+    values.push_back({{"label", label}, {"kind", "validity"}, {"from", row["not_before"]}, {"to", row["not_after"]},
+                      {"uses", nullptr}});
+    values.push_back({{"label", label}, {"kind", outside ? "used, also after it expired" : "used within its validity"},
+                      {"from", row["first_seen"]}, {"to", row["last_seen"]}, {"uses", row["results"]}});
+  }
+  if (values.empty()) return nullptr;
+  return {{"width", 760},
+          {"data", {{"values", values}}},
+          {"mark", {{"type", "bar"}, {"height", 10}, {"minBandSize", 3}}},
+          {"encoding",
+           {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr}}},
+            {"x", {{"field", "from"}, {"type", "temporal"}, {"title", "time (UTC)"}}},
+            {"x2", {{"field", "to"}}},
+            {"yOffset", {{"field", "kind"}}},
+            {"color", {{"field", "kind"}, {"type", "nominal"}, {"title", nullptr},
+                       {"scale", {{"domain", {"validity", "used within its validity", "used, also after it expired"}},
+                                  {"range", {"#bbbbbb", "#4c78a8", "#e45756"}}}}}},
+            {"tooltip", Json::array({{{"field", "label"}}, {{"field", "kind"}}, {{"field", "from"}},
+                                     {{"field", "to"}}, {{"field", "uses"}}})}}}};
+}
+
+}  // namespace
+
+std::string bundled_chart_libraries() { return MITMSCOPE_CHART_LIBRARIES; }
+
+std::string render_html_report(const std::vector<ReportTable>& tables, const std::string& title) {
+  struct Section {
+    const char* table;
+    const char* heading;
+    Json spec;
+  };
+  std::vector<Section> sections;
+  if (const auto* rounds = find(tables, "rounds")) {
+    sections.push_back({"rounds", "Intercepted hosts per round, with events", rounds_chart(*rounds, find(tables, "events"))});
+  }
+  if (find(tables, "events")) sections.push_back({"events", "Events", nullptr});
+  if (const auto* per_as = find(tables, "per_as")) {
+    sections.push_back({"per_as", "Intercepted share per AS", bar_chart(*per_as, "as", "intercepted_share", "intercepted share of eligible hosts", true)});
+  }
+  if (const auto* per_domain = find(tables, "per_domain")) {
+    sections.push_back({"per_domain", "Intercepted hosts per domain", bar_chart(*per_domain, "domain", "intercepted_hosts", "intercepted hosts", false)});
+  }
+  if (const auto* intermediates = find(tables, "intermediates")) {
+    sections.push_back({"intermediates", "Intercepting certificates against their validity", intermediates_chart(*intermediates)});
+  }
+
+  std::string body;
+  Json specs = Json::object();
+  for (const auto& section : sections) {
+    const auto* table = find(tables, section.table);
+    body += fmt::format("<section id=\"{0}\">\n<h2>{1}</h2>\n<p class=\"what\">{2}</p>\n", section.table,
+                        escape_html(section.heading), escape_html(table->title));
+    if (!section.spec.is_null()) {
+      body += fmt::format("<div class=\"chart\" id=\"chart-{}\"></div>\n", section.table);
+      specs[section.table] = section.spec;
+    }
+    body += html_table(*table);
+    body += "</section>\n";
+  }
+  std::string page = fmt::format(R"(<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{0}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }}
+h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }}
+.what {{ color: #555; }} .empty {{ color: #999; font-style: italic; }}
+.scroll {{ max-height: 320px; overflow: auto; }}
+table {{ border-collapse: collapse; font-size: 0.8em; }} td, th {{ border: 1px solid #ddd; padding: 2px 6px; text-align: left; }}
+footer {{ margin-top: 3em; color: #888; font-size: 0.8em; }}
+</style>
+)",
+                                 escape_html(title));
+  page += "<script>";
+  page += library(mitmscope_web_vega, mitmscope_web_vega_end);
+  page += "</script>\n<script>";
+  page += library(mitmscope_web_vega_lite, mitmscope_web_vega_lite_end);
+  page += "</script>\n<script>";
+  page += library(mitmscope_web_vega_embed, mitmscope_web_vega_embed_end);
+  page += "</script>\n</head>\n<body>\n";
+  page += fmt::format("<h1>{}</h1>\n", escape_html(title));
+  page += body;
+  page += "<script type=\"application/json\" id=\"mitmscope-specs\">" + script_json(specs) + "</script>\n";
+  page += R"(<script>
+(function () {
+  const specs = JSON.parse(document.getElementById('mitmscope-specs').textContent);
+  const pending = Object.entries(specs).map(([name, spec]) =>
+    vegaEmbed('#chart-' + name, spec, {renderer: 'svg', actions: false, mode: 'vega-lite'})
+      .then(() => document.getElementById('chart-' + name).setAttribute('data-rendered', 'true')));
+  Promise.all(pending).then(() => document.body.setAttribute('data-charts-rendered', String(pending.length)))
+    .catch((error) => { document.body.setAttribute('data-chart-error', String(error)); console.error(error); });
+})();
+</script>
+)";
+  page += fmt::format("<footer>mitmscope report. Charts: {}, bundled into this file.</footer>\n</body>\n</html>\n",
+                      escape_html(bundled_chart_libraries()));
+  return page;
+}
+
+}  // namespace mitmscope
