@@ -20,7 +20,7 @@ packages=(
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
   libmaxmind-db-writer-perl
   # the HTML report is tested in a real headless browser
-  chromium
+  chromium fonts-dejavu-core
 )
 # The report's chart libraries come from the npm registry at build time (web/package-lock.json),
 # with the machine's Node.js and npm; Debian's npm when there is none.
