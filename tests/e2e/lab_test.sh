@@ -359,7 +359,7 @@ chromium_flags=(--headless --no-sandbox --disable-gpu --virtual-time-budget=1500
 timeout 120 chromium "${chromium_flags[@]}" --enable-logging=stderr --v=0 --dump-dom "$work/report.html" \
   >"$work/report.dom" 2>"$work/chromium.txt"
 check "report --format html: all 4 charts rendered in Chromium, no chart error" '4 0' \
-  "$(grep -o 'data-charts-rendered="[0-9]*"' "$work/report.dom" | grep -o '[0-9]*') $(grep -c 'data-chart-error' "$work/report.dom")"
+  "$(grep -o 'data-charts-rendered="[0-9]*"' "$work/report.dom" | grep -o '[0-9]*') $(grep -c 'data-chart-error="' "$work/report.dom")"
 check "report --format html: one point per round, a rule per event after the baseline, bars per AS and domain" "5 3 yes" \
   "$(grep -o 'aria-roledescription="point"' "$work/report.dom" | wc -l) $(grep -o 'aria-roledescription="rule mark"' "$work/report.dom" | wc -l) $(grep -q 'aria-roledescription="bar"' "$work/report.dom" && echo yes)"
 check "report --format html: nothing on the browser console" 0 "$(grep -c ':CONSOLE(' "$work/chromium.txt")"
