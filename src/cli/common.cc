@@ -65,6 +65,26 @@ void add_engine_options(CLI::App& command, EngineCliOptions& options) {
   command.add_flag("--allow-private", options.allow_private, "Allow reserved/private addresses (the lab needs it)");
 }
 
+Result<std::vector<std::string>> read_domains_reporting(const std::string& file) {
+  std::vector<SkippedTarget> skipped;
+  auto domains = read_domains(file, skipped);
+  for (const auto& line : skipped) fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", file, line.line, line.reason);
+  return domains;
+}
+
+Result<std::optional<AsnMap>> load_asn_map(const std::string& file) {
+  if (file.empty()) return std::optional<AsnMap>();
+  auto loaded = AsnMap::load(file);
+  if (!loaded) return std::unexpected(loaded.error());
+  return std::optional<AsnMap>(std::move(*loaded));
+}
+
+void add_scan_method_options(CLI::App& command, ScanMethodOptions& options) {
+  command.add_option("--controls", options.controls, "Control SNIs per host")->capture_default_str();
+  command.add_option("--retries", options.retries, "Tries per test domain before it counts as an anomaly")->capture_default_str();
+  command.add_option("--stateful-delay", options.stateful_delay, "Seconds before the second control re-test")->capture_default_str();
+}
+
 EngineOptions engine_options(const EngineCliOptions& options) {
   return {.concurrency = options.concurrency, .rate = options.rate, .host_rate = options.host_rate};
 }

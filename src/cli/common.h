@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "analyze/asn_map.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
@@ -63,5 +64,18 @@ void add_engine_options(CLI::App& command, EngineCliOptions& options);
 EngineOptions engine_options(const EngineCliOptions& options);
 Result<TlsClientContext> make_client_context(const EngineCliOptions& options);
 Result<TargetOptions> make_target_options(const EngineCliOptions& options, uint32_t shards = 1, uint32_t shard = 0);
+
+// The domain list, with each unusable line reported on stderr (file, line, reason).
+Result<std::vector<std::string>> read_domains_reporting(const std::string& file);
+// --pfx2as: the prefix table, or nullopt when no file was given.
+Result<std::optional<AsnMap>> load_asn_map(const std::string& file);
+
+// The scan method's flags (scan, monitor): controls, tries, the stateful re-test.
+struct ScanMethodOptions {
+  int controls = 2;
+  int retries = 5;
+  double stateful_delay = 120;   // seconds
+};
+void add_scan_method_options(CLI::App& command, ScanMethodOptions& options);
 
 }  // namespace mitmscope::cli

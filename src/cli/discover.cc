@@ -40,10 +40,8 @@ nlohmann::ordered_json domain_json(const DiscoveredDomain& entry) {
 int run_discover(DiscoverCliOptions options) {
   auto targets = make_target_options(options.engine);
   if (!targets) return report_error(targets.error());
-  std::vector<SkippedTarget> skipped;
-  auto domains = read_domains(options.domains, skipped);
+  auto domains = read_domains_reporting(options.domains);
   if (!domains) return report_error(domains.error());
-  for (const auto& line : skipped) fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, line.line, line.reason);
   auto trust = load_trust_context(options.trust);
   if (!trust) return report_error(trust.error());
   auto client = make_client_context(options.engine);

@@ -45,9 +45,7 @@ struct MonitorCliOptions {
   double hook_timeout = 10;
   std::string out;
   bool json = false;
-  int controls = 2;
-  int retries = 5;
-  double stateful_delay = 120;
+  ScanMethodOptions method;
   std::string pfx2as;
   EngineCliOptions engine;
   TrustOptions trust;
@@ -129,18 +127,10 @@ int run_monitor(const MonitorCliOptions& options) {
   if (options.rounds < 0) return report_error({ErrorCode::kInvalidArgument, "--rounds must be positive"});
   auto target_options = make_target_options(options.engine);
   if (!target_options) return report_error(target_options.error());
-  std::vector<SkippedTarget> skipped_domains;
-  auto domains = read_domains(options.domains, skipped_domains);
+  auto domains = read_domains_reporting(options.domains);
   if (!domains) return report_error(domains.error());
-  for (const auto& skipped : skipped_domains) {
-    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, skipped.line, skipped.reason);
-  }
-  std::optional<AsnMap> asn_map;
-  if (!options.pfx2as.empty()) {
-    auto loaded = AsnMap::load(options.pfx2as);
-    if (!loaded) return report_error(loaded.error());
-    asn_map = std::move(*loaded);
-  }
+  auto asn_map = load_asn_map(options.pfx2as);
+  if (!asn_map) return report_error(asn_map.error());
   auto trust = load_trust_context(options.trust);
   if (!trust) return report_error(trust.error());
   auto client = make_client_context(options.engine);
@@ -151,7 +141,7 @@ int run_monitor(const MonitorCliOptions& options) {
   const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
                                      {"domains", std::filesystem::absolute(options.domains).string()},
                                      {"every_ms", every->count()}, {"seed", options.engine.seed},
-                                     {"controls", options.controls}, {"retries", options.retries}};
+                                     {"controls", options.method.controls}, {"retries", options.method.retries}};
   auto monitor = (*store)->open_monitor(options.name, parameters.dump());
   if (!monitor) return report_error(monitor.error());
   MonitorMemory memory;
@@ -181,10 +171,8 @@ int run_monitor(const MonitorCliOptions& options) {
   std::signal(SIGTERM, on_signal);
   ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = *target_options, .domains = &*domains,
                          .trust = &*trust, .client = &*client, .engine = engine_options(options.engine),
-                         .asn_map = asn_map ? &*asn_map : nullptr, .controls = options.controls,
-                         .retries = options.retries, .stateful_delay = options.stateful_delay,
+                         .asn_map = *asn_map ? &**asn_map : nullptr, .method = options.method,
                          .seed = options.engine.seed, .foxio = options.trust.foxio};
-  int status = kExitOk;
   while (!g_stop) {
     if (options.rounds > 0 && round > options.rounds) break;
     while (!g_stop && std::chrono::system_clock::now() < next_start) {
@@ -236,7 +224,7 @@ int run_monitor(const MonitorCliOptions& options) {
   if (out) std::fclose(out);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  return status;
+  return kExitOk;
 }
 
 }  // namespace
@@ -256,9 +244,7 @@ void register_monitor(CLI::App& app, SetAction set_action) {
   command->add_option("--hook-timeout", options->hook_timeout, "Seconds before a hook is killed")->capture_default_str();
   command->add_option("--out", options->out, "Also append every result as JSON Lines to this file");
   command->add_flag("--json", options->json, "Events as JSON lines on stdout");
-  command->add_option("--controls", options->controls, "Control SNIs per host")->capture_default_str();
-  command->add_option("--retries", options->retries, "Tries per test domain")->capture_default_str();
-  command->add_option("--stateful-delay", options->stateful_delay, "Seconds before the second control re-test")->capture_default_str();
+  add_scan_method_options(*command, options->method);
   command->add_option("--pfx2as", options->pfx2as, "Prefix-to-AS table: events per AS from it instead of ASnnn tags");
   add_engine_options(*command, options->engine);
   add_trust_options(*command, options->trust);

@@ -26,9 +26,7 @@ struct ScanCliOptions {
   std::string domains;
   std::string out = "-";
   std::string summary;
-  int controls = 2;
-  int retries = 5;
-  double stateful_delay = 120;
+  ScanMethodOptions method;
   EngineCliOptions engine;
   uint32_t shards = 1;
   uint32_t shard = 0;
@@ -41,18 +39,10 @@ struct ScanCliOptions {
 int run_scan(const ScanCliOptions& options) {
   auto target_options = make_target_options(options.engine, options.shards, options.shard);
   if (!target_options) return report_error(target_options.error());
-  std::vector<SkippedTarget> skipped_domains;
-  auto domains = read_domains(options.domains, skipped_domains);
+  auto domains = read_domains_reporting(options.domains);
   if (!domains) return report_error(domains.error());
-  for (const auto& skipped : skipped_domains) {
-    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.domains, skipped.line, skipped.reason);
-  }
-  std::optional<AsnMap> asn_map;
-  if (!options.pfx2as.empty()) {
-    auto loaded = AsnMap::load(options.pfx2as);
-    if (!loaded) return report_error(loaded.error());
-    asn_map = std::move(*loaded);
-  }
+  auto asn_map = load_asn_map(options.pfx2as);
+  if (!asn_map) return report_error(asn_map.error());
   auto trust = load_trust_context(options.trust);
   if (!trust) return report_error(trust.error());
   auto context = make_client_context(options.engine);
@@ -68,7 +58,7 @@ int run_scan(const ScanCliOptions& options) {
     const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
                                        {"domains", std::filesystem::absolute(options.domains).string()},
                                        {"seed", options.engine.seed}, {"shards", options.shards}, {"shard", options.shard},
-                                       {"controls", options.controls}, {"retries", options.retries}};
+                                       {"controls", options.method.controls}, {"retries", options.method.retries}};
     auto begun = store->begin_scan(parameters.dump(), options.resume);
     if (!begun) return report_error(begun.error());
     sinks.store = store.get();
@@ -90,8 +80,7 @@ int run_scan(const ScanCliOptions& options) {
   sinks.progress = ::isatty(2);
   ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = std::move(*target_options), .domains = &*domains,
                          .trust = &*trust, .client = &*context, .engine = engine_options(options.engine),
-                         .asn_map = asn_map ? &*asn_map : nullptr, .controls = options.controls,
-                         .retries = options.retries, .stateful_delay = options.stateful_delay,
+                         .asn_map = *asn_map ? &**asn_map : nullptr, .method = options.method,
                          .seed = options.engine.seed, .foxio = options.trust.foxio};
   auto report = run_scan_round(inputs, sinks);
   if (sinks.out != stdout) std::fclose(sinks.out);
@@ -120,9 +109,7 @@ void register_scan(CLI::App& app, SetAction set_action) {
   command->add_option("--domains", options->domains, "One domain per line (or rank,domain)")->required();
   command->add_option("--out", options->out, "JSON Lines output, - for stdout")->capture_default_str();
   command->add_option("--summary", options->summary, "Also write the summary as JSON to this file");
-  command->add_option("--controls", options->controls, "Control SNIs per host")->capture_default_str();
-  command->add_option("--retries", options->retries, "Tries per test domain before it counts as an anomaly")->capture_default_str();
-  command->add_option("--stateful-delay", options->stateful_delay, "Seconds before the second control re-test")->capture_default_str();
+  add_scan_method_options(*command, options->method);
   command->add_option("--shards", options->shards, "Split the work into this many disjoint shards")->capture_default_str();
   command->add_option("--shard", options->shard, "Which shard this run does (0-based)")->capture_default_str();
   command->add_option("--store", options->store, "SQLite store (WAL) for the results: certificates once, one result per pair");

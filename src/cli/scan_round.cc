@@ -50,8 +50,8 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   const auto& stored = sinks.stored;
   ScanRunner runner(
       *hosts, domains, {trust.trust_store, trust.registry, trust.at},
-      {.controls = inputs.controls, .retries = inputs.retries,
-       .stateful_delay = std::chrono::milliseconds(static_cast<long>(inputs.stateful_delay * 1000)),
+      {.controls = inputs.method.controls, .retries = inputs.method.retries,
+       .stateful_delay = std::chrono::milliseconds(static_cast<long>(inputs.method.stateful_delay * 1000)),
        .max_active_hosts = std::max<size_t>(1, inputs.engine.concurrency), .seed = inputs.seed,
        .skip_host = [&](const HostTarget& host) {
          if (stored.empty()) return false;

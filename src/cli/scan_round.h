@@ -26,9 +26,7 @@ struct ScanRoundInputs {
   const TlsClientContext* client = nullptr;
   EngineOptions engine;
   const AsnMap* asn_map = nullptr;
-  int controls = 2;
-  int retries = 5;
-  double stateful_delay = 120;
+  ScanMethodOptions method;
   uint64_t seed = 1;
   bool foxio = false;
 };

@@ -52,12 +52,8 @@ int run_trace(TraceCliOptions options) {
   if (options.window < 1 || options.window > 64) return report_error({ErrorCode::kInvalidArgument, "--window must be 1..64"});
   auto targets = make_target_options(options.engine);
   if (!targets) return report_error(targets.error());
-  std::optional<AsnMap> asn_map;
-  if (!options.pfx2as.empty()) {
-    auto loaded = AsnMap::load(options.pfx2as);
-    if (!loaded) return report_error(loaded.error());
-    asn_map = std::move(*loaded);
-  }
+  auto asn_map = load_asn_map(options.pfx2as);
+  if (!asn_map) return report_error(asn_map.error());
   auto trust = load_trust_context(options.trust);
   if (!trust) return report_error(trust.error());
   auto client = make_client_context(options.engine);
@@ -120,7 +116,7 @@ int run_trace(TraceCliOptions options) {
   Tracer tracer(*client, engine_options(options.engine), trace, {trust->trust_store, trust->registry, trust->at},
                 icmp ? &*icmp : nullptr);
 
-  const AsnMap* asn = asn_map ? &*asn_map : nullptr;
+  const AsnMap* asn = *asn_map ? &**asn_map : nullptr;
   std::FILE* out = nullptr;
   if (!options.out.empty()) {
     out = options.out == "-" ? stdout : std::fopen(options.out.c_str(), "w");
