@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <maxminddb.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -221,6 +222,20 @@ std::optional<AsnInfo> AsnMap::lookup(const std::string& ip) const {
     }
   }
   return std::nullopt;
+}
+
+std::string as_key(const std::string& ip, const std::vector<std::string>& tags, const AsnMap* map) {
+  if (map) {
+    const auto asn = map->lookup(ip);
+    return asn ? "AS" + std::to_string(asn->asn) : std::string();
+  }
+  for (const auto& tag : tags) {
+    if (tag.size() > 2 && (tag.starts_with("AS") || tag.starts_with("as")) &&
+        std::all_of(tag.begin() + 2, tag.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return "AS" + tag.substr(2);
+    }
+  }
+  return {};
 }
 
 }  // namespace mitmscope

@@ -28,6 +28,12 @@ struct AsnInfo {
   std::string prefix;     // the matching prefix, "a.b.c.d/n"
 };
 
+class AsnMap;
+
+// A host's AS as a key, "AS9198": from the table when one is given (empty when no prefix covers the
+// address), else from an "ASnnn" column of the hosts file (empty when there is none).
+std::string as_key(const std::string& ip, const std::vector<std::string>& tags, const AsnMap* map);
+
 class AsnMap {
  public:
   static Result<AsnMap> load(const std::filesystem::path& file);

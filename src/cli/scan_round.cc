@@ -11,20 +11,6 @@
 
 namespace mitmscope::cli {
 
-std::string host_as_key(const HostTarget& host, const AsnMap* asn_map) {
-  if (asn_map) {
-    const auto asn = asn_map->lookup(host.endpoint.ip);
-    return asn ? fmt::format("AS{}", asn->asn) : std::string();
-  }
-  for (const auto& tag : host.tags) {
-    if (tag.size() > 2 && (tag.starts_with("AS") || tag.starts_with("as")) &&
-        std::all_of(tag.begin() + 2, tag.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return "AS" + tag.substr(2);
-    }
-  }
-  return {};
-}
-
 Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks) {
   auto hosts = HostList::open(inputs.hosts_file, inputs.targets);
   if (!hosts) return std::unexpected(hosts.error());
@@ -89,7 +75,7 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
           batch.push_back(std::move(stored_result));
           if (batch.size() >= 256) flush();
         }
-        if (sinks.observe) sinks.observe(result, host_as_key(*result.host, asn_map));
+        if (sinks.observe) sinks.observe(result, as_key(result.host->endpoint.ip, result.host->tags, asn_map));
         summary.add(result);
         intercepted += result.verdict == ScanVerdict::kIntercepted;
         ++done;

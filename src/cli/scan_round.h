@@ -52,7 +52,4 @@ struct ScanRoundReport {
 
 Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks);
 
-// The AS key of a host: from the prefix table when there is one, else an "ASnnn" tag; empty if neither.
-std::string host_as_key(const HostTarget& host, const AsnMap* asn_map);
-
 }  // namespace mitmscope::cli

@@ -78,21 +78,10 @@ const TraceRun* consensus_run(const TraceResult& result) {
   return result.runs.empty() ? nullptr : &result.runs.front();
 }
 
-std::string as_key(const TraceResult& result, const AsnMap* asn_map, std::string* name) {
-  if (asn_map) {
-    if (const auto asn = asn_map->lookup(result.host.endpoint.ip)) {
-      if (name) *name = asn->name;
-      return fmt::format("AS{}", asn->asn);
-    }
-    return "(no prefix)";
-  }
-  for (const auto& tag : result.host.tags) {
-    if (tag.size() > 2 && (tag.starts_with("AS") || tag.starts_with("as")) &&
-        std::all_of(tag.begin() + 2, tag.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return "AS" + tag.substr(2);
-    }
-  }
-  return "(unknown)";
+std::string as_group(const TraceResult& result, const AsnMap* asn_map) {
+  const std::string key = as_key(result.host.endpoint.ip, result.host.tags, asn_map);
+  if (!key.empty()) return key;
+  return asn_map ? "(no prefix)" : "(unknown)";
 }
 
 std::string routers_at(const TraceRun& run, int ttl) {
@@ -215,9 +204,10 @@ std::string trace_result_text(const TraceResult& result, const AsnMap* asn_map) 
 
 void TraceAggregate::add(const TraceResult& result, const AsnMap* asn_map) {
   ++hosts_;
-  std::string name;
-  auto& group = per_as_[as_key(result, asn_map, &name)];
-  if (!name.empty()) group.name = name;
+  auto& group = per_as_[as_group(result, asn_map)];
+  if (asn_map && group.name.empty()) {
+    if (const auto asn = asn_map->lookup(result.host.endpoint.ip)) group.name = asn->name;
+  }
   ++group.hosts;
   const auto& point = result.point;
   ++kinds_[std::string(injection_kind_name(point.kind))];
