@@ -20,11 +20,12 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
 
   ScanRoundReport report;
   std::vector<StoredResult> batch;
+  // After a store failure the results still go to `out`; the store takes no more.
   auto flush = [&] {
-    if (!sinks.store || batch.empty() || report.store_error) return batch.clear();
-    auto added = sinks.store->add_results(sinks.scan_id, batch);
+    if (sinks.store && !batch.empty() && !report.store_error) {
+      if (auto added = sinks.store->add_results(sinks.scan_id, batch); !added) report.store_error = added.error();
+    }
     batch.clear();
-    if (!added) report.store_error = added.error();
   };
   const auto started = std::chrono::steady_clock::now();
   const size_t expected = hosts->shard_size() * domains.size();

@@ -76,7 +76,6 @@ int run_trace(TraceCliOptions options) {
     if (!opened) return report_error(opened.error());
     list.emplace(std::move(*opened));
   }
-  size_t skipped_ipv6 = 0;
   auto next = [&]() -> std::optional<HostTarget> {
     for (;;) {
       std::optional<HostTarget> host;
@@ -88,7 +87,6 @@ int run_trace(TraceCliOptions options) {
       }
       if (!host) return std::nullopt;
       if (host->endpoint.family != AF_INET) {
-        ++skipped_ipv6;
         fmt::print(stderr, "mitmscope: trace: {}: skipped: IPv6 is not traced yet (ICMPv6 time-exceeded is not read)\n",
                    host->endpoint.ip);
         continue;
@@ -130,16 +128,13 @@ int run_trace(TraceCliOptions options) {
     ++traced;
     aggregate.add(result, asn);
     last_point = result.point;
-    if (out) fmt::print(out, "{}\n", trace_result_json(result, asn).dump());
-    if (!bulk) {
-      if (options.json) {
-        if (!out || out != stdout) fmt::print("{}\n", trace_result_json(result, asn).dump(2));
-      } else {
-        fmt::print("{}", trace_result_text(result, asn));
-      }
-    } else if (options.json && out != stdout) {
-      fmt::print("{}\n", trace_result_json(result, asn).dump());
+    const bool stdout_json = options.json && out != stdout;   // unless --out - already puts it there
+    if (out || stdout_json) {
+      const auto json = trace_result_json(result, asn);
+      if (out) fmt::print(out, "{}\n", json.dump());
+      if (stdout_json) fmt::print("{}\n", bulk ? json.dump() : json.dump(2));
     }
+    if (!bulk && !options.json) fmt::print("{}", trace_result_text(result, asn));
     if (bulk && traced % 100 == 0) fmt::print(stderr, "trace: {} hosts done\n", traced);
   });
   if (out && out != stdout) std::fclose(out);

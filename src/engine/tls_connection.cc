@@ -169,7 +169,7 @@ TlsConnection::Wait TlsConnection::connect_step() {
   }
   const auto now = Clock::now();
   observation_.timings.connect_ms = milliseconds_between(started_, now);
-  record_source_port();
+  if (observation_.source_port == 0) record_source_port();   // TTL probes already know it from start()
   if (options_.connect_only) return finish(std::nullopt);
   handshake_started_ = now;
   deadline_ = now + context_.options().handshake_timeout;

@@ -60,13 +60,6 @@ Json point_json(const InjectionPoint& point, const AsnMap* asn_map) {
           {"reasons", point.reasons}};
 }
 
-const HopResult* at(const TraceSeries& series, int ttl) {
-  for (const auto& hop : series) {
-    if (hop.ttl == ttl) return &hop;
-  }
-  return nullptr;
-}
-
 // The run shown in detail: the first that gave the consensus answer.
 const TraceRun* consensus_run(const TraceResult& result) {
   for (const auto& run : result.runs) {
@@ -87,7 +80,7 @@ std::string as_group(const TraceResult& result, const AsnMap* asn_map) {
 std::string routers_at(const TraceRun& run, int ttl) {
   std::set<std::string> routers;
   for (const auto* series : {&run.target, &run.control, &run.path}) {
-    if (const auto* hop = at(*series, ttl); hop && hop->router) routers.insert(*hop->router);
+    if (const auto* hop = hop_at(*series, ttl); hop && hop->router) routers.insert(*hop->router);
   }
   std::string out;
   for (const auto& router : routers) out += (out.empty() ? "" : ",") + router;
@@ -95,7 +88,7 @@ std::string routers_at(const TraceRun& run, int ttl) {
 }
 
 std::string cell(const TraceSeries& series, int ttl) {
-  const auto* hop = at(series, ttl);
+  const auto* hop = hop_at(series, ttl);
   if (!hop) return "";
   std::string text(hop_outcome_name(hop->outcome));
   if (!hop->interceptor.empty()) text += " (" + hop->interceptor + ")";
@@ -139,9 +132,9 @@ Json trace_result_json(const TraceResult& result, const AsnMap* asn_map) {
     Json hops = Json::array();
     for (int ttl : ttls) {
       Json row = {{"ttl", ttl}};
-      if (const auto* hop = at(run.target, ttl)) row["target"] = hop_json(*hop, asn_map);
-      if (const auto* hop = at(run.control, ttl)) row["control"] = hop_json(*hop, asn_map);
-      if (const auto* hop = at(run.path, ttl)) row["path"] = hop_json(*hop, asn_map);
+      if (const auto* hop = hop_at(run.target, ttl)) row["target"] = hop_json(*hop, asn_map);
+      if (const auto* hop = hop_at(run.control, ttl)) row["control"] = hop_json(*hop, asn_map);
+      if (const auto* hop = hop_at(run.path, ttl)) row["path"] = hop_json(*hop, asn_map);
       hops.push_back(std::move(row));
     }
     runs.push_back({{"seconds", std::round(run.seconds * 1000) / 1000},
@@ -226,12 +219,17 @@ void TraceAggregate::add(const TraceResult& result, const AsnMap* asn_map) {
   ++router_pairs_[{point.router_before.value_or("?"), point.router_after.value_or("?")}];
 }
 
+std::vector<std::pair<std::pair<std::string, std::string>, size_t>> TraceAggregate::sorted_router_pairs() const {
+  std::vector<std::pair<std::pair<std::string, std::string>, size_t>> pairs(router_pairs_.begin(), router_pairs_.end());
+  std::ranges::stable_sort(pairs, [](const auto& a, const auto& b) { return a.second > b.second; });
+  return pairs;
+}
+
 Json TraceAggregate::json() const {
   auto share = [](size_t part, size_t whole) { return whole == 0 ? 0.0 : double(part) / double(whole); };
   Json hops = Json::object();
   for (const auto& [count, hosts] : hops_before_host_) hops[std::to_string(count)] = hosts;
-  std::vector<std::pair<std::pair<std::string, std::string>, size_t>> pairs(router_pairs_.begin(), router_pairs_.end());
-  std::ranges::stable_sort(pairs, [](const auto& a, const auto& b) { return a.second > b.second; });
+  const auto pairs = sorted_router_pairs();
   Json pair_rows = Json::array();
   for (const auto& [pair, hosts] : pairs) {
     pair_rows.push_back({{"router_before", pair.first}, {"router_after", pair.second}, {"hosts", hosts},
@@ -273,8 +271,7 @@ std::string TraceAggregate::text() const {
     }
     out += "\n";
   }
-  std::vector<std::pair<std::pair<std::string, std::string>, size_t>> pairs(router_pairs_.begin(), router_pairs_.end());
-  std::ranges::stable_sort(pairs, [](const auto& a, const auto& b) { return a.second > b.second; });
+  const auto pairs = sorted_router_pairs();
   if (!pairs.empty()) out += "router pairs (last before, first after):\n";
   for (size_t i = 0; i < pairs.size() && i < 10; ++i) {
     out += fmt::format("  {:<16} {:<16} {:>6} ({:.1f}%)\n", pairs[i].first.first, pairs[i].first.second,

@@ -27,6 +27,8 @@ class TraceAggregate {
   std::string text() const;
 
  private:
+  // Most hosts first.
+  std::vector<std::pair<std::pair<std::string, std::string>, size_t>> sorted_router_pairs() const;
   struct Group {
     std::string name;
     size_t hosts = 0, intercepted = 0, before_host = 0;

@@ -5,10 +5,6 @@
 namespace mitmscope {
 namespace {
 
-bool terminates(HopOutcome outcome) {
-  return outcome != HopOutcome::kTimeExceeded && outcome != HopOutcome::kSilence && outcome != HopOutcome::kError;
-}
-
 std::optional<int> first_ttl(const TraceSeries& series, bool (*predicate)(HopOutcome)) {
   for (const auto& hop : series) {
     if (predicate(hop.outcome)) return hop.ttl;
@@ -16,17 +12,10 @@ std::optional<int> first_ttl(const TraceSeries& series, bool (*predicate)(HopOut
   return std::nullopt;
 }
 
-const HopResult* at_ttl(const TraceSeries& series, int ttl) {
-  for (const auto& hop : series) {
-    if (hop.ttl == ttl) return &hop;
-  }
-  return nullptr;
-}
-
 // The router that sent time-exceeded at this TTL in any of the series.
 std::optional<std::string> router_at(int ttl, std::initializer_list<const TraceSeries*> series) {
   for (const auto* one : series) {
-    if (const auto* hop = at_ttl(*one, ttl); hop && hop->outcome == HopOutcome::kTimeExceeded && hop->router) {
+    if (const auto* hop = hop_at(*one, ttl); hop && hop->outcome == HopOutcome::kTimeExceeded && hop->router) {
       return hop->router;
     }
   }
@@ -34,6 +23,17 @@ std::optional<std::string> router_at(int ttl, std::initializer_list<const TraceS
 }
 
 }  // namespace
+
+bool hop_terminates(HopOutcome outcome) {
+  return outcome != HopOutcome::kTimeExceeded && outcome != HopOutcome::kSilence && outcome != HopOutcome::kError;
+}
+
+const HopResult* hop_at(const TraceSeries& series, int ttl) {
+  for (const auto& hop : series) {
+    if (hop.ttl == ttl) return &hop;
+  }
+  return nullptr;
+}
 
 std::string_view hop_outcome_name(HopOutcome outcome) {
   switch (outcome) {
@@ -65,9 +65,9 @@ std::string_view injection_kind_name(InjectionKind kind) {
 
 InjectionPoint locate_injection(const TraceSeries& target, const TraceSeries& control, const TraceSeries& path) {
   InjectionPoint point;
-  point.target_terminating_ttl = first_ttl(target, terminates);
-  point.control_terminating_ttl = first_ttl(control, terminates);
-  point.address_distance = first_ttl(path, terminates);
+  point.target_terminating_ttl = first_ttl(target, hop_terminates);
+  point.control_terminating_ttl = first_ttl(control, hop_terminates);
+  point.address_distance = first_ttl(path, hop_terminates);
   point.injection_ttl = first_ttl(target, [](HopOutcome outcome) { return outcome == HopOutcome::kForged; });
   if (!point.injection_ttl) {
     point.kind = point.target_terminating_ttl ? InjectionKind::kNone : InjectionKind::kInconclusive;

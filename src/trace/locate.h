@@ -46,8 +46,13 @@ struct HopResult {
   double milliseconds = 0;
 };
 
-// One series: results indexed by TTL (ttl = index + 1).
+// One series: results in TTL order.
 using TraceSeries = std::vector<HopResult>;
+
+// An answer from where the probe ended (anything but expiry, silence and local errors).
+bool hop_terminates(HopOutcome outcome);
+// The result at this TTL, or null.
+const HopResult* hop_at(const TraceSeries& series, int ttl);
 
 enum class InjectionKind { kInPath, kTerminatingProxy, kAtServer, kProxyOrServer, kNone, kInconclusive };
 std::string_view injection_kind_name(InjectionKind kind);

@@ -18,10 +18,6 @@ enum SeriesIndex : int { kTarget = 0, kControl = 1, kPath = 2 };
 
 uint64_t make_token(uint64_t job, int series, int ttl) { return job << 10 | uint64_t(series) << 8 | uint64_t(ttl); }
 
-bool terminates(HopOutcome outcome) {
-  return outcome != HopOutcome::kTimeExceeded && outcome != HopOutcome::kSilence && outcome != HopOutcome::kError;
-}
-
 std::string ipv4_text(uint32_t address) {
   in_addr raw{htonl(address)};
   char text[INET_ADDRSTRLEN] = {};
@@ -183,7 +179,7 @@ void Tracer::submit_window(Engine& engine, uint64_t job_id, int s) {
   series.next_ttl = last + 1;
 }
 
-void Tracer::on_probe(Engine& engine, uint64_t token, Observation observation, const Done& done) {
+void Tracer::on_probe(uint64_t token, Observation observation, const Done& done) {
   const uint64_t job_id = token >> 10;
   const int s = static_cast<int>(token >> 8 & 3);
   const int ttl = static_cast<int>(token & 0xff);
@@ -215,7 +211,7 @@ void Tracer::on_probe(Engine& engine, uint64_t token, Observation observation, c
   series.hops.push_back(std::move(hop));
 
   if (series.outstanding > 0) return;
-  const bool answered = std::ranges::any_of(series.hops, [](const HopResult& h) { return terminates(h.outcome); });
+  const bool answered = std::ranges::any_of(series.hops, [](const HopResult& h) { return hop_terminates(h.outcome); });
   if (answered || series.next_ttl > options_.max_ttl) {
     series.done = true;
   } else {
@@ -240,7 +236,6 @@ void Tracer::on_probe(Engine& engine, uint64_t token, Observation observation, c
   summarize_runs(result);
   jobs_.erase(found);
   done(std::move(result));
-  (void)engine;
 }
 
 void Tracer::finish_run(Job& job) {
@@ -253,7 +248,7 @@ void Tracer::finish_run(Job& job) {
   run.path = std::move(job.series[kPath].hops);
   std::string control_leaf;
   for (const auto& hop : run.control) {
-    if (terminates(hop.outcome)) {
+    if (hop_terminates(hop.outcome)) {
       control_leaf = hop.leaf_sha256;
       break;
     }
@@ -298,7 +293,7 @@ void Tracer::run(const Next& next, const Done& done) {
       return jobs_.empty() && targets_exhausted ? Engine::FeedResult::kExhausted : Engine::FeedResult::kLater;
     }
   };
-  engine.run(feed, [&](uint64_t token, Observation observation) { on_probe(engine, token, std::move(observation), done); });
+  engine.run(feed, [&](uint64_t token, Observation observation) { on_probe(token, std::move(observation), done); });
 }
 
 void summarize_runs(TraceResult& result) {

@@ -93,7 +93,7 @@ class Tracer {
   struct Job;
   struct Series;
   void submit_window(Engine& engine, uint64_t job_id, int series);
-  void on_probe(Engine& engine, uint64_t token, Observation observation, const Done& done);
+  void on_probe(uint64_t token, Observation observation, const Done& done);
   void start_run(Job& job, uint64_t job_id);
   void finish_run(Job& job);
 
