@@ -12,13 +12,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string cell_text(const Json& value) {
-  if (value.is_null()) return "";
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_float()) return fmt::format("{:.4f}", value.get<double>());
-  return value.dump();
-}
-
 Json parse_or_null(const std::string& text) {
   if (text.empty()) return nullptr;
   try {
@@ -29,6 +22,23 @@ Json parse_or_null(const std::string& text) {
 }
 
 }  // namespace
+
+std::string report_cell_text(const Json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) return fmt::format("{:.4f}", value.get<double>());
+  return value.dump();
+}
+
+nlohmann::ordered_json table_records(const ReportTable& table) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const auto& row : table.rows) {
+    nlohmann::ordered_json object = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < table.columns.size() && i < row.size(); ++i) object[table.columns[i]] = row[i];
+    rows.push_back(std::move(object));
+  }
+  return rows;
+}
 
 Result<std::vector<ReportTable>> build_report_tables(Store& store) {
   auto scans = store.scans();
@@ -138,7 +148,7 @@ std::string tables_markdown(const std::vector<ReportTable>& tables) {
     for (const auto& row : table.rows) {
       out += "|";
       for (const auto& value : row) {
-        std::string text = cell_text(value);
+        std::string text = report_cell_text(value);
         std::ranges::replace(text, '|', '/');
         std::ranges::replace(text, '\n', ' ');
         out += " " + text + " |";
@@ -152,15 +162,9 @@ std::string tables_markdown(const std::vector<ReportTable>& tables) {
 nlohmann::ordered_json tables_json(const std::vector<ReportTable>& tables) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const auto& table : tables) {
-    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    for (const auto& row : table.rows) {
-      nlohmann::ordered_json object = nlohmann::ordered_json::object();
-      for (size_t i = 0; i < table.columns.size() && i < row.size(); ++i) {
-        object[table.columns[i]] = table.name == "events" && table.columns[i] == "detail" && row[i].is_string()
-                                       ? nlohmann::ordered_json::parse(row[i].get<std::string>(), nullptr, false)
-                                       : nlohmann::ordered_json(row[i]);
-      }
-      rows.push_back(std::move(object));
+    auto rows = table_records(table);
+    if (table.name == "events") {   // the stored detail is JSON text: give it as JSON
+      for (auto& row : rows) row["detail"] = nlohmann::ordered_json::parse(row["detail"].get<std::string>(), nullptr, false);
     }
     out[table.name] = std::move(rows);
   }
@@ -181,7 +185,7 @@ std::string table_csv(const ReportTable& table) {
   for (size_t i = 0; i < table.columns.size(); ++i) out += (i ? "," : "") + quote(table.columns[i]);
   out += "\r\n";
   for (const auto& row : table.rows) {
-    for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + quote(cell_text(row[i]));
+    for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + quote(report_cell_text(row[i]));
     out += "\r\n";
   }
   return out;

@@ -22,6 +22,11 @@ struct ReportTable {
 
 Result<std::vector<ReportTable>> build_report_tables(Store& store);
 
+// One cell as text (floats to 4 places, null empty), and a table's rows as objects keyed by column:
+// what every output format is written from.
+std::string report_cell_text(const nlohmann::json& value);
+nlohmann::ordered_json table_records(const ReportTable& table);
+
 std::string tables_markdown(const std::vector<ReportTable>& tables);
 nlohmann::ordered_json tables_json(const std::vector<ReportTable>& tables);
 std::string table_csv(const ReportTable& table);   // RFC 4180 quoting

@@ -13,7 +13,7 @@ extern const char mitmscope_web_vega_embed[], mitmscope_web_vega_embed_end[];
 namespace mitmscope {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 std::string_view library(const char* begin, const char* end) { return {begin, static_cast<size_t>(end - begin)}; }
 
@@ -55,17 +55,6 @@ const ReportTable* find(const std::vector<ReportTable>& tables, std::string_view
   return nullptr;
 }
 
-// Rows as objects keyed by column.
-Json records(const ReportTable& table) {
-  Json out = Json::array();
-  for (const auto& row : table.rows) {
-    Json object = Json::object();
-    for (size_t i = 0; i < table.columns.size() && i < row.size(); ++i) object[table.columns[i]] = row[i];
-    out.push_back(std::move(object));
-  }
-  return out;
-}
-
 std::string html_table(const ReportTable& table) {
   if (table.rows.empty()) return "<p class=\"empty\">No data in this store.</p>\n";
   std::string out = "<div class=\"scroll\"><table><thead><tr>";
@@ -74,8 +63,7 @@ std::string html_table(const ReportTable& table) {
   for (const auto& row : table.rows) {
     out += "<tr>";
     for (const auto& value : row) {
-      std::string text = value.is_null() ? "" : value.is_string() ? value.get<std::string>() : value.dump();
-      if (value.is_number_float()) text = fmt::format("{:.4f}", value.get<double>());
+      std::string text = report_cell_text(value);
       if (text.size() > 200) text = text.substr(0, 200) + "…";
       out += "<td>" + escape_html(text) + "</td>";
     }
@@ -86,7 +74,7 @@ std::string html_table(const ReportTable& table) {
 
 Json rounds_chart(const ReportTable& rounds, const ReportTable* events) {
   Json points = Json::array();
-  for (const auto& row : records(rounds)) {
+  for (const auto& row : table_records(rounds)) {
     if (!row["finished"].get<bool>() || row["intercepted_hosts"].is_null()) continue;
     Json point = row;
     point["series"] = row["monitor"].is_null() ? Json("scans") : Json("monitor " + row["monitor"].get<std::string>());
@@ -106,7 +94,7 @@ Json rounds_chart(const ReportTable& rounds, const ReportTable* events) {
                                                {{"field", "intercepted_hosts"}}, {{"field", "hosts"}}})}}}});
   if (events && !events->rows.empty()) {
     Json marks = Json::array();
-    for (const auto& row : records(*events)) {
+    for (const auto& row : table_records(*events)) {
       if (row["type"] == "baseline") continue;
       marks.push_back({{"time", row["time"]}, {"event", row["type"]}, {"scope", row["scope"]}, {"round", row["round"]}});
     }
@@ -124,7 +112,7 @@ Json rounds_chart(const ReportTable& rounds, const ReportTable* events) {
 
 Json bar_chart(const ReportTable& table, const char* category, const char* value, const char* title, bool share) {
   if (table.rows.empty()) return nullptr;
-  Json values = records(table);
+  Json values = table_records(table);
   if (values.size() > 40) values.erase(values.begin() + 40, values.end());
   Json x = {{"field", value}, {"type", "quantitative"}, {"title", title}};
   if (share) x["axis"] = {{"format", "%"}};
@@ -139,7 +127,7 @@ Json bar_chart(const ReportTable& table, const char* category, const char* value
 
 Json intermediates_chart(const ReportTable& table) {
   Json values = Json::array();
-  for (const auto& row : records(table)) {
+  for (const auto& row : table_records(table)) {
     if (row["not_before"].is_null()) continue;
     const std::string sha = row["sha256"].get<std::string>().substr(0, 12);
     const std::string label = (row["subject"].is_string() ? row["subject"].get<std::string>() : "?") + " " + sha;
