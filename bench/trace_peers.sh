@@ -26,6 +26,11 @@ bypass=$(jq -r '.bypass_hosts[0]' "$truth")
 control=control-0123456789abcdef.com
 now() { date +%s.%N; }
 answer() { jq -r '"\(.kind) ttl=\(.injection_ttl) \(.router_before) -> \(.router_after)"'; }
+ours_answer() {  # trace's JSON -> the same line as answer()
+  jq '{kind: .injection.kind, injection_ttl: .injection.injection_ttl, router_before: .injection.router_before.address,
+       router_after: .injection.router_after.address}' "$1" | answer
+}
+same="same answer"
 
 echo "Lab: kz-2019 at full size (6,736 hosts), interceptor at hop $(jq -r .interceptor_hop "$truth"), hosts at hop $(jq -r .host_hop "$truth")."
 echo
@@ -43,16 +48,20 @@ for kind in intercepted bypass; do
   done
   median=$(echo "$walls" | tr ' ' '\n' | grep . | sort -n | sed -n 3p)
   single[ours-$kind]=$median
-  echo "| mitmscope trace (median of 5) | one $kind host | $(printf %.2f "$median") | $(jq -r .probes "$work/ours-$kind.json") | $(jq '{kind: .injection.kind, injection_ttl: .injection.injection_ttl, router_before: .injection.router_before.address, router_after: .injection.router_after.address}' "$work/ours-$kind.json" | answer) |"
+  echo "| mitmscope trace (median of 5) | one $kind host | $(printf %.2f "$median") | $(jq -r .probes "$work/ours-$kind.json") | $(ours_answer "$work/ours-$kind.json") |"
   start=$(now)
   lab exec -- "$mitmscope" trace "$address" --sni facebook.com --control-sni $control "${flags[@]}" --json --paris >"$work/paris-$kind.json" || true
   wall=$(echo "$(now) - $start" | bc)
-  echo "| mitmscope trace --paris | one $kind host | $(printf %.2f "$wall") | $(jq -r .probes "$work/paris-$kind.json") | $(jq '{kind: .injection.kind, injection_ttl: .injection.injection_ttl, router_before: .injection.router_before.address, router_after: .injection.router_after.address}' "$work/paris-$kind.json" | answer) |"
+  echo "| mitmscope trace --paris | one $kind host | $(printf %.2f "$wall") | $(jq -r .probes "$work/paris-$kind.json") | $(ours_answer "$work/paris-$kind.json") |"
   start=$(now)
   lab exec -- python3 bench/peers/sequential_trace.py "$address" facebook.com $control --wait "$wait_s" >"$work/peer-$kind.json"
   wall=$(echo "$(now) - $start" | bc)
   single[peer-$kind]=$wall
   echo "| sequential, ${wait_s} s per TTL | one $kind host | $(printf %.2f "$wall") | $(jq -r .probes "$work/peer-$kind.json") | $(answer <"$work/peer-$kind.json") |"
+  # The speed-up only counts when both methods (and --paris) found the same thing.
+  for ours in "$work/ours-$kind.json" "$work/paris-$kind.json"; do
+    [ "$(ours_answer "$ours")" == "$(answer <"$work/peer-$kind.json")" ] || same="DIFFERENT answers ($kind host)"
+  done
 done
 
 # Bulk: a seeded sample of the lab's hosts.
@@ -74,5 +83,5 @@ in_flight=$(( 1000 / 24 ))
 echo "| sequential, ${wait_s} s per TTL (from the per-host times above) | $bulk hosts, one after another | $(printf %.0f "$sequential") | | |"
 echo "| sequential, ${wait_s} s per TTL (from the per-host times above) | $bulk hosts, $in_flight at once | $(printf %.0f "$(echo "$sequential / $in_flight" | bc -l)") | | |"
 echo
-echo "Speed-up, same answer: one intercepted host $(printf %.0fx "$(echo "${single[peer-intercepted]} / ${single[ours-intercepted]}" | bc -l)"), one bypass host $(printf %.0fx "$(echo "${single[peer-bypass]} / ${single[ours-bypass]}" | bc -l)"); $bulk hosts $(printf %.0fx "$(echo "$sequential / $bulk_wall" | bc -l)") (one after another), $(printf %.1fx "$(echo "$sequential / $in_flight / $bulk_wall" | bc -l)") ($in_flight at once)."
+echo "Speed-up, $same: one intercepted host $(printf %.0fx "$(echo "${single[peer-intercepted]} / ${single[ours-intercepted]}" | bc -l)"), one bypass host $(printf %.0fx "$(echo "${single[peer-bypass]} / ${single[ours-bypass]}" | bc -l)"); $bulk hosts $(printf %.0fx "$(echo "$sequential / $bulk_wall" | bc -l)") (one after another), $(printf %.1fx "$(echo "$sequential / $in_flight / $bulk_wall" | bc -l)") ($in_flight at once)."
 echo "Bulk trace peak RSS: $(( $(cat "$work/rss") / 1024 )) MB (the lab exec wrapper and trace)."
