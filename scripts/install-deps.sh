@@ -9,6 +9,8 @@ packages=(
   # libraries (see docs/ARCHITECTURE.md for what each one is for)
   libssl-dev openssl libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
   libsqlite3-dev zlib1g-dev libdeflate-dev libzstd-dev libmaxminddb-dev
+  # the ClickHouse store speaks HTTP through libcurl; tests run the real Debian server
+  libcurl4-openssl-dev clickhouse-server curl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the Mozilla trust store, as separate files

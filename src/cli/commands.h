@@ -19,5 +19,6 @@ void register_discover(CLI::App& app, SetAction set_action);
 void register_trace(CLI::App& app, SetAction set_action);
 void register_monitor(CLI::App& app, SetAction set_action);
 void register_report(CLI::App& app, SetAction set_action);
+void register_store(CLI::App& app, SetAction set_action);
 
 }  // namespace mitmscope::cli

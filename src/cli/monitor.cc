@@ -19,7 +19,7 @@
 #include "cli/common.h"
 #include "cli/scan_round.h"
 #include "core/time.h"
-#include "store/sqlite_store.h"
+#include "store/store.h"
 
 extern char** environ;
 
@@ -135,7 +135,7 @@ int run_monitor(const MonitorCliOptions& options) {
   if (!trust) return report_error(trust.error());
   auto client = make_client_context(options.engine);
   if (!client) return report_error(client.error());
-  auto store = SqliteStore::open(options.store);
+  auto store = open_store(options.store);
   if (!store) return report_error(store.error());
 
   const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
@@ -238,7 +238,7 @@ void register_monitor(CLI::App& app, SetAction set_action) {
   command->add_option("--every", options->every, "Time between round starts (90s, 10m, 1h)")->capture_default_str();
   command->add_option("--rounds", options->rounds, "Stop after this round number (counted over restarts; 0: no limit)");
   command->add_option("--until", options->until, "Start no round after this UTC time (YYYY-MM-DDTHH:MM:SSZ)");
-  command->add_option("--store", options->store, "SQLite store: rounds, results, events, the monitor's memory")->required();
+  command->add_option("--store", options->store, "Store (SQLite file or clickhouse://...): rounds, results, events, the monitor's memory")->required();
   command->add_option("--name", options->name, "The monitor's name in the store (several can share one)")->capture_default_str();
   command->add_option("--on-event", options->on_event, "Run this shell command per event, the event as JSON on stdin");
   command->add_option("--hook-timeout", options->hook_timeout, "Seconds before a hook is killed")->capture_default_str();

@@ -8,7 +8,7 @@
 #include "cli/common.h"
 #include "report/campaign_report.h"
 #include "report/html_report.h"
-#include "store/sqlite_store.h"
+#include "store/store.h"
 
 namespace mitmscope::cli {
 namespace {
@@ -28,10 +28,10 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& te
 }
 
 int run_report(const ReportCliOptions& options) {
-  if (!std::filesystem::exists(options.store)) {
+  if (!options.store.starts_with("clickhouse://") && !std::filesystem::exists(options.store)) {
     return report_error({ErrorCode::kFileNotFound, fmt::format("{}: no such store", options.store)});
   }
-  auto store = SqliteStore::open(options.store);
+  auto store = open_store(options.store);
   if (!store) return report_error(store.error());
   auto tables = build_report_tables(**store);
   if (!tables) return report_error(tables.error());
@@ -75,7 +75,7 @@ void register_report(CLI::App& app, SetAction set_action) {
   auto options = std::make_shared<ReportCliOptions>();
   auto* command = app.add_subcommand("report", "The campaign's tables from a store: rounds, events, per AS, per domain, "
                                                "intercepting intermediates against their validity");
-  command->add_option("--store", options->store, "SQLite store written by scan or monitor")->required();
+  command->add_option("--store", options->store, "Store written by scan, monitor or trace: a SQLite file or clickhouse://HOST:PORT[,...]/DB[?cluster=NAME]")->required();
   command->add_option("--format", options->format, "md, json, csv, or html (one self-contained file with charts)")
       ->capture_default_str();
   command->add_option("--title", options->title, "Title of the HTML report");

@@ -16,7 +16,7 @@
 #include "engine/engine.h"
 #include "engine/targets.h"
 #include "report/scan_output.h"
-#include "store/sqlite_store.h"
+#include "store/store.h"
 
 namespace mitmscope::cli {
 namespace {
@@ -49,9 +49,9 @@ int run_scan(const ScanCliOptions& options) {
   if (!context) return report_error(context.error());
 
   ScanRoundSinks sinks;
-  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Store> store;
   if (!options.store.empty()) {
-    auto opened = SqliteStore::open(options.store);
+    auto opened = open_store(options.store);
     if (!opened) return report_error(opened.error());
     store = std::move(*opened);
     // A resume must continue the same work: same inputs, order, shard and method.
@@ -112,7 +112,7 @@ void register_scan(CLI::App& app, SetAction set_action) {
   add_scan_method_options(*command, options->method);
   command->add_option("--shards", options->shards, "Split the work into this many disjoint shards")->capture_default_str();
   command->add_option("--shard", options->shard, "Which shard this run does (0-based)")->capture_default_str();
-  command->add_option("--store", options->store, "SQLite store (WAL) for the results: certificates once, one result per pair");
+  command->add_option("--store", options->store, "Store for the results: a SQLite file, or clickhouse://HOST:PORT[,...]/DB[?cluster=NAME]");
   command->add_flag("--resume", options->resume, "Continue the last unfinished scan with the same inputs in --store");
   command->add_option("--pfx2as", options->pfx2as, "Prefix-to-AS table (CAIDA pfx2as text, or a MaxMind ASN .mmdb): per-AS summary");
   add_engine_options(*command, options->engine);

@@ -1,5 +1,6 @@
 // `mitmscope trace ADDRESS[:PORT] --sni TARGET` and `mitmscope trace --hosts FILE --sni TARGET`:
 // where on the path the forged certificate is injected (docs/CLI.md, "trace").
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -9,7 +10,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "engine/targets.h"
+#include "core/time.h"
 #include "report/trace_output.h"
+#include "store/store.h"
 #include "trace/tracer.h"
 
 namespace mitmscope::cli {
@@ -30,6 +33,7 @@ struct TraceCliOptions {
   bool json = false;
   std::string out;
   std::string summary;
+  std::string store;
   std::string pfx2as;
   EngineCliOptions engine;
   TrustOptions trust;
@@ -120,6 +124,23 @@ int run_trace(TraceCliOptions options) {
     out = options.out == "-" ? stdout : std::fopen(options.out.c_str(), "w");
     if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
   }
+  std::unique_ptr<Store> store;
+  std::vector<StoredTrace> pending;
+  std::optional<Error> store_error;
+  const int64_t run = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!options.store.empty()) {
+    auto opened = open_store(options.store);
+    if (!opened) return report_error(opened.error());
+    store = std::move(*opened);
+  }
+  // Traces go to the store in batches; after a store failure the output still gets every trace.
+  auto flush = [&] {
+    if (store && !pending.empty() && !store_error) {
+      if (auto added = store->add_traces(pending); !added) store_error = added.error();
+    }
+    pending.clear();
+  };
   TraceAggregate aggregate;
   std::optional<InjectionPoint> last_point;
   const bool bulk = list.has_value();
@@ -129,6 +150,14 @@ int run_trace(TraceCliOptions options) {
     aggregate.add(result, asn);
     last_point = result.point;
     const bool stdout_json = options.json && out != stdout;   // unless --out - already puts it there
+    if (store) {
+      const auto& point = result.point;
+      pending.push_back({run, format_utc(now_utc()), result.host.endpoint.ip, result.host.endpoint.port, result.sni,
+                         std::string(injection_kind_name(point.kind)), point.injection_ttl.value_or(0),
+                         point.address_distance.value_or(0), point.router_before.value_or(""), point.router_after.value_or(""),
+                         trace_result_json(result, asn).dump()});
+      if (pending.size() >= 100) flush();
+    }
     if (out || stdout_json) {
       const auto json = trace_result_json(result, asn);
       if (out) fmt::print(out, "{}\n", json.dump());
@@ -138,6 +167,8 @@ int run_trace(TraceCliOptions options) {
     if (bulk && traced % 100 == 0) fmt::print(stderr, "trace: {} hosts done\n", traced);
   });
   if (out && out != stdout) std::fclose(out);
+  flush();
+  if (store_error) return report_error(*store_error);
   if (list) {
     for (const auto& skipped : list->skipped()) {
       fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
@@ -190,6 +221,7 @@ void register_trace(CLI::App& app, SetAction set_action) {
   command->add_flag("--json", options->json, "JSON output (bulk: one line per host, then the aggregate)");
   command->add_option("--out", options->out, "Also write one JSON line per traced host to this file (- for stdout)");
   command->add_option("--summary", options->summary, "Bulk: write the aggregate as JSON to this file");
+  command->add_option("--store", options->store, "Also store every trace (SQLite file or clickhouse://...) for report");
   add_engine_options(*command, options->engine);
   add_trust_options(*command, options->trust);
   command->callback([options, set_action] { set_action([options] { return run_trace(*options); }); });

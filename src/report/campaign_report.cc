@@ -1,6 +1,11 @@
 #include "report/campaign_report.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -19,6 +24,35 @@ Json parse_or_null(const std::string& text) {
   } catch (const std::exception&) {
     return nullptr;
   }
+}
+
+// The latest finished scan and, when it is one shard of a split scan, the latest finished scan
+// of every other shard with the same parameters otherwise; by shard.
+std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& scans) {
+  const StoredScan* latest = nullptr;
+  for (const auto& scan : scans) {
+    if (!scan.finished_at.empty() && parse_or_null(scan.summary_json).is_object()) latest = &scan;
+  }
+  if (!latest) return {};
+  Json parameters = parse_or_null(latest->parameters);
+  if (!parameters.is_object() || parameters.value("shards", 1) <= 1 || !parameters.contains("shard")) return {latest};
+  auto without_shard = [](Json value) {
+    value.erase("shard");
+    return value;
+  };
+  const Json work = without_shard(parameters);
+  std::map<int, const StoredScan*> per_shard;
+  for (const auto& scan : scans) {
+    const Json other = parse_or_null(scan.parameters);
+    if (scan.finished_at.empty() || !other.is_object() || !other.contains("shard") || without_shard(other) != work ||
+        !parse_or_null(scan.summary_json).is_object()) {
+      continue;
+    }
+    per_shard[other["shard"].get<int>()] = &scan;   // scans come by id: the latest stays
+  }
+  std::vector<const StoredScan*> out;
+  for (const auto& [shard, scan] : per_shard) out.push_back(scan);
+  return out;
 }
 
 }  // namespace
@@ -49,7 +83,6 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
                      {"scan", "monitor", "round", "started_at", "finished", "hosts", "eligible", "intercepted_hosts",
                       "intercepted_share"},
                      {}};
-  const StoredScan* latest = nullptr;
   for (const auto& scan : *scans) {
     const Json summary = parse_or_null(scan.summary_json);
     auto field = [&](const char* key) { return summary.is_object() && summary.contains(key) ? summary[key] : Json(nullptr); };
@@ -57,7 +90,6 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
                            scan.monitor.empty() ? Json(nullptr) : Json(scan.round), scan.started_at,
                            !scan.finished_at.empty(), field("hosts"), field("eligible"), field("intercepted_hosts"),
                            field("intercepted_share")});
-    if (!scan.finished_at.empty() && summary.is_object()) latest = &scan;
   }
   tables.push_back(std::move(rounds));
 
@@ -69,33 +101,50 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
   }
   tables.push_back(std::move(event_table));
 
+  // The latest campaign: the latest finished scan, with the latest finished scan of each other
+  // shard of the same work when scanners split it (--shards N): per AS and per domain over all.
+  const auto campaign = latest_campaign(*scans);
   ReportTable per_as{"per_as", "Intercepted share per AS (latest finished scan)",
                      {"as", "name", "hosts", "eligible", "intercepted", "intercepted_share"}, {}};
   ReportTable per_domain{"per_domain", "Intercepted hosts per domain (latest finished scan)", {"domain", "intercepted_hosts"}, {}};
-  if (latest) {
-    const Json summary = Json::parse(latest->summary_json);
-    per_as.title += fmt::format(": scan {}", latest->id);
-    per_domain.title += fmt::format(": scan {}", latest->id);
-    if (summary.contains("per_as")) {
-      for (const auto& row : summary["per_as"]) {
-        per_as.rows.push_back({fmt::format("AS{}", row.value("asn", 0)), row.value("name", Json(nullptr)), row["hosts"],
-                               row["eligible"], row["intercepted"], row["intercepted_share"]});
+  std::string campaign_name;
+  for (const auto* scan : campaign) campaign_name += (campaign_name.empty() ? "" : "+") + std::to_string(scan->id);
+  if (!campaign.empty()) {
+    const std::string which = campaign.size() == 1 ? fmt::format(": scan {}", campaign_name)
+                                                   : fmt::format(": scans {} ({} shards)", campaign_name, campaign.size());
+    per_as.title += which;
+    per_domain.title += which;
+    struct Counts {
+      Json name = nullptr;
+      size_t hosts = 0, eligible = 0, intercepted = 0;
+    };
+    std::map<std::string, Counts> ases;
+    std::map<std::string, size_t> domains;
+    for (const auto* scan : campaign) {
+      const Json summary = Json::parse(scan->summary_json);
+      auto add = [&](const std::string& key, const Json& name, const Json& row) {
+        auto& counts = ases[key];
+        if (!name.is_null()) counts.name = name;
+        counts.hosts += row.value("hosts", size_t{0});
+        counts.eligible += row.value("eligible", size_t{0});
+        counts.intercepted += row.value("intercepted", size_t{0});
+      };
+      if (summary.contains("per_as")) {
+        for (const auto& row : summary["per_as"]) add(fmt::format("AS{}", row.value("asn", 0)), row.value("name", Json(nullptr)), row);
+      } else if (summary.contains("per_tag")) {
+        for (const auto& [tag, row] : summary["per_tag"].items()) add(tag, nullptr, row);
       }
-    } else if (summary.contains("per_tag")) {
-      for (const auto& [tag, row] : summary["per_tag"].items()) {
-        const size_t eligible = row.value("eligible", size_t{0});
-        const size_t intercepted = row.value("intercepted", size_t{0});
-        per_as.rows.push_back({tag, nullptr, row["hosts"], eligible, intercepted,
-                               eligible ? double(intercepted) / double(eligible) : 0.0});
+      if (summary.contains("intercepted_hosts_per_domain")) {
+        for (const auto& [domain, hosts] : summary["intercepted_hosts_per_domain"].items()) domains[domain] += hosts.get<size_t>();
       }
+    }
+    for (const auto& [key, counts] : ases) {
+      per_as.rows.push_back({key, counts.name, counts.hosts, counts.eligible, counts.intercepted,
+                             counts.eligible ? double(counts.intercepted) / double(counts.eligible) : 0.0});
     }
     std::ranges::stable_sort(per_as.rows, [](const auto& a, const auto& b) { return a[4].template get<size_t>() > b[4].template get<size_t>(); });
-    if (summary.contains("intercepted_hosts_per_domain")) {
-      for (const auto& [domain, hosts] : summary["intercepted_hosts_per_domain"].items()) {
-        per_domain.rows.push_back({domain, hosts});
-      }
-      std::ranges::stable_sort(per_domain.rows, [](const auto& a, const auto& b) { return a[1].template get<size_t>() > b[1].template get<size_t>(); });
-    }
+    for (const auto& [domain, hosts] : domains) per_domain.rows.push_back({domain, hosts});
+    std::ranges::stable_sort(per_domain.rows, [](const auto& a, const auto& b) { return a[1].template get<size_t>() > b[1].template get<size_t>(); });
   }
   tables.push_back(std::move(per_as));
   tables.push_back(std::move(per_domain));
@@ -129,6 +178,111 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
                                   before, after});
   }
   tables.push_back(std::move(intermediates));
+
+  // The interceptor's profile over the latest campaign's intercepted results: one row per
+  // distinct (interceptor, issuer, ServerHello fingerprint, forging rule).
+  ReportTable profile{"profile", "The interceptor's profile: forging rules and fingerprints (latest finished scan)",
+                      {"interceptor", "issuer", "ja3s", "ja4s", "not_before_shift_hours", "not_after_shift_hours",
+                       "serial", "serial_bits_replaced", "key", "extensions_dropped", "results", "hosts", "domains"},
+                      {}};
+  if (!campaign.empty()) profile.title = fmt::format("The interceptor's profile: forging rules and fingerprints (scans {})", campaign_name);
+  struct ProfileCounts {
+    size_t results = 0;
+    size_t trailing_min = SIZE_MAX, trailing_max = 0;
+    std::set<std::string> hosts, domains;
+  };
+  std::map<std::vector<std::string>, ProfileCounts> profiles;
+  for (const auto* scan : campaign) {
+    auto results = store.intercepted_results(scan->id);
+    if (!results) return std::unexpected(results.error());
+    for (const auto& text : *results) {
+      const Json result = parse_or_null(text);
+      if (!result.is_object()) continue;
+      auto at = [&](const Json::json_pointer& pointer) {
+        return result.contains(pointer) ? report_cell_text(result[pointer]) : std::string();
+      };
+      const Json forging = result.value("forging", Json(nullptr));
+      std::string serial, key, dropped;
+      std::optional<size_t> trailing;
+      if (forging.is_object()) {
+        // The rule, not the random bits of one serial: which part of the genuine serial survives.
+        const size_t kept = forging.value("serial_leading_bits_kept", size_t{0});
+        const size_t differing = forging.value("serial_trailing_bits_differing", size_t{0});
+        serial = forging.value("serial_length_changed", false) ? "new length"
+                 : differing == 0                              ? "copied"
+                 : kept == 0                                   ? "replaced"
+                                                               : "leading bits kept, trailing bits replaced";
+        trailing = differing;
+        const Json presented = forging.value("presented_key", Json::object());
+        key = fmt::format("{} {}{}", presented.value("type", std::string()), report_cell_text(presented.value("bits", Json(nullptr))),
+                          presented.contains("exponent") ? " e=" + report_cell_text(presented["exponent"]) : std::string());
+        for (const auto& name : forging.value("extensions_dropped", Json::array())) dropped += (dropped.empty() ? "" : " ") + report_cell_text(name);
+      }
+      std::vector<std::string> key_fields = {
+          result.contains(Json::json_pointer("/interception/known_interceptor/id")) ? at(Json::json_pointer("/interception/known_interceptor/id")) : "unknown",
+          forging.is_object() ? report_cell_text(forging["presented_issuer"]) : at(Json::json_pointer("/server_certificates/certificate/issuer")),
+          at(Json::json_pointer("/server_hello/ja3s")), at(Json::json_pointer("/server_hello/ja4s")),
+          forging.is_object() ? report_cell_text(forging["not_before_shift_hours"]) : "",
+          forging.is_object() ? report_cell_text(forging["not_after_shift_hours"]) : "", serial, key, dropped};
+      auto& counts = profiles[key_fields];
+      ++counts.results;
+      if (trailing) {
+        counts.trailing_min = std::min(counts.trailing_min, *trailing);
+        counts.trailing_max = std::max(counts.trailing_max, *trailing);
+      }
+      counts.hosts.insert(result.value("ip", std::string()));
+      counts.domains.insert(result.value("sni", std::string()));
+    }
+  }
+  for (const auto& [fields, counts] : profiles) {
+    std::vector<Json> row(fields.begin(), fields.end());
+    row.insert(row.begin() + 7, counts.trailing_min == SIZE_MAX ? Json(nullptr)
+                                : counts.trailing_min == counts.trailing_max
+                                    ? Json(std::to_string(counts.trailing_min))
+                                    : Json(fmt::format("{}-{}", counts.trailing_min, counts.trailing_max)));
+    row.push_back(counts.results);
+    row.push_back(counts.hosts.size());
+    row.push_back(counts.domains.size());
+    profile.rows.push_back(std::move(row));
+  }
+  std::ranges::stable_sort(profile.rows, [](const auto& a, const auto& b) { return a[10].template get<size_t>() > b[10].template get<size_t>(); });
+  tables.push_back(std::move(profile));
+
+  auto traces = store.traces();
+  if (!traces) return std::unexpected(traces.error());
+  // The latest trace of each address and name.
+  std::map<std::tuple<std::string, uint16_t, std::string>, const StoredTrace*> latest_traces;
+  for (const auto& trace : *traces) {
+    auto& slot = latest_traces[{trace.ip, trace.port, trace.sni}];
+    if (!slot || slot->run <= trace.run) slot = &trace;
+  }
+  ReportTable where{"trace_hops", "Where the forged certificate is injected: traced addresses by kind and hops before the address",
+                    {"kind", "injection_ttl", "address_distance", "hops_before_address", "addresses", "share"}, {}};
+  ReportTable pairs{"trace_router_pairs", "Router pairs around the injection point", {"router_before", "router_after", "addresses", "share"}, {}};
+  std::map<std::tuple<std::string, int, int>, size_t> kinds;
+  std::map<std::pair<std::string, std::string>, size_t> router_pairs;
+  size_t located = 0;
+  for (const auto& [key, trace] : latest_traces) {
+    ++kinds[{trace->kind, trace->injection_ttl, trace->address_distance}];
+    if (trace->injection_ttl > 0) {
+      ++located;
+      ++router_pairs[{trace->router_before, trace->router_after}];
+    }
+  }
+  for (const auto& [key, count] : kinds) {
+    const auto& [kind, ttl, distance] = key;
+    where.rows.push_back({kind, ttl ? Json(ttl) : Json(nullptr), distance ? Json(distance) : Json(nullptr),
+                          ttl && distance ? Json(distance - ttl) : Json(nullptr), count,
+                          double(count) / double(latest_traces.size())});
+  }
+  std::ranges::stable_sort(where.rows, [](const auto& a, const auto& b) { return a[4].template get<size_t>() > b[4].template get<size_t>(); });
+  for (const auto& [key, count] : router_pairs) {
+    pairs.rows.push_back({key.first.empty() ? Json(nullptr) : Json(key.first), key.second.empty() ? Json(nullptr) : Json(key.second),
+                          count, double(count) / double(located)});
+  }
+  std::ranges::stable_sort(pairs.rows, [](const auto& a, const auto& b) { return a[2].template get<size_t>() > b[2].template get<size_t>(); });
+  tables.push_back(std::move(where));
+  tables.push_back(std::move(pairs));
   return tables;
 }
 

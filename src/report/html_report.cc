@@ -153,6 +153,42 @@ Json intermediates_chart(const ReportTable& table) {
                                      {{"field", "to"}}, {{"field", "uses"}}})}}}};
 }
 
+Json trace_hops_chart(const ReportTable& table) {
+  Json values = Json::array();
+  for (const auto& row : table_records(table)) {
+    if (row["hops_before_address"].is_null()) continue;
+    values.push_back({{"hops", row["hops_before_address"]}, {"kind", row["kind"]}, {"addresses", row["addresses"]},
+                      {"injection_ttl", row["injection_ttl"]}});
+  }
+  if (values.empty()) return nullptr;
+  return {{"width", 640},
+          {"data", {{"values", values}}},
+          {"mark", "bar"},
+          {"encoding",
+           {{"x", {{"field", "hops"}, {"type", "ordinal"}, {"title", "hops between the injection point and the address"}}},
+            {"y", {{"field", "addresses"}, {"type", "quantitative"}, {"title", "traced addresses"}, {"stack", true}}},
+            {"color", {{"field", "kind"}, {"type", "nominal"}, {"title", "kind"}}},
+            {"tooltip", Json::array({{{"field", "kind"}}, {{"field", "hops"}}, {{"field", "injection_ttl"}}, {{"field", "addresses"}}})}}}};
+}
+
+Json router_pairs_chart(const ReportTable& table) {
+  Json values = Json::array();
+  for (const auto& row : table_records(table)) {
+    if (values.size() >= 20) break;
+    auto name = [](const Json& value) { return value.is_string() ? value.get<std::string>() : std::string("?"); };
+    values.push_back({{"pair", name(row["router_before"]) + " -> " + name(row["router_after"])}, {"addresses", row["addresses"]},
+                      {"share", row["share"]}});
+  }
+  if (values.empty()) return nullptr;
+  return {{"width", 640},
+          {"data", {{"values", values}}},
+          {"mark", "bar"},
+          {"encoding",
+           {{"y", {{"field", "pair"}, {"type", "nominal"}, {"sort", "-x"}, {"title", nullptr}}},
+            {"x", {{"field", "addresses"}, {"type", "quantitative"}, {"title", "addresses injected between these routers"}}},
+            {"tooltip", Json::array({{{"field", "pair"}}, {{"field", "addresses"}}, {{"field", "share"}}})}}}};
+}
+
 }  // namespace
 
 std::string bundled_chart_libraries() { return MITMSCOPE_CHART_LIBRARIES; }
@@ -176,6 +212,13 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
   }
   if (const auto* intermediates = find(tables, "intermediates")) {
     sections.push_back({"intermediates", "Intercepting certificates against their validity", intermediates_chart(*intermediates)});
+  }
+  if (find(tables, "profile")) sections.push_back({"profile", "The interceptor's profile", nullptr});
+  if (const auto* hops = find(tables, "trace_hops")) {
+    sections.push_back({"trace_hops", "Where the forged certificate is injected", trace_hops_chart(*hops)});
+  }
+  if (const auto* pairs = find(tables, "trace_router_pairs")) {
+    sections.push_back({"trace_router_pairs", "Router pairs around the injection point", router_pairs_chart(*pairs)});
   }
 
   std::string body;

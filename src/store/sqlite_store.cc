@@ -57,6 +57,20 @@ CREATE TABLE IF NOT EXISTS events (
   detail TEXT NOT NULL,
   UNIQUE (monitor_id, round, type, scope)
 );
+CREATE TABLE IF NOT EXISTS traces (
+  run INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  sni TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  injection_ttl INTEGER NOT NULL,
+  address_distance INTEGER NOT NULL,
+  router_before TEXT NOT NULL,
+  router_after TEXT NOT NULL,
+  result TEXT NOT NULL,
+  PRIMARY KEY (run, ip, port, sni)
+) WITHOUT ROWID;
 )sql";
 
 struct Statement {
@@ -351,46 +365,13 @@ std::string column_text(sqlite3_stmt* statement, int column) {
 }
 }  // namespace
 
-Result<std::vector<StoredScan>> SqliteStore::scans() {
-  Statement select;
-  sqlite3_prepare_v2(database_,
-                     "SELECT s.id, s.started_at, s.finished_at, m.name, s.round, s.summary FROM scans s "
-                     "LEFT JOIN monitors m ON s.monitor_id = m.id ORDER BY s.id",
-                     -1, &select.handle, nullptr);
-  std::vector<StoredScan> out;
-  int step;
-  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
-    out.push_back({sqlite3_column_int64(select.handle, 0), column_text(select.handle, 1), column_text(select.handle, 2),
-                   column_text(select.handle, 3), sqlite3_column_int(select.handle, 4), column_text(select.handle, 5)});
-  }
-  if (step != SQLITE_DONE) return std::unexpected(error("cannot read scans"));
-  return out;
-}
-
-Result<std::vector<std::pair<std::string, StoredEvent>>> SqliteStore::all_events() {
-  Statement select;
-  sqlite3_prepare_v2(database_,
-                     "SELECT m.name, e.round, e.time, e.type, e.scope, e.detail FROM events e JOIN monitors m "
-                     "ON e.monitor_id = m.id ORDER BY m.name, e.round, e.id",
-                     -1, &select.handle, nullptr);
-  std::vector<std::pair<std::string, StoredEvent>> out;
-  int step;
-  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
-    out.push_back({column_text(select.handle, 0),
-                   {sqlite3_column_int(select.handle, 1), column_text(select.handle, 2), column_text(select.handle, 3),
-                    column_text(select.handle, 4), column_text(select.handle, 5)}});
-  }
-  if (step != SQLITE_DONE) return std::unexpected(error("cannot read events"));
-  return out;
-}
-
 Result<std::vector<IssuerUse>> SqliteStore::intercepting_issuers() {
   Statement select;
   sqlite3_prepare_v2(database_,
                      "SELECT rc.sha256, c.der, COUNT(*), MIN(r.time), MAX(r.time) FROM results r "
                      "JOIN result_certificates rc ON rc.result_id = r.id AND rc.position = 1 "
                      "JOIN certificates c ON c.sha256 = rc.sha256 WHERE r.verdict = 'intercepted' "
-                     "GROUP BY rc.sha256 ORDER BY MIN(r.time)",
+                     "GROUP BY rc.sha256 ORDER BY MIN(r.time), rc.sha256",
                      -1, &select.handle, nullptr);
   std::vector<IssuerUse> out;
   int step;
@@ -422,6 +403,237 @@ Result<std::pair<size_t, size_t>> SqliteStore::uses_outside(const std::string& i
   if (sqlite3_step(select.handle) != SQLITE_ROW) return std::unexpected(error("cannot count uses"));
   return std::pair{static_cast<size_t>(sqlite3_column_int64(select.handle, 0)),
                    static_cast<size_t>(sqlite3_column_int64(select.handle, 1))};
+}
+
+Result<std::vector<std::string>> SqliteStore::intercepted_results(int64_t scan_id) {
+  Statement select;
+  sqlite3_prepare_v2(database_, "SELECT result FROM results WHERE scan_id = ? AND verdict = 'intercepted' ORDER BY ip, port, sni",
+                     -1, &select.handle, nullptr);
+  sqlite3_bind_int64(select.handle, 1, scan_id);
+  std::vector<std::string> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) out.push_back(column_text(select.handle, 0));
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read intercepted results"));
+  return out;
+}
+
+Result<void> SqliteStore::add_traces(std::span<const StoredTrace> traces) {
+  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
+  Statement insert;
+  sqlite3_prepare_v2(database_,
+                     "INSERT OR REPLACE INTO traces (run, time, ip, port, sni, kind, injection_ttl, address_distance, "
+                     "router_before, router_after, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     -1, &insert.handle, nullptr);
+  for (const auto& trace : traces) {
+    sqlite3_reset(insert.handle);
+    sqlite3_bind_int64(insert.handle, 1, trace.run);
+    sqlite3_bind_text(insert.handle, 2, trace.time.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 3, trace.ip.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(insert.handle, 4, trace.port);
+    sqlite3_bind_text(insert.handle, 5, trace.sni.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 6, trace.kind.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(insert.handle, 7, trace.injection_ttl);
+    sqlite3_bind_int(insert.handle, 8, trace.address_distance);
+    sqlite3_bind_text(insert.handle, 9, trace.router_before.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 10, trace.router_after.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 11, trace.result_json.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(insert.handle) != SQLITE_DONE) {
+      const Error failure = error("cannot store a trace");
+      execute("ROLLBACK");
+      return std::unexpected(failure);
+    }
+  }
+  if (auto commit = execute("COMMIT"); !commit) {
+    execute("ROLLBACK");
+    return std::unexpected(commit.error());
+  }
+  return {};
+}
+
+Result<std::vector<StoredTrace>> SqliteStore::traces() {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT run, time, ip, port, sni, kind, injection_ttl, address_distance, router_before, router_after, "
+                     "result FROM traces ORDER BY run, ip, port, sni",
+                     -1, &select.handle, nullptr);
+  std::vector<StoredTrace> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    auto* h = select.handle;
+    out.push_back({sqlite3_column_int64(h, 0), column_text(h, 1), column_text(h, 2),
+                   static_cast<uint16_t>(sqlite3_column_int(h, 3)), column_text(h, 4), column_text(h, 5),
+                   sqlite3_column_int(h, 6), sqlite3_column_int(h, 7), column_text(h, 8), column_text(h, 9),
+                   column_text(h, 10)});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read traces"));
+  return out;
+}
+
+Result<std::vector<ScanRow>> SqliteStore::scan_rows() {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT id, started_at, finished_at, parameters, summary, monitor_id, round FROM scans ORDER BY id", -1,
+                     &select.handle, nullptr);
+  std::vector<ScanRow> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    auto* h = select.handle;
+    out.push_back({sqlite3_column_int64(h, 0), column_text(h, 1), column_text(h, 2), column_text(h, 3), column_text(h, 4),
+                   sqlite3_column_int64(h, 5), sqlite3_column_int(h, 6)});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read scans"));
+  return out;
+}
+
+Result<std::vector<MonitorRow>> SqliteStore::monitor_rows() {
+  Statement select;
+  sqlite3_prepare_v2(database_, "SELECT id, name, parameters, created_at, memory, last_round FROM monitors ORDER BY id", -1,
+                     &select.handle, nullptr);
+  std::vector<MonitorRow> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    auto* h = select.handle;
+    out.push_back({sqlite3_column_int64(h, 0), column_text(h, 1), column_text(h, 2), column_text(h, 3), column_text(h, 4),
+                   sqlite3_column_int(h, 5)});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read monitors"));
+  return out;
+}
+
+Result<std::vector<std::pair<int64_t, StoredEvent>>> SqliteStore::event_rows() {
+  Statement select;
+  sqlite3_prepare_v2(database_,
+                     "SELECT monitor_id, round, time, type, scope, detail FROM events ORDER BY monitor_id, round, id", -1,
+                     &select.handle, nullptr);
+  std::vector<std::pair<int64_t, StoredEvent>> out;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    auto* h = select.handle;
+    out.push_back({sqlite3_column_int64(h, 0),
+                   {sqlite3_column_int(h, 1), column_text(h, 2), column_text(h, 3), column_text(h, 4), column_text(h, 5)}});
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read events"));
+  return out;
+}
+
+Result<void> SqliteStore::for_each_result(int64_t scan_id, size_t page,
+                                          const std::function<Result<void>(std::span<const StoredResult>)>& visit) {
+  Statement select, chain;
+  sqlite3_prepare_v2(database_,
+                     "SELECT id, ip, port, sni, time, verdict, result FROM results WHERE scan_id = ? ORDER BY ip, port, sni",
+                     -1, &select.handle, nullptr);
+  sqlite3_prepare_v2(database_,
+                     "SELECT rc.sha256, c.der FROM result_certificates rc JOIN certificates c ON c.sha256 = rc.sha256 "
+                     "WHERE rc.result_id = ? ORDER BY rc.position",
+                     -1, &chain.handle, nullptr);
+  sqlite3_bind_int64(select.handle, 1, scan_id);
+  std::vector<StoredResult> batch;
+  int step;
+  while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
+    auto* h = select.handle;
+    StoredResult result{column_text(h, 1), static_cast<uint16_t>(sqlite3_column_int(h, 2)), column_text(h, 3),
+                        column_text(h, 4), column_text(h, 5), column_text(h, 6), {}};
+    sqlite3_reset(chain.handle);
+    sqlite3_bind_int64(chain.handle, 1, sqlite3_column_int64(h, 0));
+    while (sqlite3_step(chain.handle) == SQLITE_ROW) {
+      const auto* der = static_cast<const uint8_t*>(sqlite3_column_blob(chain.handle, 1));
+      result.certificates.emplace_back(column_text(chain.handle, 0),
+                                       std::vector<uint8_t>(der, der + sqlite3_column_bytes(chain.handle, 1)));
+    }
+    batch.push_back(std::move(result));
+    if (batch.size() >= page) {
+      if (auto visited = visit(batch); !visited) return visited;
+      batch.clear();
+    }
+  }
+  if (step != SQLITE_DONE) return std::unexpected(error("cannot read results"));
+  if (!batch.empty()) return visit(batch);
+  return {};
+}
+
+Result<void> SqliteStore::put_monitor(const MonitorRow& monitor) {
+  Statement insert;
+  sqlite3_prepare_v2(database_,
+                     "INSERT OR REPLACE INTO monitors (id, name, parameters, created_at, memory, last_round) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     -1, &insert.handle, nullptr);
+  sqlite3_bind_int64(insert.handle, 1, monitor.id);
+  sqlite3_bind_text(insert.handle, 2, monitor.name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.handle, 3, monitor.parameters.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.handle, 4, monitor.created_at.c_str(), -1, SQLITE_TRANSIENT);
+  if (monitor.memory_json.empty()) {
+    sqlite3_bind_null(insert.handle, 5);
+  } else {
+    sqlite3_bind_text(insert.handle, 5, monitor.memory_json.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_int(insert.handle, 6, monitor.last_round);
+  if (sqlite3_step(insert.handle) != SQLITE_DONE) {
+    return std::unexpected(error(fmt::format("cannot store monitor {} ('{}')", monitor.id, monitor.name)));
+  }
+  return {};
+}
+
+Result<void> SqliteStore::put_scan(const ScanRow& scan) {
+  Statement insert;
+  sqlite3_prepare_v2(database_,
+                     "INSERT OR REPLACE INTO scans (id, started_at, finished_at, parameters, summary, monitor_id, round) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     -1, &insert.handle, nullptr);
+  auto text_or_null = [&](int column, const std::string& text) {
+    if (text.empty()) return sqlite3_bind_null(insert.handle, column);
+    return sqlite3_bind_text(insert.handle, column, text.c_str(), -1, SQLITE_TRANSIENT);
+  };
+  sqlite3_bind_int64(insert.handle, 1, scan.id);
+  sqlite3_bind_text(insert.handle, 2, scan.started_at.c_str(), -1, SQLITE_TRANSIENT);
+  text_or_null(3, scan.finished_at);
+  sqlite3_bind_text(insert.handle, 4, scan.parameters.c_str(), -1, SQLITE_TRANSIENT);
+  text_or_null(5, scan.summary_json);
+  if (scan.monitor_id) {
+    sqlite3_bind_int64(insert.handle, 6, scan.monitor_id);
+    sqlite3_bind_int(insert.handle, 7, scan.round);
+  } else {
+    sqlite3_bind_null(insert.handle, 6);
+    sqlite3_bind_null(insert.handle, 7);
+  }
+  if (sqlite3_step(insert.handle) != SQLITE_DONE) return std::unexpected(error(fmt::format("cannot store scan {}", scan.id)));
+  return {};
+}
+
+Result<void> SqliteStore::put_events(int64_t monitor_id, std::span<const StoredEvent> events) {
+  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
+  Statement insert;
+  sqlite3_prepare_v2(database_,
+                     "INSERT OR REPLACE INTO events (monitor_id, round, time, type, scope, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                     -1, &insert.handle, nullptr);
+  for (const auto& event : events) {
+    sqlite3_reset(insert.handle);
+    sqlite3_bind_int64(insert.handle, 1, monitor_id);
+    sqlite3_bind_int(insert.handle, 2, event.round);
+    sqlite3_bind_text(insert.handle, 3, event.time.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 4, event.type.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 5, event.scope.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 6, event.detail_json.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(insert.handle) != SQLITE_DONE) {
+      const Error failure = error("cannot store an event");
+      execute("ROLLBACK");
+      return std::unexpected(failure);
+    }
+  }
+  if (auto commit = execute("COMMIT"); !commit) {
+    execute("ROLLBACK");
+    return std::unexpected(commit.error());
+  }
+  return {};
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::counts() {
+  std::map<std::string, int64_t> out;
+  for (const char* table : {"scans", "monitors", "events", "results", "certificates", "traces"}) {
+    auto rows = count(table);
+    if (!rows) return std::unexpected(rows.error());
+    out[table] = *rows;
+  }
+  return out;
 }
 
 }  // namespace mitmscope

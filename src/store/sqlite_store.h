@@ -26,13 +26,24 @@ class SqliteStore final : public Store {
   Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
                             const std::string& memory_json, std::span<const StoredEvent> events) override;
   Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) override;
-  Result<std::vector<StoredScan>> scans() override;
-  Result<std::vector<std::pair<std::string, StoredEvent>>> all_events() override;
   Result<std::vector<IssuerUse>> intercepting_issuers() override;
   Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                  const std::string& to) override;
+  Result<std::vector<std::string>> intercepted_results(int64_t scan_id) override;
+  Result<void> add_traces(std::span<const StoredTrace> traces) override;
+  Result<std::vector<StoredTrace>> traces() override;
+  Result<std::vector<ScanRow>> scan_rows() override;
+  Result<std::vector<MonitorRow>> monitor_rows() override;
+  Result<std::vector<std::pair<int64_t, StoredEvent>>> event_rows() override;
+  Result<void> for_each_result(int64_t scan_id, size_t page,
+                               const std::function<Result<void>(std::span<const StoredResult>)>& visit) override;
+  Result<void> put_monitor(const MonitorRow& monitor) override;
+  Result<void> put_scan(const ScanRow& scan) override;
+  Result<void> put_events(int64_t monitor_id, std::span<const StoredEvent> events) override;
+  Result<std::map<std::string, int64_t>> counts() override;
+  std::string location() const override { return path_; }
 
-  // For tests and `report`: counts of rows.
+  // For tests: rows of one table.
   Result<int64_t> count(const std::string& table);
 
  private:

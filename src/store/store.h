@@ -1,10 +1,15 @@
-// The Store: where measurements live beyond one run. Scan code writes through this
-// interface only, so the embedded SQLite store and the ClickHouse one (later) are
-// interchangeable. Certificates are stored once, by SHA-256; every (scan, address,
-// port, SNI) holds one result, so a resumed scan never stores anything twice.
+// The Store: where measurements live beyond one run. Scan, monitor, trace and report
+// work through this interface only, so the embedded SQLite store (store/sqlite_store) and
+// the ClickHouse one (store/clickhouse_store) are interchangeable; `open_store` picks one
+// from the --store argument and `store copy` moves a campaign between them row by row.
+// Certificates are stored once, by SHA-256; every (scan, address, port, SNI) holds one
+// result, so a resumed scan never stores anything twice.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -59,6 +64,34 @@ struct StoredScan {
   std::string monitor;              // empty: a plain scan
   int round = 0;
   std::string summary_json;
+  std::string parameters;
+};
+
+// Rows as stored, ids included: what `store copy` reads from one store and puts into another.
+struct ScanRow {
+  int64_t id = 0;
+  std::string started_at, finished_at, parameters, summary_json;
+  int64_t monitor_id = 0;           // 0: a plain scan
+  int round = 0;
+};
+
+struct MonitorRow {
+  int64_t id = 0;
+  std::string name, parameters, created_at, memory_json;
+  int last_round = 0;
+};
+
+// One traced address (trace --store): the located injection and the whole result as JSON.
+struct StoredTrace {
+  int64_t run = 0;                  // one `trace` invocation
+  std::string time, ip;
+  uint16_t port = 0;
+  std::string sni;
+  std::string kind;                 // locate's classification: in_path_injector, no_interception, ...
+  int injection_ttl = 0;            // 0: none
+  int address_distance = 0;         // 0: unknown
+  std::string router_before, router_after;
+  std::string result_json;
 };
 
 // A certificate that signed intercepted leaves (position 1 of intercepted chains): how often and
@@ -91,13 +124,43 @@ class Store {
                                     const std::string& memory_json, std::span<const StoredEvent> events) = 0;
   virtual Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) = 0;
 
-  virtual Result<std::vector<StoredScan>> scans() = 0;
-  // Every monitor's events, with the monitor's name in `scope`'s place kept apart: (monitor, event).
-  virtual Result<std::vector<std::pair<std::string, StoredEvent>>> all_events() = 0;
+  // Every scan with its monitor's name, by id.
+  Result<std::vector<StoredScan>> scans();
+  // Every monitor's events with the monitor's name: (monitor, event), by monitor name and round.
+  Result<std::vector<std::pair<std::string, StoredEvent>>> all_events();
+  // By first use, then SHA-256.
   virtual Result<std::vector<IssuerUse>> intercepting_issuers() = 0;
   // Intercepted results signed by this issuer whose time is before `from` or after `to` (UTC text).
   virtual Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                          const std::string& to) = 0;
+  // The whole result JSON of every intercepted result of a scan (the interceptor's profile).
+  virtual Result<std::vector<std::string>> intercepted_results(int64_t scan_id) = 0;
+
+  // Traces: stored as they finish, read back whole.
+  virtual Result<void> add_traces(std::span<const StoredTrace> traces) = 0;
+  virtual Result<std::vector<StoredTrace>> traces() = 0;
+
+  // Row access for `store copy`: everything, ids kept. `put_*` replace a row of the same id,
+  // so a copy that was interrupted can run again.
+  virtual Result<std::vector<ScanRow>> scan_rows() = 0;
+  virtual Result<std::vector<MonitorRow>> monitor_rows() = 0;
+  // (monitor id, event), by monitor, round and order of derivation.
+  virtual Result<std::vector<std::pair<int64_t, StoredEvent>>> event_rows() = 0;
+  // A scan's results in pages of about `page` results, in (ip, port, sni) order.
+  virtual Result<void> for_each_result(int64_t scan_id, size_t page,
+                                       const std::function<Result<void>(std::span<const StoredResult>)>& visit) = 0;
+  virtual Result<void> put_monitor(const MonitorRow& monitor) = 0;
+  virtual Result<void> put_scan(const ScanRow& scan) = 0;
+  virtual Result<void> put_events(int64_t monitor_id, std::span<const StoredEvent> events) = 0;
+  // Rows per table (scans, monitors, events, results, certificates, traces), as readers see them.
+  virtual Result<std::map<std::string, int64_t>> counts() = 0;
+
+  // Where this store is, for messages ("clickhouse://127.0.0.1:8123/mitmscope", a file path).
+  virtual std::string location() const = 0;
 };
+
+// `--store` argument: clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME] for ClickHouse,
+// anything else a SQLite file (sqlite:// prefix allowed).
+Result<std::unique_ptr<Store>> open_store(const std::string& spec);
 
 }  // namespace mitmscope

@@ -1,0 +1,200 @@
+#include "store/clickhouse_http.h"
+
+#include <curl/curl.h>
+
+#include <cctype>
+
+#include <mutex>
+
+#include <fmt/format.h>
+
+namespace mitmscope::clickhouse {
+namespace {
+
+size_t collect(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+std::string url_encode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// The first line of the server's message is what a user needs.
+std::string first_line(std::string text) {
+  if (const auto newline = text.find('\n'); newline != std::string::npos) text.resize(newline);
+  if (text.size() > 600) text = text.substr(0, 600) + "...";
+  return text;
+}
+
+}  // namespace
+
+Http::Http(std::string base, std::string settings, std::string label)
+    : base_(std::move(base)), settings_(std::move(settings)), label_(std::move(label)) {
+  static std::once_flag initialized;
+  std::call_once(initialized, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ = curl_easy_init();
+}
+
+Http::~Http() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+Result<std::string> Http::post(const std::string& url, std::string_view body) {
+  auto* curl = static_cast<CURL*>(curl_);
+  if (!curl) return make_error(ErrorCode::kNetworkError, fmt::format("{}: cannot start an HTTP client", label_));
+  std::string answer;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);   // never anywhere it was not told
+  // No Expect: 100-continue round trip on large inserts.
+  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  const CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  if (code != CURLE_OK) {
+    return make_error(ErrorCode::kNetworkError, fmt::format("{}: {} (is clickhouse-server running there?)", label_,
+                                                       curl_easy_strerror(code)));
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200) {
+    return make_error(ErrorCode::kNetworkError, fmt::format("{}: HTTP {}: {}", label_, status, first_line(answer)));
+  }
+  return answer;
+}
+
+Result<std::string> Http::query(std::string_view sql) {
+  return post(fmt::format("{}/?{}", base_, settings_), sql);
+}
+
+Result<void> Http::insert(std::string_view insert_head, std::string_view rows) {
+  if (rows.empty()) return {};
+  auto answer = post(fmt::format("{}/?{}query={}", base_, settings_.empty() ? "" : settings_ + "&", url_encode(insert_head)), rows);
+  if (!answer) return std::unexpected(answer.error());
+  return {};
+}
+
+void append_tsv(std::string& out, std::string_view field) {
+  for (char c : field) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\0': out += "\\0"; break;
+      default: out += c;
+    }
+  }
+}
+
+void append_quoted(std::string& out, std::string_view text) {
+  out += '\'';
+  for (char c : text) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  out += '\'';
+}
+
+std::string sql_string(std::string_view text) {
+  std::string out;
+  append_quoted(out, text);
+  return out;
+}
+
+std::vector<std::vector<std::string>> parse_tsv(std::string_view text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\t') {
+      row.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n') {
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+    } else if (c == '\\' && i + 1 < text.size()) {
+      const char next = text[++i];
+      switch (next) {
+        case 't': field += '\t'; break;
+        case 'n': field += '\n'; break;
+        case 'r': field += '\r'; break;
+        case '0': field += '\0'; break;
+        case 'b': field += '\b'; break;
+        case 'f': field += '\f'; break;
+        default: field += next;   // \\, \', and anything else stands for itself
+      }
+    } else {
+      field += c;
+    }
+  }
+  if (!field.empty() || !row.empty()) {
+    row.push_back(std::move(field));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<std::string> parse_array(std::string_view text) {
+  std::vector<std::string> out;
+  bool inside = false;
+  std::string item;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!inside) {
+      if (c == '\'') inside = true;
+      continue;
+    }
+    if (c == '\\' && i + 1 < text.size()) {
+      item += text[++i];
+    } else if (c == '\'') {
+      out.push_back(std::move(item));
+      item.clear();
+      inside = false;
+    } else {
+      item += c;
+    }
+  }
+  return out;
+}
+
+std::string hex(std::span<const uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t byte : bytes) {
+    out += kDigits[byte >> 4];
+    out += kDigits[byte & 15];
+  }
+  return out;
+}
+
+std::vector<uint8_t> unhex(std::string_view text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return 0;
+  };
+  std::vector<uint8_t> out(text.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(digit(text[2 * i]) << 4 | digit(text[2 * i + 1]));
+  return out;
+}
+
+}  // namespace mitmscope::clickhouse

@@ -1,0 +1,607 @@
+#include "store/clickhouse_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/time.h"
+
+namespace mitmscope {
+namespace {
+
+using clickhouse::append_quoted;
+using clickhouse::append_tsv;
+using clickhouse::sql_string;
+
+// The tables: (name, columns, engine, Distributed sharding key). Rows that change are replaced
+// under their sorting key by a higher `version`; the sharding key is (part of) that sorting key.
+struct TableSpec {
+  const char* name;
+  const char* columns;
+  const char* engine;
+  const char* shard_key;
+};
+
+constexpr TableSpec kTables[] = {
+    {"scans",
+     "id Int64, started_at String, finished_at String, parameters String, summary String, monitor_id Int64, "
+     "round Int32, deleted UInt8, version UInt64",
+     "ReplacingMergeTree(version) ORDER BY id", "intHash64(id)"},
+    {"monitors",
+     "id Int64, name String, parameters String, created_at String, memory String, last_round Int32, version UInt64",
+     "ReplacingMergeTree(version) ORDER BY id", "intHash64(id)"},
+    {"events",
+     "monitor_id Int64, scan_id Int64, round Int32, seq UInt32, time String, type String, scope String, detail String, "
+     "version UInt64",
+     "ReplacingMergeTree(version) ORDER BY (monitor_id, round, type, scope)", "intHash64(monitor_id)"},
+    {"certificates", "sha256 String, der String", "ReplacingMergeTree ORDER BY sha256", "cityHash64(sha256)"},
+    {"results",
+     "scan_id Int64, ip String, port UInt16, sni String, time DateTime('UTC'), verdict String, issuer String, "
+     "chain Array(String), result String",
+     "ReplacingMergeTree PARTITION BY toYYYYMM(time) ORDER BY (scan_id, ip, port, sni)", "cityHash64(ip)"},
+    {"traces",
+     "run Int64, time DateTime('UTC'), ip String, port UInt16, sni String, kind String, injection_ttl Int32, "
+     "address_distance Int32, router_before String, router_after String, result String, version UInt64",
+     "ReplacingMergeTree(version) PARTITION BY toYYYYMM(time) ORDER BY (run, ip, port, sni)", "cityHash64(ip)"},
+};
+
+// "2019-07-18T10:00:00Z" ↔ "2019-07-18 10:00:00", clamped to what DateTime holds.
+std::string to_datetime(std::string_view utc) {
+  if (utc.size() < 19) return "1970-01-01 00:00:00";
+  if (utc.substr(0, 4) < "1970") return "1970-01-01 00:00:00";
+  if (utc.substr(0, 4) > "2105") return "2105-12-31 23:59:59";
+  return fmt::format("{} {}", utc.substr(0, 10), utc.substr(11, 8));
+}
+
+std::string from_datetime(std::string_view text) {
+  if (text.size() < 19) return std::string(text);
+  return fmt::format("{}T{}Z", text.substr(0, 10), text.substr(11, 8));
+}
+
+int64_t to_int(std::string_view text) {
+  int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+int64_t new_id() {
+  // Milliseconds since 1970 with 10 random bits: unique across scanners writing at once, in time order.
+  static std::mt19937_64 random{std::random_device{}()};
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return (static_cast<int64_t>(ms.count()) << 10) | static_cast<int64_t>(random() & 1023);
+}
+
+}  // namespace
+
+Result<ClickHouseLocation> parse_clickhouse_uri(std::string_view uri) {
+  auto fail = [&](std::string_view why) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--store {}: {} (expected clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME])",
+                                  uri, why));
+  };
+  std::string_view rest = uri;
+  if (!rest.starts_with("clickhouse://")) return fail("not a clickhouse:// address");
+  rest.remove_prefix(13);
+  ClickHouseLocation location;
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return fail("no database");
+  std::string_view servers = rest.substr(0, slash);
+  rest.remove_prefix(slash + 1);
+  const size_t question = rest.find('?');
+  location.database = std::string(rest.substr(0, question));
+  if (question != std::string_view::npos) {
+    std::string_view query = rest.substr(question + 1);
+    if (!query.starts_with("cluster=") || query.size() == 8) return fail("the only parameter is cluster=NAME");
+    location.cluster = std::string(query.substr(8));
+  }
+  auto plain_name = [](std::string_view name) {
+    return !name.empty() && std::ranges::all_of(name, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  };
+  if (!plain_name(location.database)) return fail("the database name must be letters, digits and _");
+  if (!location.cluster.empty() && !plain_name(location.cluster)) return fail("the cluster name must be letters, digits and _");
+  while (!servers.empty()) {
+    const size_t comma = servers.find(',');
+    std::string_view server = servers.substr(0, comma);
+    const size_t colon = server.rfind(':');
+    int port = 0;
+    if (colon == std::string_view::npos || colon == 0 ||
+        std::from_chars(server.data() + colon + 1, server.data() + server.size(), port).ec != std::errc() || port < 1 ||
+        port > 65535) {
+      return fail(fmt::format("'{}' is not HOST:PORT", server));
+    }
+    location.servers.emplace_back(server);
+    servers = comma == std::string_view::npos ? std::string_view() : servers.substr(comma + 1);
+  }
+  if (location.servers.empty()) return fail("no server");
+  if (location.servers.size() > 1 && location.cluster.empty()) return fail("several servers need ?cluster=NAME");
+  return location;
+}
+
+ClickHouseStore::ClickHouseStore(std::string uri, ClickHouseLocation location)
+    : uri_(std::move(uri)), location_(std::move(location)) {
+  http_ = std::make_unique<clickhouse::Http>(fmt::format("http://{}", location_.servers.front()),
+                                             location_.cluster.empty() ? "" : "insert_distributed_sync=1", uri_);
+}
+
+Result<std::unique_ptr<ClickHouseStore>> ClickHouseStore::open(const std::string& uri) {
+  auto location = parse_clickhouse_uri(uri);
+  if (!location) return std::unexpected(location.error());
+  std::unique_ptr<ClickHouseStore> store(new ClickHouseStore(uri, std::move(*location)));
+  if (auto created = store->create_schema(); !created) return std::unexpected(created.error());
+  return store;
+}
+
+Result<void> ClickHouseStore::create_schema() {
+  const std::string& db = location_.database;
+  for (const auto& server : location_.servers) {
+    clickhouse::Http http(fmt::format("http://{}", server), "", fmt::format("clickhouse://{}/{}", server, db));
+    if (auto made = http.query(fmt::format("CREATE DATABASE IF NOT EXISTS {}", db)); !made) return std::unexpected(made.error());
+    for (const auto& table : kTables) {
+      const std::string local = location_.cluster.empty() ? table.name : fmt::format("{}_local", table.name);
+      auto made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}) ENGINE = {}", db, local, table.columns, table.engine));
+      if (!made) return std::unexpected(made.error());
+      if (location_.cluster.empty()) continue;
+      made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {0}.{1} AS {0}.{2} ENGINE = Distributed({3}, {0}, {2}, {4})", db,
+                                    table.name, local, location_.cluster, table.shard_key));
+      if (!made) return std::unexpected(made.error());
+    }
+  }
+  // A cluster that is not in the servers' configuration is found now, not at the first insert.
+  if (!location_.cluster.empty()) {
+    auto shards = select(fmt::format("SELECT count() FROM system.clusters WHERE cluster = {}", sql_string(location_.cluster)));
+    if (!shards) return std::unexpected(shards.error());
+    if (shards->empty() || shards->front().front() == "0") {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: cluster '{}' is not in the server's remote_servers configuration", uri_, location_.cluster));
+    }
+  }
+  return {};
+}
+
+Result<std::vector<std::vector<std::string>>> ClickHouseStore::select(const std::string& sql) {
+  auto answer = http_->query(sql + " FORMAT TabSeparated");
+  if (!answer) return std::unexpected(answer.error());
+  return clickhouse::parse_tsv(*answer);
+}
+
+uint64_t ClickHouseStore::next_version() {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
+  last_version_ = std::max<uint64_t>(last_version_ + 1, static_cast<uint64_t>(us.count()));
+  return last_version_;
+}
+
+namespace {
+// Scans as readers see them: the latest version of each, tombstones left out.
+std::string live_scans(const std::string& db) {
+  return fmt::format("(SELECT id FROM {}.scans GROUP BY id HAVING argMax(deleted, version) = 0)", db);
+}
+}  // namespace
+
+Result<void> ClickHouseStore::write_scan(const ScanRow& scan, bool deleted) {
+  std::string row;
+  append_tsv(row, std::to_string(scan.id));
+  for (const auto* field : {&scan.started_at, &scan.finished_at, &scan.parameters, &scan.summary_json}) {
+    row += '\t';
+    append_tsv(row, *field);
+  }
+  row += fmt::format("\t{}\t{}\t{}\t{}\n", scan.monitor_id, scan.round, deleted ? 1 : 0, next_version());
+  return http_->insert(fmt::format("INSERT INTO {}.scans FORMAT TabSeparated", location_.database), row);
+}
+
+Result<void> ClickHouseStore::write_monitor(const MonitorRow& monitor) {
+  std::string row = std::to_string(monitor.id);
+  for (const auto* field : {&monitor.name, &monitor.parameters, &monitor.created_at, &monitor.memory_json}) {
+    row += '\t';
+    append_tsv(row, *field);
+  }
+  row += fmt::format("\t{}\t{}\n", monitor.last_round, next_version());
+  return http_->insert(fmt::format("INSERT INTO {}.monitors FORMAT TabSeparated", location_.database), row);
+}
+
+Result<void> ClickHouseStore::write_events(int64_t monitor_id, int64_t scan_id, std::span<const StoredEvent> events) {
+  std::string rows;
+  const uint64_t version = next_version();
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& event = events[i];
+    rows += fmt::format("{}\t{}\t{}\t{}", monitor_id, scan_id, event.round, i);
+    for (const auto* field : {&event.time, &event.type, &event.scope, &event.detail_json}) {
+      rows += '\t';
+      append_tsv(rows, *field);
+    }
+    rows += fmt::format("\t{}\n", version);
+  }
+  return http_->insert(fmt::format("INSERT INTO {}.events FORMAT TabSeparated", location_.database), rows);
+}
+
+Result<std::vector<ScanRow>> ClickHouseStore::scan_rows() {
+  auto rows = select(fmt::format(
+      "SELECT id, argMax(started_at, version), argMax(finished_at, version), argMax(parameters, version), "
+      "argMax(summary, version), argMax(monitor_id, version), argMax(round, version) FROM {}.scans GROUP BY id "
+      "HAVING argMax(deleted, version) = 0 ORDER BY id",
+      location_.database));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<ScanRow> out;
+  for (auto& row : *rows) {
+    if (row.size() < 7) continue;
+    out.push_back({to_int(row[0]), std::move(row[1]), std::move(row[2]), std::move(row[3]), std::move(row[4]),
+                   to_int(row[5]), static_cast<int>(to_int(row[6]))});
+  }
+  return out;
+}
+
+Result<std::optional<ScanRow>> ClickHouseStore::scan_row(int64_t scan_id) {
+  auto rows = scan_rows();
+  if (!rows) return std::unexpected(rows.error());
+  for (auto& row : *rows) {
+    if (row.id == scan_id) return std::optional<ScanRow>(std::move(row));
+  }
+  return std::optional<ScanRow>();
+}
+
+Result<std::vector<MonitorRow>> ClickHouseStore::monitor_rows() {
+  auto rows = select(fmt::format(
+      "SELECT id, argMax(name, version), argMax(parameters, version), argMax(created_at, version), argMax(memory, version), "
+      "argMax(last_round, version) FROM {}.monitors GROUP BY id ORDER BY id",
+      location_.database));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<MonitorRow> out;
+  for (auto& row : *rows) {
+    if (row.size() < 6) continue;
+    out.push_back({to_int(row[0]), std::move(row[1]), std::move(row[2]), std::move(row[3]), std::move(row[4]),
+                   static_cast<int>(to_int(row[5]))});
+  }
+  return out;
+}
+
+Result<std::optional<MonitorRow>> ClickHouseStore::monitor_row(int64_t monitor_id) {
+  auto rows = monitor_rows();
+  if (!rows) return std::unexpected(rows.error());
+  for (auto& row : *rows) {
+    if (row.id == monitor_id) return std::optional<MonitorRow>(std::move(row));
+  }
+  return std::optional<MonitorRow>();
+}
+
+Result<ScanRecord> ClickHouseStore::begin_scan(const std::string& parameters, bool resume) {
+  if (resume) {
+    auto rows = scan_rows();
+    if (!rows) return std::unexpected(rows.error());
+    for (auto row = rows->rbegin(); row != rows->rend(); ++row) {
+      if (row->parameters == parameters && row->finished_at.empty() && row->monitor_id == 0) {
+        return ScanRecord{row->id, row->started_at, parameters, false};
+      }
+    }
+  }
+  ScanRow scan{new_id(), format_utc(now_utc()), "", parameters, "", 0, 0};
+  if (auto written = write_scan(scan, false); !written) return std::unexpected(written.error());
+  return ScanRecord{scan.id, scan.started_at, parameters, false};
+}
+
+Result<size_t> ClickHouseStore::add_results(int64_t scan_id, std::span<const StoredResult> results) {
+  // Certificates first, so a stored result never names one that is missing.
+  std::string certificates, rows;
+  std::unordered_set<std::string_view> in_batch;
+  for (const auto& result : results) {
+    for (const auto& [sha256, der] : result.certificates) {
+      if (!in_batch.insert(sha256).second) continue;
+      append_tsv(certificates, sha256);
+      certificates += '\t';
+      certificates += clickhouse::hex(der);
+      certificates += '\n';
+    }
+    rows += fmt::format("{}\t", scan_id);
+    append_tsv(rows, result.ip);
+    rows += fmt::format("\t{}\t", result.port);
+    append_tsv(rows, result.sni);
+    rows += '\t';
+    rows += to_datetime(result.time);
+    rows += '\t';
+    append_tsv(rows, result.verdict);
+    rows += '\t';
+    if (result.certificates.size() > 1) append_tsv(rows, result.certificates[1].first);
+    rows += "\t[";
+    std::string array;
+    for (size_t i = 0; i < result.certificates.size(); ++i) {
+      if (i) array += ',';
+      append_quoted(array, result.certificates[i].first);
+    }
+    append_tsv(rows, array);
+    rows += "]\t";
+    append_tsv(rows, result.result_json);
+    rows += '\n';
+  }
+  const std::string& db = location_.database;
+  if (auto written = http_->insert(fmt::format("INSERT INTO {}.certificates FORMAT TabSeparated", db), certificates); !written) {
+    return std::unexpected(written.error());
+  }
+  if (auto written = http_->insert(fmt::format("INSERT INTO {}.results FORMAT TabSeparated", db), rows); !written) {
+    return std::unexpected(written.error());
+  }
+  return results.size();
+}
+
+Result<std::set<std::string>> ClickHouseStore::stored_pairs(int64_t scan_id) {
+  auto rows = select(fmt::format("SELECT DISTINCT ip, port, sni FROM {}.results WHERE scan_id = {}", location_.database, scan_id));
+  if (!rows) return std::unexpected(rows.error());
+  std::set<std::string> pairs;
+  for (const auto& row : *rows) {
+    if (row.size() >= 3) pairs.insert(fmt::format("{}:{} {}", row[0], row[1], row[2]));
+  }
+  return pairs;
+}
+
+Result<void> ClickHouseStore::finish_scan(int64_t scan_id, const std::string& summary_json) {
+  auto scan = scan_row(scan_id);
+  if (!scan) return std::unexpected(scan.error());
+  if (!*scan) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: no scan {}", uri_, scan_id));
+  (*scan)->finished_at = format_utc(now_utc());
+  (*scan)->summary_json = summary_json;
+  return write_scan(**scan, false);
+}
+
+Result<MonitorRecord> ClickHouseStore::open_monitor(const std::string& name, const std::string& parameters) {
+  auto monitors = monitor_rows();
+  if (!monitors) return std::unexpected(monitors.error());
+  for (const auto& monitor : *monitors) {
+    if (monitor.name != name) continue;
+    if (monitor.parameters != parameters) {
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: monitor '{}' exists with other parameters ({}); use another --name",
+                                                                 uri_, name, monitor.parameters));
+    }
+    MonitorRecord record{monitor.id, name, parameters, monitor.memory_json, monitor.last_round, ""};
+    auto scans = scan_rows();
+    if (!scans) return std::unexpected(scans.error());
+    for (const auto& scan : *scans) {
+      if (scan.monitor_id == monitor.id && scan.round == monitor.last_round && !scan.finished_at.empty()) {
+        record.last_round_started_at = scan.started_at;
+      }
+    }
+    return record;
+  }
+  MonitorRow monitor{new_id(), name, parameters, format_utc(now_utc()), "", 0};
+  if (auto written = write_monitor(monitor); !written) return std::unexpected(written.error());
+  return MonitorRecord{monitor.id, name, parameters, "", 0, ""};
+}
+
+Result<ScanRecord> ClickHouseStore::begin_round(int64_t monitor_id, int round, const std::string& parameters) {
+  // A scan of this round exists only when an earlier attempt did not commit it (the monitor's
+  // last_round is below `round`): tombstoned, with its results and events out of every reader's sight.
+  auto scans = scan_rows();
+  if (!scans) return std::unexpected(scans.error());
+  for (const auto& scan : *scans) {
+    if (scan.monitor_id != monitor_id || scan.round != round) continue;
+    if (auto written = write_scan(scan, true); !written) return std::unexpected(written.error());
+  }
+  ScanRow scan{new_id(), format_utc(now_utc()), "", parameters, "", monitor_id, round};
+  if (auto written = write_scan(scan, false); !written) return std::unexpected(written.error());
+  return ScanRecord{scan.id, scan.started_at, parameters, false};
+}
+
+Result<void> ClickHouseStore::finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
+                                           const std::string& memory_json, std::span<const StoredEvent> events) {
+  // No transactions: events, then the finished scan, then the monitor's memory and last round,
+  // which is the commit point. A crash before it leaves a round that begin_round tombstones.
+  auto monitor = monitor_row(monitor_id);
+  if (!monitor) return std::unexpected(monitor.error());
+  if (!*monitor) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: no monitor {}", uri_, monitor_id));
+  if (auto written = write_events(monitor_id, scan_id, events); !written) return written;
+  if (auto finished = finish_scan(scan_id, summary_json); !finished) return finished;
+  (*monitor)->memory_json = memory_json;
+  (*monitor)->last_round = round;
+  return write_monitor(**monitor);
+}
+
+namespace {
+std::string events_query(const std::string& db, const std::string& where) {
+  // Events of tombstoned rounds are left out; copied events (scan 0) stand on their own.
+  return fmt::format(
+      "SELECT monitor_id, round, argMax(time, version), type, scope, argMax(detail, version), argMax(seq, version) AS s "
+      "FROM {0}.events WHERE {1} (scan_id = 0 OR scan_id GLOBAL IN {2}) GROUP BY monitor_id, round, type, scope "
+      "ORDER BY monitor_id, round, s",
+      db, where, live_scans(db));
+}
+}  // namespace
+
+Result<std::vector<std::pair<int64_t, StoredEvent>>> ClickHouseStore::event_rows() {
+  auto rows = select(events_query(location_.database, ""));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<std::pair<int64_t, StoredEvent>> out;
+  for (auto& row : *rows) {
+    if (row.size() < 7) continue;
+    out.push_back({to_int(row[0]), {static_cast<int>(to_int(row[1])), std::move(row[2]), std::move(row[3]),
+                                    std::move(row[4]), std::move(row[5])}});
+  }
+  return out;
+}
+
+Result<std::vector<StoredEvent>> ClickHouseStore::monitor_events(int64_t monitor_id) {
+  auto rows = select(events_query(location_.database, fmt::format("monitor_id = {} AND", monitor_id)));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<StoredEvent> out;
+  for (auto& row : *rows) {
+    if (row.size() < 7) continue;
+    out.push_back({static_cast<int>(to_int(row[1])), std::move(row[2]), std::move(row[3]), std::move(row[4]), std::move(row[5])});
+  }
+  return out;
+}
+
+namespace {
+// Intercepted results of live scans, one row per (scan, ip, port, sni) even before ClickHouse
+// has merged away a repeated insert.
+std::string intercepted_rows(const std::string& db, const std::string& where) {
+  return fmt::format(
+      "(SELECT issuer, time FROM {0}.results WHERE verdict = 'intercepted' AND issuer != '' {1} AND scan_id GLOBAL IN {2} "
+      "LIMIT 1 BY scan_id, ip, port, sni)",
+      db, where, live_scans(db));
+}
+}  // namespace
+
+Result<std::vector<IssuerUse>> ClickHouseStore::intercepting_issuers() {
+  const std::string& db = location_.database;
+  auto rows = select(fmt::format("SELECT issuer, count(), min(time), max(time) FROM {} GROUP BY issuer ORDER BY min(time), issuer",
+                                 intercepted_rows(db, "")));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<IssuerUse> out;
+  std::string names;
+  for (auto& row : *rows) {
+    if (row.size() < 4) continue;
+    if (!names.empty()) names += ',';
+    names += sql_string(row[0]);
+    out.push_back({row[0], {}, static_cast<size_t>(to_int(row[1])), from_datetime(row[2]), from_datetime(row[3])});
+  }
+  if (out.empty()) return out;
+  auto ders = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256", db, names));
+  if (!ders) return std::unexpected(ders.error());
+  std::unordered_map<std::string, std::string> by_sha;
+  for (auto& row : *ders) {
+    if (row.size() >= 2) by_sha[row[0]] = std::move(row[1]);
+  }
+  for (auto& use : out) use.der = clickhouse::unhex(by_sha[use.sha256]);
+  return out;
+}
+
+Result<std::pair<size_t, size_t>> ClickHouseStore::uses_outside(const std::string& issuer_sha256, const std::string& from,
+                                                                const std::string& to) {
+  auto rows = select(fmt::format(
+      "SELECT countIf(time < toDateTime({}, 'UTC')), countIf(time > toDateTime({}, 'UTC')) FROM {}",
+      sql_string(to_datetime(from)), sql_string(to_datetime(to)),
+      intercepted_rows(location_.database, fmt::format("AND issuer = {}", sql_string(issuer_sha256)))));
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty() || rows->front().size() < 2) return std::pair<size_t, size_t>{0, 0};
+  return std::pair{static_cast<size_t>(to_int(rows->front()[0])), static_cast<size_t>(to_int(rows->front()[1]))};
+}
+
+Result<std::vector<std::string>> ClickHouseStore::intercepted_results(int64_t scan_id) {
+  auto rows = select(fmt::format("SELECT result FROM {}.results WHERE scan_id = {} AND verdict = 'intercepted' "
+                                 "ORDER BY ip, port, sni LIMIT 1 BY ip, port, sni",
+                                 location_.database, scan_id));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<std::string> out;
+  for (auto& row : *rows) {
+    if (!row.empty()) out.push_back(std::move(row[0]));
+  }
+  return out;
+}
+
+Result<void> ClickHouseStore::add_traces(std::span<const StoredTrace> traces) {
+  std::string rows;
+  const uint64_t version = next_version();
+  for (const auto& trace : traces) {
+    rows += fmt::format("{}\t{}\t", trace.run, to_datetime(trace.time));
+    append_tsv(rows, trace.ip);
+    rows += fmt::format("\t{}\t", trace.port);
+    append_tsv(rows, trace.sni);
+    rows += '\t';
+    append_tsv(rows, trace.kind);
+    rows += fmt::format("\t{}\t{}\t", trace.injection_ttl, trace.address_distance);
+    append_tsv(rows, trace.router_before);
+    rows += '\t';
+    append_tsv(rows, trace.router_after);
+    rows += '\t';
+    append_tsv(rows, trace.result_json);
+    rows += fmt::format("\t{}\n", version);
+  }
+  return http_->insert(fmt::format("INSERT INTO {}.traces FORMAT TabSeparated", location_.database), rows);
+}
+
+Result<std::vector<StoredTrace>> ClickHouseStore::traces() {
+  auto rows = select(fmt::format(
+      "SELECT run, argMax(time, version), ip, port, sni, argMax(kind, version), argMax(injection_ttl, version), "
+      "argMax(address_distance, version), argMax(router_before, version), argMax(router_after, version), "
+      "argMax(result, version) FROM {}.traces GROUP BY run, ip, port, sni ORDER BY run, ip, port, sni",
+      location_.database));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<StoredTrace> out;
+  for (auto& row : *rows) {
+    if (row.size() < 11) continue;
+    out.push_back({to_int(row[0]), from_datetime(row[1]), std::move(row[2]), static_cast<uint16_t>(to_int(row[3])),
+                   std::move(row[4]), std::move(row[5]), static_cast<int>(to_int(row[6])), static_cast<int>(to_int(row[7])),
+                   std::move(row[8]), std::move(row[9]), std::move(row[10])});
+  }
+  return out;
+}
+
+Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
+                                              const std::function<Result<void>(std::span<const StoredResult>)>& visit) {
+  const std::string& db = location_.database;
+  std::string after;   // keyset pagination in (ip, port, sni) order
+  page = std::max<size_t>(page, 1);
+  while (true) {
+    auto rows = select(fmt::format("SELECT ip, port, sni, time, verdict, chain, result FROM {}.results WHERE scan_id = {} {} "
+                                   "ORDER BY ip, port, sni LIMIT 1 BY ip, port, sni LIMIT {}",
+                                   db, scan_id, after, page));
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return {};
+    std::vector<StoredResult> batch;
+    std::set<std::string> wanted;
+    std::vector<std::vector<std::string>> chains;
+    for (auto& row : *rows) {
+      if (row.size() < 7) continue;
+      chains.push_back(clickhouse::parse_array(row[5]));
+      for (const auto& sha : chains.back()) wanted.insert(sha);
+      batch.push_back({std::move(row[0]), static_cast<uint16_t>(to_int(row[1])), std::move(row[2]), from_datetime(row[3]),
+                       std::move(row[4]), std::move(row[6]), {}});
+    }
+    std::unordered_map<std::string, std::vector<uint8_t>> ders;
+    std::vector<std::string> names(wanted.begin(), wanted.end());
+    for (size_t start = 0; start < names.size(); start += 500) {
+      std::string list;
+      for (size_t i = start; i < std::min(names.size(), start + 500); ++i) list += (i > start ? "," : "") + sql_string(names[i]);
+      auto found = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256", db, list));
+      if (!found) return std::unexpected(found.error());
+      for (const auto& row : *found) {
+        if (row.size() >= 2) ders[row[0]] = clickhouse::unhex(row[1]);
+      }
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      for (const auto& sha : chains[i]) {
+        const auto der = ders.find(sha);
+        if (der == ders.end()) {
+          return make_error(ErrorCode::kParseError, fmt::format("{}: scan {}: result {}:{} {} names certificate {} that is not stored",
+                                                                uri_, scan_id, batch[i].ip, batch[i].port, batch[i].sni, sha));
+        }
+        batch[i].certificates.emplace_back(sha, der->second);
+      }
+    }
+    if (auto visited = visit(batch); !visited) return visited;
+    if (rows->size() < page) return {};
+    const auto& last = batch.back();
+    after = fmt::format("AND (ip > {0} OR (ip = {0} AND (port > {1} OR (port = {1} AND sni > {2}))))", sql_string(last.ip),
+                        last.port, sql_string(last.sni));
+  }
+}
+
+Result<void> ClickHouseStore::put_monitor(const MonitorRow& monitor) { return write_monitor(monitor); }
+
+Result<void> ClickHouseStore::put_scan(const ScanRow& scan) { return write_scan(scan, false); }
+
+Result<void> ClickHouseStore::put_events(int64_t monitor_id, std::span<const StoredEvent> events) {
+  return write_events(monitor_id, 0, events);
+}
+
+Result<std::map<std::string, int64_t>> ClickHouseStore::counts() {
+  const std::string& db = location_.database;
+  const std::pair<const char*, std::string> queries[] = {
+      {"scans", fmt::format("SELECT count() FROM {}", live_scans(db))},
+      {"monitors", fmt::format("SELECT uniqExact(id) FROM {}.monitors", db)},
+      {"events", fmt::format("SELECT count() FROM ({})", events_query(db, ""))},
+      {"results", fmt::format("SELECT count() FROM (SELECT 1 FROM {}.results WHERE scan_id GLOBAL IN {} LIMIT 1 BY scan_id, ip, port, sni)",
+                              db, live_scans(db))},
+      {"certificates", fmt::format("SELECT uniqExact(sha256) FROM {}.certificates", db)},
+      {"traces", fmt::format("SELECT count() FROM (SELECT 1 FROM {}.traces LIMIT 1 BY run, ip, port, sni)", db)},
+  };
+  std::map<std::string, int64_t> out;
+  for (const auto& [table, sql] : queries) {
+    auto rows = select(sql);
+    if (!rows) return std::unexpected(rows.error());
+    out[table] = rows->empty() || rows->front().empty() ? 0 : to_int(rows->front()[0]);
+  }
+  return out;
+}
+
+}  // namespace mitmscope
