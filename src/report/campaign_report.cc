@@ -28,10 +28,14 @@ Json parse_or_null(const std::string& text) {
 
 // The latest finished scan and, when it is one shard of a split scan, the latest finished scan
 // of every other shard with the same parameters otherwise; by shard.
-std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& scans) {
+// With `intercepting`, the latest one whose scan saw interception.
+std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& scans, bool intercepting = false) {
   const StoredScan* latest = nullptr;
   for (const auto& scan : scans) {
-    if (!scan.finished_at.empty() && parse_or_null(scan.summary_json).is_object()) latest = &scan;
+    const Json summary = parse_or_null(scan.summary_json);
+    if (scan.finished_at.empty() || !summary.is_object()) continue;
+    if (intercepting && summary.value("intercepted_hosts", 0) == 0) continue;
+    latest = &scan;
   }
   if (!latest) return {};
   Json parameters = parse_or_null(latest->parameters);
@@ -179,20 +183,26 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
   }
   tables.push_back(std::move(intermediates));
 
-  // The interceptor's profile over the latest campaign's intercepted results: one row per
-  // distinct (interceptor, issuer, ServerHello fingerprint, forging rule).
-  ReportTable profile{"profile", "The interceptor's profile: forging rules and fingerprints (latest finished scan)",
+  // The interceptor's profile over the intercepted results of the latest campaign that saw any:
+  // one row per distinct (interceptor, issuer, ServerHello fingerprint, forging rule).
+  const auto intercepted_campaign = latest_campaign(*scans, true);
+  std::string intercepted_name;
+  for (const auto* scan : intercepted_campaign) intercepted_name += (intercepted_name.empty() ? "" : "+") + std::to_string(scan->id);
+  ReportTable profile{"profile", "The interceptor's profile: forging rules and fingerprints (latest scan with interception)",
                       {"interceptor", "issuer", "ja3s", "ja4s", "not_before_shift_hours", "not_after_shift_hours",
                        "serial", "serial_bits_replaced", "key", "extensions_dropped", "results", "hosts", "domains"},
                       {}};
-  if (!campaign.empty()) profile.title = fmt::format("The interceptor's profile: forging rules and fingerprints (scans {})", campaign_name);
+  if (!intercepted_campaign.empty()) {
+    profile.title = fmt::format("The interceptor's profile: forging rules and fingerprints (latest scan with interception: {})",
+                                intercepted_name);
+  }
   struct ProfileCounts {
     size_t results = 0;
     size_t trailing_min = SIZE_MAX, trailing_max = 0;
     std::set<std::string> hosts, domains;
   };
   std::map<std::vector<std::string>, ProfileCounts> profiles;
-  for (const auto* scan : campaign) {
+  for (const auto* scan : intercepted_campaign) {
     auto results = store.intercepted_results(scan->id);
     if (!results) return std::unexpected(results.error());
     for (const auto& text : *results) {

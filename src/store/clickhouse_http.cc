@@ -48,7 +48,7 @@ Http::~Http() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 Result<std::string> Http::post(const std::string& url, std::string_view body) {
   auto* curl = static_cast<CURL*>(curl_);
-  if (!curl) return make_error(ErrorCode::kNetworkError, fmt::format("{}: cannot start an HTTP client", label_));
+  if (!curl) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot start an HTTP client", label_));
   std::string answer;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -65,13 +65,13 @@ Result<std::string> Http::post(const std::string& url, std::string_view body) {
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
-    return make_error(ErrorCode::kNetworkError, fmt::format("{}: {} (is clickhouse-server running there?)", label_,
+    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: {} (is clickhouse-server running there?)", label_,
                                                        curl_easy_strerror(code)));
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status != 200) {
-    return make_error(ErrorCode::kNetworkError, fmt::format("{}: HTTP {}: {}", label_, status, first_line(answer)));
+    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: HTTP {}: {}", label_, status, first_line(answer)));
   }
   return answer;
 }

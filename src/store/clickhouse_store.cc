@@ -532,8 +532,9 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
   std::string after;   // keyset pagination in (ip, port, sni) order
   page = std::max<size_t>(page, 1);
   while (true) {
-    auto rows = select(fmt::format("SELECT ip, port, sni, time, verdict, chain, result FROM {}.results WHERE scan_id = {} {} "
-                                   "ORDER BY ip, port, sni LIMIT 1 BY ip, port, sni LIMIT {}",
+    // GROUP BY, not LIMIT 1 BY: over a Distributed table ClickHouse 18.16 applies LIMIT before LIMIT BY.
+    auto rows = select(fmt::format("SELECT ip, port, sni, any(time), any(verdict), any(chain), any(result) FROM {}.results "
+                                   "WHERE scan_id = {} {} GROUP BY ip, port, sni ORDER BY ip, port, sni LIMIT {}",
                                    db, scan_id, after, page));
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return {};

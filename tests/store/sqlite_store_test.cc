@@ -29,65 +29,10 @@ TEST(SqliteStore, StoresResultsOnceAndCertificatesOnce) {
   EXPECT_TRUE(pairs->contains("8.8.8.8:443 b.com"));
 }
 
-TEST(SqliteStore, ResumeFindsTheUnfinishedScanWithTheSameParametersAcrossReopening) {
-  testing::TempDirectory directory;
-  int64_t id = 0;
-  {
-    auto store = SqliteStore::open(directory.path() / "store.db");
-    ASSERT_TRUE(store);
-    id = (*store)->begin_scan("P", false)->id;
-    ASSERT_TRUE((*store)->add_results(id, std::vector<StoredResult>{result("8.8.8.8", "a.com", "aa")}));
-  }  // closed without finishing, as after a crash
-  auto store = SqliteStore::open(directory.path() / "store.db");
-  ASSERT_TRUE(store);
-  EXPECT_EQ((*store)->begin_scan("P", true)->id, id);
-  EXPECT_NE((*store)->begin_scan("other parameters", true)->id, id);
-  EXPECT_EQ((*store)->stored_pairs(id)->size(), 1u);
-  ASSERT_TRUE((*store)->finish_scan(id, "{}"));
-  EXPECT_NE((*store)->begin_scan("P", true)->id, id) << "a finished scan is not resumed";
-}
-
 TEST(SqliteStore, AnUnwritableStoreIsAClearError) {
   const auto store = SqliteStore::open("/nonexistent/directory/store.db");
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().message.find("/nonexistent/directory/store.db"), std::string::npos);
-}
-
-}  // namespace
-}  // namespace mitmscope
-
-namespace mitmscope {
-namespace {
-
-TEST(SqliteStoreMonitor, AnInterruptedRoundIsMeasuredAgainWholeUnderItsNumber) {
-  testing::TempDirectory directory;
-  auto store = SqliteStore::open(directory.path() / "store.db");
-  ASSERT_TRUE(store) << store.error().message;
-  auto monitor = (*store)->open_monitor("kz", R"({"every_ms":1000})");
-  ASSERT_TRUE(monitor);
-  EXPECT_EQ(monitor->last_round, 0);
-  auto first = (*store)->begin_round(monitor->id, 1, "{}");
-  ASSERT_TRUE(first);
-  const std::vector<StoredEvent> events = {{1, "2026-11-21T00:00:00Z", "baseline", "global", "{}"}};
-  ASSERT_TRUE((*store)->finish_round(monitor->id, first->id, 1, R"({"intercepted_hosts":4})", R"({"memory":1})", events));
-  // Round 2 is interrupted after storing a result; a restart sees round 1 as the last and redoes round 2.
-  auto second = (*store)->begin_round(monitor->id, 2, "{}");
-  ASSERT_TRUE(second);
-  const std::vector<StoredResult> batch = {{"8.8.8.8", 443, "a.com", "2026-11-21T00:00:01Z", "intercepted", "{}", {}}};
-  ASSERT_TRUE((*store)->add_results(second->id, batch));
-  auto reopened = (*store)->open_monitor("kz", R"({"every_ms":1000})");
-  ASSERT_TRUE(reopened);
-  EXPECT_EQ(reopened->last_round, 1);
-  EXPECT_EQ(reopened->memory_json, R"({"memory":1})");
-  auto again = (*store)->begin_round(monitor->id, 2, "{}");
-  ASSERT_TRUE(again);
-  EXPECT_EQ(*(*store)->count("results"), 0) << "the interrupted round's results are gone";
-  EXPECT_EQ(*(*store)->count("scans"), 2);
-  EXPECT_FALSE((*store)->open_monitor("kz", R"({"every_ms":2000})")) << "same name, other inputs: refused";
-  const auto stored = (*store)->monitor_events(monitor->id);
-  ASSERT_TRUE(stored);
-  ASSERT_EQ(stored->size(), 1u);
-  EXPECT_EQ((*stored)[0].type, "baseline");
 }
 
 }  // namespace
