@@ -2,12 +2,21 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 namespace mitmscope::cli {
 
 using Action = std::function<int()>;
+
+// `mitmscope demo` (cli/demo_lab.cc).
+struct LabDemoOptions {
+  std::string work_directory;
+  size_t size = 200;
+  bool loopback = false;
+};
+int run_lab_demo(const LabDemoOptions& options);
 using SetAction = std::function<void(Action)>;
 
 void register_probe(CLI::App& app, SetAction set_action);

@@ -48,7 +48,9 @@ int run_switch(const LabOptions& options) {
   if (auto switched = lab::lab_switch(options.state_directory, options.switch_state); !switched) {
     return report_error(switched.error());
   }
-  fmt::print("lab: interceptor {}\n", options.switch_state == "schedule" ? "follows the scenario's schedule" : options.switch_state);
+  fmt::print("lab: interceptor {}\n", options.switch_state == "schedule"  ? "follows the scenario's schedule"
+                                     : options.switch_state == "restart" ? "follows the scenario's schedule, from its start"
+                                                                         : options.switch_state);
   return kExitOk;
 }
 
@@ -96,8 +98,8 @@ void register_lab(CLI::App& app, SetAction set_action) {
       ->callback([options, set_action] { set_action([options] { return run_down(*options); }); });
   command->add_subcommand("status", "Paths, addresses and the interceptor's state")
       ->callback([options, set_action] { set_action([options] { return run_status(*options); }); });
-  auto* switch_command = command->add_subcommand("switch", "Turn the interceptor on or off, or back to the schedule");
-  switch_command->add_option("state", options->switch_state, "on | off | schedule")->required();
+  auto* switch_command = command->add_subcommand("switch", "Turn the interceptor on or off, or back to the schedule (restart: from its start, now)");
+  switch_command->add_option("state", options->switch_state, "on | off | schedule | restart")->required();
   switch_command->callback([options, set_action] { set_action([options] { return run_switch(*options); }); });
   auto* counters = command->add_subcommand("counters", "The daemon's counters as JSON, with connection rates seen at the hosts");
   counters->add_flag("--reset", options->reset_counters, "Start the hosts' connection-rate measurement again first");

@@ -237,9 +237,13 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   report_ready("ready\n");
   if (!acknowledged) g_stop = true;
 
-  const auto started = std::chrono::steady_clock::now();
+  auto started = std::chrono::steady_clock::now();
   bool evening = scenario.schedule.evening_through_interceptor;
   while (!g_stop) {
+    if (std::filesystem::exists(paths.schedule_restart())) {
+      started = std::chrono::steady_clock::now();
+      std::filesystem::remove(paths.schedule_restart());
+    }
     const long elapsed =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
     auto state = schedule_at(scenario, elapsed);
@@ -550,12 +554,13 @@ Result<std::string> lab_status(const std::filesystem::path& state_directory) {
 Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state) {
   const LabPaths paths{state_directory};
   if (!std::filesystem::exists(paths.state())) return make_error(ErrorCode::kInvalidArgument, "no lab is up");
-  if (state == "schedule") {
+  if (state == "schedule" || state == "restart") {
+    if (state == "restart") write_text(paths.schedule_restart(), "restart\n");
     std::filesystem::remove(paths.override_file());
     return {};
   }
   if (state != "on" && state != "off") {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("lab switch: '{}' is not on, off or schedule", state));
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("lab switch: '{}' is not on, off, schedule or restart", state));
   }
   write_text(paths.override_file(), std::string(state) + "\n");
   return {};

@@ -49,6 +49,7 @@ struct LabPaths {
   std::filesystem::path state() const { return directory / "lab.json"; }
   std::filesystem::path daemon_status() const { return directory / "daemon.json"; }
   std::filesystem::path override_file() const { return directory / "override"; }
+  std::filesystem::path schedule_restart() const { return directory / "schedule-restart"; }
   std::filesystem::path reset_request() const { return directory / "reset-counters"; }
   std::filesystem::path log() const { return directory / "daemon.log"; }
 };
@@ -65,7 +66,8 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
 Result<size_t> lab_down(const std::filesystem::path& state_directory);
 // A text report: scenario, paths, addresses, daemon and interceptor state.
 Result<std::string> lab_status(const std::filesystem::path& state_directory);
-// "on", "off" or "schedule": overrides the scenario's schedule until set back to "schedule".
+// "on", "off" or "schedule": overrides the scenario's schedule until set back to "schedule";
+// "restart": back to the schedule, whose clock starts again at 0 now (the demo times its pause so).
 Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state);
 // The daemon's counters as JSON (interceptor, hosts, connection rates seen at the hosts).
 // With reset, the hosts' connection-rate windows start again first (the daemon acknowledges

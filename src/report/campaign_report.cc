@@ -201,7 +201,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
     size_t trailing_min = SIZE_MAX, trailing_max = 0;
     std::set<std::string> hosts, domains;
   };
-  std::map<std::vector<std::string>, ProfileCounts> profiles;
+  std::map<std::vector<Json>, ProfileCounts> profiles;
   for (const auto* scan : intercepted_campaign) {
     auto results = store.intercepted_results(scan->id);
     if (!results) return std::unexpected(results.error());
@@ -228,12 +228,12 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
                           presented.contains("exponent") ? " e=" + report_cell_text(presented["exponent"]) : std::string());
         for (const auto& name : forging.value("extensions_dropped", Json::array())) dropped += (dropped.empty() ? "" : " ") + report_cell_text(name);
       }
-      std::vector<std::string> key_fields = {
-          result.contains(Json::json_pointer("/interception/known_interceptor/id")) ? at(Json::json_pointer("/interception/known_interceptor/id")) : "unknown",
-          forging.is_object() ? report_cell_text(forging["presented_issuer"]) : at(Json::json_pointer("/server_certificates/certificate/issuer")),
+      std::vector<Json> key_fields = {
+          result.contains(Json::json_pointer("/interception/known_interceptor/id")) ? Json(at(Json::json_pointer("/interception/known_interceptor/id"))) : Json("unknown"),
+          forging.is_object() ? forging["presented_issuer"] : Json(at(Json::json_pointer("/server_certificates/certificate/issuer"))),
           at(Json::json_pointer("/server_hello/ja3s")), at(Json::json_pointer("/server_hello/ja4s")),
-          forging.is_object() ? report_cell_text(forging["not_before_shift_hours"]) : "",
-          forging.is_object() ? report_cell_text(forging["not_after_shift_hours"]) : "", serial, key, dropped};
+          forging.is_object() ? forging["not_before_shift_hours"] : Json(nullptr),
+          forging.is_object() ? forging["not_after_shift_hours"] : Json(nullptr), serial, key, dropped};
       auto& counts = profiles[key_fields];
       ++counts.results;
       if (trailing) {
@@ -245,7 +245,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
     }
   }
   for (const auto& [fields, counts] : profiles) {
-    std::vector<Json> row(fields.begin(), fields.end());
+    std::vector<Json> row = fields;
     row.insert(row.begin() + 7, counts.trailing_min == SIZE_MAX ? Json(nullptr)
                                 : counts.trailing_min == counts.trailing_max
                                     ? Json(std::to_string(counts.trailing_min))

@@ -16,7 +16,7 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
 }
 
-"$mitmscope" demo --work-dir "$work/demo" >"$work/demo.log" 2>&1
+"$mitmscope" demo pki --work-dir "$work/demo" >"$work/demo.log" 2>&1
 check "demo exits 0" 0 $?
 grep -q "0 checks failed" "$work/demo.log"
 check "demo reports no failed check" 0 $?

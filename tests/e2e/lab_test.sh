@@ -217,7 +217,7 @@ check "trace without CAP_NET_RAW: the warning names the capability" true \
   "$(grep -q 'CAP_NET_RAW' "$work/trace-noraw.txt" && echo true || echo false)"
 # Bulk: every host of the lab, twice each (so "runs agree" can fail); the aggregate equals the ground truth exactly.
 trace --hosts "$state/hosts.txt" --sni facebook.com --runs 2 --out "$work/traces.jsonl" --summary "$work/trace-summary.json" \
-  >"$work/trace-bulk.txt" 2>/dev/null
+  --store "$work/traces.db" >"$work/trace-bulk.txt" 2>/dev/null
 check "trace --hosts: exits 0" 0 $?
 check "trace --hosts: every host traced" "$(wc -l <"$state/hosts.txt")" "$(jq -r .hosts "$work/trace-summary.json")"
 check "trace --hosts: the intercepted hosts are exactly the ground truth's" "$(jq -r '.intercepted_hosts[]' "$truth" | sort)" \
@@ -229,6 +229,12 @@ check "trace --hosts: intercepted share per AS equals the ground truth" "$truth_
   "$(jq -r '.per_as[] | select(.intercepted > 0) | "\(.as | ltrimstr("AS")) \(.intercepted)"' "$work/trace-summary.json" | sort)"
 check "trace --hosts: no host gave different answers, no TTL had two routers" "0 0" \
   "$(jq -r '"\(.hosts_with_inconsistent_runs) \(.hosts_with_multi_router_ttls)"' "$work/trace-summary.json")"
+"$mitmscope" report --store "$work/traces.db" --format json --out "$work/trace-report.json"
+check "trace --store, report: intercepted hosts injected $((host_hop - hop)) hops before the address, between $before and $after" \
+  "in_path_injector $hop $host_hop $((host_hop - hop)) $(jq -r '.intercepted_hosts | length' "$truth")|$before $after $(jq -r '.intercepted_hosts | length' "$truth") 1" \
+  "$(jq -r '(.trace_hops[] | select(.kind == "in_path_injector") | "\(.kind) \(.injection_ttl) \(.address_distance) \(.hops_before_address) \(.addresses)"), (.trace_router_pairs[] | "\(.router_before) \(.router_after) \(.addresses) \(.share)")' "$work/trace-report.json" | paste -sd'|')"
+check "trace --store, report: every other host has no interception" "$(( $(wc -l <"$state/hosts.txt") - $(jq -r '.intercepted_hosts | length' "$truth") ))" \
+  "$(jq -r '.trace_hops[] | select(.kind == "no_interception") | .addresses' "$work/trace-report.json")"
 
 # Store and resume: a scan killed with -9 at two points and resumed stores exactly what an uninterrupted run does.
 rows() { sqlite3 "$1" "SELECT ip, port, sni, verdict FROM results ORDER BY ip, port, sni"; }
@@ -341,7 +347,10 @@ check "monitor: the events printed equal the stored ones" \
   "$(jq -r 'select(.round > 1) | .type' "$work/monitor-1.jsonl" "$work/monitor-2.jsonl" | paste -sd' ')"
 check "monitor: --on-event got each event as JSON on stdin" \
   "$(sqlite3 "$work/monitor.db" "SELECT COUNT(*) FROM events WHERE round > 1")" "$(jq -r 'select(.round > 1) | .type' "$work/hook.jsonl" | wc -l)"
-# report: the same campaign as tables.
+# report: the same campaign as tables, with the bulk traces added to its store (store copy into a store in use).
+"$mitmscope" store copy "$work/traces.db" "$work/monitor.db" >/dev/null 2>&1
+check "store copy: the traces join the monitor's store" "$(jq -r .traces <("$mitmscope" store counts "$work/traces.db" --json))" \
+  "$(jq -r .traces <("$mitmscope" store counts "$work/monitor.db" --json))"
 "$mitmscope" report --store "$work/monitor.db" --format json --out "$work/report.json"
 check "report: intercepted hosts per round, the pause visible" "4 4 0 0 4" \
   "$(jq -r '[.rounds[] | select(.finished) | .intercepted_hosts] | join(" ")' "$work/report.json")"
@@ -358,8 +367,8 @@ check "report --format csv: a file per table, rounds with a header and 5 rows" 6
 chromium_flags=(--headless --no-sandbox --disable-gpu --virtual-time-budget=15000 --window-size=1100,2000)
 timeout 120 chromium "${chromium_flags[@]}" --enable-logging=stderr --v=0 --dump-dom "$work/report.html" \
   >"$work/report.dom" 2>"$work/chromium.txt"
-check "report --format html: all 4 charts rendered in Chromium, no chart error" '4 0' \
-  "$(grep -o 'data-charts-rendered="[0-9]*"' "$work/report.dom" | grep -o '[0-9]*') $(grep -c 'data-chart-error="' "$work/report.dom")"
+check "report --format html: all 6 charts rendered in Chromium (the two of traces too), no chart error" '6 2 0' \
+  "$(grep -o 'data-charts-rendered="[0-9]*"' "$work/report.dom" | grep -o '[0-9]*') $(grep -Ec 'id="chart-trace_(hops|router_pairs)"[^>]*data-rendered="true"' "$work/report.dom") $(grep -c 'data-chart-error="' "$work/report.dom")"
 check "report --format html: one point per round, a rule per event after the baseline, bars per AS and domain" "5 3 yes" \
   "$(grep -o 'aria-roledescription="point"' "$work/report.dom" | wc -l) $(grep -o 'aria-roledescription="rule mark"' "$work/report.dom" | wc -l) $(grep -q 'aria-roledescription="bar"' "$work/report.dom" && echo yes)"
 check "report --format html: nothing on the browser console" 0 "$(grep -c ':CONSOLE(' "$work/chromium.txt")"
