@@ -202,9 +202,15 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
     std::set<std::string> hosts, domains;
   };
   std::map<std::vector<Json>, ProfileCounts> profiles;
+  // Bounded at any scale: at most this many intercepted results per scan are read (and the title says so).
+  constexpr size_t kProfileSample = 20000;
+  size_t sampled = 0;
+  bool capped = false;
   for (const auto* scan : intercepted_campaign) {
-    auto results = store.intercepted_results(scan->id);
+    auto results = store.intercepted_results(scan->id, kProfileSample);
     if (!results) return std::unexpected(results.error());
+    sampled += results->size();
+    capped |= results->size() == kProfileSample;
     for (const auto& text : *results) {
       const Json result = parse_or_null(text);
       if (!result.is_object()) continue;
@@ -244,6 +250,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
       counts.domains.insert(result.value("sni", std::string()));
     }
   }
+  if (capped) profile.title += fmt::format(", from a sample of {} intercepted results (the first {} per scan)", sampled, kProfileSample);
   for (const auto& [fields, counts] : profiles) {
     std::vector<Json> row = fields;
     row.insert(row.begin() + 7, counts.trailing_min == SIZE_MAX ? Json(nullptr)

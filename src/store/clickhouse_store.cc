@@ -476,10 +476,11 @@ Result<std::pair<size_t, size_t>> ClickHouseStore::uses_outside(const std::strin
   return std::pair{static_cast<size_t>(to_int(rows->front()[0])), static_cast<size_t>(to_int(rows->front()[1]))};
 }
 
-Result<std::vector<std::string>> ClickHouseStore::intercepted_results(int64_t scan_id) {
-  auto rows = select(fmt::format("SELECT result FROM {}.results WHERE scan_id = {} AND verdict = 'intercepted' "
-                                 "ORDER BY ip, port, sni LIMIT 1 BY ip, port, sni",
-                                 location_.database, scan_id));
+Result<std::vector<std::string>> ClickHouseStore::intercepted_results(int64_t scan_id, size_t limit) {
+  // GROUP BY for the one-per-key guarantee (LIMIT BY with LIMIT misbehaves on Distributed tables in 18.16).
+  auto rows = select(fmt::format("SELECT any(result) FROM {}.results WHERE scan_id = {} AND verdict = 'intercepted' "
+                                 "GROUP BY ip, port, sni ORDER BY ip, port, sni LIMIT {}",
+                                 location_.database, scan_id, limit));
   if (!rows) return std::unexpected(rows.error());
   std::vector<std::string> out;
   for (auto& row : *rows) {

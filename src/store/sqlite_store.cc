@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include <fmt/format.h>
 
 #include "core/time.h"
@@ -405,11 +408,13 @@ Result<std::pair<size_t, size_t>> SqliteStore::uses_outside(const std::string& i
                    static_cast<size_t>(sqlite3_column_int64(select.handle, 1))};
 }
 
-Result<std::vector<std::string>> SqliteStore::intercepted_results(int64_t scan_id) {
+Result<std::vector<std::string>> SqliteStore::intercepted_results(int64_t scan_id, size_t limit) {
   Statement select;
-  sqlite3_prepare_v2(database_, "SELECT result FROM results WHERE scan_id = ? AND verdict = 'intercepted' ORDER BY ip, port, sni",
+  sqlite3_prepare_v2(database_,
+                     "SELECT result FROM results WHERE scan_id = ? AND verdict = 'intercepted' ORDER BY ip, port, sni LIMIT ?",
                      -1, &select.handle, nullptr);
   sqlite3_bind_int64(select.handle, 1, scan_id);
+  sqlite3_bind_int64(select.handle, 2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   std::vector<std::string> out;
   int step;
   while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) out.push_back(column_text(select.handle, 0));

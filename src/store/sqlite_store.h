@@ -29,7 +29,7 @@ class SqliteStore final : public Store {
   Result<std::vector<IssuerUse>> intercepting_issuers() override;
   Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                  const std::string& to) override;
-  Result<std::vector<std::string>> intercepted_results(int64_t scan_id) override;
+  Result<std::vector<std::string>> intercepted_results(int64_t scan_id, size_t limit) override;
   Result<void> add_traces(std::span<const StoredTrace> traces) override;
   Result<std::vector<StoredTrace>> traces() override;
   Result<std::vector<ScanRow>> scan_rows() override;

@@ -133,8 +133,9 @@ class Store {
   // Intercepted results signed by this issuer whose time is before `from` or after `to` (UTC text).
   virtual Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                          const std::string& to) = 0;
-  // The whole result JSON of every intercepted result of a scan (the interceptor's profile).
-  virtual Result<std::vector<std::string>> intercepted_results(int64_t scan_id) = 0;
+  // The whole result JSON of the intercepted results of a scan, the first `limit` in (ip, port, sni)
+  // order (the interceptor's profile).
+  virtual Result<std::vector<std::string>> intercepted_results(int64_t scan_id, size_t limit) = 0;
 
   // Traces: stored as they finish, read back whole.
   virtual Result<void> add_traces(std::span<const StoredTrace> traces) = 0;

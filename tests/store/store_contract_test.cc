@@ -175,7 +175,7 @@ TEST_P(StoreContract, InterceptingIssuersWithTheirUseOutsideValidity) {
   const auto outside = store_->uses_outside("ii", "2019-07-19T00:00:00Z", "2019-07-21T00:00:00Z");
   ASSERT_TRUE(outside);
   EXPECT_EQ(*outside, (std::pair<size_t, size_t>{1, 1}));
-  const auto intercepted = store_->intercepted_results(id);
+  const auto intercepted = store_->intercepted_results(id, 100);
   ASSERT_TRUE(intercepted);
   EXPECT_EQ(intercepted->size(), 4u);
 }
