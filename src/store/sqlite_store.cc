@@ -131,6 +131,38 @@ Result<void> SqliteStore::migrate() {
                  "CREATE INDEX IF NOT EXISTS scans_by_round ON scans(monitor_id, round);");
 }
 
+Result<void> SqliteStore::in_transaction(const std::function<Result<void>()>& body) {
+  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return begin;
+  if (auto done = body(); !done) {
+    execute("ROLLBACK");
+    return done;
+  }
+  if (auto commit = execute("COMMIT"); !commit) {
+    execute("ROLLBACK");
+    return commit;
+  }
+  return {};
+}
+
+// Inside a transaction: events of a monitor, replacing any of the same (round, type, scope).
+Result<void> SqliteStore::insert_events(int64_t monitor_id, std::span<const StoredEvent> events) {
+  Statement insert;
+  sqlite3_prepare_v2(database_,
+                     "INSERT OR REPLACE INTO events (monitor_id, round, time, type, scope, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                     -1, &insert.handle, nullptr);
+  for (const auto& event : events) {
+    sqlite3_reset(insert.handle);
+    sqlite3_bind_int64(insert.handle, 1, monitor_id);
+    sqlite3_bind_int(insert.handle, 2, event.round);
+    sqlite3_bind_text(insert.handle, 3, event.time.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 4, event.type.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 5, event.scope.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert.handle, 6, event.detail_json.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(insert.handle) != SQLITE_DONE) return std::unexpected(error("cannot store an event"));
+  }
+  return {};
+}
+
 Result<MonitorRecord> SqliteStore::open_monitor(const std::string& name, const std::string& parameters) {
   Statement select;
   sqlite3_prepare_v2(database_, "SELECT id, parameters, memory, last_round FROM monitors WHERE name = ?", -1, &select.handle,
@@ -207,19 +239,9 @@ Result<void> SqliteStore::finish_round(int64_t monitor_id, int64_t scan_id, int 
     execute("ROLLBACK");
     return std::unexpected(failure);
   };
-  Statement event;
-  sqlite3_prepare_v2(database_,
-                     "INSERT OR REPLACE INTO events (monitor_id, round, time, type, scope, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                     -1, &event.handle, nullptr);
-  for (const auto& item : events) {
-    sqlite3_reset(event.handle);
-    sqlite3_bind_int64(event.handle, 1, monitor_id);
-    sqlite3_bind_int(event.handle, 2, item.round);
-    sqlite3_bind_text(event.handle, 3, item.time.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(event.handle, 4, item.type.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(event.handle, 5, item.scope.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(event.handle, 6, item.detail_json.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(event.handle) != SQLITE_DONE) return fail("cannot store an event");
+  if (auto inserted = insert_events(monitor_id, events); !inserted) {
+    execute("ROLLBACK");
+    return inserted;
   }
   Statement monitor;
   sqlite3_prepare_v2(database_, "UPDATE monitors SET memory = ?, last_round = ? WHERE id = ?", -1, &monitor.handle, nullptr);
@@ -423,36 +445,28 @@ Result<std::vector<std::string>> SqliteStore::intercepted_results(int64_t scan_i
 }
 
 Result<void> SqliteStore::add_traces(std::span<const StoredTrace> traces) {
-  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
-  Statement insert;
-  sqlite3_prepare_v2(database_,
-                     "INSERT OR REPLACE INTO traces (run, time, ip, port, sni, kind, injection_ttl, address_distance, "
-                     "router_before, router_after, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     -1, &insert.handle, nullptr);
-  for (const auto& trace : traces) {
-    sqlite3_reset(insert.handle);
-    sqlite3_bind_int64(insert.handle, 1, trace.run);
-    sqlite3_bind_text(insert.handle, 2, trace.time.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 3, trace.ip.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(insert.handle, 4, trace.port);
-    sqlite3_bind_text(insert.handle, 5, trace.sni.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 6, trace.kind.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(insert.handle, 7, trace.injection_ttl);
-    sqlite3_bind_int(insert.handle, 8, trace.address_distance);
-    sqlite3_bind_text(insert.handle, 9, trace.router_before.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 10, trace.router_after.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 11, trace.result_json.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(insert.handle) != SQLITE_DONE) {
-      const Error failure = error("cannot store a trace");
-      execute("ROLLBACK");
-      return std::unexpected(failure);
+  return in_transaction([&]() -> Result<void> {
+    Statement insert;
+    sqlite3_prepare_v2(database_,
+                       "INSERT OR REPLACE INTO traces (run, time, ip, port, sni, kind, injection_ttl, address_distance, "
+                       "router_before, router_after, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       -1, &insert.handle, nullptr);
+    for (const auto& trace : traces) {
+      sqlite3_reset(insert.handle);
+      sqlite3_bind_int64(insert.handle, 1, trace.run);
+      int column = 2;
+      for (const auto* text : {&trace.time, &trace.ip}) sqlite3_bind_text(insert.handle, column++, text->c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(insert.handle, column++, trace.port);
+      for (const auto* text : {&trace.sni, &trace.kind}) sqlite3_bind_text(insert.handle, column++, text->c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(insert.handle, column++, trace.injection_ttl);
+      sqlite3_bind_int(insert.handle, column++, trace.address_distance);
+      for (const auto* text : {&trace.router_before, &trace.router_after, &trace.result_json}) {
+        sqlite3_bind_text(insert.handle, column++, text->c_str(), -1, SQLITE_TRANSIENT);
+      }
+      if (sqlite3_step(insert.handle) != SQLITE_DONE) return std::unexpected(error("cannot store a trace"));
     }
-  }
-  if (auto commit = execute("COMMIT"); !commit) {
-    execute("ROLLBACK");
-    return std::unexpected(commit.error());
-  }
-  return {};
+    return {};
+  });
 }
 
 Result<std::vector<StoredTrace>> SqliteStore::traces() {
@@ -605,30 +619,7 @@ Result<void> SqliteStore::put_scan(const ScanRow& scan) {
 }
 
 Result<void> SqliteStore::put_events(int64_t monitor_id, std::span<const StoredEvent> events) {
-  if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
-  Statement insert;
-  sqlite3_prepare_v2(database_,
-                     "INSERT OR REPLACE INTO events (monitor_id, round, time, type, scope, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                     -1, &insert.handle, nullptr);
-  for (const auto& event : events) {
-    sqlite3_reset(insert.handle);
-    sqlite3_bind_int64(insert.handle, 1, monitor_id);
-    sqlite3_bind_int(insert.handle, 2, event.round);
-    sqlite3_bind_text(insert.handle, 3, event.time.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 4, event.type.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 5, event.scope.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert.handle, 6, event.detail_json.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(insert.handle) != SQLITE_DONE) {
-      const Error failure = error("cannot store an event");
-      execute("ROLLBACK");
-      return std::unexpected(failure);
-    }
-  }
-  if (auto commit = execute("COMMIT"); !commit) {
-    execute("ROLLBACK");
-    return std::unexpected(commit.error());
-  }
-  return {};
+  return in_transaction([&] { return insert_events(monitor_id, events); });
 }
 
 Result<std::map<std::string, int64_t>> SqliteStore::counts() {

@@ -49,6 +49,9 @@ class SqliteStore final : public Store {
  private:
   SqliteStore(sqlite3* database, std::string path) : database_(database), path_(std::move(path)) {}
   Result<void> execute(const std::string& sql);
+  // BEGIN IMMEDIATE, body, COMMIT; ROLLBACK when either fails.
+  Result<void> in_transaction(const std::function<Result<void>()>& body);
+  Result<void> insert_events(int64_t monitor_id, std::span<const StoredEvent> events);
   Result<void> migrate();
   Error error(std::string_view what) const;
   sqlite3* database_;
