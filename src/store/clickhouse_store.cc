@@ -42,8 +42,8 @@ constexpr TableSpec kTables[] = {
     {"certificates", "sha256 String, der String", "ReplacingMergeTree ORDER BY sha256", "cityHash64(sha256)"},
     {"results",
      "scan_id Int64, ip String, port UInt16, sni String, time DateTime('UTC'), verdict String, issuer String, "
-     "chain Array(String), result String",
-     "ReplacingMergeTree PARTITION BY toYYYYMM(time) ORDER BY (scan_id, ip, port, sni)", "cityHash64(ip)"},
+     "chain Array(String), result String, measurement String",
+     "ReplacingMergeTree PARTITION BY toYYYYMM(time) ORDER BY (scan_id, ip, port, sni, measurement)", "cityHash64(ip)"},
     {"traces",
      "run Int64, time DateTime('UTC'), ip String, port UInt16, sni String, kind String, injection_ttl Int32, "
      "address_distance Int32, router_before String, router_after String, result String, version UInt64",
@@ -313,6 +313,8 @@ Result<size_t> ClickHouseStore::add_results(int64_t scan_id, std::span<const Sto
     append_tsv(rows, array);
     rows += "]\t";
     append_tsv(rows, result.result_json);
+    rows += '\t';
+    append_tsv(rows, result.measurement);
     rows += '\n';
   }
   const std::string& db = location_.database;
@@ -436,7 +438,7 @@ namespace {
 std::string intercepted_rows(const std::string& db, const std::string& where) {
   return fmt::format(
       "(SELECT issuer, time FROM {0}.results WHERE verdict = 'intercepted' AND issuer != '' {1} AND scan_id GLOBAL IN {2} "
-      "LIMIT 1 BY scan_id, ip, port, sni)",
+      "LIMIT 1 BY scan_id, ip, port, sni, measurement)",
       db, where, live_scans(db));
 }
 }  // namespace
@@ -479,7 +481,7 @@ Result<std::pair<size_t, size_t>> ClickHouseStore::uses_outside(const std::strin
 Result<std::vector<std::string>> ClickHouseStore::intercepted_results(int64_t scan_id, size_t limit) {
   // GROUP BY for the one-per-key guarantee (LIMIT BY with LIMIT misbehaves on Distributed tables in 18.16).
   auto rows = select(fmt::format("SELECT any(result) FROM {}.results WHERE scan_id = {} AND verdict = 'intercepted' "
-                                 "GROUP BY ip, port, sni ORDER BY ip, port, sni LIMIT {}",
+                                 "GROUP BY ip, port, sni, measurement ORDER BY ip, port, sni, measurement LIMIT {}",
                                  location_.database, scan_id, limit));
   if (!rows) return std::unexpected(rows.error());
   std::vector<std::string> out;
@@ -534,8 +536,9 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
   page = std::max<size_t>(page, 1);
   while (true) {
     // GROUP BY, not LIMIT 1 BY: over a Distributed table ClickHouse 18.16 applies LIMIT before LIMIT BY.
-    auto rows = select(fmt::format("SELECT ip, port, sni, any(time), any(verdict), any(chain), any(result) FROM {}.results "
-                                   "WHERE scan_id = {} {} GROUP BY ip, port, sni ORDER BY ip, port, sni LIMIT {}",
+    auto rows = select(fmt::format("SELECT ip, port, sni, any(time), any(verdict), any(chain), any(result), measurement "
+                                   "FROM {}.results WHERE scan_id = {} {} GROUP BY ip, port, sni, measurement "
+                                   "ORDER BY ip, port, sni, measurement LIMIT {}",
                                    db, scan_id, after, page));
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return {};
@@ -543,11 +546,11 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
     std::set<std::string> wanted;
     std::vector<std::vector<std::string>> chains;
     for (auto& row : *rows) {
-      if (row.size() < 7) continue;
+      if (row.size() < 8) continue;
       chains.push_back(clickhouse::parse_array(row[5]));
       for (const auto& sha : chains.back()) wanted.insert(sha);
       batch.push_back({std::move(row[0]), static_cast<uint16_t>(to_int(row[1])), std::move(row[2]), from_datetime(row[3]),
-                       std::move(row[4]), std::move(row[6]), {}});
+                       std::move(row[4]), std::move(row[6]), {}, std::move(row[7])});
     }
     std::unordered_map<std::string, std::vector<uint8_t>> ders;
     std::vector<std::string> names(wanted.begin(), wanted.end());
@@ -573,8 +576,9 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
     if (auto visited = visit(batch); !visited) return visited;
     if (rows->size() < page) return {};
     const auto& last = batch.back();
-    after = fmt::format("AND (ip > {0} OR (ip = {0} AND (port > {1} OR (port = {1} AND sni > {2}))))", sql_string(last.ip),
-                        last.port, sql_string(last.sni));
+    after = fmt::format(
+        "AND (ip > {0} OR (ip = {0} AND (port > {1} OR (port = {1} AND (sni > {2} OR (sni = {2} AND measurement > {3}))))))",
+        sql_string(last.ip), last.port, sql_string(last.sni), sql_string(last.measurement));
   }
 }
 
@@ -592,7 +596,8 @@ Result<std::map<std::string, int64_t>> ClickHouseStore::counts() {
       {"scans", fmt::format("SELECT count() FROM {}", live_scans(db))},
       {"monitors", fmt::format("SELECT uniqExact(id) FROM {}.monitors", db)},
       {"events", fmt::format("SELECT count() FROM ({})", events_query(db, ""))},
-      {"results", fmt::format("SELECT count() FROM (SELECT 1 FROM {}.results WHERE scan_id GLOBAL IN {} LIMIT 1 BY scan_id, ip, port, sni)",
+      {"results", fmt::format("SELECT count() FROM (SELECT 1 FROM {}.results WHERE scan_id GLOBAL IN {} "
+                              "LIMIT 1 BY scan_id, ip, port, sni, measurement)",
                               db, live_scans(db))},
       {"certificates", fmt::format("SELECT uniqExact(sha256) FROM {}.certificates", db)},
       {"traces", fmt::format("SELECT count() FROM (SELECT 1 FROM {}.traces LIMIT 1 BY run, ip, port, sni)", db)},

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS results (
   time TEXT NOT NULL,
   verdict TEXT NOT NULL,
   result TEXT NOT NULL,
-  UNIQUE (scan_id, ip, port, sni)
+  measurement TEXT NOT NULL DEFAULT '',
+  UNIQUE (scan_id, ip, port, sni, measurement)
 );
 CREATE TABLE IF NOT EXISTS result_certificates (
   result_id INTEGER NOT NULL REFERENCES results(id),
@@ -303,7 +304,8 @@ Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredR
   Statement certificate, result, link;
   sqlite3_prepare_v2(database_, "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)", -1, &certificate.handle, nullptr);
   sqlite3_prepare_v2(database_,
-                     "INSERT OR IGNORE INTO results (scan_id, ip, port, sni, time, verdict, result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     "INSERT OR IGNORE INTO results (scan_id, ip, port, sni, time, verdict, result, measurement) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      -1, &result.handle, nullptr);
   sqlite3_prepare_v2(database_, "INSERT INTO result_certificates (result_id, position, sha256) VALUES (?, ?, ?)", -1,
                      &link.handle, nullptr);
@@ -317,6 +319,7 @@ Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredR
     sqlite3_bind_text(result.handle, 5, item.time.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(result.handle, 6, item.verdict.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(result.handle, 7, item.result_json.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(result.handle, 8, item.measurement.c_str(), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(result.handle) != SQLITE_DONE) {
       const Error failure = error("cannot store a result");
       execute("ROLLBACK");
@@ -539,7 +542,8 @@ Result<void> SqliteStore::for_each_result(int64_t scan_id, size_t page,
                                           const std::function<Result<void>(std::span<const StoredResult>)>& visit) {
   Statement select, chain;
   sqlite3_prepare_v2(database_,
-                     "SELECT id, ip, port, sni, time, verdict, result FROM results WHERE scan_id = ? ORDER BY ip, port, sni",
+                     "SELECT id, ip, port, sni, time, verdict, result, measurement FROM results WHERE scan_id = ? "
+                     "ORDER BY ip, port, sni, measurement",
                      -1, &select.handle, nullptr);
   sqlite3_prepare_v2(database_,
                      "SELECT rc.sha256, c.der FROM result_certificates rc JOIN certificates c ON c.sha256 = rc.sha256 "
@@ -551,7 +555,7 @@ Result<void> SqliteStore::for_each_result(int64_t scan_id, size_t page,
   while ((step = sqlite3_step(select.handle)) == SQLITE_ROW) {
     auto* h = select.handle;
     StoredResult result{column_text(h, 1), static_cast<uint16_t>(sqlite3_column_int(h, 2)), column_text(h, 3),
-                        column_text(h, 4), column_text(h, 5), column_text(h, 6), {}};
+                        column_text(h, 4), column_text(h, 5), column_text(h, 6), {}, column_text(h, 7)};
     sqlite3_reset(chain.handle);
     sqlite3_bind_int64(chain.handle, 1, sqlite3_column_int64(h, 0));
     while (sqlite3_step(chain.handle) == SQLITE_ROW) {

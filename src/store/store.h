@@ -2,8 +2,8 @@
 // work through this interface only, so the embedded SQLite store (store/sqlite_store) and
 // the ClickHouse one (store/clickhouse_store) are interchangeable; `open_store` picks one
 // from the --store argument and `store copy` moves a campaign between them row by row.
-// Certificates are stored once, by SHA-256; every (scan, address, port, SNI) holds one
-// result, so a resumed scan never stores anything twice.
+// Certificates are stored once, by SHA-256; every (scan, address, port, SNI, measurement) holds
+// one result, so a resumed scan never stores anything twice.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,9 @@ struct StoredResult {
   std::string verdict;
   std::string result_json;     // the whole output object
   std::vector<std::pair<std::string, std::vector<uint8_t>>> certificates;  // sha256 hex, DER; leaf first
+  // Which measurement of (ip, port, sni) this is, when a source holds many (OONI: "report_id/file:line/handshake");
+  // empty for scans, which hold one result per pair.
+  std::string measurement;
 };
 
 // A monitor: a named series of rounds (each round a scan). `memory` is the event derivation's

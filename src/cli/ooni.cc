@@ -1,0 +1,164 @@
+// `mitmscope ooni PATH... [--cc KZ] [--since DATE --until DATE] [--store STORE] [--out DIR] [--json]`:
+// TLS interception in OONI measurement files (ooni/analysis.h).
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "ooni/analysis.h"
+#include "report/campaign_report.h"
+#include "report/ooni_report.h"
+#include "store/store.h"
+
+namespace mitmscope::cli {
+namespace {
+
+struct OoniCliOptions {
+  std::vector<std::string> paths;
+  std::string country;
+  std::string since, until;
+  size_t threads = 0;
+  size_t min_forged_domains = 3;
+  std::string store;
+  std::string out;
+  bool json = false;
+  size_t show_errors = 20;
+  TrustOptions trust;
+};
+
+Result<void> write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  file << text;
+  file.close();
+  if (!file) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", path.string()));
+  return {};
+}
+
+Result<void> write_out(const std::filesystem::path& directory, const ooni::AnalysisResult& result,
+                       const std::vector<ReportTable>& tables, const nlohmann::ordered_json& summary) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: {}", directory.string(), error.message()));
+  for (const auto& table : tables) {
+    if (auto written = write_text(directory / (table.name + ".csv"), table_csv(table)); !written) return written;
+  }
+  nlohmann::ordered_json whole = {{"summary", summary}, {"tables", tables_json(tables)}};
+  if (auto written = write_text(directory / "analysis.json", whole.dump(2) + "\n"); !written) return written;
+  std::string observations;
+  for (const auto& judged : result.judged) observations += judged_handshake_json(result, judged).dump() + "\n";
+  if (auto written = write_text(directory / "observations.jsonl", observations); !written) return written;
+  ReportTable errors{"errors", "Malformed input", {"file", "line", "reason"}, {}};
+  for (const auto& line_error : result.errors) errors.rows.push_back({line_error.file, line_error.line, line_error.reason});
+  return write_text(directory / "errors.csv", table_csv(errors));
+}
+
+Result<void> store_result(const std::string& spec, const OoniCliOptions& options, const ooni::AnalysisResult& result,
+                          const nlohmann::ordered_json& summary) {
+  auto store = open_store(spec);
+  if (!store) return std::unexpected(store.error());
+  const nlohmann::ordered_json parameters = {{"source", "ooni"}, {"paths", options.paths}, {"cc", options.country},
+                                             {"since", options.since}, {"until", options.until},
+                                             {"min_forged_domains", options.min_forged_domains}};
+  auto scan = (*store)->begin_scan(parameters.dump(), false);
+  if (!scan) return std::unexpected(scan.error());
+  std::vector<StoredResult> batch;
+  for (const auto& judged : result.judged) {
+    batch.push_back(judged_handshake_result(result, judged));
+    if (batch.size() >= 5000) {
+      if (auto added = (*store)->add_results(scan->id, batch); !added) return std::unexpected(added.error());
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) {
+    if (auto added = (*store)->add_results(scan->id, batch); !added) return std::unexpected(added.error());
+  }
+  return (*store)->finish_scan(scan->id, nlohmann::ordered_json({{"source", "ooni"}, {"ooni", summary}}).dump());
+}
+
+int run_ooni(const OoniCliOptions& options) {
+  auto trust = load_trust_context(options.trust);
+  if (!trust) return report_error(trust.error());
+  ooni::AnalysisOptions analysis;
+  analysis.country = options.country;
+  analysis.min_forged_domains = options.min_forged_domains;
+  for (const auto& [text, target] : {std::pair{&options.since, &analysis.since}, std::pair{&options.until, &analysis.until}}) {
+    if (text->empty()) continue;
+    auto time = parse_utc(*text);
+    if (!time) return report_error({ErrorCode::kInvalidArgument, fmt::format("--since/--until: not a date: {}", *text)});
+    *target = *time;
+  }
+  ooni::FileFilter filter{options.country, analysis.since, analysis.until};
+  auto files = ooni::find_input_files(options.paths, filter);
+  if (!files) return report_error(files.error());
+  if (files->files.empty()) {
+    return report_error({ErrorCode::kFileNotFound,
+                         fmt::format("no measurement files (.jsonl, .jsonl.gz, .json, .json.gz) in {}", fmt::join(options.paths, " "))});
+  }
+  const size_t threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const auto result = ooni::analyze_files(*files, trust->trust_store, trust->registry, analysis, threads);
+
+  for (size_t i = 0; i < result.errors.size() && i < options.show_errors; ++i) {
+    fmt::print(stderr, "mitmscope: skipped {}\n", ooni_error_text(result.errors[i]));
+  }
+  if (result.totals.malformed + result.totals.files_failed > options.show_errors) {
+    fmt::print(stderr, "mitmscope: {} lines or files skipped in all{}\n", result.totals.malformed + result.totals.files_failed,
+               options.out.empty() ? "" : fmt::format(" (every one in {}/errors.csv)", options.out));
+  }
+  const auto tables = ooni_tables(result);
+  const auto summary = ooni_summary_json(result);
+  if (!options.out.empty()) {
+    if (auto written = write_out(options.out, result, tables, summary); !written) return report_error(written.error());
+  }
+  if (!options.store.empty()) {
+    if (auto stored = store_result(options.store, options, result, summary); !stored) return report_error(stored.error());
+  }
+  if (options.json) {
+    nlohmann::ordered_json errors = nlohmann::ordered_json::array();
+    for (const auto& error : result.errors) errors.push_back({{"file", error.file}, {"line", error.line}, {"reason", error.reason}});
+    fmt::print("{}\n", nlohmann::ordered_json({{"summary", summary}, {"tables", tables_json(tables)}, {"errors", errors}}).dump());
+  } else {
+    const auto& totals = result.totals;
+    fmt::print("ooni: {} files ({:.1f} MB compressed, {:.1f} MB), {} measurements ({} with TLS, {} outside the filter, {} "
+               "malformed), {} handshakes in {:.2f} s ({:.0f} MB/s, {:.0f} measurements/s)\n",
+               totals.files, static_cast<double>(totals.bytes_in) / 1e6, static_cast<double>(totals.bytes_out) / 1e6,
+               totals.measurements, totals.with_tls, totals.filtered_out, totals.malformed, totals.handshakes,
+               totals.seconds, summary["mb_per_second"].get<double>(), summary["measurements_per_second"].get<double>());
+    std::string verdicts;
+    for (const auto& [name, count] : totals.verdicts) verdicts += fmt::format("{}{} {}", verdicts.empty() ? "" : ", ", count, name);
+    fmt::print("verdicts: {}\n", verdicts);
+    for (const auto& [name, count] : totals.categories) fmt::print("  {:<50} {}\n", name, count);
+    fmt::print("\n{}", tables_markdown(tables));
+  }
+  // The whole input unusable: nothing read.
+  if (result.totals.measurements == 0 && (result.totals.malformed > 0 || result.totals.files_failed > 0)) return kExitInput;
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_ooni(CLI::App& app, SetAction set_action) {
+  auto options = std::make_shared<OoniCliOptions>();
+  auto* command = app.add_subcommand(
+      "ooni", "TLS interception in OONI measurements (.jsonl, .jsonl.gz, .json, raw/YYYYMMDD/HH/CC/test/ trees)");
+  command->add_option("paths", options->paths, "Measurement files or directories")->required();
+  command->add_option("--cc", options->country, "Only measurements from this probe country (e.g. KZ)");
+  command->add_option("--since", options->since, "Only measurements from this time on (YYYY-MM-DD or RFC 3339)");
+  command->add_option("--until", options->until, "Only measurements before this time");
+  command->add_option("--threads", options->threads, "Worker threads (default: every core)");
+  command->add_option("--min-forged-domains", options->min_forged_domains,
+                      "Unrelated domains one untrusted issuer must sign for (consistent DNS, control OK) to be called a "
+                      "forging CA")
+      ->default_val(3)
+      ->check(CLI::Range(1, 1000000));
+  command->add_option("--store", options->store, "Store the judged handshakes (SQLite file or clickhouse://...)");
+  command->add_option("--out", options->out, "Directory for CSV tables, analysis.json, observations.jsonl, errors.csv");
+  command->add_flag("--json", options->json, "The summary and tables as one JSON object");
+  command->add_option("--show-errors", options->show_errors, "Skipped lines printed on stderr (all are in --out)")->default_val(20);
+  add_trust_options(*command, options->trust);
+  command->callback([options, set_action] { set_action([options] { return run_ooni(*options); }); });
+}
+
+}  // namespace mitmscope::cli

@@ -1,0 +1,194 @@
+// TLS interception in OONI measurements: every handshake judged, every interception
+// issuer found, and the tables of OONI's 2024 Kazakhstan report computed in one pass.
+//
+// The model. Each TLS handshake of a measurement (web_connectivity, urlgetter, signal,
+// anything with test_keys.tls_handshakes) is one observation. A handshake whose chain is
+// browser-trusted for its SNI at its own time and carries no registry certificate is clean
+// and only counted. Every other handshake with certificates is kept (compactly) until the
+// whole input is read, because its judgement needs the corpus: probes archive only the leaf
+// when verification fails, so the leaf's issuer is looked up among the CA certificates seen
+// anywhere in the input (Authority Key Identifier, then the signature decides), and the
+// "forging CA" rule needs to know on how many unrelated domains an issuer key appears.
+//
+// Verdicts:
+//  - intercepted: a certificate of the chain, or the leaf's issuer found in the corpus, is,
+//    shares a key with, or was signed by a known interceptor (the registry plus --known-roots);
+//    or the chain is untrusted for the name while DNS agreed with the control, the control's
+//    own handshake to the same address succeeded, and the same issuer key signed certificates
+//    for at least `min_forged_domains` unrelated domains seen that way.
+//  - not_intercepted, with a category: a self-signed service certificate (pinned services such
+//    as Signal), a server certificate the probe found invalid or for another name that the
+//    control's view confirms, DNS that disagreed with the control.
+//  - inconclusive: untrusted, but no rule above decides.
+//  - clean (counted only) and failed (no certificate: reset, timeout...).
+// Each certificate is parsed and attributed once, each distinct (chain, name) validated once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/time.h"
+#include "ooni/input.h"
+#include "ooni/measurement.h"
+#include "x509/registry.h"
+#include "x509/trust_store.h"
+
+namespace mitmscope::ooni {
+
+struct AnalysisOptions {
+  std::string country;                    // probe_cc filter; empty: all
+  std::optional<UtcSeconds> since, until; // measurement_start_time filter [since, until)
+  size_t min_forged_domains = 3;          // the forging-CA rule's threshold (registrable domains)
+  size_t max_reported_errors = 1000;      // malformed lines listed one by one; the rest counted
+};
+
+enum class OoniVerdict { kIntercepted, kNotIntercepted, kInconclusive, kClean, kFailed };
+std::string_view ooni_verdict_name(OoniVerdict verdict);
+
+enum class Tri : uint8_t { kUnknown, kYes, kNo };
+
+// One distinct certificate, parsed and attributed once.
+struct CertificateFacts {
+  std::optional<Certificate> certificate;  // nullopt: did not parse
+  std::string parse_error;
+  std::string sha256, sha1;                // hex
+  std::string subject_key_id, authority_key_id;  // hex, empty when absent
+  bool is_ca = false;
+  bool self_signed = false;
+  Attribution registry;                    // this certificate alone against the registry
+};
+
+// A handshake kept for the final judgement (everything but clean and failed ones).
+struct KeptHandshake {
+  int64_t time = 0;                        // UTC seconds
+  uint32_t asn = 0;
+  std::string country, network, input, sni, address, failure, tls_version, cipher_suite, test_name, report_id;
+  std::vector<uint32_t> chain;             // certificate ids, as archived (leaf first)
+  Tri dns_consistent = Tri::kUnknown;
+  Tri control_tls_ok = Tri::kUnknown;      // the control's handshake to the same address
+  bool control_from_http = false;          // control_tls_ok inferred from the control's HTTPS fetch
+  std::string control_failure;
+  bool trusted = false;                    // validated for the name at its time (with the registry still matching)
+  std::string validation_error;
+  uint32_t file = 0;
+  uint64_t line = 0;
+  uint16_t handshake = 0;
+};
+
+struct JudgedHandshake {
+  const KeptHandshake* handshake = nullptr;
+  OoniVerdict verdict = OoniVerdict::kInconclusive;
+  std::string category;                    // why, in one word (known_interceptor, forging_ca, self_signed_service...)
+  std::vector<std::string> reasons;
+  std::optional<uint32_t> issuer;          // certificate id of the leaf's issuer (archived or found in the corpus)
+  bool issuer_from_corpus = false;         // the probe did not archive it
+  std::string issuer_key;                  // "sha256:..", "aki:..", "name:.."
+  std::shared_ptr<const RegistryEntry> root;  // the registry entry the chain was attributed to
+};
+
+struct IssuerRow {
+  std::string key;
+  std::optional<uint32_t> certificate;     // the issuer itself, when any measurement archived it
+  std::string subject, serial, sha1, sha256, authority_key_id;
+  std::optional<UtcSeconds> not_before, not_after;
+  std::string root;                        // registry entry name, or "unknown"
+  std::string root_id, root_sha1, root_sha256, attribution_method;
+  std::vector<std::string> name_collisions;  // registry entries that share the issuer's name but not its key
+  UtcSeconds first_seen{}, last_seen{};
+  size_t count = 0;
+  size_t before_validity = 0, after_validity = 0;
+  std::optional<UtcSeconds> first_outside, last_outside;
+  std::set<std::string> domains;
+  std::set<uint32_t> networks;
+  std::map<int64_t, size_t> per_day;       // days since 1970 -> intercepted handshakes
+};
+
+struct ValidityGap {
+  std::string before_key, after_key;       // issuers on either side
+  UtcSeconds from{}, to{};
+  size_t uses = 0;                         // intercepted handshakes inside the gap (with an expired issuer)
+};
+
+struct CountRow {
+  std::string key;                         // domain, "AS9198", "KZ"
+  std::string name;                        // network name for ASes
+  size_t measurements = 0;                 // all measurements (networks, countries)
+  size_t intercepted_measurements = 0;
+  size_t intercepted = 0;                  // intercepted handshakes
+  UtcSeconds first_seen{}, last_seen{};
+  std::set<std::string> issuers;
+};
+
+struct LineError {
+  std::string file;
+  uint64_t line = 0;                       // 0: the file as a whole
+  std::string reason;
+};
+
+struct AnalysisTotals {
+  uint64_t files = 0, files_failed = 0, bytes_in = 0, bytes_out = 0;
+  uint64_t lines = 0, measurements = 0, filtered_out = 0, malformed = 0;
+  uint64_t with_tls = 0, handshakes = 0;
+  std::map<std::string, uint64_t> verdicts;       // per verdict name, handshakes
+  std::map<std::string, uint64_t> categories;     // not_intercepted/inconclusive/intercepted categories
+  uint64_t distinct_certificates = 0, certificates_unparseable = 0, validations = 0;
+  double seconds = 0;
+};
+
+struct AnalysisResult {
+  AnalysisTotals totals;
+  std::vector<IssuerRow> issuers;          // by first use
+  std::vector<ValidityGap> gaps;
+  std::vector<CountRow> domains, networks, countries;
+  std::vector<JudgedHandshake> judged;     // every kept handshake, in input order
+  std::vector<KeptHandshake> kept;
+  std::vector<LineError> errors;           // at most max_reported_errors
+  std::vector<std::string> files;          // input paths by index
+  std::vector<CertificateFacts> certificates;
+};
+
+class Analyzer {
+ public:
+  Analyzer(const TrustStore& trust_store, const InterceptorRegistry& registry, AnalysisOptions options,
+           std::vector<std::string> files, size_t threads);
+  ~Analyzer();
+
+  // Thread-safe for distinct `worker`s.
+  void consume(Block& block, size_t worker);
+  void file_failed(size_t file_index, const Error& error);
+  // Once every block was consumed.
+  AnalysisResult finish();
+
+  // One measurement, for tests and for `ooni` on a single document.
+  void consume_measurement(const MeasurementFacts& facts, size_t file_index, uint64_t line, size_t worker);
+
+ private:
+  struct Worker;
+  struct Shared;
+  void add_error(size_t file_index, uint64_t line, std::string reason);
+
+  const TrustStore& trust_store_;
+  const InterceptorRegistry& registry_;
+  AnalysisOptions options_;
+  std::vector<std::string> files_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Shared> shared_;
+};
+
+// "www.sub.example.co.uk" -> "example.co.uk": the registrable part, by a short list of
+// second-level suffixes (enough to tell unrelated domains apart; not the Public Suffix List).
+std::string registrable_domain(std::string_view host);
+
+// Everything from a file list: the pipeline on `threads` workers, then the judgement.
+AnalysisResult analyze_files(const FileList& files, const TrustStore& trust_store, const InterceptorRegistry& registry,
+                             const AnalysisOptions& options, size_t threads);
+
+}  // namespace mitmscope::ooni

@@ -1,0 +1,96 @@
+// One OONI measurement, read with simdjson's on-demand parser into the few facts the
+// interception analysis needs: who measured (time, country, network), what (input,
+// test), every TLS handshake (address, SNI, failure, version, cipher, the peer
+// certificates as the probe archived them: the whole chain on success, only the leaf
+// when verification failed), the probe's DNS answers and the test helper's view
+// (its DNS addresses, its own TLS handshake per address, its HTTP fetch).
+//
+// Fields are read in document order, whatever order the writer chose, and everything
+// else (bodies, network events) is skipped without being decoded. The facts are views
+// into the parser's buffers: valid until the parser reads the next line. Mapping a line
+// allocates nothing once the vectors of a MeasurementReader have grown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/time.h"
+
+namespace mitmscope::ooni {
+
+struct HandshakeFacts {
+  std::string_view address;          // "ip:port"; empty when the test does not record it (signal)
+  std::string_view server_name;
+  std::string_view failure;          // empty: success
+  std::string_view tls_version;
+  std::string_view cipher_suite;
+  bool no_tls_verify = false;
+  double t = 0;                      // seconds since the measurement started
+  size_t first_certificate = 0;      // [first, first + count) in MeasurementFacts::certificates
+  size_t certificate_count = 0;
+};
+
+struct DnsAnswer {
+  std::string_view hostname;
+  std::string_view address;
+};
+
+struct ControlTls {
+  std::string_view address;          // "ip:port"
+  std::string_view server_name;
+  bool status = false;
+  std::string_view failure;
+};
+
+struct MeasurementFacts {
+  std::string_view measurement_start_time;
+  UtcSeconds start{};
+  std::string_view probe_cc;
+  uint32_t probe_asn = 0;
+  std::string_view probe_network_name;
+  std::string_view input;            // the URL measured; empty for tests without one
+  std::string_view test_name;
+  std::string_view test_version;
+  std::string_view report_id;
+  std::string_view measurement_uid;  // absent in raw data; the API adds it
+  std::string_view dns_consistency;  // test_keys.dns_consistency ("consistent", "inconsistent"), may be empty
+  std::vector<HandshakeFacts> handshakes;
+  std::vector<std::string_view> certificates;  // base64 DER, leaf first per handshake
+  std::vector<DnsAnswer> dns_answers;          // A/AAAA answers of the probe's resolvers
+  bool has_control = false;
+  std::vector<std::string_view> control_addresses;  // control.dns.addrs
+  std::vector<ControlTls> control_tls;               // control.tls_handshake
+  std::optional<bool> control_http_ok;               // control.http_request.failure == null
+
+  void clear();
+};
+
+// The host of a URL ("https://www.example.com:8443/x" -> "www.example.com"), lower case.
+std::string url_host(std::string_view url);
+
+// "AS30722" -> 30722; 0 when malformed or absent.
+uint32_t parse_asn(std::string_view text);
+
+// Reads one measurement at a time; one reader per thread.
+class MeasurementReader {
+ public:
+  MeasurementReader();
+  ~MeasurementReader();
+  MeasurementReader(const MeasurementReader&) = delete;
+  MeasurementReader& operator=(const MeasurementReader&) = delete;
+
+  // `json` must be followed by at least kPadding readable bytes (whatever they hold).
+  // On error the message names the field that was wrong.
+  Result<void> read(const char* json, size_t length, size_t capacity, MeasurementFacts& facts);
+  static constexpr size_t kPadding = 64;
+
+ private:
+  std::unique_ptr<class MeasurementWalker> walker_;
+};
+
+}  // namespace mitmscope::ooni

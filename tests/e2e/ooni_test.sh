@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# End-to-end: `mitmscope ooni` over measurements written by ooni_corpus from the kz-2021 scenario
+# (the analysis must recover the generator's ground truth exactly) and over the real OONI samples
+# (the traps must not be flagged). No network. Usage: ooni_test.sh MITMSCOPE OONI_CORPUS TEST_DATA
+set -u
+mitmscope=$1
+generator=$2
+data=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passed=0
+check() {  # check DESCRIPTION EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+}
+
+"$generator" --out "$work/corpus" --measurements 12000 --malformed 5 --damaged --seed 7
+check "generator exits 0" 0 $?
+trust=(--known-roots "$work/corpus/known-roots" --trust-store "$work/corpus/trust/public-root.pem")
+
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --out "$work/out" --json >"$work/analysis.json" 2>"$work/stderr"
+check "ooni exits 0 with skipped lines" 0 $?
+grep -q "truncated" "$work/stderr"
+check "the truncated file is reported" 0 $?
+grep -Eq "webconnectivity.n0.0.jsonl.gz:[0-9]+: " "$work/stderr"
+check "malformed lines are reported with file and line" 0 $?
+
+# Everything the ground truth says, compared field by field (python3, standard library only).
+python3 - "$work/corpus/ground-truth.json" "$work/analysis.json" <<'EOF'
+import json, sys
+truth = json.load(open(sys.argv[1]))
+analysis = json.load(open(sys.argv[2]))
+tables = analysis["tables"]
+summary = analysis["summary"]
+problems = []
+def same(what, expected, actual):
+    if expected != actual:
+        problems.append(f"{what}: expected {expected!r}, got {actual!r}")
+rows = {row["sha1"]: row for row in tables["issuers"]}
+same("issuers", sorted(i["sha1"] for i in truth["issuers"]), sorted(rows))
+for issuer in truth["issuers"]:
+    row = rows.get(issuer["sha1"], {})
+    same(f"issuer {issuer['sha1'][:8]} root", issuer["root"], row.get("root_id") or row.get("root"))
+    for field in ("sha256", "subject", "not_before", "not_after", "handshakes", "first_seen", "last_seen",
+                  "used_before_validity", "used_after_validity", "domains", "networks"):
+        same(f"issuer {issuer['sha1'][:8]} {field}", issuer[field], row.get(field))
+same("domains", truth["domains"], {r["domain"]: r["handshakes"] for r in tables["domains"]})
+same("networks", {k: v["intercepted_measurements"] for k, v in truth["networks"].items()},
+     {r["asn"]: r["intercepted_measurements"] for r in tables["networks"]})
+same("network measurements", {k: v["measurements"] for k, v in truth["networks"].items()},
+     {r["asn"]: r["measurements"] for r in tables["networks"]})
+same("countries", truth["countries"], {r["country"]: r["intercepted_measurements"] for r in tables["countries"]})
+categories = {k: v for k, v in summary["categories"].items()}
+categories["clean"] = summary["verdicts"]["clean"]
+categories["failed"] = summary["verdicts"]["failed"]
+same("categories", truth["categories"], categories)
+same("malformed lines", truth["malformed"], summary["malformed"])
+same("files failed", 1, summary["files_failed"])
+same("gaps", 4, len(tables["gaps"]))
+for problem in problems:
+    print("     " + problem)
+sys.exit(1 if problems else 0)
+EOF
+check "the analysis equals the generator's ground truth (issuers, roots, validity use, domains, networks, categories)" 0 $?
+check "19 intercepting networks" 19 "$(jq '.tables.networks | length' "$work/analysis.json")"
+check "14 targeted domains" 14 "$(jq '.tables.domains | length' "$work/analysis.json")"
+check "2 intermediates with an unknown root" 2 "$(jq '[.tables.issuers[] | select(.root == "unknown")] | length' "$work/analysis.json")"
+check "intermediates used after they expired, as the ground truth says" \
+  "$(jq '[.issuers[] | select(.used_after_validity > 0)] | length' "$work/corpus/ground-truth.json")" \
+  "$(jq '[.tables.issuers[] | select(.used_after_validity > 0)] | length' "$work/analysis.json")"
+check "every intercepted handshake has reasons" 0 \
+  "$(jq -s '[.[] | select(.verdict == "intercepted" and (.reasons | length) == 0)] | length' "$work/out/observations.jsonl")"
+check "lone leaves attributed through an intermediate from other measurements" true \
+  "$(jq -s 'any(.[]; .verdict == "intercepted" and .category == "known_interceptor" and .issuer.from_corpus == true)' "$work/out/observations.jsonl")"
+for table in issuers gaps domains networks countries timeline; do
+  [ -s "$work/out/$table.csv" ]
+  check "--out writes $table.csv" 0 $?
+done
+check "errors.csv lists the 5 malformed lines and the damaged file" 7 "$(wc -l <"$work/out/errors.csv")"
+
+# The same answer on one thread, and with the country and date filters.
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --threads 1 --json 2>/dev/null | jq -S .tables >"$work/one.json"
+jq -S .tables "$work/analysis.json" >"$work/two.json"
+cmp -s "$work/one.json" "$work/two.json"
+check "one thread and every core give identical tables" 0 $?
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --cc KZ --json 2>/dev/null >"$work/kz.json"
+check "--cc KZ: only KZ" '["KZ"]' "$(jq -c '[.tables.countries[].country]' "$work/kz.json")"
+check "--cc KZ: same intercepted handshakes" "$(jq .summary.verdicts.intercepted "$work/analysis.json")" "$(jq .summary.verdicts.intercepted "$work/kz.json")"
+# The KZ folders and the damaged file outside the layout: other countries' folders are not even opened.
+check "--cc KZ: other countries' folders not opened" "$(( $(find "$work/corpus/raw" -path '*/KZ/*' -name '*.gz' | wc -l) + 1 ))" \
+  "$(jq .summary.files "$work/kz.json")"
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --since 2023-01-01 --until 2024-01-01 --json 2>/dev/null >"$work/2023.json"
+check "--since/--until 2023: the three intermediates used that year" 3 "$(jq '.tables.issuers | length' "$work/2023.json")"
+
+# Into a store; `report` draws the intermediates from it.
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --store "$work/ooni.db" >/dev/null 2>&1
+check "ooni --store exits 0" 0 $?
+"$mitmscope" report --store "$work/ooni.db" --format json >"$work/report.json"
+check "report lists the 7 intermediates from the stored OONI results" \
+  "$(jq -c '[.tables.issuers[].sha256] | sort' "$work/analysis.json")" \
+  "$(jq -c '[.intermediates[].sha256] | sort' "$work/report.json")"
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --store "$work/ooni.db" >/dev/null 2>&1
+check "stored results: one per judged handshake" \
+  "$(( $(jq '[.summary.verdicts | to_entries[] | select(.key != "clean" and .key != "failed") | .value] | add' "$work/analysis.json") * 2 ))" \
+  "$(sqlite3 "$work/ooni.db" 'SELECT COUNT(*) FROM results')"
+
+# The real samples (judged with the Mozilla roots at their own time): the traps are not interception.
+"$mitmscope" ooni "$data/ooni-samples" --json --out "$work/samples" >"$work/samples.json" 2>"$work/samples.err"
+check "real samples: exit 0" 0 $?
+check "real samples: 6 measurements, none malformed" "6 0" "$(jq -r '"\(.summary.measurements) \(.summary.malformed)"' "$work/samples.json")"
+check "real samples: nothing intercepted" 0 "$(jq '.summary.verdicts.intercepted // 0' "$work/samples.json")"
+check "Italian chains are clean" 13 "$(jq '.summary.verdicts.clean' "$work/samples.json")"
+check "Signal's pinned certificate is a self-signed service" 5 "$(jq '.summary.categories["not_intercepted/self_signed_service"]' "$work/samples.json")"
+check "Iran's expired certificate is the server's" 1 "$(jq '.summary.categories["not_intercepted/server_certificate_invalid"]' "$work/samples.json")"
+
+# Inputs one by one: a plain .jsonl, a single .json, an unusable file.
+first=$(find "$work/corpus/raw" -path '*KZ*' -name '*.jsonl.gz' | sort | head -1)
+zcat "$first" >"$work/plain.jsonl"
+"$mitmscope" ooni "$work/plain.jsonl" "${trust[@]}" --json 2>/dev/null >"$work/plain.json"
+check "a plain .jsonl reads the same measurements" "$(wc -l <"$work/plain.jsonl")" "$(jq '.summary.measurements + .summary.malformed' "$work/plain.json")"
+printf 'not json\n\x00\x01\x02\n' >"$work/garbage.jsonl"
+"$mitmscope" ooni "$work/garbage.jsonl" >/dev/null 2>"$work/garbage.err"
+check "an unusable input exits 3" 3 $?
+grep -q "garbage.jsonl:1: not a JSON object" "$work/garbage.err"
+check "its error names file and line" 0 $?
+"$mitmscope" ooni "$work/nothing-here" >/dev/null 2>&1
+check "a missing path exits 3" 3 $?
+
+echo "$passed passed, $failures failed"
+[ "$failures" -eq 0 ]
