@@ -172,6 +172,11 @@ void Analyzer::consume(Block& block, size_t worker_index) {
   const size_t capacity = block.data.size();
   auto parse = [&](const char* start, size_t length, uint64_t line) {
     ++worker.totals.lines;
+    if (length > BlockReader::kMaxLine) {  // inside a block inflated at once: memory was bounded by the member
+      ++worker.totals.malformed;
+      add_error(block.file_index, line, fmt::format("line longer than {} MiB, skipped", BlockReader::kMaxLine >> 20));
+      return;
+    }
     auto read = worker.reader.read(start, length, capacity - static_cast<size_t>(start - data), worker.facts);
     if (!read) {
       ++worker.totals.malformed;

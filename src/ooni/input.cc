@@ -86,10 +86,21 @@ class LineAssembler {
       discarding_ = false;
       ++next_line_;
     }
-    if (used_ > BlockReader::kMaxLine && !std::memchr(buffer_.data(), '\n', used_)) {
-      errors_.emplace_back(next_line_, fmt::format("line longer than {} MiB, skipped", BlockReader::kMaxLine >> 20));
-      used_ = 0;
-      discarding_ = true;
+    // The first buffered line too long: dropped (and the rest of it, still to come, with it).
+    if (used_ > BlockReader::kMaxLine) {
+      const char* newline = static_cast<const char*>(std::memchr(buffer_.data(), '\n', used_));
+      const size_t first_line = newline ? static_cast<size_t>(newline - buffer_.data()) : used_;
+      if (first_line > BlockReader::kMaxLine) {
+        errors_.emplace_back(next_line_, fmt::format("line longer than {} MiB, skipped", BlockReader::kMaxLine >> 20));
+        if (newline) {
+          std::memmove(buffer_.data(), newline + 1, used_ - first_line - 1);
+          used_ -= first_line + 1;
+          ++next_line_;
+        } else {
+          used_ = 0;
+          discarding_ = true;
+        }
+      }
     }
   }
   size_t used() const { return used_; }
