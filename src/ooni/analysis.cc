@@ -151,6 +151,8 @@ CertificateFacts certificate_facts(std::string_view base64, const InterceptorReg
   facts.sha1 = certificate->sha1_hex();
   if (auto ski = certificate->subject_key_id()) facts.subject_key_id = to_hex(*ski);
   if (auto aki = certificate->authority_key_id()) facts.authority_key_id = to_hex(*aki);
+  facts.subject = certificate->subject();
+  facts.issuer = certificate->issuer();
   facts.is_ca = certificate->is_ca();
   facts.self_signed = certificate->self_issued() && certificate->self_signed();
   const Certificate alone[] = {*certificate};
@@ -433,30 +435,37 @@ AnalysisResult Analyzer::finish() {
     const auto& facts = certificates[id];
     if (!facts.certificate || !facts.is_ca) continue;
     if (!facts.subject_key_id.empty()) index.by_key_id[facts.subject_key_id].push_back(id);
-    index.by_subject[facts.certificate->subject()].push_back(id);
+    index.by_subject[facts.subject].push_back(id);
   }
 
   // The leaf's issuer: the archived next certificate when it signed the leaf, or a CA certificate of
   // the corpus found by the leaf's Authority Key Identifier (or issuer name) whose key verifies it.
   std::unordered_map<uint32_t, std::optional<uint32_t>> resolved;
+  std::map<std::pair<uint32_t, uint32_t>, bool> signatures;  // (certificate, issuer) -> verified: each pair once
+  auto signed_by = [&](uint32_t certificate, uint32_t issuer) {
+    auto [found, inserted] = signatures.try_emplace({certificate, issuer}, false);
+    if (inserted) {
+      const auto& subject = certificates[certificate].certificate;
+      const auto& signer = certificates[issuer].certificate;
+      found->second = subject && signer && subject->signed_by(*signer);
+    }
+    return found->second;
+  };
   auto resolve_issuer = [&](const KeptHandshake& kept) -> std::pair<std::optional<uint32_t>, bool> {
     const auto& leaf = certificates[kept.chain.front()];
     if (!leaf.certificate) return {std::nullopt, false};
-    if (kept.chain.size() > 1) {
-      const auto& next = certificates[kept.chain[1]];
-      if (next.certificate && leaf.certificate->signed_by(*next.certificate)) return {kept.chain[1], false};
-    }
+    if (kept.chain.size() > 1 && signed_by(kept.chain.front(), kept.chain[1])) return {kept.chain[1], false};
     auto [found, inserted] = resolved.try_emplace(kept.chain.front());
     if (inserted) {
       const std::vector<uint32_t>* candidates = nullptr;
       if (!leaf.authority_key_id.empty()) {
         if (auto it = index.by_key_id.find(leaf.authority_key_id); it != index.by_key_id.end()) candidates = &it->second;
-      } else if (auto it = index.by_subject.find(leaf.certificate->issuer()); it != index.by_subject.end()) {
+      } else if (auto it = index.by_subject.find(leaf.issuer); it != index.by_subject.end()) {
         candidates = &it->second;
       }
       if (candidates) {
         for (uint32_t candidate : *candidates) {
-          if (candidate != kept.chain.front() && leaf.certificate->signed_by(*certificates[candidate].certificate)) {
+          if (candidate != kept.chain.front() && signed_by(kept.chain.front(), candidate)) {
             found->second = candidate;
             break;
           }
@@ -483,7 +492,7 @@ AnalysisResult Analyzer::finish() {
     } else if (!leaf.authority_key_id.empty()) {
       judged.issuer_key = "aki:" + leaf.authority_key_id;
     } else if (leaf.certificate) {
-      judged.issuer_key = "name:" + leaf.certificate->issuer();
+      judged.issuer_key = "name:" + leaf.issuer;
     } else {
       judged.issuer_key = "unparseable";
     }
@@ -494,7 +503,7 @@ AnalysisResult Analyzer::finish() {
       judged.verdict = OoniVerdict::kIntercepted;
       judged.category = "known_interceptor";
       judged.reasons.push_back(fmt::format(
-          "certificate {} ({}) {} registry entry '{}' ({})", position, facts.certificate->subject(),
+          "certificate {} ({}) {} registry entry '{}' ({})", position, facts.subject,
           facts.registry.method == AttributionMethod::kIdenticalCertificate ? "is"
           : facts.registry.method == AttributionMethod::kSameKey           ? "carries the key of"
                                                                             : "is signed by",
@@ -509,7 +518,7 @@ AnalysisResult Analyzer::finish() {
       judged.reasons.push_back(fmt::format(
           "the probe archived only the leaf; its issuer {} (SHA-1 {}), found in other measurements by its key "
           "identifier and verified by signature, {} registry entry '{}' ({})",
-          facts.certificate->subject(), facts.sha1,
+          facts.subject, facts.sha1,
           facts.registry.method == AttributionMethod::kSignature ? "is signed by" : "is", facts.registry.entry->id,
           facts.registry.entry->name));
     }
@@ -547,7 +556,7 @@ AnalysisResult Analyzer::finish() {
       judged.category = "self_signed_service";
       reasons.push_back(fmt::format("the certificate is self-signed ({}): a service with its own pinned certificate, "
                                     "not a forging CA",
-                                    leaf.certificate->subject()));
+                                    leaf.subject));
       continue;
     }
     if (kept.failure.empty() && kept.test_name == "signal") {
@@ -575,8 +584,7 @@ AnalysisResult Analyzer::finish() {
       reasons.push_back("DNS agreed with the control");
       reasons.push_back(control_text);
       reasons.push_back(fmt::format("the same issuer ({}) signed certificates for {} unrelated domains seen this way",
-                                    judged.issuer ? certificates[*judged.issuer].certificate->subject()
-                                                  : leaf.certificate->issuer(),
+                                    judged.issuer ? certificates[*judged.issuer].subject : leaf.issuer,
                                     domain_count));
       continue;
     }
@@ -638,7 +646,7 @@ AnalysisResult Analyzer::finish() {
       row.certificate = judged.issuer;
       if (judged.issuer) {
         const auto& facts = certificates[*judged.issuer];
-        row.subject = facts.certificate->subject();
+        row.subject = facts.subject;
         row.serial = facts.certificate->serial_hex();
         row.sha1 = facts.sha1;
         row.sha256 = facts.sha256;
@@ -648,7 +656,7 @@ AnalysisResult Analyzer::finish() {
         for (const auto& collision : facts.registry.collisions) row.name_collisions.push_back(collision.entry_id);
       } else {
         const auto& leaf = certificates[kept.chain.front()];
-        row.subject = leaf.certificate ? leaf.certificate->issuer() : std::string();
+        row.subject = leaf.issuer;
         row.authority_key_id = leaf.authority_key_id;
       }
       if (judged.root) {

@@ -61,6 +61,7 @@ struct CertificateFacts {
   std::string parse_error;
   std::string sha256, sha1;                // hex
   std::string subject_key_id, authority_key_id;  // hex, empty when absent
+  std::string subject, issuer;             // one-line names, computed once
   bool is_ca = false;
   bool self_signed = false;
   Attribution registry;                    // this certificate alone against the registry

@@ -68,7 +68,9 @@ class LineAssembler {
 
   // Room for `count` more bytes at the end; commit() what was written there.
   char* reserve(size_t count) {
-    buffer_.resize(used_ + count + kBlockPadding);
+    // Not zero-filled: every byte up to used_ is written before it is read, and the padding is set in take().
+    const size_t size = used_ + count + kBlockPadding;
+    if (buffer_.size() < size) buffer_.resize_and_overwrite(size, [](char*, size_t n) { return n; });
     return buffer_.data() + used_;
   }
   void commit(size_t count) {
@@ -122,10 +124,15 @@ class LineAssembler {
     block.errors = std::move(errors_);
     errors_.clear();
     std::string rest(buffer_.data() + cut, used_ - cut);
-    next_line_ += static_cast<uint64_t>(std::count(buffer_.data(), buffer_.data() + cut, '\n'));
+    for (const char* cursor = buffer_.data(); const char* newline = static_cast<const char*>(
+             std::memchr(cursor, '\n', static_cast<size_t>(buffer_.data() + cut - cursor)));
+         cursor = newline + 1) {
+      ++next_line_;
+    }
     if (at_end && cut > 0 && buffer_[cut - 1] != '\n') ++next_line_;
     block.data = std::move(buffer_);
     block.data.resize(cut + kBlockPadding);
+    std::memset(block.data.data() + cut, ' ', kBlockPadding);
     block.size = cut;
     buffer_ = std::move(rest);
     used_ = buffer_.size();

@@ -140,14 +140,14 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
     const auto& facts = result.certificates[id];
     certificates.push_back({{"sha256", facts.sha256},
                             {"sha1", facts.sha1},
-                            {"subject", facts.certificate ? facts.certificate->subject() : std::string()},
-                            {"issuer", facts.certificate ? facts.certificate->issuer() : std::string()},
+                            {"subject", facts.subject},
+                            {"issuer", facts.issuer},
                             {"parse_error", facts.parse_error.empty() ? json(nullptr) : json(facts.parse_error)}});
   }
   ordered_json issuer = nullptr;
   if (judged.issuer) {
     const auto& facts = result.certificates[*judged.issuer];
-    issuer = {{"sha256", facts.sha256}, {"sha1", facts.sha1}, {"subject", facts.certificate->subject()},
+    issuer = {{"sha256", facts.sha256}, {"sha1", facts.sha1}, {"subject", facts.subject},
               {"from_corpus", judged.issuer_from_corpus}};
   }
   ordered_json root = nullptr;
