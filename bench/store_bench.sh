@@ -26,7 +26,7 @@ start=$(date +%s.%N)
 q "INSERT INTO bench_single.peer SELECT number % 100 AS scan_id, concat('10.0.', toString(intDiv(number, 10) % 256), '.', toString(intDiv(number, 2560) % 256)) AS ip, 443 AS port,
    concat('site', toString(number % 10), '.example.kz') AS sni, toDateTime(1563408000 + intDiv(number, 100000) * 600, 'UTC') AS time,
    if(number % 100 < 5, 'intercepted', 'clean') AS verdict, repeat('a', 64) AS issuer, [repeat('b', 64), repeat('a', 64)] AS chain,
-   concat('{\"ip\":\"10.0.0.1\",\"sni\":\"site.example.kz\",', repeat('x', 650), '}') AS result FROM numbers($rows)" >/dev/null
+   concat('{\"ip\":\"10.0.0.1\",\"sni\":\"site.example.kz\",', repeat('x', 650), '}') AS result, '' AS measurement FROM numbers($rows)" >/dev/null
 end=$(date +%s.%N)
 peer_seconds=$(echo "$end - $start" | bc -l)
 sizes=$(q "SELECT formatReadableSize(sum(bytes_on_disk)), formatReadableSize(sum(data_uncompressed_bytes)) FROM system.parts WHERE database = 'bench_single' AND table = 'results' AND active FORMAT TSV")

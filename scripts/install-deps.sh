@@ -17,8 +17,8 @@ packages=(
   ca-certificates
   # networking tools used by the lab and its tests
   iproute2 procps iptables libnetfilter-queue-dev libmnl-dev bc
-  # end-to-end tests: JSON checks and a real TLS server beside our own
-  jq sqlite3
+  # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths
+  jq sqlite3 python3
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
   libmaxmind-db-writer-perl
   # the HTML report is tested in a real headless browser
@@ -31,7 +31,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 # bench/run.sh also needs the peers a user would otherwise use, and the profilers.
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(nmap sslscan testssl.sh linux-perf valgrind time)
+  # bench/ooni_bench.sh's peer: plain Python with Debian's cryptography
+  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography)
 fi
 
 missing=()

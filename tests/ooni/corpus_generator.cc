@@ -354,14 +354,20 @@ class Generator {
   double uniform() { return std::uniform_real_distribution<double>(0, 1)(random_); }
   size_t pick(size_t n) { return static_cast<size_t>(random_() % n); }
 
-  // A clean handshake to a domain with its genuine chain.
-  void clean(Measurement& m, const std::string& domain) {
+  // https://DOMAIN/ measured at the domain's own address (DNS consistent), with the control's view of it.
+  void https(Measurement& m, const std::string& domain, const std::string& failure,
+             std::vector<const std::string*> certificates, const std::string& control_failure = "") {
     const std::string ip = corpus_.address.at(domain);
     m.input = "https://" + domain + "/";
     m.answers = {{domain, ip}};
     m.control_addresses = {ip};
-    m.handshakes.push_back({ip + ":443", domain, "", {&corpus_.genuine.at(domain), &corpus_.public_intermediate_b64}});
-    m.control_tls.push_back({ip + ":443", domain, "", true});
+    m.handshakes.push_back({ip + ":443", domain, failure, std::move(certificates)});
+    m.control_tls.push_back({ip + ":443", domain, control_failure, control_failure.empty()});
+  }
+
+  // A clean handshake to a domain with its genuine chain.
+  void clean(Measurement& m, const std::string& domain) {
+    https(m, domain, "", {&corpus_.genuine.at(domain), &corpus_.public_intermediate_b64});
     count("clean");
   }
 
@@ -379,13 +385,7 @@ class Generator {
       return;
     }
     if (kind < 0.38) {  // throttled: reset before any certificate
-      const std::string domain = kCleanDomains[pick(std::size(kCleanDomains))];
-      const std::string ip = corpus_.address.at(domain);
-      m.input = "https://" + domain + "/";
-      m.answers = {{domain, ip}};
-      m.control_addresses = {ip};
-      m.handshakes.push_back({ip + ":443", domain, "connection_reset", {}});
-      m.control_tls.push_back({ip + ":443", domain, "", true});
+      https(m, kCleanDomains[pick(std::size(kCleanDomains))], "connection_reset", {});
       count("failed");
       return;
     }
@@ -453,13 +453,7 @@ class Generator {
       return;
     }
     if (country == "IR" && trap < 0.2) {  // an expired server certificate, which the control sees too
-      const std::string domain = "www.expired-site.ir";
-      const std::string ip = corpus_.address.at(domain);
-      m.input = "https://" + domain + "/";
-      m.answers = {{domain, ip}};
-      m.control_addresses = {ip};
-      m.handshakes.push_back({ip + ":443", domain, "ssl_invalid_certificate", {&corpus_.expired_leaf_b64}});
-      m.control_tls.push_back({ip + ":443", domain, "ssl_invalid_certificate", false});
+      https(m, "www.expired-site.ir", "ssl_invalid_certificate", {&corpus_.expired_leaf_b64}, "ssl_invalid_certificate");
       count("not_intercepted/server_certificate_invalid");
       return;
     }
@@ -476,24 +470,12 @@ class Generator {
       return;
     }
     if (country == "DE" && trap < 0.1) {  // a server answering with another name's certificate
-      const std::string domain = "www.mismatch-site.de";
-      const std::string ip = corpus_.address.at(domain);
-      m.input = "https://" + domain + "/";
-      m.answers = {{domain, ip}};
-      m.control_addresses = {ip};
-      m.handshakes.push_back({ip + ":443", domain, "ssl_invalid_hostname", {&corpus_.mismatch_leaf_b64}});
-      m.control_tls.push_back({ip + ":443", domain, "ssl_invalid_hostname", false});
+      https(m, "www.mismatch-site.de", "ssl_invalid_hostname", {&corpus_.mismatch_leaf_b64}, "ssl_invalid_hostname");
       count("not_intercepted/server_hostname_mismatch");
       return;
     }
     if (country == "DE" && trap < 0.15) {  // a private CA on one domain: untrusted, but no forging pattern
-      const std::string domain = "portal.example-corp.de";
-      const std::string ip = corpus_.address.at(domain);
-      m.input = "https://" + domain + "/";
-      m.answers = {{domain, ip}};
-      m.control_addresses = {ip};
-      m.handshakes.push_back({ip + ":443", domain, "ssl_unknown_authority", {&corpus_.private_leaf_b64}});
-      m.control_tls.push_back({ip + ":443", domain, "", true});
+      https(m, "portal.example-corp.de", "ssl_unknown_authority", {&corpus_.private_leaf_b64});
       count("inconclusive/issuer_on_few_domains");
       return;
     }
