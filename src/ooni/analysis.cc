@@ -56,6 +56,12 @@ struct ValidationSummary {
 
 }  // namespace
 
+std::string_view StringPool::intern(std::string_view text) {
+  auto found = strings_.find(text);
+  if (found == strings_.end()) found = strings_.emplace(text).first;
+  return *found;
+}
+
 std::string_view ooni_verdict_name(OoniVerdict verdict) {
   switch (verdict) {
     case OoniVerdict::kIntercepted: return "intercepted";
@@ -107,6 +113,7 @@ struct Analyzer::Shared {
 };
 
 struct Analyzer::Worker {
+  std::unique_ptr<StringPool> strings = std::make_unique<StringPool>();
   MeasurementReader reader;
   MeasurementFacts facts;
   std::unordered_map<size_t, CachedCertificate> certificate_ids;  // hash of the base64 text (checked against the text)
@@ -335,28 +342,29 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
       continue;
     }
 
+    StringPool& strings = *worker.strings;
     KeptHandshake kept;
     kept.time = time;
     kept.asn = facts.probe_asn;
-    kept.country = facts.probe_cc;
-    kept.network = facts.probe_network_name;
-    kept.input = facts.input;
-    kept.sni = sni.empty() ? url_host(facts.input) : std::string(sni);
-    kept.address = handshake.address;
-    kept.failure = handshake.failure;
-    kept.tls_version = handshake.tls_version;
-    kept.cipher_suite = handshake.cipher_suite;
-    kept.test_name = facts.test_name;
-    kept.report_id = facts.report_id;
+    kept.country = strings.intern(facts.probe_cc);
+    kept.network = strings.intern(facts.probe_network_name);
+    kept.input = strings.intern(facts.input);
+    kept.sni = strings.intern(sni.empty() ? std::string_view(url_host(facts.input)) : sni);
+    kept.address = strings.intern(handshake.address);
+    kept.failure = strings.intern(handshake.failure);
+    kept.tls_version = strings.intern(handshake.tls_version);
+    kept.cipher_suite = strings.intern(handshake.cipher_suite);
+    kept.test_name = strings.intern(facts.test_name);
+    kept.report_id = strings.intern(facts.report_id);
     kept.chain = worker.chain;
     kept.trusted = summary.trusted;
-    kept.validation_error = summary.error;
+    kept.validation_error = strings.intern(summary.error);
     kept.dns_consistent = dns_consistent(handshake.address, kept.sni);
     // The control's own handshake to the same address; an older test helper only fetched the page.
     for (const auto& control : facts.control_tls) {
       if (!handshake.address.empty() && control.address == handshake.address) {
         kept.control_tls_ok = control.status ? Tri::kYes : Tri::kNo;
-        kept.control_failure = control.failure;
+        kept.control_failure = strings.intern(control.failure);
       }
     }
     if (kept.control_tls_ok == Tri::kUnknown && facts.control_tls.empty() && facts.control_http_ok &&
@@ -404,6 +412,8 @@ AnalysisResult Analyzer::finish() {
     for (const auto& [country, count] : worker->countries) countries[country] += count;
     std::move(worker->kept.begin(), worker->kept.end(), std::back_inserter(result.kept));
     worker->kept.clear();
+    result.strings.push_back(std::move(worker->strings));
+    worker->strings = std::make_unique<StringPool>();
   }
   std::sort(result.kept.begin(), result.kept.end(), [](const KeptHandshake& a, const KeptHandshake& b) {
     return std::tie(a.file, a.line, a.handshake) < std::tie(b.file, b.line, b.handshake);
@@ -477,8 +487,9 @@ AnalysisResult Analyzer::finish() {
   };
 
   // First pass over the kept handshakes: issuers, attribution, and who is eligible for the forging-CA rule.
+  auto keys = std::make_unique<StringPool>();
   result.judged.resize(result.kept.size());
-  std::unordered_map<std::string, std::set<std::string>> forged_domains;  // issuer key -> registrable domains
+  std::unordered_map<std::string_view, std::set<std::string>> forged_domains;  // issuer key -> registrable domains
   for (size_t i = 0; i < result.kept.size(); ++i) {
     const KeptHandshake& kept = result.kept[i];
     JudgedHandshake& judged = result.judged[i];
@@ -488,11 +499,11 @@ AnalysisResult Analyzer::finish() {
     judged.issuer = issuer;
     judged.issuer_from_corpus = from_corpus;
     if (issuer) {
-      judged.issuer_key = "sha256:" + certificates[*issuer].sha256;
+      judged.issuer_key = keys->intern("sha256:" + certificates[*issuer].sha256);
     } else if (!leaf.authority_key_id.empty()) {
-      judged.issuer_key = "aki:" + leaf.authority_key_id;
+      judged.issuer_key = keys->intern("aki:" + leaf.authority_key_id);
     } else if (leaf.certificate) {
-      judged.issuer_key = "name:" + leaf.issuer;
+      judged.issuer_key = keys->intern("name:" + leaf.issuer);
     } else {
       judged.issuer_key = "unparseable";
     }
@@ -500,31 +511,19 @@ AnalysisResult Analyzer::finish() {
       const auto& facts = certificates[kept.chain[position]];
       if (!facts.registry) continue;
       judged.root = facts.registry.entry;
-      judged.verdict = OoniVerdict::kIntercepted;
-      judged.category = "known_interceptor";
-      judged.reasons.push_back(fmt::format(
-          "certificate {} ({}) {} registry entry '{}' ({})", position, facts.subject,
-          facts.registry.method == AttributionMethod::kIdenticalCertificate ? "is"
-          : facts.registry.method == AttributionMethod::kSameKey           ? "carries the key of"
-                                                                            : "is signed by",
-          facts.registry.entry->id, facts.registry.entry->name));
+      judged.attributed_position = static_cast<int16_t>(position);
       break;
     }
     if (!judged.root && issuer && from_corpus && certificates[*issuer].registry) {
-      const auto& facts = certificates[*issuer];
-      judged.root = facts.registry.entry;
+      judged.root = certificates[*issuer].registry.entry;
+      judged.attributed_position = JudgedHandshake::kIssuerFromCorpus;
+    }
+    if (judged.root) {
       judged.verdict = OoniVerdict::kIntercepted;
       judged.category = "known_interceptor";
-      judged.reasons.push_back(fmt::format(
-          "the probe archived only the leaf; its issuer {} (SHA-1 {}), found in other measurements by its key "
-          "identifier and verified by signature, {} registry entry '{}' ({})",
-          facts.subject, facts.sha1,
-          facts.registry.method == AttributionMethod::kSignature ? "is signed by" : "is", facts.registry.entry->id,
-          facts.registry.entry->name));
+      continue;
     }
-    if (judged.root) continue;
-    const bool self_signed = leaf.self_signed;
-    if (!self_signed && kept.dns_consistent == Tri::kYes && kept.control_tls_ok == Tri::kYes && !kept.trusted) {
+    if (!leaf.self_signed && kept.dns_consistent == Tri::kYes && kept.control_tls_ok == Tri::kYes && !kept.trusted) {
       forged_domains[judged.issuer_key].insert(registrable_domain(kept.sni));
     }
   }
@@ -535,90 +534,37 @@ AnalysisResult Analyzer::finish() {
     JudgedHandshake& judged = result.judged[i];
     if (judged.root) continue;
     const auto& leaf = certificates[kept.chain.front()];
-    auto& reasons = judged.reasons;
-    const std::string control_text =
-        kept.control_tls_ok == Tri::kYes
-            ? (kept.control_from_http ? "the control fetched the HTTPS page without error"
-                                      : "the control's own handshake to the same address succeeded")
-        : kept.control_tls_ok == Tri::kNo
-            ? (kept.control_from_http ? std::string("the control could not fetch the HTTPS page either")
-                                      : fmt::format("the control's handshake to the same address failed too ({})",
-                                                    kept.control_failure.empty() ? "failed" : kept.control_failure))
-            : "no control handshake to compare with";
-    if (!leaf.certificate) {
-      judged.verdict = OoniVerdict::kInconclusive;
-      judged.category = "unparseable_certificate";
-      reasons.push_back("the leaf certificate does not parse: " + leaf.parse_error);
-      continue;
-    }
-    if (leaf.self_signed) {
-      judged.verdict = OoniVerdict::kNotIntercepted;
-      judged.category = "self_signed_service";
-      reasons.push_back(fmt::format("the certificate is self-signed ({}): a service with its own pinned certificate, "
-                                    "not a forging CA",
-                                    leaf.subject));
-      continue;
-    }
-    if (kept.failure.empty() && kept.test_name == "signal") {
-      judged.verdict = OoniVerdict::kNotIntercepted;
-      judged.category = "pinned_by_test";
-      reasons.push_back("the signal test verifies Signal's servers against Signal's own CA only, and this handshake "
-                        "passed that check");
-      continue;
-    }
-    if (kept.dns_consistent == Tri::kNo) {
-      judged.verdict = OoniVerdict::kNotIntercepted;
-      judged.category = "dns_inconsistent";
-      reasons.push_back("the address came from DNS answers the control did not see: DNS manipulation, not interception "
-                        "on the path to the real server");
-      continue;
-    }
     const auto domains = forged_domains.find(judged.issuer_key);
-    const size_t domain_count = domains == forged_domains.end() ? 0 : domains->second.size();
+    judged.forged_domains = domains == forged_domains.end() ? 0 : static_cast<uint32_t>(domains->second.size());
     const bool eligible = kept.dns_consistent == Tri::kYes && kept.control_tls_ok == Tri::kYes;
-    if (eligible && domain_count >= options_.min_forged_domains) {
-      judged.verdict = OoniVerdict::kIntercepted;
-      judged.category = "forging_ca";
-      reasons.push_back(fmt::format("untrusted for {} ({})", kept.sni,
-                                    kept.failure.empty() ? kept.validation_error : kept.failure));
-      reasons.push_back("DNS agreed with the control");
-      reasons.push_back(control_text);
-      reasons.push_back(fmt::format("the same issuer ({}) signed certificates for {} unrelated domains seen this way",
-                                    judged.issuer ? certificates[*judged.issuer].subject : leaf.issuer,
-                                    domain_count));
-      continue;
-    }
     const bool expired = kept.failure == "ssl_invalid_certificate" || kept.validation_error == "expired" ||
                          kept.validation_error == "not_yet_valid";
-    if (expired && kept.control_tls_ok != Tri::kYes) {
-      judged.verdict = OoniVerdict::kNotIntercepted;
-      judged.category = "server_certificate_invalid";
-      reasons.push_back(fmt::format("the server's own certificate is invalid ({}), not forged: {}",
-                                    kept.failure.empty() ? kept.validation_error : kept.failure, control_text));
-      continue;
+    auto decide = [&](OoniVerdict verdict, std::string_view category) {
+      judged.verdict = verdict;
+      judged.category = category;
+    };
+    if (!leaf.certificate) {
+      decide(OoniVerdict::kInconclusive, "unparseable_certificate");
+    } else if (leaf.self_signed) {
+      decide(OoniVerdict::kNotIntercepted, "self_signed_service");
+    } else if (kept.failure.empty() && kept.test_name == "signal") {
+      decide(OoniVerdict::kNotIntercepted, "pinned_by_test");
+    } else if (kept.dns_consistent == Tri::kNo) {
+      decide(OoniVerdict::kNotIntercepted, "dns_inconsistent");
+    } else if (eligible && judged.forged_domains >= options_.min_forged_domains) {
+      decide(OoniVerdict::kIntercepted, "forging_ca");
+    } else if (expired && kept.control_tls_ok != Tri::kYes) {
+      decide(OoniVerdict::kNotIntercepted, "server_certificate_invalid");
+    } else if (kept.failure == "ssl_invalid_hostname" && kept.control_tls_ok != Tri::kYes) {
+      decide(OoniVerdict::kNotIntercepted, "server_hostname_mismatch");
+    } else if (kept.control_tls_ok == Tri::kNo) {
+      decide(OoniVerdict::kNotIntercepted, "control_failed_too");
+    } else {
+      decide(OoniVerdict::kInconclusive, eligible ? "issuer_on_few_domains" : "no_control");
     }
-    if (kept.failure == "ssl_invalid_hostname" && kept.control_tls_ok != Tri::kYes) {
-      judged.verdict = OoniVerdict::kNotIntercepted;
-      judged.category = "server_hostname_mismatch";
-      reasons.push_back(fmt::format("the server presents a certificate for another name ({}): {}",
-                                    fmt::join(leaf.certificate->dns_names(), ", "), control_text));
-      continue;
-    }
-    if (kept.control_tls_ok == Tri::kNo) {
-      judged.verdict = OoniVerdict::kNotIntercepted;
-      judged.category = "control_failed_too";
-      reasons.push_back(control_text + ": the problem is the server's, not the path's");
-      continue;
-    }
-    judged.verdict = OoniVerdict::kInconclusive;
-    judged.category = eligible ? "issuer_on_few_domains" : "no_control";
-    reasons.push_back(fmt::format("untrusted for {} ({})", kept.sni,
-                                  kept.failure.empty() ? kept.validation_error : kept.failure));
-    reasons.push_back(eligible ? fmt::format("its issuer signed certificates for {} unrelated domain(s) seen with a "
-                                             "consistent DNS and a successful control, fewer than {}",
-                                             domain_count, options_.min_forged_domains)
-                               : control_text);
   }
+  result.strings.push_back(std::move(keys));
+  result.min_forged_domains = options_.min_forged_domains;
 
   // The tables, from the intercepted handshakes.
   std::map<std::string, IssuerRow> issuers;
@@ -639,7 +585,7 @@ AnalysisResult Analyzer::finish() {
     if (judged.verdict != OoniVerdict::kIntercepted) continue;
     const KeptHandshake& kept = *judged.handshake;
     const UtcSeconds time = from_seconds(kept.time);
-    auto [row_it, inserted] = issuers.try_emplace(judged.issuer_key);
+    auto [row_it, inserted] = issuers.try_emplace(std::string(judged.issuer_key));
     IssuerRow& row = row_it->second;
     if (inserted) {
       row.key = judged.issuer_key;
@@ -687,26 +633,26 @@ AnalysisResult Analyzer::finish() {
       if (!row.first_outside || time < *row.first_outside) row.first_outside = time;
       if (!row.last_outside || time > *row.last_outside) row.last_outside = time;
     }
-    row.domains.insert(kept.sni);
+    row.domains.insert(std::string(kept.sni));
     row.networks.insert(kept.asn);
     ++row.per_day[kept.time >= 0 ? kept.time / 86400 : (kept.time - 86399) / 86400];
 
-    auto& domain = domains[kept.sni];
+    auto& domain = domains[std::string(kept.sni)];
     domain.key = kept.sni;
     touch(domain, time);
-    domain.issuers.insert(judged.issuer_key);
+    domain.issuers.insert(std::string(judged.issuer_key));
     auto& network = network_rows[kept.asn];
     network.key = fmt::format("AS{}", kept.asn);
     touch(network, time);
-    network.issuers.insert(judged.issuer_key);
-    auto& country = country_rows[kept.country];
+    network.issuers.insert(std::string(judged.issuer_key));
+    auto& country = country_rows[std::string(kept.country)];
     country.key = kept.country;
     touch(country, time);
-    country.issuers.insert(judged.issuer_key);
+    country.issuers.insert(std::string(judged.issuer_key));
     const std::pair measurement{kept.file, kept.line};
     intercepted_measurements.insert(measurement);
     network_measurements[kept.asn].insert(measurement);
-    country_measurements[kept.country].insert(measurement);
+    country_measurements[std::string(kept.country)].insert(measurement);
   }
   for (auto& [key, row] : issuers) result.issuers.push_back(std::move(row));
   std::sort(result.issuers.begin(), result.issuers.end(), [](const IssuerRow& a, const IssuerRow& b) {
@@ -751,6 +697,74 @@ AnalysisResult Analyzer::finish() {
   totals.verdicts["clean"] += 0;
   result.certificates = std::move(certificates);
   return result;
+}
+
+std::vector<std::string> judged_reasons(const AnalysisResult& result, const JudgedHandshake& judged) {
+  const KeptHandshake& kept = *judged.handshake;
+  const auto& leaf = result.certificates[kept.chain.front()];
+  std::vector<std::string> reasons;
+  const std::string_view failure = kept.failure.empty() ? kept.validation_error : kept.failure;
+  const std::string control_text =
+      kept.control_tls_ok == Tri::kYes
+          ? (kept.control_from_http ? "the control fetched the HTTPS page without error"
+                                    : "the control's own handshake to the same address succeeded")
+      : kept.control_tls_ok == Tri::kNo
+          ? (kept.control_from_http ? std::string("the control could not fetch the HTTPS page either")
+                                    : fmt::format("the control's handshake to the same address failed too ({})",
+                                                  kept.control_failure.empty() ? "failed" : kept.control_failure))
+          : "no control handshake to compare with";
+  auto registry_text = [](const CertificateFacts& facts) {
+    switch (facts.registry.method) {
+      case AttributionMethod::kIdenticalCertificate: return "is";
+      case AttributionMethod::kSameKey: return "carries the key of";
+      case AttributionMethod::kSignature: return "is signed by";
+    }
+    return "matches";
+  };
+  const std::string_view category = judged.category;
+  if (category == "known_interceptor" && judged.attributed_position >= 0) {
+    const auto& facts = result.certificates[kept.chain[static_cast<size_t>(judged.attributed_position)]];
+    reasons.push_back(fmt::format("certificate {} ({}) {} registry entry '{}' ({})", judged.attributed_position,
+                                  facts.subject, registry_text(facts), judged.root->id, judged.root->name));
+  } else if (category == "known_interceptor" && judged.issuer) {
+    const auto& facts = result.certificates[*judged.issuer];
+    reasons.push_back(fmt::format("the probe archived only the leaf; its issuer {} (SHA-1 {}), found in other measurements "
+                                  "by its key identifier and verified by signature, {} registry entry '{}' ({})",
+                                  facts.subject, facts.sha1, registry_text(facts), judged.root->id, judged.root->name));
+  } else if (category == "unparseable_certificate") {
+    reasons.push_back("the leaf certificate does not parse: " + leaf.parse_error);
+  } else if (category == "self_signed_service") {
+    reasons.push_back(fmt::format("the certificate is self-signed ({}): a service with its own pinned certificate, not a "
+                                  "forging CA", leaf.subject));
+  } else if (category == "pinned_by_test") {
+    reasons.push_back("the signal test verifies Signal's servers against Signal's own CA only, and this handshake passed "
+                      "that check");
+  } else if (category == "dns_inconsistent") {
+    reasons.push_back("the address came from DNS answers the control did not see: DNS manipulation, not interception on "
+                      "the path to the real server");
+  } else if (category == "forging_ca") {
+    reasons.push_back(fmt::format("untrusted for {} ({})", kept.sni, failure));
+    reasons.push_back("DNS agreed with the control");
+    reasons.push_back(control_text);
+    reasons.push_back(fmt::format("the same issuer ({}) signed certificates for {} unrelated domains seen this way",
+                                  judged.issuer ? result.certificates[*judged.issuer].subject : leaf.issuer,
+                                  judged.forged_domains));
+  } else if (category == "server_certificate_invalid") {
+    reasons.push_back(fmt::format("the server's own certificate is invalid ({}), not forged: {}", failure, control_text));
+  } else if (category == "server_hostname_mismatch") {
+    reasons.push_back(fmt::format("the server presents a certificate for another name ({}): {}",
+                                  fmt::join(leaf.certificate->dns_names(), ", "), control_text));
+  } else if (category == "control_failed_too") {
+    reasons.push_back(control_text + ": the problem is the server's, not the path's");
+  } else {
+    reasons.push_back(fmt::format("untrusted for {} ({})", kept.sni, failure));
+    reasons.push_back(category == "issuer_on_few_domains"
+                          ? fmt::format("its issuer signed certificates for {} unrelated domain(s) seen with a consistent "
+                                        "DNS and a successful control, fewer than {}",
+                                        judged.forged_domains, result.min_forged_domains)
+                          : control_text);
+  }
+  return reasons;
 }
 
 AnalysisResult analyze_files(const FileList& files, const TrustStore& trust_store, const InterceptorRegistry& registry,

@@ -32,7 +32,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/time.h"
@@ -67,31 +69,48 @@ struct CertificateFacts {
   Attribution registry;                    // this certificate alone against the registry
 };
 
-// A handshake kept for the final judgement (everything but clean and failed ones).
+// Strings kept with the handshakes, stored once: country, network, failure and the like repeat across
+// millions of handshakes. Views into a pool stay valid as long as the pool (the AnalysisResult) lives.
+class StringPool {
+ public:
+  std::string_view intern(std::string_view text);
+  size_t size() const { return strings_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> strings_;
+};
+
+// A handshake kept for the final judgement (everything but clean and failed ones), about 250 bytes.
 struct KeptHandshake {
   int64_t time = 0;                        // UTC seconds
   uint32_t asn = 0;
-  std::string country, network, input, sni, address, failure, tls_version, cipher_suite, test_name, report_id;
+  std::string_view country, network, input, sni, address, failure, tls_version, cipher_suite, test_name, report_id;
   std::vector<uint32_t> chain;             // certificate ids, as archived (leaf first)
   Tri dns_consistent = Tri::kUnknown;
   Tri control_tls_ok = Tri::kUnknown;      // the control's handshake to the same address
   bool control_from_http = false;          // control_tls_ok inferred from the control's HTTPS fetch
-  std::string control_failure;
   bool trusted = false;                    // validated for the name at its time (with the registry still matching)
-  std::string validation_error;
+  std::string_view control_failure;
+  std::string_view validation_error;
   uint32_t file = 0;
-  uint64_t line = 0;
   uint16_t handshake = 0;
+  uint64_t line = 0;
 };
 
 struct JudgedHandshake {
+  static constexpr int kIssuerFromCorpus = -2;
   const KeptHandshake* handshake = nullptr;
   OoniVerdict verdict = OoniVerdict::kInconclusive;
-  std::string category;                    // why, in one word (known_interceptor, forging_ca, self_signed_service...)
-  std::vector<std::string> reasons;
+  bool issuer_from_corpus = false;         // the probe did not archive the issuer
+  int16_t attributed_position = -1;        // chain position of the registry match, kIssuerFromCorpus, or -1
+  uint32_t forged_domains = 0;             // unrelated domains of the issuer key under the forging-CA conditions
+  std::string_view category;               // why, in one word (known_interceptor, forging_ca, self_signed_service...)
   std::optional<uint32_t> issuer;          // certificate id of the leaf's issuer (archived or found in the corpus)
-  bool issuer_from_corpus = false;         // the probe did not archive it
-  std::string issuer_key;                  // "sha256:..", "aki:..", "name:.."
+  std::string_view issuer_key;             // "sha256:..", "aki:..", "name:.."
   std::shared_ptr<const RegistryEntry> root;  // the registry entry the chain was attributed to
 };
 
@@ -154,7 +173,12 @@ struct AnalysisResult {
   std::vector<LineError> errors;           // at most max_reported_errors
   std::vector<std::string> files;          // input paths by index
   std::vector<CertificateFacts> certificates;
+  size_t min_forged_domains = 0;
+  std::vector<std::unique_ptr<StringPool>> strings;  // what the handshakes' views point into
 };
+
+// Sentences a person can check: why this handshake got its verdict.
+std::vector<std::string> judged_reasons(const AnalysisResult& result, const JudgedHandshake& judged);
 
 class Analyzer {
  public:

@@ -177,7 +177,7 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
       {"browser_error", kept.validation_error},
       {"verdict", ooni::ooni_verdict_name(judged.verdict)},
       {"category", judged.category},
-      {"reasons", judged.reasons},
+      {"reasons", ooni::judged_reasons(result, judged)},
       {"issuer", issuer},
       {"known_interceptor", root},
       {"issuer_key", judged.issuer_key},
@@ -189,14 +189,14 @@ StoredResult judged_handshake_result(const ooni::AnalysisResult& result, const o
   const auto& kept = *judged.handshake;
   StoredResult stored;
   const auto colon = kept.address.rfind(':');
-  stored.ip = colon == std::string::npos ? kept.address : kept.address.substr(0, colon);
+  stored.ip = std::string(colon == std::string_view::npos ? kept.address : kept.address.substr(0, colon));
   if (!stored.ip.empty() && stored.ip.front() == '[') stored.ip = stored.ip.substr(1, stored.ip.size() - 2);
   stored.port = 443;
-  if (colon != std::string::npos) {
-    const int port = std::atoi(kept.address.c_str() + colon + 1);
+  if (colon != std::string_view::npos) {
+    const int port = std::atoi(std::string(kept.address.substr(colon + 1)).c_str());
     if (port > 0 && port < 65536) stored.port = static_cast<uint16_t>(port);
   }
-  stored.sni = kept.sni;
+  stored.sni = std::string(kept.sni);
   stored.time = format_utc(UtcSeconds{std::chrono::seconds{kept.time}});
   stored.verdict = std::string(ooni::ooni_verdict_name(judged.verdict));
   stored.result_json = judged_handshake_json(result, judged).dump();
