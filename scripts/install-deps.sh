@@ -23,6 +23,8 @@ packages=(
   libmaxmind-db-writer-perl
   # the HTML report is tested in a real headless browser
   chromium fonts-dejavu-core
+  # libFuzzer harnesses (scripts/fuzz.sh): clang 16 and its runtimes
+  clang-16 libclang-rt-16-dev
 )
 # The report's chart libraries come from the npm registry at build time (web/package-lock.json),
 # with the machine's Node.js and npm; Debian's npm when there is none.

@@ -62,7 +62,9 @@ Result<void> store_result(const std::string& spec, const OoniCliOptions& options
   const nlohmann::ordered_json parameters = {{"source", "ooni"}, {"paths", options.paths}, {"cc", options.country},
                                              {"since", options.since}, {"until", options.until},
                                              {"min_forged_domains", options.min_forged_domains}};
-  auto scan = (*store)->begin_scan(parameters.dump(), false);
+  // A run killed while storing left an unfinished scan with the same parameters: it is completed (results already
+  // stored are kept, one per measurement handshake), so the store ends as an uninterrupted run leaves it.
+  auto scan = (*store)->begin_scan(parameters.dump(), true);
   if (!scan) return std::unexpected(scan.error());
   std::vector<StoredResult> batch;
   for (const auto& judged : result.judged) {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (fuzz/*.cc) with Debian's clang 16 (ASan + UBSan), replays every saved
+# crash (tests/data/fuzz-regressions/NAME/*: each one a regression test), then fuzzes each harness for
+# SECONDS from seed corpora made of the project's real data (OONI samples, the Kazakh and other
+# interception roots, the scenarios, ServerHellos from the tests). Prints executions, coverage and crashes
+# per harness; a new crash fails the run and is kept under tests/data/fuzz-regressions/NAME/ to commit.
+# Usage: scripts/fuzz.sh [SECONDS=20] [BUILD_DIR=build-fuzz]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+build=${2:-build-fuzz}
+if ! command -v clang++-16 >/dev/null; then
+  echo "fuzz: clang++-16 is missing (bash scripts/install-deps.sh installs it)" >&2
+  exit 1
+fi
+CXX=clang++-16 CC=clang-16 cmake -S . -B "$build" -G Ninja -DMITMSCOPE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)" >/dev/null
+
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+mkdir -p "$seeds"/{server_hello,certificate,ooni_measurement,scenario}
+# ServerHellos: TLS 1.3 and 1.2 messages (handshake header included), one with duplicated extensions.
+printf '\x02\x00\x00\x56\x03\x03%s\x00\x13\x01\x00\x00\x2e\x00\x2b\x00\x02\x03\x04\x00\x33\x00\x24\x00\x1d\x00\x20%s' \
+  "$(head -c 32 /dev/zero | tr '\0' 'r')" "$(head -c 32 /dev/zero | tr '\0' 'k')" >"$seeds/server_hello/tls13"
+printf '\x02\x00\x00\x35\x03\x03%s\x00\xc0\x2f\x00\x00\x0d\xff\x01\x00\x01\x00\xff\x01\x00\x01\x00\x00\x17\x00\x00' \
+  "$(head -c 32 /dev/zero | tr '\0' 'r')" >"$seeds/server_hello/tls12-duplicates"
+# Certificates as PEM, DER and base64, from the registry and the real Kazakh roots.
+for pem in data/known-roots/*.pem; do
+  name=$(basename "$pem" .pem)
+  cp "$pem" "$seeds/certificate/$name.pem"
+  openssl x509 -in "$pem" -outform DER -out "$seeds/certificate/$name.der" 2>/dev/null || true
+  openssl x509 -in "$pem" -outform DER 2>/dev/null | base64 -w0 >"$seeds/certificate/$name.b64" || true
+done
+cat data/known-roots/isca-*.pem >"$seeds/certificate/chain.pem"
+# OONI: each real sample as one line, and a few shapes around them.
+for sample in tests/data/ooni-samples/*.json; do
+  jq -c . "$sample" >"$seeds/ooni_measurement/$(basename "$sample" .json)"
+done
+printf '{"measurement_start_time":"2021-08-08 01:57:58","probe_cc":"KZ","probe_asn":"AS9198","test_keys":{"tls_handshakes":[{"address":"1.2.3.4:443","server_name":"knews.kg","failure":"ssl_unknown_authority","peer_certificates":[{"data":"%s","format":"base64"}]}],"control":{"dns":{"addrs":["1.2.3.4"]},"tls_handshake":{"1.2.3.4:443":{"status":true,"failure":null}}}}}' \
+  "$(openssl x509 -in data/known-roots/isca-root-2020-0646-valid2040-ooni-sha1-fabda72f_sha256-0bd39de4.pem -outform DER | base64 -w0)" \
+  >"$seeds/ooni_measurement/kz-lone-leaf"
+cp data/scenarios/*.json "$seeds/scenario/"
+
+status=0
+printf '\n| harness | regressions replayed | executions | exec/s | coverage (edges) | features | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
+for name in server_hello certificate ooni_measurement scenario; do
+  binary="$build/${name}_fuzzer"
+  regressions=tests/data/fuzz-regressions/$name
+  replayed=0
+  if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
+    replayed=$(ls "$regressions" | wc -l)
+    "$binary" "$regressions"/* >"$seeds/$name.replay" 2>&1 || { echo "fuzz: $name: a saved crash fails again"; cat "$seeds/$name.replay"; status=1; }
+  fi
+  corpus="$seeds/$name.corpus"
+  mkdir -p "$corpus" "$seeds/$name.crashes"
+  set +e
+  "$binary" "$corpus" "$seeds/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    -artifact_prefix="$seeds/$name.crashes/" -print_final_stats=1 >"$seeds/$name.log" 2>&1
+  result=$?
+  set -e
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$seeds/$name.log" | grep -o '[0-9]*$' || echo 0)
+  speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$seeds/$name.log" | grep -o '[0-9]*$' || echo 0)
+  last=$(grep -E '^#[0-9]+' "$seeds/$name.log" | tail -1)
+  coverage=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo 0)
+  features=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || echo 0)
+  corpus_size=$(ls "$corpus" | wc -l)
+  crashes=$(ls "$seeds/$name.crashes" | wc -l)
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$replayed" "$runs" "$speed" "$coverage" "$features" "$corpus_size" "$crashes"
+  if [ "$result" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+    mkdir -p "$regressions"
+    cp "$seeds/$name.crashes"/* "$regressions/" 2>/dev/null || true
+    echo "fuzz: $name found a crash (kept in $regressions/):"
+    grep -E "ERROR|SUMMARY|runtime error" "$seeds/$name.log" | head -5
+    status=1
+  fi
+done
+exit $status
