@@ -97,12 +97,13 @@ void ScanRunner::emit(HostJob& job, size_t domain, ScanResult result) {
   sink_(result);
 }
 
-void ScanRunner::emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason) {
+void ScanRunner::emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason, const Observation* evidence) {
   for (size_t d = 0; d < domains_.size(); ++d) {
     if (job.domains[d].done) continue;
     ScanResult result;
     result.verdict = verdict;
     result.reasons = {reason};
+    if (evidence) result.observation = *evidence;  // what the host answered: its error, timings, certificates
     emit(job, d, std::move(result));
   }
 }
@@ -113,7 +114,7 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
     ++counters_.control_failed_hosts;
     std::string why = "every control handshake failed";
     if (!job.controls.empty() && job.controls.front().error) why += ": " + job.controls.front().error->message;
-    emit_all(job, ScanVerdict::kControlFailed, why);
+    emit_all(job, ScanVerdict::kControlFailed, why, job.controls.empty() ? nullptr : &job.controls.front());
     return;
   }
   // Eligible only when the host's own answer is browser-trusted (for its own name, whatever it is).
@@ -125,7 +126,8 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
   if (!validation.browser_trusted) {
     ++counters_.ineligible;
     emit_all(job, ScanVerdict::kIneligible,
-             fmt::format("the host's own certificate is not browser-trusted ({})", validation.browser_error));
+             fmt::format("the host's own certificate is not browser-trusted ({})", validation.browser_error),
+             job.controls.empty() ? nullptr : &job.controls.front());
     return;
   }
   ++counters_.eligible;

@@ -82,7 +82,8 @@ class ScanRunner {
   void submit(Engine& engine, HostJob& job, int kind, size_t domain, std::string sni,
               std::chrono::steady_clock::time_point not_before = {});
   void templates_ready(Engine& engine, HostJob& job);
-  void emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason);
+  // `evidence`: the answer that decided (a failed control, the ineligible host's own chain), shown with every row.
+  void emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason, const Observation* evidence);
   void emit(HostJob& job, size_t domain, ScanResult result);
   ScanResult classify(HostJob& job, size_t domain);
 

@@ -23,6 +23,55 @@ double milliseconds_between(TlsConnection::Clock::time_point from, TlsConnection
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+// A BIO over the connection's socket that reads no more than the step's budget (see MeteredSocket).
+int metered_write(BIO* bio, const char* data, size_t length, size_t* written) {
+  auto* socket = static_cast<TlsConnection::MeteredSocket*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  const ssize_t sent = ::send(socket->fd, data, length, MSG_NOSIGNAL);
+  if (sent >= 0) {
+    *written = static_cast<size_t>(sent);
+    return 1;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+  return 0;
+}
+
+int metered_read(BIO* bio, char* data, size_t length, size_t* read_bytes) {
+  auto* socket = static_cast<TlsConnection::MeteredSocket*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (socket->step_budget == 0) {  // back to the event loop; the socket is still readable, so it comes back at once
+    BIO_set_retry_read(bio);
+    return 0;
+  }
+  const ssize_t got = ::recv(socket->fd, data, std::min(length, socket->step_budget), 0);
+  if (got > 0) {
+    socket->step_budget -= static_cast<size_t>(got);
+    socket->received += static_cast<uint64_t>(got);
+    *read_bytes = static_cast<size_t>(got);
+    return 1;
+  }
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(bio);
+  if (got == 0) errno = 0;  // end of stream, not a socket error
+  return 0;
+}
+
+long metered_control(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+
+const BIO_METHOD* metered_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* created = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mitmscope metered socket");
+    BIO_meth_set_write_ex(created, metered_write);
+    BIO_meth_set_read_ex(created, metered_read);
+    BIO_meth_set_ctrl(created, metered_control);
+    BIO_meth_set_create(created, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return created;
+  }();
+  return method;
+}
+
 uint32_t read_u24(std::span<const uint8_t> data, size_t offset) {
   return uint32_t(data[offset]) << 16 | uint32_t(data[offset + 1]) << 8 | data[offset + 2];
 }
@@ -180,9 +229,11 @@ TlsConnection::Wait TlsConnection::connect_step() {
     set_ttl(*options_.ttl);
   }
   ssl_.reset(SSL_new(context_.get()));
-  if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1) {
-    return finish(Error{ErrorCode::kCryptoError, "SSL_new: " + take_openssl_error()});
-  }
+  BIO* bio = ssl_ ? BIO_new(metered_method()) : nullptr;
+  if (!bio) return finish(Error{ErrorCode::kCryptoError, "SSL_new: " + take_openssl_error()});
+  socket_.fd = fd_;
+  BIO_set_data(bio, &socket_);
+  SSL_set_bio(ssl_.get(), bio, bio);
   if (!observation_.sni.empty() && SSL_set_tlsext_host_name(ssl_.get(), observation_.sni.c_str()) != 1) {
     return finish(Error{ErrorCode::kInvalidArgument, "SNI rejected: " + take_openssl_error()});
   }
@@ -210,7 +261,14 @@ void TlsConnection::record_source_port() {
 TlsConnection::Wait TlsConnection::handshake_step() {
   ERR_clear_error();
   errno = 0;
+  socket_.step_budget = kStepReadBytes;
   const int result = SSL_do_handshake(ssl_.get());
+  if (result != 1 && socket_.received > kHandshakeReadLimit) {
+    ERR_clear_error();
+    return finish(Error{ErrorCode::kTlsProtocolError,
+                        fmt::format("the server sent more than {} MiB without completing the handshake",
+                                    kHandshakeReadLimit >> 20)});
+  }
   if (result == 1) {
     observation_.handshake_complete = true;
     return finish(std::nullopt);

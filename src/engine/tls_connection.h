@@ -90,6 +90,19 @@ class TlsConnection {
   static void on_message(int write_p, int version, int content_type, const void* buffer, size_t length,
                          SSL* ssl, void* self);
 
+  // The socket as OpenSSL sees it: reads are metered, so one step of the handshake reads at most
+  // kStepReadBytes (a server that keeps the pipe full cannot hold the event loop inside OpenSSL) and the
+  // whole handshake at most kHandshakeReadLimit (an endless stream of records ends with an error).
+ public:
+  struct MeteredSocket {
+    int fd = -1;
+    size_t step_budget = 0;
+    uint64_t received = 0;
+  };
+  static constexpr size_t kStepReadBytes = 64 * 1024;
+  static constexpr uint64_t kHandshakeReadLimit = 4 * 1024 * 1024;
+
+ private:
   const TlsClientContext& context_;
   Endpoint endpoint_;
   ConnectionOptions options_;
@@ -97,6 +110,7 @@ class TlsConnection {
   Wait wait_ = Wait::kWritable;
   int fd_ = -1;
   SslPtr ssl_;
+  MeteredSocket socket_;
   Observation observation_;
   std::vector<uint8_t> certificate_message_;
   Clock::time_point started_{};

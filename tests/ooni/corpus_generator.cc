@@ -505,7 +505,10 @@ class Generator {
     double owed = 0;
     std::vector<std::string> malformed_lines = {
         "{\"measurement_start_time\": \"2022-01-01 00:00:00\", \"probe_cc\": \"KZ\", \"test_keys\": {\"tls_handshakes\": [",
-        std::string("\x1f\x8b\x08\x00garbage\xff\xfe binary", 22),
+        [] {
+          static constexpr char kBinary[] = "\x1f\x8b\x08\x00garbage\xff\xfe binary";
+          return std::string(kBinary, sizeof kBinary - 1);  // the NUL inside is part of it
+        }(),
         R"({"measurement_start_time": 12, "probe_cc": "KZ", "test_keys": {}})",
         R"({"measurement_start_time": "2022-01-01 00:00:00", "probe_cc": "KZ", "test_keys": {"tls_handshakes": [{"peer_certificates": [{"data": 5}]}]}})",
         R"(["a JSON array, not a measurement"])",
