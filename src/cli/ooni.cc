@@ -4,10 +4,14 @@
 #include <fstream>
 #include <thread>
 
+#include <openssl/sha.h>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/hex.h"
 #include "ooni/analysis.h"
 #include "report/campaign_report.h"
 #include "report/ooni_report.h"
@@ -55,16 +59,41 @@ Result<void> write_out(const std::filesystem::path& directory, const ooni::Analy
   return write_text(directory / "errors.csv", table_csv(errors));
 }
 
-Result<void> store_result(const std::string& spec, const OoniCliOptions& options, const ooni::AnalysisResult& result,
+// What identifies an ingest: the filters and the input files as they are (path, size, modification time), so a
+// run over the same files is recognised and a run over a tree that grew is a new ingest.
+std::string ingest_parameters(const OoniCliOptions& options, const ooni::FileList& files) {
+  std::string listing;
+  for (const auto& file : files.files) {
+    std::error_code error;
+    const auto modified = std::filesystem::last_write_time(file.path, error);
+    listing += fmt::format("{}\t{}\t{}\n", file.path.string(), file.size, error ? 0 : modified.time_since_epoch().count());
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(listing.data()), listing.size(), digest);
+  const nlohmann::ordered_json parameters = {
+      {"source", "ooni"}, {"paths", options.paths}, {"cc", options.country}, {"since", options.since},
+      {"until", options.until}, {"min_forged_domains", options.min_forged_domains}, {"files", files.files.size()},
+      {"files_sha256", to_hex(std::span<const uint8_t>(digest, sizeof digest))}};
+  return parameters.dump();
+}
+
+Result<void> store_result(const std::string& spec, const std::string& parameters, const ooni::AnalysisResult& result,
                           const nlohmann::ordered_json& summary) {
   auto store = open_store(spec);
   if (!store) return std::unexpected(store.error());
-  const nlohmann::ordered_json parameters = {{"source", "ooni"}, {"paths", options.paths}, {"cc", options.country},
-                                             {"since", options.since}, {"until", options.until},
-                                             {"min_forged_domains", options.min_forged_domains}};
+  // The same files already stored whole: nothing to add (storing twice would count every handshake twice).
+  auto scans = (*store)->scans();
+  if (!scans) return std::unexpected(scans.error());
+  for (const auto& scan : *scans) {
+    if (scan.parameters == parameters && !scan.finished_at.empty()) {
+      fmt::print(stderr, "ooni: these files are already in {} as scan {} (stored {}); nothing added\n",
+                 (*store)->location(), scan.id, scan.finished_at);
+      return {};
+    }
+  }
   // A run killed while storing left an unfinished scan with the same parameters: it is completed (results already
   // stored are kept, one per measurement handshake), so the store ends as an uninterrupted run leaves it.
-  auto scan = (*store)->begin_scan(parameters.dump(), true);
+  auto scan = (*store)->begin_scan(parameters, true);
   if (!scan) return std::unexpected(scan.error());
   std::vector<StoredResult> batch;
   for (const auto& judged : result.judged) {
@@ -115,7 +144,9 @@ int run_ooni(const OoniCliOptions& options) {
     if (auto written = write_out(options.out, result, tables, summary); !written) return report_error(written.error());
   }
   if (!options.store.empty()) {
-    if (auto stored = store_result(options.store, options, result, summary); !stored) return report_error(stored.error());
+    if (auto stored = store_result(options.store, ingest_parameters(options, *files), result, summary); !stored) {
+      return report_error(stored.error());
+    }
   }
   if (options.json) {
     nlohmann::ordered_json errors = nlohmann::ordered_json::array();

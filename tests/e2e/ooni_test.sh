@@ -99,10 +99,26 @@ check "ooni --store exits 0" 0 $?
 check "report lists the 7 intermediates from the stored OONI results" \
   "$(jq -c '[.tables.issuers[].sha256] | sort' "$work/analysis.json")" \
   "$(jq -c '[.intermediates[].sha256] | sort' "$work/report.json")"
-"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --store "$work/ooni.db" >/dev/null 2>&1
-check "stored results: one per judged handshake" \
-  "$(( $(jq '[.summary.verdicts | to_entries[] | select(.key != "clean" and .key != "failed") | .value] | add' "$work/analysis.json") * 2 ))" \
-  "$(sqlite3 "$work/ooni.db" 'SELECT COUNT(*) FROM results')"
+kept=$(jq '[.summary.verdicts | to_entries[] | select(.key != "clean" and .key != "failed") | .value] | add' "$work/analysis.json")
+check "stored results: one per judged handshake" "$kept" "$(sqlite3 "$work/ooni.db" 'SELECT COUNT(*) FROM results')"
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --store "$work/ooni.db" >/dev/null 2>"$work/again.err"
+check "the same files stored again: nothing added, and said" "$kept 1" \
+  "$(sqlite3 "$work/ooni.db" 'SELECT COUNT(*) FROM results') $(grep -c 'already in' "$work/again.err")"
+
+# kill -9 at random points, then a whole run: the store holds exactly what the uninterrupted run stored.
+for attempt in 1 2 3 4 5; do
+  "$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --store "$work/killed.db" >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$(( (RANDOM % 9) + 1 ))"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+done
+"$mitmscope" ooni "$work/corpus/raw" "${trust[@]}" --store "$work/killed.db" >/dev/null 2>&1
+check "after kill -9 five times and a whole run: the results of one uninterrupted run" \
+  "$(sqlite3 "$work/ooni.db" 'SELECT measurement, verdict FROM results ORDER BY measurement' | sha256sum)" \
+  "$(sqlite3 "$work/killed.db" "SELECT measurement, verdict FROM results WHERE scan_id = (SELECT MAX(id) FROM scans WHERE finished_at IS NOT NULL) ORDER BY measurement" | sha256sum)"
+check "after kill -9: no scan twice, none left unfinished" "1 0" \
+  "$(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NOT NULL') $(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NULL')"
 
 # The real samples (judged with the Mozilla roots at their own time): the traps are not interception.
 "$mitmscope" ooni "$data/ooni-samples" --json --out "$work/samples" >"$work/samples.json" 2>"$work/samples.err"
