@@ -69,6 +69,9 @@ Result<std::vector<std::string>> read_domains_reporting(const std::string& file)
   std::vector<SkippedTarget> skipped;
   auto domains = read_domains(file, skipped);
   for (const auto& line : skipped) fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", file, line.line, line.reason);
+  if (domains && domains->empty()) {
+    return make_error(ErrorCode::kParseError, fmt::format("{}: no usable domain ({} lines skipped)", file, skipped.size()));
+  }
   return domains;
 }
 

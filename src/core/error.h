@@ -42,6 +42,10 @@ struct Error {
 template <typename T>
 using Result = std::expected<T, Error>;
 
+// Input quoted in a message, made safe to print: control bytes and bytes that are not UTF-8 as \xNN,
+// cut after `limit` bytes (a binary or huge line must not flood a terminal).
+std::string printable(std::string_view text, size_t limit = 120);
+
 inline std::unexpected<Error> make_error(ErrorCode code, std::string message) {
   return std::unexpected(Error{code, std::move(message)});
 }

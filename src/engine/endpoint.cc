@@ -77,7 +77,7 @@ std::string Endpoint::to_string() const {
 
 Result<Endpoint> parse_endpoint(std::string_view text, uint16_t default_port) {
   auto fail = [&](std::string_view why) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("bad address '{}': {}", text, why));
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("bad address '{}': {}", printable(text), why));
   };
   std::string_view host = text;
   std::string_view port_text;
@@ -161,7 +161,7 @@ Result<Endpoint> check_address_policy(Endpoint endpoint, bool allow_private) {
 
 Result<std::string> check_server_name(std::string_view name) {
   auto fail = [&](std::string_view why) {
-    return make_error(ErrorCode::kInvalidArgument, fmt::format("bad server name '{}': {}", name, why));
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("bad server name '{}': {}", printable(name), why));
   };
   std::string_view trimmed = name;
   if (!trimmed.empty() && trimmed.back() == '.') trimmed.remove_suffix(1);
@@ -181,7 +181,7 @@ Result<std::string> check_server_name(std::string_view name) {
     }
     const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                          c == '_' || c == '*';
-    if (!allowed) return fail(fmt::format("character '{}' is not allowed in a DNS name", c));
+    if (!allowed) return fail(fmt::format("character '{}' is not allowed in a DNS name", printable(std::string_view(&c, 1))));
     if (++label_length > 63) return fail("a label is longer than 63 characters");
   }
   if (label_length == 0) return fail("empty label");

@@ -81,7 +81,7 @@ Result<void> PrefixSet::add(std::string_view cidr) {
     v6_.emplace_back(bytes, length);
     return {};
   }
-  return make_error(ErrorCode::kParseError, fmt::format("'{}' is not an address or CIDR prefix", cidr));
+  return make_error(ErrorCode::kParseError, fmt::format("'{}' is not an address or CIDR prefix", printable(cidr)));
 }
 
 Result<PrefixSet> PrefixSet::load(const std::filesystem::path& file) {

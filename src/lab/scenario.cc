@@ -173,7 +173,7 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   try {
     document = Json::parse(json_text);
   } catch (const Json::parse_error& error) {
-    return make_error(ErrorCode::kParseError, fmt::format("{}: not valid JSON: {}", source, error.what()));
+    return make_error(ErrorCode::kParseError, fmt::format("{}: not valid JSON: {}", source, printable(error.what(), 300)));
   }
   if (!document.is_object()) return std::unexpected(reader.error("(top level)", "not an object"));
   Scenario scenario;

@@ -92,7 +92,7 @@ Result<void> MeasurementReader::read(const char* json, size_t length, size_t cap
   auto start = parse_start_time(facts.measurement_start_time);
   if (!start) {
     return make_error(ErrorCode::kParseError,
-                      fmt::format("field measurement_start_time: not a time: \"{}\"", facts.measurement_start_time));
+                      fmt::format("field measurement_start_time: not a time: \"{}\"", printable(facts.measurement_start_time)));
   }
   facts.start = *start;
   return {};

@@ -46,6 +46,12 @@ Result<RegistryEntry> entry_from_json(const nlohmann::json& item, std::string_vi
   };
   if (!item.is_object()) return fail("not an object");
   RegistryEntry entry;
+  if (!item.is_object()) return fail(fmt::format("expected an object, got {}", item.type_name()));
+  for (const char* key : {"id", "name", "country", "operator", "kind", "incident", "source", "file", "sha256"}) {
+    if (auto it = item.find(key); it != item.end() && !it->is_null() && !it->is_string()) {
+      return fail(fmt::format("field '{}': expected a string, got {}", key, it->type_name()));
+    }
+  }
   entry.id = json_string(item, "id");
   if (entry.id.empty()) return fail("field 'id' missing");
   entry.name = json_string(item, "name");
