@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -299,6 +300,16 @@ Result<ScanRecord> SqliteStore::begin_scan(const std::string& parameters, bool r
   return ScanRecord{sqlite3_last_insert_rowid(database_), now, parameters, false};
 }
 
+bool SqliteStore::same_certificate(const std::string& sha256, const std::vector<uint8_t>& der) {
+  Statement select;
+  sqlite3_prepare_v2(database_, "SELECT der FROM certificates WHERE sha256 = ?", -1, &select.handle, nullptr);
+  sqlite3_bind_text(select.handle, 1, sha256.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(select.handle) != SQLITE_ROW) return false;
+  const auto* stored = static_cast<const uint8_t*>(sqlite3_column_blob(select.handle, 0));
+  const auto size = static_cast<size_t>(sqlite3_column_bytes(select.handle, 0));
+  return size == der.size() && (size == 0 || std::memcmp(stored, der.data(), size) == 0);
+}
+
 Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredResult> results) {
   if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
   Statement certificate, result, link;
@@ -325,7 +336,29 @@ Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredR
       execute("ROLLBACK");
       return std::unexpected(failure);
     }
-    if (sqlite3_changes(database_) == 0) continue;  // already stored (a resumed scan): left as it is
+    if (sqlite3_changes(database_) == 0) {
+      // Already stored (a resumed scan): left as it is, unless this write says something else about it.
+      Statement existing;
+      sqlite3_prepare_v2(database_,
+                         "SELECT verdict FROM results WHERE scan_id = ? AND ip = ? AND port = ? AND sni = ? AND measurement = ?",
+                         -1, &existing.handle, nullptr);
+      sqlite3_bind_int64(existing.handle, 1, scan_id);
+      sqlite3_bind_text(existing.handle, 2, item.ip.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(existing.handle, 3, item.port);
+      sqlite3_bind_text(existing.handle, 4, item.sni.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(existing.handle, 5, item.measurement.c_str(), -1, SQLITE_TRANSIENT);
+      const auto* stored_verdict = sqlite3_step(existing.handle) == SQLITE_ROW ? sqlite3_column_text(existing.handle, 0) : nullptr;
+      const std::string verdict = stored_verdict ? reinterpret_cast<const char*>(stored_verdict) : item.verdict;
+      if (verdict != item.verdict) {
+        const Error refused{ErrorCode::kInvalidArgument,
+                            fmt::format("{}: scan {}: {}:{} {} is stored with verdict '{}'; refusing '{}' (one verdict per "
+                                        "observation)",
+                                        path_, scan_id, item.ip, item.port, item.sni, verdict, item.verdict)};
+        execute("ROLLBACK");
+        return std::unexpected(refused);
+      }
+      continue;
+    }
     ++added;
     const int64_t result_id = sqlite3_last_insert_rowid(database_);
     for (size_t position = 0; position < item.certificates.size(); ++position) {
@@ -337,10 +370,19 @@ Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredR
       sqlite3_bind_int64(link.handle, 1, result_id);
       sqlite3_bind_int64(link.handle, 2, static_cast<int64_t>(position));
       sqlite3_bind_text(link.handle, 3, sha256.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(certificate.handle) != SQLITE_DONE || sqlite3_step(link.handle) != SQLITE_DONE) {
+      const bool stored = sqlite3_step(certificate.handle) == SQLITE_DONE;
+      const bool already_there = stored && sqlite3_changes(database_) == 0;
+      if (!stored || sqlite3_step(link.handle) != SQLITE_DONE) {
         const Error failure = error("cannot store a certificate");
         execute("ROLLBACK");
         return std::unexpected(failure);
+      }
+      if (already_there && !same_certificate(sha256, der)) {
+        const Error refused{ErrorCode::kInvalidArgument,
+                            fmt::format("{}: certificate {} is stored with other bytes; refusing a second one under the "
+                                        "same SHA-256", path_, sha256)};
+        execute("ROLLBACK");
+        return std::unexpected(refused);
       }
     }
   }
