@@ -106,6 +106,19 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     sqlite3_close(database);
     return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot open the store: {}", path.string(), message));
   }
+  if (sqlite3_db_readonly(database, "main") == 1) {
+    // Read-only media or file: SQLite fell back to reading, but a WAL store also needs its -shm file beside it.
+    // Opened as immutable it can be read (report, store counts, store copy FROM); every write fails, naming it.
+    sqlite3_close(database);
+    database = nullptr;
+    const std::string uri = "file:" + path.string() + "?immutable=1";
+    if (sqlite3_open_v2(uri.c_str(), &database, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+      const std::string message = database ? sqlite3_errmsg(database) : "out of memory";
+      sqlite3_close(database);
+      return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot open the read-only store: {}", path.string(), message));
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(database, path.string()));
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore(database, path.string()));
   sqlite3_busy_timeout(database, 5000);
   // WAL: a crash loses at most the batch in flight; readers never block the scan.
@@ -119,8 +132,20 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
 
 SqliteStore::~SqliteStore() { sqlite3_close(database_); }
 
-// Stores written before monitors existed get the round columns of `scans`.
+// Stores written before monitors existed get the round columns of `scans`; before `ooni`, the results'
+// measurement column (their unique key stays (scan, ip, port, sni): such a store takes scans, not OONI ingests).
 Result<void> SqliteStore::migrate() {
+  {
+    Statement results;
+    sqlite3_prepare_v2(database_, "SELECT name FROM pragma_table_info('results')", -1, &results.handle, nullptr);
+    bool has_measurement = false;
+    while (sqlite3_step(results.handle) == SQLITE_ROW) {
+      has_measurement |= std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(results.handle, 0))) == "measurement";
+    }
+    if (!has_measurement) {
+      if (auto altered = execute("ALTER TABLE results ADD COLUMN measurement TEXT NOT NULL DEFAULT ''"); !altered) return altered;
+    }
+  }
   Statement columns;
   sqlite3_prepare_v2(database_, "SELECT name FROM pragma_table_info('scans')", -1, &columns.handle, nullptr);
   bool has_monitor = false;

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -155,7 +156,8 @@ class Server {
       if (connection->ssl) SSL_free(connection->ssl);
       ::close(fd);
     }
-    fmt::print(stderr, "hostile_server: {} connections served\n", accepted_);
+    fmt::print(stderr, "hostile_server: {} connections served, at most {} to one address within one second\n", accepted_,
+               max_per_second_);
     return 0;
   }
 
@@ -205,6 +207,7 @@ class Server {
         continue;
       }
       ++accepted_;
+      count_rate(address);
       auto connection = std::make_unique<Connection>();
       connection->fd = fd;
       connection->behaviour = static_cast<int>((address >> 8) & 0xff) % kBehaviourCount;
@@ -364,6 +367,18 @@ class Server {
   }
 
   std::vector<uint8_t> ca_der() const { return ca_.certificate.der(); }
+
+  // Connections per destination address within any one-second window: how tests check, at the receiving
+  // end, that a scanner's per-host rate cap held.
+  void count_rate(uint32_t address) {
+    auto& window = arrivals_[address];
+    const auto now = Clock::now();
+    window.push_back(now);
+    while (!window.empty() && now - window.front() >= std::chrono::seconds(1)) window.pop_front();
+    max_per_second_ = std::max(max_per_second_, window.size());
+  }
+  std::map<uint32_t, std::deque<Clock::time_point>> arrivals_;
+  size_t max_per_second_ = 0;
 
   uint16_t port_;
   lab::Identity ca_, healthy_, absurd_;

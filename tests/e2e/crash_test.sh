@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End-to-end: crashes, full and read-only stores, and the tool's own safety, against the hostile servers on
+# loopback (127.31.0.0/16). kill -9 of a scan at random points, resumed each time, must leave the store exactly
+# as an uninterrupted scan leaves it; a full disk and a read-only store (root: tmpfs and bind mounts this test
+# makes and removes) fail with a clear error and an intact database; everything but the lab and raw-socket
+# tracing runs as an ordinary user; the per-host rate cap holds, counted at the hosts, whatever the other flags.
+# Usage: crash_test.sh MITMSCOPE HOSTILE_SERVER
+set -u
+mitmscope=$(realpath "$1")
+server=$(realpath "$2")
+work=$(mktemp -d)
+chmod 755 "$work"
+server_pid=
+mounts=()
+cleanup() {
+  for mount in "${mounts[@]}"; do umount "$mount" 2>/dev/null; done
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+passed=0
+check() {  # check DESCRIPTION EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+}
+start_server() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  port=$(( (RANDOM % 20000) + 30000 ))
+  : >"$work/server.out"
+  "$server" --port "$port" --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 1 100); do grep -q ready "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+  chmod 644 "$work/ca.pem"
+}
+start_server
+
+# Quick behaviours only (no timeouts), so every run measures the same thing: healthy 0, garbage 6, alert 7,
+# http 8, reset 9, bad extensions 10, absurd certificate 11, half-close 12.
+write_hosts() {
+  : >"$work/hosts"
+  for b in 0 6 7 8 9 10 11 12; do for h in $(seq 1 "$1"); do echo "127.31.$b.$h:$port b$b" >>"$work/hosts"; done; done
+}
+write_hosts 60
+printf 'facebook.com\ngoogle.com\nvk.com\nmail.ru\ntwitter.com\n' >"$work/domains"
+scan=("$mitmscope" scan --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem"
+      --connect-timeout 2 --handshake-timeout 3 --controls 1 --retries 2 --stateful-delay 1 --host-rate 10 --out /dev/null)
+dump() { sqlite3 "$1" "SELECT ip, port, sni, verdict FROM results ORDER BY ip, port, sni"; }
+
+started=$(date +%s%N)
+"${scan[@]}" --store "$work/whole.db" 2>/dev/null
+check "an uninterrupted scan into a store" 0 $?
+whole_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+echo "     the uninterrupted scan took $whole_ms ms; each killed run is cut at a random 30-95% of that"
+for attempt in 1 2 3 4 5 6; do
+  "${scan[@]}" --store "$work/killed.db" --resume >/dev/null 2>&1 &
+  pid=$!
+  sleep "$(echo "$whole_ms * (30 + $RANDOM % 65) / 100000" | bc -l)"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  echo "     killed after attempt $attempt: $(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM results' 2>/dev/null || echo 0) results stored"
+done
+"${scan[@]}" --store "$work/killed.db" --resume 2>/dev/null
+check "the last resume completes" 0 $?
+# A run that happened to finish before its kill is a whole scan of its own; the next --resume starts another.
+latest() { sqlite3 "$1" "SELECT ip, port, sni, verdict FROM results WHERE scan_id = (SELECT MAX(id) FROM scans) ORDER BY ip, port, sni"; }
+check "kill -9 six times at random points, resumed: the store equals the uninterrupted scan's" \
+  "$(dump "$work/whole.db" | sha256sum)" "$(latest "$work/killed.db" | sha256sum)"
+check "no scan left unfinished, none stored twice" "0 0" \
+  "$(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NULL') $(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM (SELECT 1 FROM results GROUP BY scan_id, ip, port, sni HAVING COUNT(*) > 1)')"
+check "the killed store is intact" ok "$(sqlite3 "$work/killed.db" 'PRAGMA integrity_check')"
+
+if [ "$(id -u)" -eq 0 ]; then
+  # A full disk: a 512 KiB tmpfs (results with 200-certificate chains fill it at once).
+  mkdir -p "$work/full"
+  mount -t tmpfs -o size=512k mitmscope-full "$work/full" && mounts+=("$work/full")
+  : >"$work/hosts.full"
+  for h in $(seq 1 40); do echo "127.31.5.$h:$port many" >>"$work/hosts.full"; echo "127.31.0.$h:$port healthy" >>"$work/hosts.full"; done
+  "$mitmscope" scan --hosts "$work/hosts.full" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem" \
+    --connect-timeout 2 --handshake-timeout 1 --controls 1 --retries 1 --stateful-delay 1 --out /dev/null \
+    --store "$work/full/store.db" >/dev/null 2>"$work/full.err"
+  status=$?
+  check "a full disk: the scan fails (exit 3)" 3 "$status"
+  grep -Eq "store.db.*(full|disk)" "$work/full.err"
+  check "a full disk: the error names the store and says it is full" 0 $?
+  check "a full disk: the database is intact" ok "$(sqlite3 "$work/full/store.db" 'PRAGMA integrity_check' 2>&1 | head -1)"
+  # A read-only store: a finished store behind a read-only bind mount.
+  mkdir -p "$work/ro"
+  cp "$work/whole.db" "$work/ro/store.db"
+  mount --bind "$work/ro" "$work/ro" && mounts+=("$work/ro") && mount -o remount,bind,ro "$work/ro"
+  "${scan[@]}" --store "$work/ro/store.db" >/dev/null 2>"$work/ro.err"
+  check "a read-only store: the scan fails (exit 3)" 3 $?
+  grep -Eq "ro/store.db.*(read-only|readonly|cannot)" "$work/ro.err"
+  check "a read-only store: the error names the store" 0 $?
+  check "a read-only store: unchanged" "$(dump "$work/whole.db" | sha256sum)" "$(dump "file:$work/ro/store.db?immutable=1" | sha256sum)"
+  "$mitmscope" report --store "$work/ro/store.db" >/dev/null 2>&1
+  check "a read-only store can still be reported" 0 $?
+else
+  echo "skip full-disk and read-only checks: they mount a tmpfs and a read-only bind (root)"
+fi
+
+# An ordinary user: probe, inspect, scan, ooni and report work; the lab says it needs root.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+  mkdir -p "$work/user" && chown nobody "$work/user"
+  "${as_user[@]}" "$mitmscope" probe "127.31.0.1:$port" --sni x.example --allow-private --trust-store "$work/ca.pem" --json >/dev/null 2>&1
+  check "as nobody: probe (exit 10: the healthy host's certificate is for another name)" 10 $?
+  "${as_user[@]}" "$mitmscope" scan --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem" \
+    --connect-timeout 2 --handshake-timeout 3 --controls 1 --retries 1 --out /dev/null --store "$work/user/store.db" >/dev/null 2>&1
+  check "as nobody: scan into a store" 0 $?
+  "${as_user[@]}" "$mitmscope" report --store "$work/user/store.db" >/dev/null 2>&1
+  check "as nobody: report" 0 $?
+  "${as_user[@]}" "$mitmscope" inspect "$work/ca.pem" >/dev/null 2>&1
+  check "as nobody: inspect" 0 $?
+  "${as_user[@]}" "$mitmscope" lab --state-dir "$work/user/lab" up >/dev/null 2>"$work/user.lab.err"
+  check "as nobody: lab up refuses" 1 "$([ $? -ne 0 ] && echo 1 || echo 0)"
+  grep -qi "root" "$work/user.lab.err"
+  check "as nobody: lab up says it needs root (and offers --loopback)" 0 $?
+else
+  echo "skip the ordinary-user checks: they run commands as nobody with setpriv (root)"
+fi
+
+# The per-host cap, counted at the hosts, under flags that push the other way.
+for flags in "--host-rate 3 --concurrency 5000 --rate 0" "--host-rate 3 --retries 5 --controls 3" \
+             "--host-rate 3 --rate 100000 --concurrency 1" "--host-rate 3 --shards 1 --shard 0 --seed 9"; do
+  start_server
+  write_hosts 3
+  # shellcheck disable=SC2086
+  "$mitmscope" scan --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem" \
+    --connect-timeout 2 --handshake-timeout 3 --stateful-delay 1 --out /dev/null $flags >/dev/null 2>&1
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+  server_pid=
+  seen=$(grep -o 'at most [0-9]* to one address' "$work/server.err" | grep -o '[0-9]*')
+  # 3 per second, plus the window's edge.
+  check "cap 3/s held with $flags (seen ${seen:-?} in one second at one address)" 1 "$([ -n "$seen" ] && [ "$seen" -le 4 ] && echo 1 || echo 0)"
+done
+
+echo "$passed passed, $failures failed"
+[ "$failures" -eq 0 ]
