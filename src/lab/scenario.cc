@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -33,6 +36,15 @@ class Reader {
     if (it == object.end() || it->is_null()) {
       if (fallback) return *fallback;
       return std::unexpected(error(name, "missing"));
+    }
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // Whole numbers only, within the field's type: nlohmann would convert 2e38 or 3.7 with undefined behaviour.
+      if (!it->is_number_integer()) return std::unexpected(error(name, fmt::format("not a whole number ({})", it->dump())));
+      const bool fits = it->is_number_unsigned()
+                            ? it->template get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                            : std::cmp_greater_equal(it->template get<int64_t>(), std::numeric_limits<T>::min()) &&
+                                  std::cmp_less_equal(it->template get<int64_t>(), std::numeric_limits<T>::max());
+      if (!fits) return std::unexpected(error(name, fmt::format("{} is out of range", it->dump())));
     }
     try {
       return it->get<T>();
