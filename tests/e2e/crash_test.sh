@@ -69,6 +69,34 @@ check "no scan left unfinished, none stored twice" "0 0" \
   "$(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NULL') $(sqlite3 "$work/killed.db" 'SELECT COUNT(*) FROM (SELECT 1 FROM results GROUP BY scan_id, ip, port, sni HAVING COUNT(*) > 1)')"
 check "the killed store is intact" ok "$(sqlite3 "$work/killed.db" 'PRAGMA integrity_check')"
 
+# kill -9 of a monitor at random points, restarted each time: the same rounds, results and events as a monitor
+# that ran through.
+write_hosts 10
+monitor=("$mitmscope" monitor --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem"
+         --connect-timeout 2 --handshake-timeout 3 --controls 1 --retries 1 --stateful-delay 1 --host-rate 20 --every 2s
+         --rounds 4 --name crash)
+rounds() {
+  sqlite3 "$1" "SELECT s.round, r.ip, r.port, r.sni, r.verdict FROM scans s JOIN results r ON r.scan_id = s.id
+                WHERE s.finished_at IS NOT NULL ORDER BY s.round, r.ip, r.port, r.sni"
+}
+events() { sqlite3 "$1" "SELECT round, type, scope FROM events ORDER BY round, type, scope"; }
+"${monitor[@]}" --store "$work/monitor-whole.db" >/dev/null 2>&1
+check "an uninterrupted monitor: 4 rounds" 4 "$(sqlite3 "$work/monitor-whole.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NOT NULL')"
+for attempt in 1 2 3 4; do
+  "${monitor[@]}" --store "$work/monitor-killed.db" >/dev/null 2>&1 &
+  pid=$!
+  sleep "$(echo "0.5 + $RANDOM % 2500 / 1000" | bc -l)"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  echo "     monitor killed after attempt $attempt: $(sqlite3 "$work/monitor-killed.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NOT NULL' 2>/dev/null || echo 0) rounds finished"
+done
+"${monitor[@]}" --store "$work/monitor-killed.db" >/dev/null 2>&1
+check "the restarted monitor completes" 0 $?
+check "kill -9 four times, restarted: rounds 1-4 once each, with the uninterrupted monitor's results" \
+  "$(rounds "$work/monitor-whole.db" | sha256sum)" "$(rounds "$work/monitor-killed.db" | sha256sum)"
+check "kill -9 four times, restarted: the same events" "$(events "$work/monitor-whole.db")" "$(events "$work/monitor-killed.db")"
+write_hosts 60
+
 if [ "$(id -u)" -eq 0 ]; then
   # A full disk: a 512 KiB tmpfs (results with 200-certificate chains fill it at once).
   mkdir -p "$work/full"

@@ -26,7 +26,8 @@ server_pid=$!
 for _ in $(seq 1 100); do grep -q ready "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 check "hostile server is up" 0 "$(grep -q ready "$work/server.out"; echo $?)"
 
-behaviours=(healthy silent drip endless huge-chain many-certificates garbage alert http reset bad-extensions absurd-certificate half-close)
+behaviours=(healthy silent drip endless huge-chain many-certificates garbage alert http reset bad-extensions absurd-certificate half-close
+            alert-after-hello alert-after-certificate)
 hosts_per_behaviour=${HOSTS_PER_BEHAVIOUR:-3}
 : >"$work/hosts"
 for b in "${!behaviours[@]}"; do
@@ -73,7 +74,8 @@ for behaviour, entry in table.items():
 expected_error = {"silent": "handshake_timeout", "drip": "handshake_timeout", "garbage": "not_tls", "http": "not_tls",
                   "alert": "tls_alert", "reset": "connection_reset", "half-close": "closed_during_handshake",
                   "endless": "tls_protocol_error", "huge-chain": "tls_protocol_error", "bad-extensions": "tls_protocol_error",
-                  "many-certificates": "handshake_timeout", "absurd-certificate": "unhandled_critical_extension"}
+                  "many-certificates": "handshake_timeout", "absurd-certificate": "unhandled_critical_extension",
+                  "alert-after-hello": "tls_alert", "alert-after-certificate": "tls_alert"}
 expected_reason = {"endless": "more than 4 MiB", "huge-chain": "larger than the 262144 byte limit"}
 for row in rows:
     behaviour = row["tags"][0]
@@ -117,7 +119,7 @@ for b in "${!behaviours[@]}"; do
   printf '| %s | %s | %s | %.2f |\n' "${behaviours[$b]}" "$status" "$what" "$elapsed"
   expected=12
   # A chain that arrived is judged even when the handshake then failed (the 200 certificates, the absurd one).
-  case "${behaviours[$b]}" in healthy | absurd-certificate | many-certificates) expected=10 ;; esac
+  case "${behaviours[$b]}" in healthy | absurd-certificate | many-certificates | alert-after-certificate) expected=10 ;; esac
   if [ "$status" -eq "$expected" ] && [ "$(echo "$elapsed < $connect_timeout + $handshake_timeout + 1.5" | bc -l)" = 1 ]; then
     alone_ok=$((alone_ok + 1))
   fi

@@ -18,6 +18,8 @@
 //  11  absurd-certificate: a full handshake with a certificate of negative serial, notAfter 9999,
 //      an 8 KB name and an unknown critical extension
 //  12  half-close: reads the ClientHello, then shuts its sending side and keeps reading
+//  13  alert-after-hello: a valid ServerHello, then a fatal alert
+//  14  alert-after-certificate: ServerHello and Certificate, then a fatal alert
 //
 // Usage: hostile_server --port P --ca-out FILE [--names-out FILE]   (runs until SIGTERM/SIGINT)
 #include <arpa/inet.h>
@@ -54,7 +56,8 @@ using namespace mitmscope;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kBehaviours[] = {"healthy", "silent", "drip", "endless", "huge-chain", "many-certificates", "garbage",
-                                       "alert", "http", "reset", "bad-extensions", "absurd-certificate", "half-close"};
+                                       "alert", "http", "reset", "bad-extensions", "absurd-certificate", "half-close",
+                                       "alert-after-hello", "alert-after-certificate"};
 constexpr int kBehaviourCount = static_cast<int>(std::size(kBehaviours));
 
 volatile std::sig_atomic_t stopping = 0;
@@ -305,6 +308,11 @@ class Server {
           break;
         }
         case 12: ::shutdown(connection.fd, SHUT_WR); return true;
+        case 13: connection.output = records(server_hello(kRenegotiationInfo)) + std::string("\x15\x03\x03\x00\x02\x02\x28", 7); break;
+        case 14:
+          connection.output = records(server_hello(kRenegotiationInfo) + certificate_message({ca_der()}, 1)) +
+                              std::string("\x15\x03\x03\x00\x02\x02\x2a", 7);  // bad_certificate
+          break;
         default: break;
       }
     }
