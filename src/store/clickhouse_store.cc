@@ -282,7 +282,55 @@ Result<ScanRecord> ClickHouseStore::begin_scan(const std::string& parameters, bo
   return ScanRecord{scan.id, scan.started_at, parameters, false};
 }
 
+// The invariants SQLite enforces in its transaction, checked before a batch is written: no stored observation
+// gets a second, different verdict, and no stored SHA-256 gets other certificate bytes. (Two writers racing on
+// the same key are not caught: ClickHouse has no transactions; readers then keep one row per key.)
+Result<void> ClickHouseStore::check_invariants(int64_t scan_id, std::span<const StoredResult> results) {
+  if (results.empty()) return {};
+  std::string keys, shas;
+  std::unordered_map<std::string, std::string_view> verdicts;
+  std::unordered_map<std::string, const std::vector<uint8_t>*> ders;
+  for (const auto& result : results) {
+    const std::string key = fmt::format("{}\t{}\t{}\t{}", result.ip, result.port, result.sni, result.measurement);
+    if (verdicts.emplace(key, result.verdict).second) {
+      keys += fmt::format("{}({}, {}, {}, {})", keys.empty() ? "" : ",", sql_string(result.ip), result.port,
+                          sql_string(result.sni), sql_string(result.measurement));
+    }
+    for (const auto& [sha256, der] : result.certificates) {
+      if (ders.emplace(sha256, &der).second) shas += (shas.empty() ? "" : ",") + sql_string(sha256);
+    }
+  }
+  const std::string& db = location_.database;
+  auto stored = select(fmt::format("SELECT ip, port, sni, measurement, any(verdict) FROM {}.results WHERE scan_id = {} AND "
+                                   "(ip, port, sni, measurement) IN ({}) GROUP BY ip, port, sni, measurement",
+                                   db, scan_id, keys));
+  if (!stored) return std::unexpected(stored.error());
+  for (const auto& row : *stored) {
+    if (row.size() < 5) continue;
+    const auto wanted = verdicts.find(fmt::format("{}\t{}\t{}\t{}", row[0], row[1], row[2], row[3]));
+    if (wanted != verdicts.end() && wanted->second != row[4]) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: scan {}: {}:{} {} is stored with verdict '{}'; refusing '{}' (one verdict per "
+                                    "observation)", uri_, scan_id, row[0], row[1], row[2], row[4], wanted->second));
+    }
+  }
+  if (shas.empty()) return {};
+  auto certificates = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256", db, shas));
+  if (!certificates) return std::unexpected(certificates.error());
+  for (const auto& row : *certificates) {
+    if (row.size() < 2) continue;
+    const auto wanted = ders.find(row[0]);
+    if (wanted != ders.end() && clickhouse::unhex(row[1]) != *wanted->second) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: certificate {} is stored with other bytes; refusing a second one under the same "
+                                    "SHA-256", uri_, row[0]));
+    }
+  }
+  return {};
+}
+
 Result<size_t> ClickHouseStore::add_results(int64_t scan_id, std::span<const StoredResult> results) {
+  if (auto checked = check_invariants(scan_id, results); !checked) return std::unexpected(checked.error());
   // Certificates first, so a stored result never names one that is missing.
   std::string certificates, rows;
   std::unordered_set<std::string_view> in_batch;

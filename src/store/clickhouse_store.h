@@ -33,6 +33,7 @@ class ClickHouseStore final : public Store {
 
   Result<ScanRecord> begin_scan(const std::string& parameters, bool resume) override;
   Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
+  Result<void> check_invariants(int64_t scan_id, std::span<const StoredResult> results);
   Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
   Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
   Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) override;

@@ -85,7 +85,7 @@ check "an uninterrupted monitor: 4 rounds" 4 "$(sqlite3 "$work/monitor-whole.db"
 for attempt in 1 2 3 4; do
   "${monitor[@]}" --store "$work/monitor-killed.db" >/dev/null 2>&1 &
   pid=$!
-  sleep "$(echo "0.5 + $RANDOM % 2500 / 1000" | bc -l)"
+  sleep "$(echo "0.5 + $RANDOM % 6000 / 1000" | bc -l)"  # anywhere in the four rounds
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   echo "     monitor killed after attempt $attempt: $(sqlite3 "$work/monitor-killed.db" 'SELECT COUNT(*) FROM scans WHERE finished_at IS NOT NULL' 2>/dev/null || echo 0) rounds finished"

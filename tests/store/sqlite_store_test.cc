@@ -38,33 +38,3 @@ TEST(SqliteStore, AnUnwritableStoreIsAClearError) {
 }  // namespace
 }  // namespace mitmscope
 
-namespace mitmscope {
-namespace {
-
-TEST(SqliteStoreInvariants, OneVerdictPerObservationAndOneCertificatePerSha256) {
-  const auto path = std::filesystem::temp_directory_path() / ("mitmscope-invariants-" + std::to_string(::getpid()) + ".db");
-  std::filesystem::remove(path);
-  auto store = SqliteStore::open(path);
-  ASSERT_TRUE(store) << store.error().message;
-  auto scan = (*store)->begin_scan("{}", false);
-  ASSERT_TRUE(scan);
-  StoredResult clean{"8.8.8.8", 443, "a.com", "2019-07-22T00:00:00Z", "clean", "{}", {{"aa", {0x30, 0x01, 0x00}}}};
-  ASSERT_TRUE((*store)->add_results(scan->id, std::span(&clean, 1)));
-  ASSERT_TRUE((*store)->add_results(scan->id, std::span(&clean, 1))) << "the same write again (a resume) is no error";
-  StoredResult other = clean;
-  other.verdict = "intercepted";
-  auto refused = (*store)->add_results(scan->id, std::span(&other, 1));
-  ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("one verdict per observation"), std::string::npos) << refused.error().message;
-  StoredResult impostor{"1.1.1.1", 443, "b.com", "2019-07-22T00:00:00Z", "clean", "{}", {{"aa", {0x30, 0x01, 0x01}}}};
-  auto collision = (*store)->add_results(scan->id, std::span(&impostor, 1));
-  ASSERT_FALSE(collision);
-  EXPECT_NE(collision.error().message.find("same SHA-256"), std::string::npos) << collision.error().message;
-  const auto counts = (*store)->counts();
-  ASSERT_TRUE(counts);
-  EXPECT_EQ(counts->at("results"), 1) << "the refused batches left nothing behind";
-  std::filesystem::remove(path);
-}
-
-}  // namespace
-}  // namespace mitmscope

@@ -53,6 +53,28 @@ StoredResult result(const std::string& ip, const std::string& sni, const std::st
   return out;
 }
 
+TEST_P(StoreContract, RefusesASecondVerdictAndOtherBytesUnderAStoredSha256) {
+  ASSERT_TRUE(store_);
+  auto scan = store_->begin_scan(R"({"hosts":"invariants"})", false);
+  ASSERT_TRUE(scan);
+  const auto clean = result("8.8.8.8", "a.com", "2019-07-22T00:00:00Z", "clean", {"aa"});
+  ASSERT_TRUE(store_->add_results(scan->id, std::span(&clean, 1)));
+  ASSERT_TRUE(store_->add_results(scan->id, std::span(&clean, 1))) << "the same write again (a resume) is no error";
+  auto other = clean;
+  other.verdict = "intercepted";
+  auto refused = store_->add_results(scan->id, std::span(&other, 1));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("one verdict per observation"), std::string::npos) << refused.error().message;
+  auto impostor = result("1.1.1.1", "b.com", "2019-07-22T00:00:00Z", "clean", {"aa"});
+  impostor.certificates[0].second.push_back(0x01);
+  auto collision = store_->add_results(scan->id, std::span(&impostor, 1));
+  ASSERT_FALSE(collision);
+  EXPECT_NE(collision.error().message.find("same SHA-256"), std::string::npos) << collision.error().message;
+  const auto counts = store_->counts();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->at("results"), 1) << "the refused batches left nothing behind";
+}
+
 TEST_P(StoreContract, StoresResultsOnceAndCertificatesOnce) {
   ASSERT_TRUE(store_);
   auto scan = store_->begin_scan(R"({"hosts":"h"})", false);
