@@ -9,11 +9,11 @@ build=$(realpath "${1:-build}")
 per=${2:-770}
 concurrency=${3:-1000}
 work=$(mktemp -d)
-port=$(( (RANDOM % 20000) + 30000 ))
-"$build/tests/hostile_server" --port "$port" --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
+"$build/tests/hostile_server" --port 0 --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do grep -q ready "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+port=$(awk '/^ready/ {print $2}' "$work/server.out")
 # The third octet picks the behaviour; more than 250 hosts per behaviour spill into 127.32.B.H, 127.33.B.H...
 for b in $(seq 0 12); do
   for h in $(seq 1 "$per"); do echo "127.$(( 31 + h / 250 )).$b.$(( h % 250 + 1 )):$port b$b"; done

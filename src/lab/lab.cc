@@ -240,10 +240,9 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   auto started = std::chrono::steady_clock::now();
   bool evening = scenario.schedule.evening_through_interceptor;
   while (!g_stop) {
-    if (std::filesystem::exists(paths.schedule_restart())) {
-      started = std::chrono::steady_clock::now();
-      std::filesystem::remove(paths.schedule_restart());
-    }
+    // The request file is removed once the restarted schedule's state is applied: that is the acknowledgement.
+    const bool restart_requested = std::filesystem::exists(paths.schedule_restart());
+    if (restart_requested) started = std::chrono::steady_clock::now();
     const long elapsed =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
     auto state = schedule_at(scenario, elapsed);
@@ -259,6 +258,7 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
       interceptor.forger().set_issuer(secrets.hierarchy.intermediates[state.intermediate]);
       intermediate = state.intermediate;
     }
+    if (restart_requested) std::filesystem::remove(paths.schedule_restart());
     if (state.evening_through_interceptor != evening) {
       evening_on_path = state.evening_through_interceptor;
       if (auto changed = loopback ? Result<void>()
@@ -555,7 +555,20 @@ Result<void> lab_switch(const std::filesystem::path& state_directory, std::strin
   const LabPaths paths{state_directory};
   if (!std::filesystem::exists(paths.state())) return make_error(ErrorCode::kInvalidArgument, "no lab is up");
   if (state == "schedule" || state == "restart") {
-    if (state == "restart") write_text(paths.schedule_restart(), "restart\n");
+    if (state == "restart") {
+      // Wait for the daemon to take the restart (it removes the file, then applies the schedule from its start),
+      // so a measurement started right after sees the schedule's first state, not the one before the restart.
+      const auto request = paths.schedule_restart();
+      write_text(request, "restart\n");
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (std::filesystem::exists(request)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          std::filesystem::remove(request);
+          return make_error(ErrorCode::kNetworkError, "lab switch restart: the lab daemon did not answer within 5 s (lab status)");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
     std::filesystem::remove(paths.override_file());
     return {};
   }

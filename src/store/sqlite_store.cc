@@ -325,19 +325,19 @@ Result<ScanRecord> SqliteStore::begin_scan(const std::string& parameters, bool r
   return ScanRecord{sqlite3_last_insert_rowid(database_), now, parameters, false};
 }
 
-bool SqliteStore::same_certificate(const std::string& sha256, const std::vector<uint8_t>& der) {
-  Statement select;
-  sqlite3_prepare_v2(database_, "SELECT der FROM certificates WHERE sha256 = ?", -1, &select.handle, nullptr);
-  sqlite3_bind_text(select.handle, 1, sha256.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(select.handle) != SQLITE_ROW) return false;
-  const auto* stored = static_cast<const uint8_t*>(sqlite3_column_blob(select.handle, 0));
-  const auto size = static_cast<size_t>(sqlite3_column_bytes(select.handle, 0));
+bool SqliteStore::same_certificate(sqlite3_stmt* select, const std::string& sha256, const std::vector<uint8_t>& der) {
+  sqlite3_reset(select);
+  sqlite3_bind_text(select, 1, sha256.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(select) != SQLITE_ROW) return false;
+  const auto* stored = static_cast<const uint8_t*>(sqlite3_column_blob(select, 0));
+  const auto size = static_cast<size_t>(sqlite3_column_bytes(select, 0));
   return size == der.size() && (size == 0 || std::memcmp(stored, der.data(), size) == 0);
 }
 
 Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredResult> results) {
   if (auto begin = execute("BEGIN IMMEDIATE"); !begin) return std::unexpected(begin.error());
-  Statement certificate, result, link;
+  Statement certificate, result, link, stored_certificate;
+  sqlite3_prepare_v2(database_, "SELECT der FROM certificates WHERE sha256 = ?", -1, &stored_certificate.handle, nullptr);
   sqlite3_prepare_v2(database_, "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)", -1, &certificate.handle, nullptr);
   sqlite3_prepare_v2(database_,
                      "INSERT OR IGNORE INTO results (scan_id, ip, port, sni, time, verdict, result, measurement) "
@@ -402,7 +402,7 @@ Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredR
         execute("ROLLBACK");
         return std::unexpected(failure);
       }
-      if (already_there && !same_certificate(sha256, der)) {
+      if (already_there && !same_certificate(stored_certificate.handle, sha256, der)) {
         const Error refused{ErrorCode::kInvalidArgument,
                             fmt::format("{}: certificate {} is stored with other bytes; refusing a second one under the "
                                         "same SHA-256", path_, sha256)};

@@ -9,6 +9,7 @@
 #include "store/store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace mitmscope {
 
@@ -19,8 +20,8 @@ class SqliteStore final : public Store {
 
   Result<ScanRecord> begin_scan(const std::string& parameters, bool resume) override;
   Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
-  // The certificate stored under this SHA-256 has exactly these bytes.
-  bool same_certificate(const std::string& sha256, const std::vector<uint8_t>& der);
+  // The certificate stored under this SHA-256 has exactly these bytes (`select`: SELECT der ... WHERE sha256 = ?).
+  static bool same_certificate(sqlite3_stmt* select, const std::string& sha256, const std::vector<uint8_t>& der);
   Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
   Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
   Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) override;

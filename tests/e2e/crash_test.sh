@@ -25,11 +25,11 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
 }
 start_server() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  port=$(( (RANDOM % 20000) + 30000 ))
   : >"$work/server.out"
-  "$server" --port "$port" --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
+  "$server" --port 0 --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 1 100); do grep -q ready "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+  port=$(awk '/^ready/ {print $2}' "$work/server.out")
   chmod 644 "$work/ca.pem"
 }
 start_server

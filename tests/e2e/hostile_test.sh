@@ -20,10 +20,10 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
 }
 
-port=$(( (RANDOM % 20000) + 30000 ))
-"$server" --port "$port" --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
+"$server" --port 0 --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q ready "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+port=$(awk '/^ready/ {print $2}' "$work/server.out")
 check "hostile server is up" 0 "$(grep -q ready "$work/server.out"; echo $?)"
 
 behaviours=(healthy silent drip endless huge-chain many-certificates garbage alert http reset bad-extensions absurd-certificate half-close

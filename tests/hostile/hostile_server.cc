@@ -21,7 +21,7 @@
 //  13  alert-after-hello: a valid ServerHello, then a fatal alert
 //  14  alert-after-certificate: ServerHello and Certificate, then a fatal alert
 //
-// Usage: hostile_server --port P --ca-out FILE [--names-out FILE]   (runs until SIGTERM/SIGINT)
+// Usage: hostile_server [--port P] --ca-out FILE   (prints "ready PORT"; runs until SIGTERM/SIGINT)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -131,6 +131,9 @@ class Server {
       fmt::print(stderr, "hostile_server: listen on port {}: {}\n", port_, std::strerror(errno));
       return 1;
     }
+    socklen_t length = sizeof address;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);  // --port 0: the kernel's choice, so parallel tests never collide
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     add(listen_fd_, EPOLLIN);
     timer_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -439,8 +442,8 @@ int main(int argc, char** argv) {
     if (flag == "--port") port = static_cast<uint16_t>(std::stoi(argv[i + 1]));
     else if (flag == "--ca-out") ca_out = argv[i + 1];
   }
-  if (port == 0 || ca_out.empty()) {
-    fmt::print(stderr, "usage: hostile_server --port P --ca-out FILE\n");
+  if (ca_out.empty()) {
+    fmt::print(stderr, "usage: hostile_server [--port P (0: any free port)] --ca-out FILE\n");
     return 2;
   }
   std::signal(SIGTERM, [](int) { stopping = 1; });
