@@ -11,8 +11,8 @@ cmake -S . -B build -G Ninja -DMITMSCOPE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDeb
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-echo "== fuzzing (libFuzzer, clang 16): saved crashes replayed, then 15 s per harness"
-bash scripts/fuzz.sh 15 build-fuzz
+echo "== fuzzing (libFuzzer, clang 16): saved crashes replayed, then 10 s per harness"
+bash scripts/fuzz.sh 10 build-fuzz
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -G Ninja -DMITMSCOPE_WERROR=ON -DMITMSCOPE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
