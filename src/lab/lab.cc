@@ -551,6 +551,25 @@ Result<std::string> lab_status(const std::filesystem::path& state_directory) {
   return text;
 }
 
+namespace {
+// A request to the running daemon: a file it removes once it has acted on it (the acknowledgement).
+Result<void> ask_daemon(const std::filesystem::path& request, std::string_view what) {
+  write_text(request, "request\n");
+  if (!std::filesystem::exists(request)) {
+    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot write {}", what, request.string()));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::filesystem::exists(request)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::filesystem::remove(request);
+      return make_error(ErrorCode::kNetworkError, fmt::format("{}: the lab daemon did not answer within 5 s (lab status)", what));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return {};
+}
+}  // namespace
+
 Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state) {
   const LabPaths paths{state_directory};
   if (!std::filesystem::exists(paths.state())) return make_error(ErrorCode::kInvalidArgument, "no lab is up");
@@ -558,16 +577,7 @@ Result<void> lab_switch(const std::filesystem::path& state_directory, std::strin
     if (state == "restart") {
       // Wait for the daemon to take the restart (it removes the file, then applies the schedule from its start),
       // so a measurement started right after sees the schedule's first state, not the one before the restart.
-      const auto request = paths.schedule_restart();
-      write_text(request, "restart\n");
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (std::filesystem::exists(request)) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          std::filesystem::remove(request);
-          return make_error(ErrorCode::kNetworkError, "lab switch restart: the lab daemon did not answer within 5 s (lab status)");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      if (auto taken = ask_daemon(paths.schedule_restart(), "lab switch restart"); !taken) return taken;
     }
     std::filesystem::remove(paths.override_file());
     return {};
@@ -583,19 +593,7 @@ Result<std::string> lab_counters(const std::filesystem::path& state_directory, b
   const LabPaths paths{state_directory};
   if (!std::filesystem::exists(paths.daemon_status())) return make_error(ErrorCode::kInvalidArgument, "no lab is up");
   if (reset) {
-    const auto request = paths.reset_request();
-    write_text(request, "reset\n");
-    if (!std::filesystem::exists(request)) {
-      return make_error(ErrorCode::kFileUnreadable, fmt::format("lab counters: cannot write {}", request.string()));
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::filesystem::exists(request)) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        std::filesystem::remove(request);
-        return make_error(ErrorCode::kNetworkError, "lab counters: the lab daemon did not answer within 5 s (lab status)");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    if (auto taken = ask_daemon(paths.reset_request(), "lab counters"); !taken) return std::unexpected(taken.error());
     // The status file written after the reset.
     std::this_thread::sleep_for(std::chrono::milliseconds(450));
   }
