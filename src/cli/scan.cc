@@ -91,10 +91,6 @@ int run_scan(const ScanCliOptions& options) {
   fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", report->summary_text, report->handshakes,
              report->seconds, double(report->handshakes) / std::max(report->seconds, 1e-9));
   if (!options.summary.empty()) std::ofstream(options.summary) << report->summary.dump(2) << "\n";
-  if (report->summary.value("hosts", 0) == 0 && !report->skipped_hosts.empty()) {
-    return report_error({ErrorCode::kParseError, fmt::format("{}: no usable host ({} lines skipped)", options.hosts,
-                                                             report->skipped_hosts.size())});
-  }
   if (report->store_error) return report_error(*report->store_error);
   if (store) {
     if (auto finished = store->finish_scan(sinks.scan_id, report->summary.dump()); !finished) {

@@ -94,6 +94,15 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   flush();
   if (sinks.progress) fmt::print(stderr, "\n");
   report.skipped_hosts = hosts->skipped();
+  if (runner.counters().hosts == 0 && !report.skipped_hosts.empty()) {
+    // Every line unusable: an error for scan and monitor alike, naming the first reasons.
+    std::string reasons;
+    for (size_t i = 0; i < report.skipped_hosts.size() && i < 3; ++i) {
+      reasons += fmt::format("; line {}: {}", report.skipped_hosts[i].line, report.skipped_hosts[i].reason);
+    }
+    return make_error(ErrorCode::kParseError, fmt::format("{}: no usable host ({} lines skipped{})", inputs.hosts_file,
+                                                          report.skipped_hosts.size(), reasons));
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.handshakes = engine.started();
   report.summary = summary.json(runner.counters());

@@ -44,7 +44,7 @@ expect hosts huge-line 0 'hosts.huge: line 2: skipped: line longer than 64 KiB' 
 expect hosts wrong-encoding 0 'hosts.encoding: line 2: skipped: .*\\xe9' -- "${scan[@]}" --hosts hosts.encoding --domains domains
 expect hosts wrong-type 0 'hosts.type: line 2: skipped: .*not an IP address' -- "${scan[@]}" --hosts hosts.type --domains domains
 printf 'example.com\n\x00\x01\n' >hosts.unusable
-expect hosts unusable 3 'hosts.unusable: no usable host \(2 lines skipped\)' -- "${scan[@]}" --hosts hosts.unusable --domains domains
+expect hosts unusable 3 'hosts.unusable: no usable host \(2 lines skipped; line 1: ' -- "${scan[@]}" --hosts hosts.unusable --domains domains
 
 # domains
 printf 'example.com\n\xe9t\xe9.fr\n' >domains.encoding
