@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "core/hex.h"
+#include "engine/endpoint.h"
 #include "ooni/pipeline.h"
 #include "report/json_output.h"
 #include "x509/certificate_reader.h"
@@ -28,12 +29,6 @@ using StringMap = std::unordered_map<std::string, Value, StringHash, std::equal_
 int64_t to_seconds(UtcSeconds time) { return time.time_since_epoch().count(); }
 UtcSeconds from_seconds(int64_t seconds) { return UtcSeconds{std::chrono::seconds{seconds}}; }
 
-std::string_view ip_of(std::string_view address) {
-  if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
-  const auto colon = address.rfind(':');
-  if (colon != std::string_view::npos && address.find(':') == colon) return address.substr(0, colon);
-  return address;
-}
 
 constexpr std::string_view kSecondLevelSuffixes[] = {
     "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.jp", "ne.jp", "or.jp", "com.br", "com.cn",
@@ -229,8 +224,8 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
   // the probe's answers against the control's.
   auto dns_consistent = [&](std::string_view address, std::string_view host) {
     if (!facts.control_addresses.empty()) {
-      const auto ip = ip_of(address);
-      if (!ip.empty() && std::find(facts.control_addresses.begin(), facts.control_addresses.end(), ip) !=
+      const auto endpoint = parse_endpoint(address, 443);
+      if (endpoint && std::find(facts.control_addresses.begin(), facts.control_addresses.end(), endpoint->ip) !=
                              facts.control_addresses.end()) {
         return Tri::kYes;
       }
@@ -694,7 +689,6 @@ AnalysisResult Analyzer::finish() {
     }
     if (!covering || *row->not_after > *covering->not_after) covering = row;
   }
-  totals.verdicts["clean"] += 0;
   result.certificates = std::move(certificates);
   return result;
 }

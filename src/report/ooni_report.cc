@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/time.h"
+#include "engine/endpoint.h"
 
 namespace mitmscope {
 namespace {
@@ -188,13 +189,13 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
 StoredResult judged_handshake_result(const ooni::AnalysisResult& result, const ooni::JudgedHandshake& judged) {
   const auto& kept = *judged.handshake;
   StoredResult stored;
-  const auto colon = kept.address.rfind(':');
-  stored.ip = std::string(colon == std::string_view::npos ? kept.address : kept.address.substr(0, colon));
-  if (!stored.ip.empty() && stored.ip.front() == '[') stored.ip = stored.ip.substr(1, stored.ip.size() - 2);
-  stored.port = 443;
-  if (colon != std::string_view::npos) {
-    const int port = std::atoi(std::string(kept.address.substr(colon + 1)).c_str());
-    if (port > 0 && port < 65536) stored.port = static_cast<uint16_t>(port);
+  // The archived "ip:port" ("[v6]:port"); the signal test records none.
+  if (auto endpoint = parse_endpoint(kept.address, 443)) {
+    stored.ip = endpoint->ip;
+    stored.port = endpoint->port;
+  } else {
+    stored.ip = std::string(kept.address);
+    stored.port = 443;
   }
   stored.sni = std::string(kept.sni);
   stored.time = format_utc(UtcSeconds{std::chrono::seconds{kept.time}});
