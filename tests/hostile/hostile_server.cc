@@ -154,7 +154,7 @@ class Server {
           (void)::read(timer_, &expirations, sizeof expirations);
           drip();
         } else if (auto it = connections_.find(fd); it != connections_.end()) {
-          if (!serve(*it->second, events[i].events)) close(fd);
+          if (!serve(*it->second)) close(fd);
         }
       }
     }
@@ -277,7 +277,7 @@ class Server {
     return true;
   }
 
-  bool serve(Connection& connection, uint32_t events) {
+  bool serve(Connection& connection) {
     if (connection.ssl) return serve_tls(connection);
     const bool open = read_input(connection);
     const int behaviour = connection.behaviour;
@@ -333,7 +333,6 @@ class Server {
     if (!flush(connection)) return false;
     const bool more = behaviour == 3 || (behaviour == 4 && connection.huge_left > 0) || !connection.output.empty();
     watch(connection, more);
-    (void)events;
     return true;
   }
 
