@@ -14,7 +14,11 @@ if ! command -v clang++-16 >/dev/null; then
   exit 1
 fi
 CXX=clang++-16 CC=clang-16 cmake -S . -B "$build" -G Ninja -DMITMSCOPE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" >/dev/null
+if ! cmake --build "$build" -j "$(nproc)" >"$build/build.log" 2>&1; then
+  echo "fuzz: the harnesses do not build:" >&2
+  grep -E -B2 -A6 "error|FAILED" "$build/build.log" | head -60 >&2
+  exit 1
+fi
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
