@@ -169,6 +169,19 @@ else
   echo "skip the ordinary-user checks: they run commands as nobody with setpriv (root)"
 fi
 
+# Nothing is fetched or followed: the http hosts answer with a 301 to 127.31.8.250, which counts its connections.
+start_server
+write_hosts 3
+"$mitmscope" probe "127.31.8.1:$port" --sni facebook.com --allow-private --trust-store "$work/ca.pem" --json >"$work/redirect.json" 2>/dev/null
+"${scan[@]}" >/dev/null 2>&1
+"$mitmscope" discover --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem" \
+  --connect-timeout 10 --handshake-timeout 10 --stateful-delay 1 >/dev/null 2>&1
+kill "$server_pid" 2>/dev/null
+wait "$server_pid" 2>/dev/null
+server_pid=
+check "a 301 answer is reported as not TLS" not_tls "$(jq -r '.error.code' "$work/redirect.json")"
+check "probe, scan and discover never follow the redirect" 1 "$(grep -c ', 0 to the redirect target' "$work/server.err")"
+
 # The per-host cap, counted at the hosts, under flags that push the other way.
 for flags in "--host-rate 3 --concurrency 5000 --rate 0" "--host-rate 3 --retries 5 --controls 3" \
              "--host-rate 3 --rate 100000 --concurrency 1" "--host-rate 3 --shards 1 --shard 0 --seed 9"; do

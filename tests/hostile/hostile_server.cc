@@ -12,7 +12,7 @@
 //   5  many-certificates: 200 certificates in the chain
 //   6  garbage: bytes that are not TLS
 //   7  alert: a fatal handshake_failure alert in answer to the ClientHello
-//   8  http: an HTTP response
+//   8  http: an HTTP 301 redirect to 127.31.8.250, which counts whoever follows it
 //   9  reset: half a ServerHello, then a TCP reset
 //  10  bad-extensions: a ServerHello with a duplicated and an overlong extension
 //  11  absurd-certificate: a full handshake with a certificate of negative serial, notAfter 9999,
@@ -162,8 +162,8 @@ class Server {
       if (connection->ssl) SSL_free(connection->ssl);
       ::close(fd);
     }
-    fmt::print(stderr, "hostile_server: {} connections served, at most {} to one address within one second\n", accepted_,
-               max_per_second_);
+    fmt::print(stderr, "hostile_server: {} connections served, at most {} to one address within one second, {} to the "
+               "redirect target 127.31.8.250\n", accepted_, max_per_second_, redirect_hits_);
     return 0;
   }
 
@@ -213,6 +213,7 @@ class Server {
         continue;
       }
       ++accepted_;
+      if (address == 0x7f1f08fa) ++redirect_hits_;  // 127.31.8.250
       count_rate(address);
       auto connection = std::make_unique<Connection>();
       connection->fd = fd;
@@ -297,7 +298,10 @@ class Server {
         case 5: connection.output = records(server_hello(kRenegotiationInfo) + certificate_message({ca_der()}, 200)); break;
         case 6: connection.output = std::string(4096, '\x9c'); break;
         case 7: connection.output = std::string("\x15\x03\x03\x00\x02\x02\x28", 7); break;
-        case 8: connection.output = "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request"; break;
+        case 8:  // an HTTP redirect to 127.31.8.250, which counts whoever follows it
+          connection.output = fmt::format("HTTP/1.1 301 Moved Permanently\r\nLocation: https://127.31.8.250:{}/\r\n"
+                                          "Content-Length: 0\r\nConnection: close\r\n\r\n", port_);
+          break;
         case 9: {
           connection.output = records(server_hello(kRenegotiationInfo)).substr(0, 20);
           flush(connection);
@@ -396,6 +400,7 @@ class Server {
   int listen_fd_ = -1, epoll_ = -1, timer_ = -1;
   std::map<int, std::unique_ptr<Connection>> connections_;
   size_t accepted_ = 0;
+  size_t redirect_hits_ = 0;
 };
 
 // notAfter 9999, a negative serial, an 8 KB attribute and an unknown critical extension.
