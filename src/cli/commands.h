@@ -30,5 +30,6 @@ void register_monitor(CLI::App& app, SetAction set_action);
 void register_report(CLI::App& app, SetAction set_action);
 void register_store(CLI::App& app, SetAction set_action);
 void register_ooni(CLI::App& app, SetAction set_action);
+void register_export(CLI::App& app, SetAction set_action);
 
 }  // namespace mitmscope::cli

@@ -113,13 +113,7 @@ Result<Identity> make_identity(const CertificateSpec& spec, const KeySpec& key_s
   return Identity{std::move(*certificate), std::move(*key)};
 }
 
-std::string certificate_pem(const Certificate& certificate) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), certificate.get());
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(length));
-}
+std::string certificate_pem(const Certificate& certificate) { return certificate.pem(); }
 
 Result<std::string> private_key_pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));

@@ -1,10 +1,12 @@
 #include "x509/certificate.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
@@ -81,10 +83,13 @@ Result<Certificate> Certificate::from_x509(X509* owned) {
   const auto& der = *certificate.der_;
   SHA256(der.data(), der.size(), certificate.sha256_.data());
   SHA1(der.data(), der.size(), certificate.sha1_.data());
-  unsigned int digest_length = 0;
-  if (X509_pubkey_digest(owned, EVP_sha256(), certificate.spki_sha256_.data(), &digest_length) != 1) {
-    return make_error(ErrorCode::kParseError, "public key cannot be encoded: " + take_openssl_error());
-  }
+  // The SHA-256 of the whole DER SubjectPublicKeyInfo (algorithm and key), Chromium's and CRLSets' form.
+  // (X509_pubkey_digest hashes only the key's BIT STRING contents: not what any blocklist lists.)
+  unsigned char* spki = nullptr;
+  const int spki_length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(owned), &spki);
+  if (spki_length <= 0) return make_error(ErrorCode::kParseError, "public key cannot be encoded: " + take_openssl_error());
+  SHA256(spki, static_cast<size_t>(spki_length), certificate.spki_sha256_.data());
+  OPENSSL_free(spki);
   // Cache OpenSSL's derived extension data now, so later const readers never race on it.
   X509_check_purpose(owned, -1, 0);
   return certificate;
@@ -93,6 +98,43 @@ Result<Certificate> Certificate::from_x509(X509* owned) {
 std::string Certificate::sha256_hex() const { return to_hex(sha256_); }
 std::string Certificate::sha1_hex() const { return to_hex(sha1_); }
 std::string Certificate::spki_sha256_hex() const { return to_hex(spki_sha256_); }
+
+namespace {
+std::vector<uint8_t> name_der(const X509_NAME* name) {
+  unsigned char* out = nullptr;
+  const int length = i2d_X509_NAME(name, &out);
+  if (length <= 0) return {};
+  std::vector<uint8_t> bytes(out, out + length);
+  OPENSSL_free(out);
+  return bytes;
+}
+}  // namespace
+
+std::vector<uint8_t> Certificate::subject_der() const { return name_der(X509_get_subject_name(x509_.get())); }
+std::vector<uint8_t> Certificate::issuer_der() const { return name_der(X509_get_issuer_name(x509_.get())); }
+
+std::vector<uint8_t> Certificate::serial_der_content() const {
+  unsigned char* out = nullptr;
+  const int length = i2d_ASN1_INTEGER(X509_get0_serialNumber(x509_.get()), &out);
+  if (length <= 2) {
+    OPENSSL_free(out);
+    return {};
+  }
+  // Skip the tag and the (short or long form) length.
+  size_t header = 2;
+  if (out[1] & 0x80) header += out[1] & 0x7f;
+  std::vector<uint8_t> bytes(out + std::min<size_t>(header, static_cast<size_t>(length)), out + length);
+  OPENSSL_free(out);
+  return bytes;
+}
+
+std::string Certificate::pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(bio.get(), x509_.get());
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(length));
+}
 
 std::string Certificate::subject() const { return name_to_string(X509_get_subject_name(get())); }
 std::string Certificate::issuer() const { return name_to_string(X509_get_issuer_name(get())); }

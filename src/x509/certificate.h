@@ -71,6 +71,12 @@ class Certificate {
   int version() const;              // 1, 2 or 3
   std::string serial_hex() const;   // big-endian magnitude, lower-case, "-" prefix when negative
   std::vector<uint8_t> serial_bytes() const;  // magnitude, big-endian, no leading zeros
+  // The serial's DER INTEGER content octets (two's complement: a leading 0x00 when the high bit is set),
+  // the form Firefox's OneCRL lists serials in.
+  std::vector<uint8_t> serial_der_content() const;
+  std::vector<uint8_t> subject_der() const;  // the DER Name, as OneCRL and CRLSets hash or list it
+  std::vector<uint8_t> issuer_der() const;
+  std::string pem() const;
   bool serial_negative() const;
   std::optional<UtcSeconds> not_before() const;
   std::optional<UtcSeconds> not_after() const;

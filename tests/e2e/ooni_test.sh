@@ -142,5 +142,80 @@ check "its error names file and line" 0 $?
 "$mitmscope" ooni "$work/nothing-here" >/dev/null 2>&1
 check "a missing path exits 3" 3 $?
 
+# export: the stored campaign as browser entries; the evidence equals the generator's ground truth.
+"$mitmscope" export --store "$work/ooni.db" "${trust[@]}" --out "$work/export" --created 2026-12-01T00:00:00Z \
+  --bug https://bugs.example/1 >"$work/export.out" 2>"$work/export.err"
+check "export from the store exits 0" 0 $?
+python3 - "$work/corpus/ground-truth.json" "$work/export" <<'EOF'
+import base64, json, os, subprocess, sys
+truth = json.load(open(sys.argv[1]))
+out = sys.argv[2]
+evidence = json.load(open(os.path.join(out, "evidence.json")))["certificates"]
+problems = []
+def same(what, expected, actual):
+    if expected != actual:
+        problems.append(f"{what}: expected {expected!r}, got {actual!r}")
+by_sha = {c["sha256"]: c for c in evidence}
+for issuer in truth["issuers"]:
+    got = by_sha.get(issuer["sha256"])
+    if got is None:
+        problems.append(f"{issuer['subject']} not exported")
+        continue
+    same(f"{issuer['subject']} results", issuer["handshakes"], got["intercepted_results"])
+    same(f"{issuer['subject']} domains", issuer["domains"], len(got["domains"]))
+    same(f"{issuer['subject']} networks", issuer["networks"], len(got["networks"]))
+    same(f"{issuer['subject']} after validity", issuer["used_after_validity"], got["uses_after_validity"])
+    same(f"{issuer['subject']} root", None if issuer["root"] == "unknown" else issuer["root"],
+         got["registry"]["id"] if got["registry"] else None)
+    same(f"{issuer['subject']} signed_by is an exported root", issuer["root"] != "unknown",
+         got["signed_by"] is not None and by_sha.get(got["signed_by"], {}).get("role") == "root")
+roots = {issuer["root"] for issuer in truth["issuers"] if issuer["root"] != "unknown"}
+same("intermediates exported", len(truth["issuers"]), sum(c["role"] == "intermediate" for c in evidence))
+same("roots exported (the registry roots above them)", len(roots), sum(c["role"] == "root" for c in evidence))
+# Chromium: one blocklist file per CA named by its SHA-256; the CRLSet header lists every SPKI.
+same("blocklist files", sorted(c["sha256"] + ".pem" for c in evidence), sorted(os.listdir(os.path.join(out, "chromium/blocklist"))))
+raw = open(os.path.join(out, "chromium/crlset"), "rb").read()
+length = int.from_bytes(raw[:2], "little")
+same("crlset length prefix", len(raw) - 2, length)
+header = json.loads(raw[2:2 + length])
+spkis = sorted(base64.b64decode(s).hex() for s in header["KnownInterceptionSPKIs"])
+same("crlset known-interception SPKIs", sorted(c["spki_sha256"] for c in evidence), spkis)
+# Firefox: the serialNumber records decode to the serials openssl reads from the certificates.
+records = json.load(open(os.path.join(out, "firefox/onecrl.json")))["data"]
+same("onecrl records", 2 * len(evidence), len(records))
+pems = [open(os.path.join(out, "chromium/blocklist", c["sha256"] + ".pem")).read() for c in evidence]
+serials = sorted(int.from_bytes(base64.b64decode(r["serialNumber"]), "big") for r in records if "serialNumber" in r)
+openssl = sorted(int(subprocess.run(["openssl", "x509", "-noout", "-serial"], input=text, capture_output=True, text=True)
+                     .stdout.strip().split("=")[1], 16) for text in pems)
+same("onecrl serials = openssl's", openssl, serials)
+same("onecrl bug", {"https://bugs.example/1"}, {r["details"]["bug"] for r in records})
+for problem in problems:
+    print("     " + problem)
+sys.exit(1 if problems else 0)
+EOF
+check "export: every CA of the ground truth with its uses, domains, networks, late uses and root; formats decode" 0 $?
+grep -q "Interception evidence" "$work/export/EVIDENCE.md"
+check "export: the evidence to attach to a bug report" 0 $?
+
+# export of Chromium's own Kazakh blocklist files: the SPKI hashes are the ones Chromium lists.
+roots_dir="$data/../../data/known-roots"
+"$mitmscope" export "$roots_dir"/isca-*.pem "$roots_dir"/qaznet-*.pem --out "$work/export-kz" >/dev/null 2>&1
+check "export of the Kazakh roots exits 0" 0 $?
+check "export: SPKI SHA-256 equal Chromium's kSPKIBlockList values (SOURCES.md)" \
+  "$(for f in "$roots_dir"/isca-*.pem "$roots_dir"/qaznet-*.pem; do
+       awk -v name="## $(basename "$f")" '$0 == name {found = 1} found && /kSPKIBlockList form/ {print; exit}' "$roots_dir/SOURCES.md" |
+         grep -o '[0-9a-f]\{64\}'; done | sort)" \
+  "$(jq -r '.certificates[].spki_sha256' "$work/export-kz/evidence.json" | sort)"
+# Refusals: a forged leaf alone, and a Mozilla root without --include-trusted.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=leaf.example \
+  -addext basicConstraints=critical,CA:FALSE -days 1 -out "$work/leaf.pem" 2>/dev/null
+"$mitmscope" export "$work/leaf.pem" --out "$work/export-leaf" >/dev/null 2>"$work/leaf.err"
+check "export of a leaf alone is refused (exit 2) and says why" "2 1" "$? $(grep -c 'no CA certificate' "$work/leaf.err")"
+mozilla=$(ls /usr/share/ca-certificates/mozilla/*.crt | head -1)
+"$mitmscope" export "$mozilla" --out "$work/export-mozilla" >/dev/null 2>"$work/mozilla.err"
+check "a Mozilla root is left out unless --include-trusted" "2 1" "$? $(grep -c 'left out' "$work/mozilla.err")"
+"$mitmscope" export "$mozilla" --include-trusted --out "$work/export-mozilla" >/dev/null 2>&1
+check "with --include-trusted it is exported" 0 $?
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]
