@@ -17,6 +17,8 @@ packages=(
   ca-certificates
   # networking tools used by the lab and its tests
   iproute2 procps iptables libnetfilter-queue-dev libmnl-dev bc
+  # audit: the NSS databases of Firefox and Chromium (certutil) and p11-kit anchors (trust)
+  libnss3-tools p11-kit
   # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths
   jq sqlite3 python3
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
