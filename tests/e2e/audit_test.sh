@@ -8,11 +8,7 @@ mitmscope=$1
 source_dir=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 roots=$source_dir/data/known-roots
 qaznet=$(ls "$roots"/qaznet-*.pem)
 isca=$(ls "$roots"/isca-CA-root-2020-*.pem)
@@ -71,5 +67,4 @@ cat "${mozilla[@]}" "$work/corp.pem" >"$corp/etc/ssl/certs/ca-certificates.crt"
 "$mitmscope" audit --root "$corp" >/dev/null 2>&1
 check "another root beyond Mozilla's: exit 10" 10 $?
 
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
