@@ -160,4 +160,14 @@ LocalRoots collect_local_roots(const LocalRootsOptions& options) {
   return out;
 }
 
+Chain anchors_beyond(const LocalRoots& roots, const TrustStore& browser) {
+  Chain out;
+  std::set<std::string> seen;
+  for (const auto& trusted : roots.certificates) {
+    if (!trusted.anchor || browser.contains(trusted.certificate)) continue;
+    if (seen.insert(trusted.certificate.sha256_hex()).second) out.push_back(trusted.certificate);
+  }
+  return out;
+}
+
 }  // namespace mitmscope

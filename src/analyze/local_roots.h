@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "x509/certificate.h"
+#include "x509/trust_store.h"
 
 namespace mitmscope {
 
@@ -37,6 +38,9 @@ struct LocalRoots {
 };
 
 LocalRoots collect_local_roots(const LocalRootsOptions& options);
+
+// The certificates trusted to identify servers (anchors) that `browser` does not hold, once each, in the order found.
+Chain anchors_beyond(const LocalRoots& roots, const TrustStore& browser);
 
 // certutil -L's listing: (nickname, trust flags) per line after the header.
 std::vector<std::pair<std::string, std::string>> parse_certutil_listing(const std::string& listing);

@@ -94,8 +94,7 @@ SiteResult check_site(const std::string& site, const CheckOptions& options, cons
     result.detail = allowed.error().message;
     return result;
   }
-  result.address = allowed->family == AF_INET6 ? fmt::format("[{}]:{}", allowed->ip, allowed->port)
-                                                : fmt::format("{}:{}", allowed->ip, allowed->port);
+  result.address = allowed->to_string();
   const Observation observation = TlsConnection::run(context, *allowed, site);
   const auto assessment = assess_observation(observation, {trust.trust_store, trust.registry, trust.at});
   switch (assessment.verdict.kind) {
@@ -159,12 +158,7 @@ int run_check(const CheckOptions& options) {
   std::optional<TrustStore> local;
   {
     const auto roots = collect_local_roots({.root = options.root, .p11kit = options.root == "/"});
-    Chain extra;
-    std::set<std::string> seen;
-    for (const auto& trusted : roots.certificates) {
-      if (!trusted.anchor || trust->trust_store.contains(trusted.certificate)) continue;
-      if (seen.insert(trusted.certificate.sha256_hex()).second) extra.push_back(trusted.certificate);
-    }
+    Chain extra = anchors_beyond(roots, trust->trust_store);
     if (!extra.empty()) {
       auto store = TrustStore::from_certificates(std::move(extra), "this machine's roots beyond the browser's");
       if (store) local = std::move(*store);
