@@ -22,12 +22,27 @@ fi
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds"/{server_hello,certificate,ooni_measurement,scenario}
+mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario}
 # ServerHellos: TLS 1.3 and 1.2 messages (handshake header included), one with duplicated extensions.
 printf '\x02\x00\x00\x56\x03\x03%s\x00\x13\x01\x00\x00\x2e\x00\x2b\x00\x02\x03\x04\x00\x33\x00\x24\x00\x1d\x00\x20%s' \
   "$(head -c 32 /dev/zero | tr '\0' 'r')" "$(head -c 32 /dev/zero | tr '\0' 'k')" >"$seeds/server_hello/tls13"
 printf '\x02\x00\x00\x35\x03\x03%s\x00\xc0\x2f\x00\x00\x0d\xff\x01\x00\x01\x00\xff\x01\x00\x01\x00\x00\x17\x00\x00' \
   "$(head -c 32 /dev/zero | tr '\0' 'r')" >"$seeds/server_hello/tls12-duplicates"
+# ClientHellos as Python's OpenSSL sends them (with and without SNI), and the same cut after its first record.
+python3 - "$seeds/client_hello" <<'PYTHON'
+import ssl, sys
+for name, host in (("sni", "example.com"), ("no-sni", None)):
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    connection = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname=host) if host else \
+        ssl._create_unverified_context().wrap_bio(incoming, outgoing)
+    try:
+        connection.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    open(f"{sys.argv[1]}/{name}", "wb").write(hello)
+    open(f"{sys.argv[1]}/{name}-cut", "wb").write(hello[: len(hello) // 2])
+PYTHON
 # Certificates as PEM, DER and base64, from the registry and the real Kazakh roots.
 for pem in data/known-roots/*.pem; do
   name=$(basename "$pem" .pem)
@@ -47,7 +62,7 @@ cp data/scenarios/*.json "$seeds/scenario/"
 
 status=0
 printf '\n| harness | regressions replayed | executions | exec/s | coverage (edges) | features | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
-for name in server_hello certificate ooni_measurement scenario; do
+for name in server_hello client_hello certificate ooni_measurement scenario; do
   binary="$build/${name}_fuzzer"
   regressions=tests/data/fuzz-regressions/$name
   replayed=0

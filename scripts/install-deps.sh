@@ -19,6 +19,8 @@ packages=(
   iproute2 procps iptables libnetfilter-queue-dev libmnl-dev bc
   # audit: the NSS databases of Firefox and Chromium (certutil) and p11-kit anchors (trust)
   libnss3-tools p11-kit
+  # sentinel: ClientHellos from capture files and interfaces (libpcap); tests capture with tcpdump and visit with curl
+  libpcap-dev tcpdump
   # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths
   jq sqlite3 python3
   # tests write MaxMind DB files with the reference writer to test the MMDB reader

@@ -33,5 +33,6 @@ void register_ooni(CLI::App& app, SetAction set_action);
 void register_export(CLI::App& app, SetAction set_action);
 void register_audit(CLI::App& app, SetAction set_action);
 void register_check(CLI::App& app, SetAction set_action);
+void register_sentinel(CLI::App& app, SetAction set_action);
 
 }  // namespace mitmscope::cli

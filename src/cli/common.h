@@ -1,6 +1,7 @@
 // What every subcommand shares: the trust store, the registry, --at, exit codes.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,5 +78,12 @@ struct ScanMethodOptions {
   double stateful_delay = 120;   // seconds
 };
 void add_scan_method_options(CLI::App& command, ScanMethodOptions& options);
+
+// Long-running commands (monitor, sentinel) stop cleanly on the first SIGINT/SIGTERM: the handler sets
+// this flag; a second signal ends the process at once. stop_on_signals() clears the flag and installs
+// the handler, default_signals() puts the defaults back.
+std::atomic<bool>& stop_requested();
+void stop_on_signals();
+void default_signals();
 
 }  // namespace mitmscope::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   mitmscope::cli::register_export(app, set_action);
   mitmscope::cli::register_audit(app, set_action);
   mitmscope::cli::register_check(app, set_action);
+  mitmscope::cli::register_sentinel(app, set_action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

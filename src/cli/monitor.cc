@@ -26,13 +26,6 @@ extern char** environ;
 namespace mitmscope::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-void on_signal(int number) {
-  g_stop = true;
-  std::signal(number, SIG_DFL);   // a second signal ends the process at once
-}
-
 struct MonitorCliOptions {
   std::string hosts;
   std::string domains;
@@ -166,20 +159,18 @@ int run_monitor(const MonitorCliOptions& options) {
     out = std::fopen(options.out.c_str(), "a");
     if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
   }
-  g_stop = false;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  stop_on_signals();
   ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = *target_options, .domains = &*domains,
                          .trust = &*trust, .client = &*client, .engine = engine_options(options.engine),
                          .asn_map = *asn_map ? &**asn_map : nullptr, .method = options.method,
                          .seed = options.engine.seed, .foxio = options.trust.foxio};
-  while (!g_stop) {
+  while (!stop_requested()) {
     if (options.rounds > 0 && round > options.rounds) break;
-    while (!g_stop && std::chrono::system_clock::now() < next_start) {
+    while (!stop_requested() && std::chrono::system_clock::now() < next_start) {
       std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
           next_start - std::chrono::system_clock::now(), std::chrono::milliseconds(100)));
     }
-    if (g_stop) break;
+    if (stop_requested()) break;
     if (until && std::chrono::system_clock::now() >= *until) break;
     const auto round_start = std::chrono::system_clock::now();
     auto record = (*store)->begin_round(monitor->id, round, parameters.dump());
@@ -222,8 +213,7 @@ int run_monitor(const MonitorCliOptions& options) {
     next_start = round_start + *every;
   }
   if (out) std::fclose(out);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  default_signals();
   return kExitOk;
 }
 

@@ -15,5 +15,6 @@ struct EmbeddedFile {
 
 std::span<const EmbeddedFile> embedded_registry_files();   // data/known-roots/
 std::span<const EmbeddedFile> embedded_scenario_files();   // data/scenarios/
+std::span<const EmbeddedFile> embedded_fingerprint_files();   // data/fingerprints/
 
 }  // namespace mitmscope

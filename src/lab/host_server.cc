@@ -101,6 +101,9 @@ Result<void> HostServer::listen() {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int yes = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  // A sentinel (`sentinel --listen`, SO_REUSEPORT too) may take one address of the hosts in tests: the more
+  // specific bind gets that address's connections, this server keeps all the others.
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(options_.port);

@@ -157,6 +157,20 @@ void relay(SSL* client, SSL* server, int client_fd, int server_fd) {
 
 // The device's own handshake with the real server (BRIEF's fingerprint: record version
 // TLS 1.0, handshake TLS 1.2, 13 suites) and a certificate forged from the server's answer.
+}  // namespace
+
+SslCtxPtr upstream_client_context() {
+  SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_security_level(context.get(), 0);
+  SSL_CTX_set_max_proto_version(context.get(), TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(context.get(), TLS1_VERSION);
+  SSL_CTX_set_cipher_list(context.get(), kUpstreamCiphers);
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
+  return context;
+}
+
+namespace {
+
 struct Upstream {
   SslCtxPtr context;
   SslPtr ssl;
@@ -165,14 +179,8 @@ struct Upstream {
 
 Upstream connect_upstream(int fd, const std::string& server_name, Forger& forger) {
   Upstream upstream;
-  upstream.context.reset(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX* context = upstream.context.get();
-  SSL_CTX_set_security_level(context, 0);
-  SSL_CTX_set_max_proto_version(context, TLS1_2_VERSION);
-  SSL_CTX_set_min_proto_version(context, TLS1_VERSION);
-  SSL_CTX_set_cipher_list(context, kUpstreamCiphers);
-  SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nullptr);
-  upstream.ssl.reset(SSL_new(context));
+  upstream.context = upstream_client_context();
+  upstream.ssl.reset(SSL_new(upstream.context.get()));
   SSL_set_fd(upstream.ssl.get(), fd);
   SSL_set_tlsext_host_name(upstream.ssl.get(), server_name.c_str());
   if (SSL_connect(upstream.ssl.get()) != 1) return upstream;

@@ -32,6 +32,7 @@
 
 #include "lab/forger.h"
 #include "lab/scenario.h"
+#include "x509/openssl_ptr.h"
 #include "x509/trust_store.h"
 
 struct nfq_handle;
@@ -149,5 +150,9 @@ struct TcpSegment {
   std::span<const uint8_t> payload;
 };
 std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet);
+
+// The device's own TLS client towards the real server (BRIEF's fingerprint). Exposed so the
+// client-fingerprint registry's lab entry is checked against the very ClientHello it sends.
+SslCtxPtr upstream_client_context();
 
 }  // namespace mitmscope::lab

@@ -67,6 +67,18 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
                                 {"file", "lab-root.pem"},
                                 {"sha256", secrets.hierarchy.root.certificate.sha256_hex()}}})}};
   write_text(paths.known_roots() / "registry.json", registry.dump(2));
+  // A content provider's certificate under the public CA, for the targeted names: what `sentinel
+  // --listen` serves when a test puts it on one of the hosts' addresses.
+  CertificateSpec provider_spec;
+  provider_spec.subject = {{"C", "US"}, {"O", "mitmscope lab content provider"}, {"CN", "provider.lab"}};
+  provider_spec.dns_names = scenario.targeted_domains;
+  provider_spec.dns_names.push_back("provider.lab");
+  provider_spec.not_before = now_utc() - std::chrono::days{1};
+  provider_spec.not_after = now_utc() + std::chrono::days{90};
+  if (auto provider = make_identity(provider_spec, KeySpec{.type = KeySpec::Type::kEcP256}, &secrets.public_ca)) {
+    write_text(paths.provider_certificate(), certificate_pem(provider->certificate));
+    if (auto key = private_key_pem(provider->key.get())) write_text(paths.provider_key(), *key);
+  }
 
   std::string hosts, prefixes;
   Json intercepted = Json::array(), bypass = Json::array(), evening = Json::array(), untrusted = Json::array();

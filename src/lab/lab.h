@@ -46,6 +46,9 @@ struct LabPaths {
   std::filesystem::path domains() const { return directory / "domains.txt"; }
   std::filesystem::path prefix_table() const { return directory / "pfx2as.txt"; }
   std::filesystem::path ground_truth() const { return directory / "ground-truth.json"; }
+  // A content provider's certificate and key under the public CA (sentinel tests).
+  std::filesystem::path provider_certificate() const { return directory / "provider.pem"; }
+  std::filesystem::path provider_key() const { return directory / "provider-key.pem"; }
   std::filesystem::path state() const { return directory / "lab.json"; }
   std::filesystem::path daemon_status() const { return directory / "daemon.json"; }
   std::filesystem::path override_file() const { return directory / "override"; }

@@ -64,7 +64,10 @@ std::string html_table(const ReportTable& table) {
     out += "<tr>";
     for (const auto& value : row) {
       std::string text = report_cell_text(value);
-      if (text.size() > 200) text = text.substr(0, 200) + "…";
+      if (text.size() > 200) {
+        text.resize(200);
+        text += "…";
+      }
       out += "<td>" + escape_html(text) + "</td>";
     }
     out += "</tr>\n";

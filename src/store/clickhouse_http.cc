@@ -31,7 +31,10 @@ std::string url_encode(std::string_view text) {
 // The first line of the server's message is what a user needs.
 std::string first_line(std::string text) {
   if (const auto newline = text.find('\n'); newline != std::string::npos) text.resize(newline);
-  if (text.size() > 600) text = text.substr(0, 600) + "...";
+  if (text.size() > 600) {
+    text.resize(600);
+    text += "...";
+  }
   return text;
 }
 

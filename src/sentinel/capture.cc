@@ -1,0 +1,338 @@
+#include "sentinel/capture.h"
+
+#include <arpa/inet.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace mitmscope {
+namespace {
+
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
+
+uint16_t be16(std::span<const uint8_t> data, size_t offset) {
+  return static_cast<uint16_t>(data[offset] << 8 | data[offset + 1]);
+}
+uint32_t be32(std::span<const uint8_t> data, size_t offset) {
+  return uint32_t(data[offset]) << 24 | uint32_t(data[offset + 1]) << 16 | uint32_t(data[offset + 2]) << 8 | data[offset + 3];
+}
+
+std::string address_text(const std::array<uint8_t, 16>& address, bool v6) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(v6 ? AF_INET6 : AF_INET, address.data(), text, sizeof text);
+  return text;
+}
+
+struct TcpPacket {
+  std::array<uint8_t, 16> source{}, destination{};
+  bool v6 = false;
+  int ttl = 0;
+  uint16_t source_port = 0, destination_port = 0;
+  uint32_t sequence = 0;
+  uint8_t flags = 0;
+  std::span<const uint8_t> payload;
+};
+
+enum class Decode { kTcp, kFragment, kOther };
+
+Decode decode_tcp(std::span<const uint8_t> packet, TcpPacket& out) {
+  if (packet.empty()) return Decode::kOther;
+  std::span<const uint8_t> segment;
+  const int version = packet[0] >> 4;
+  if (version == 4) {
+    if (packet.size() < 20) return Decode::kOther;
+    const size_t header = size_t(packet[0] & 0x0f) * 4;
+    const size_t total = be16(packet, 2);
+    if (header < 20 || total < header || packet.size() < header) return Decode::kOther;
+    if ((be16(packet, 6) & 0x3fff) != 0) return Decode::kFragment;  // MF set or an offset
+    if (packet[9] != 6) return Decode::kOther;
+    out.ttl = packet[8];
+    std::copy_n(packet.begin() + 12, 4, out.source.begin());
+    std::copy_n(packet.begin() + 16, 4, out.destination.begin());
+    segment = packet.subspan(header, std::min(total, packet.size()) - header);  // Ethernet padding cut off
+  } else if (version == 6) {
+    if (packet.size() < 40) return Decode::kOther;
+    out.v6 = true;
+    out.ttl = packet[7];
+    std::copy_n(packet.begin() + 8, 16, out.source.begin());
+    std::copy_n(packet.begin() + 24, 16, out.destination.begin());
+    const size_t end = std::min(packet.size(), size_t(40) + be16(packet, 4));
+    uint8_t next = packet[6];
+    size_t offset = 40;
+    // Hop-by-hop, routing and destination options are skipped; a fragment header ends it.
+    while (next == 0 || next == 43 || next == 60 || next == 44) {
+      if (next == 44) return Decode::kFragment;
+      if (offset + 8 > end) return Decode::kOther;
+      next = packet[offset];
+      offset += (size_t(packet[offset + 1]) + 1) * 8;
+    }
+    if (next != 6 || offset > end) return Decode::kOther;
+    segment = packet.subspan(offset, end - offset);
+  } else {
+    return Decode::kOther;
+  }
+  if (segment.size() < 20) return Decode::kOther;
+  const size_t data_offset = size_t(segment[12] >> 4) * 4;
+  if (data_offset < 20 || data_offset > segment.size()) return Decode::kOther;
+  out.source_port = be16(segment, 0);
+  out.destination_port = be16(segment, 2);
+  out.sequence = be32(segment, 4);
+  out.flags = segment[13];
+  out.payload = segment.subspan(data_offset);
+  return Decode::kTcp;
+}
+
+bool starts_client_hello(std::span<const uint8_t> payload) {
+  return payload.size() >= 6 && payload[0] == 0x16 && payload[1] == 0x03 && payload[5] == 0x01;
+}
+
+struct PcapCloser {
+  void operator()(pcap_t* handle) const { pcap_close(handle); }
+};
+using PcapPtr = std::unique_ptr<pcap_t, PcapCloser>;
+
+std::string port_filter(const std::vector<uint16_t>& ports, bool vlan) {
+  std::string ports_text;
+  for (uint16_t port : ports) ports_text += fmt::format("{}dst port {}", ports_text.empty() ? "" : " or ", port);
+  return vlan ? fmt::format("(tcp and ({0})) or (vlan and tcp and ({0}))", ports_text) : fmt::format("tcp and ({})", ports_text);
+}
+
+Result<CaptureStats> read_all(pcap_t* handle, const std::string& source, const CaptureOptions& options, const VisitSink& sink,
+                              const std::atomic<bool>* stop) {
+  HelloReassembler reassembler(options, source);
+  const int link_type = pcap_datalink(handle);
+  while (!stop || !stop->load()) {
+    pcap_pkthdr* header = nullptr;
+    const u_char* data = nullptr;
+    const int status = pcap_next_ex(handle, &header, &data);
+    if (status == 0) {                         // live: nothing yet; wait a little, then check `stop`
+      pollfd entry{pcap_get_selectable_fd(handle), POLLIN, 0};
+      ::poll(&entry, 1, 200);
+      continue;
+    }
+    if (status == PCAP_ERROR_BREAK) break;     // end of file
+    if (status < 0) {
+      return make_error(ErrorCode::kParseError, fmt::format("{}: after {} packets: {}", source, reassembler.stats().packets, pcap_geterr(handle)));
+    }
+    CaptureStats& stats = reassembler.stats();
+    ++stats.packets;
+    if (header->caplen < header->len) ++stats.truncated;
+    const auto frame = std::span<const uint8_t>(data, header->caplen);
+    const auto packet = ip_packet_of_frame(link_type, frame);
+    if (!packet) {
+      ++stats.undecodable;
+      continue;
+    }
+    const auto time = std::chrono::system_clock::time_point(std::chrono::seconds(header->ts.tv_sec) + std::chrono::microseconds(header->ts.tv_usec));
+    if (auto visit = reassembler.add_ip_packet(*packet, time)) {
+      if (!sink(*visit)) break;
+    }
+  }
+  CaptureStats stats = reassembler.stats();
+  pcap_stat kernel{};
+  if (stop && pcap_stats(handle, &kernel) == 0) stats.dropped_by_kernel = kernel.ps_drop;
+  return stats;
+}
+
+}  // namespace
+
+HelloReassembler::HelloReassembler(CaptureOptions options, std::string source)
+    : options_(std::move(options)), source_(std::move(source)) {}
+
+std::optional<std::span<const uint8_t>> ip_packet_of_frame(int link_type, std::span<const uint8_t> frame) {
+  size_t offset = 0;
+  uint16_t ether_type = 0;
+  switch (link_type) {
+    case DLT_EN10MB:
+      if (frame.size() < 14) return std::nullopt;
+      ether_type = be16(frame, 12);
+      offset = 14;
+      while ((ether_type == 0x8100 || ether_type == 0x88a8) && frame.size() >= offset + 4) {  // 802.1Q / QinQ
+        ether_type = be16(frame, offset + 2);
+        offset += 4;
+      }
+      break;
+    case DLT_LINUX_SLL:
+      if (frame.size() < 16) return std::nullopt;
+      ether_type = be16(frame, 14);
+      offset = 16;
+      break;
+    case DLT_LINUX_SLL2:
+      if (frame.size() < 20) return std::nullopt;
+      ether_type = be16(frame, 0);
+      offset = 20;
+      break;
+    case DLT_NULL:
+    case DLT_LOOP:
+      if (frame.size() < 4) return std::nullopt;
+      offset = 4;
+      break;
+    case DLT_RAW:
+    case DLT_IPV4:
+    case DLT_IPV6:
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (ether_type != 0 && ether_type != 0x0800 && ether_type != 0x86dd) return std::nullopt;
+  if (offset >= frame.size()) return std::nullopt;
+  return frame.subspan(offset);
+}
+
+void HelloReassembler::sweep(std::chrono::system_clock::time_point now) {
+  if (now - last_sweep_ < std::chrono::seconds(1) && flows_.size() < options_.max_flows) return;
+  last_sweep_ = now;
+  std::erase_if(flows_, [&](const auto& item) {
+    const bool idle = now - item.second.last_seen > options_.flow_idle;
+    if (idle) ++stats_.flows_expired;
+    return idle;
+  });
+}
+
+std::optional<Visit> HelloReassembler::add_ip_packet(std::span<const uint8_t> packet, std::chrono::system_clock::time_point time) {
+  TcpPacket tcp;
+  const Decode decoded = decode_tcp(packet, tcp);
+  if (decoded == Decode::kFragment) ++stats_.fragments;
+  if (decoded != Decode::kTcp) {
+    if (decoded == Decode::kOther) ++stats_.undecodable;
+    return std::nullopt;
+  }
+  if (std::ranges::find(options_.ports, tcp.destination_port) == options_.ports.end()) return std::nullopt;
+  ++stats_.tcp_segments;
+  sweep(time);
+  const FlowKey key{tcp.source, tcp.destination, tcp.source_port, tcp.destination_port, tcp.v6};
+  auto it = flows_.find(key);
+  if (tcp.flags & (kFin | kRst)) {
+    if (it != flows_.end()) flows_.erase(it);
+    return std::nullopt;
+  }
+  const bool syn = (tcp.flags & kSyn) && !(tcp.flags & kAck);
+  if (it == flows_.end() || (syn && it->second.done)) {
+    if (!syn && !starts_client_hello(tcp.payload)) return std::nullopt;  // mid-stream, not a flow start
+    if (it == flows_.end() && flows_.size() >= options_.max_flows) {
+      ++stats_.flows_refused;
+      return std::nullopt;
+    }
+    Flow fresh;
+    fresh.base = syn ? tcp.sequence + 1 : tcp.sequence;
+    fresh.first_seen = time;
+    it = flows_.insert_or_assign(key, std::move(fresh)).first;
+  }
+  Flow& flow = it->second;
+  flow.last_seen = time;
+  if (flow.done || tcp.payload.empty()) return std::nullopt;
+  if (flow.data.empty() && flow.pending.empty()) flow.ttl = tcp.ttl;
+  const uint32_t offset = tcp.sequence - flow.base;  // modulo 2^32, as TCP counts
+  if (offset > options_.max_hello_bytes) return std::nullopt;  // a stray or very late segment
+  if (offset <= flow.data.size()) {
+    const size_t skip = flow.data.size() - offset;
+    if (skip < tcp.payload.size()) flow.data.insert(flow.data.end(), tcp.payload.begin() + static_cast<std::ptrdiff_t>(skip), tcp.payload.end());
+  } else if (flow.pending_bytes + tcp.payload.size() <= options_.max_hello_bytes && !flow.pending.contains(offset)) {
+    flow.pending.emplace(offset, std::vector<uint8_t>(tcp.payload.begin(), tcp.payload.end()));
+    flow.pending_bytes += tcp.payload.size();
+  }
+  while (!flow.pending.empty() && flow.pending.begin()->first <= flow.data.size()) {
+    auto node = flow.pending.extract(flow.pending.begin());
+    const size_t skip = flow.data.size() - node.key();
+    if (skip < node.mapped().size()) flow.data.insert(flow.data.end(), node.mapped().begin() + static_cast<std::ptrdiff_t>(skip), node.mapped().end());
+    flow.pending_bytes -= node.mapped().size();
+  }
+  return progress(key, flow);
+}
+
+std::optional<Visit> HelloReassembler::progress(const FlowKey& key, Flow& flow) {
+  const ClientHelloExtent extent = client_hello_extent(flow.data, options_.max_hello_bytes);
+  auto finish = [&] {
+    flow.done = true;
+    flow.data = {};
+    flow.data.shrink_to_fit();
+    flow.pending.clear();
+    flow.pending_bytes = 0;
+  };
+  switch (extent.progress) {
+    case ClientHelloProgress::kNeedMore:
+      if (flow.data.size() > options_.max_hello_bytes) {
+        ++stats_.too_large;
+        finish();
+      }
+      return std::nullopt;
+    case ClientHelloProgress::kNotTls:
+      ++stats_.not_client_hello;
+      finish();
+      return std::nullopt;
+    case ClientHelloProgress::kTooLarge:
+      ++stats_.too_large;
+      finish();
+      return std::nullopt;
+    case ClientHelloProgress::kComplete:
+      break;
+  }
+  auto hello = parse_client_hello(std::span<const uint8_t>(flow.data).first(extent.bytes));
+  if (!hello) {
+    ++stats_.not_client_hello;
+    finish();
+    return std::nullopt;
+  }
+  Visit visit;
+  visit.time = flow.first_seen;
+  visit.source = source_;
+  visit.client_ip = address_text(key.client, key.v6);
+  visit.client_port = key.client_port;
+  visit.server_ip = address_text(key.server, key.v6);
+  visit.server_port = key.server_port;
+  visit.ttl = flow.ttl;
+  visit.hello = std::move(*hello);
+  ++stats_.hellos;
+  finish();
+  return visit;
+}
+
+Result<CaptureStats> read_capture_file(const std::filesystem::path& file, const CaptureOptions& options, const VisitSink& sink) {
+  char error[PCAP_ERRBUF_SIZE] = {};
+  PcapPtr handle(pcap_open_offline(file.c_str(), error));
+  if (!handle) return make_error(ErrorCode::kParseError, fmt::format("{}: not a capture file libpcap reads: {}", file.string(), error));
+  return read_all(handle.get(), fmt::format("pcap:{}", file.string()), options, sink, nullptr);
+}
+
+Result<CaptureStats> capture_interface(const std::string& interface_name, const CaptureOptions& options, const VisitSink& sink,
+                                       const std::atomic<bool>& stop) {
+  char error[PCAP_ERRBUF_SIZE] = {};
+  PcapPtr handle(pcap_create(interface_name.c_str(), error));
+  if (!handle) return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: {}", interface_name, error));
+  pcap_set_snaplen(handle.get(), 65535);
+  pcap_set_promisc(handle.get(), 0);
+  pcap_set_timeout(handle.get(), 200);
+  pcap_set_immediate_mode(handle.get(), 1);
+  pcap_set_buffer_size(handle.get(), 8 << 20);
+  if (const int status = pcap_activate(handle.get()); status < 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("interface {}: {}{}", interface_name, pcap_geterr(handle.get()),
+                                  status == PCAP_ERROR_PERM_DENIED ? " (capturing needs root or CAP_NET_RAW)" : ""));
+  }
+  bpf_program program{};
+  std::string filter = port_filter(options.ports, true);
+  if (pcap_compile(handle.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    filter = port_filter(options.ports, false);  // link types without VLAN tags ("any" is Linux cooked)
+    if (pcap_compile(handle.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: filter \"{}\": {}", interface_name, filter, pcap_geterr(handle.get())));
+    }
+  }
+  if (pcap_setfilter(handle.get(), &program) != 0) {
+    const std::string why = pcap_geterr(handle.get());
+    pcap_freecode(&program);
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: filter \"{}\": {}", interface_name, filter, why));
+  }
+  pcap_freecode(&program);
+  // Non-blocking, polled with a timeout: with immediate mode a blocking read can wait forever on a
+  // quiet interface, and `stop` (a signal, --duration, --count) must end the capture promptly.
+  if (pcap_setnonblock(handle.get(), 1, error) != 0) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: {}", interface_name, error));
+  }
+  return read_all(handle.get(), fmt::format("interface:{}", interface_name), options, sink, &stop);
+}
+
+}  // namespace mitmscope
