@@ -37,8 +37,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 # bench/run.sh also needs the peers a user would otherwise use, and the profilers.
 if [ "${1:-}" = "--bench" ]; then
-  # bench/ooni_bench.sh's peer: plain Python with Debian's cryptography
-  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography)
+  # bench/ooni_bench.sh's peer: plain Python with Debian's cryptography; bench/sentinel_bench.sh's: tshark
+  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography tshark)
 fi
 
 missing=()

@@ -57,7 +57,10 @@ class VisitWriter {
     std::string text = dump_line(line);
     std::lock_guard lock(mutex_);
     summary_.add(visit, judgement);
-    if (!options_.flagged_only || flagged(judgement.verdict)) out_ << text << '\n' << std::flush;
+    if (!options_.flagged_only || flagged(judgement.verdict)) {
+      out_ << text << '\n';
+      if (options_.pcaps.empty()) out_ << std::flush;   // live sources: each visit as it happens
+    }
     if (options_.count != 0 && summary_.visits() >= options_.count) stop_requested() = true;
     return text + "\n";
   }

@@ -120,10 +120,6 @@ std::optional<int> major_after(std::string_view user_agent, std::string_view tok
   return major;
 }
 
-bool sends_grease(const ClientHello& hello) {
-  return std::ranges::any_of(hello.cipher_suites, is_grease) || std::ranges::any_of(hello.extensions, is_grease);
-}
-
 std::string missing(BrowserRequirement requirement, const BrowserRule& rule) {
   switch (requirement) {
     case BrowserRequirement::kTls13:

@@ -11,12 +11,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Json hex_list(const std::vector<uint16_t>& values) {
-  Json list = Json::array();
-  for (uint16_t value : values) list.push_back(fmt::format("0x{:04x}", value));
-  return list;
-}
-
 std::string describe(const Visit& visit, const VisitJudgement& judgement) {
   switch (judgement.verdict) {
     case VisitVerdict::kKnownInterceptor:
@@ -129,13 +123,13 @@ Json visit_json(const Visit& visit, const VisitJudgement& judgement) {
   out["ja4_r"] = judgement.ja4.raw;
   out["ja4_o"] = judgement.ja4.original;
   out["ja4_ro"] = judgement.ja4.raw_original;
+  // The lists themselves are in ja3_text (decimal, as sent) and ja4_ro (hex, as sent, without GREASE).
   out["client_hello"] = {{"record_version", fmt::format("0x{:04x}", hello.record_version)},
                          {"legacy_version", fmt::format("0x{:04x}", hello.legacy_version)},
                          {"highest_version", fmt::format("0x{:04x}", highest_offered_version(hello))},
-                         {"cipher_suites", hex_list(hello.cipher_suites)},
-                         {"extensions", hex_list(hello.extensions)},
-                         {"supported_groups", hex_list(hello.supported_groups)},
-                         {"signature_algorithms", hex_list(hello.signature_algorithms)},
+                         {"cipher_suites", hello.cipher_suites.size()},
+                         {"extensions", hello.extensions.size()},
+                         {"grease", sends_grease(hello)},
                          {"alpn", printable_list(hello.alpn)},
                          {"complete", hello.complete}};
   if (!visit.tls_error.empty()) out["tls_error"] = visit.tls_error;

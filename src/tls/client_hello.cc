@@ -81,6 +81,10 @@ std::vector<uint8_t> handshake_bytes(std::span<const uint8_t> stream) {
 
 }  // namespace
 
+bool sends_grease(const ClientHello& hello) {
+  return std::ranges::any_of(hello.cipher_suites, is_grease) || std::ranges::any_of(hello.extensions, is_grease);
+}
+
 uint16_t highest_offered_version(const ClientHello& hello) {
   uint16_t highest = 0;
   for (uint16_t version : hello.supported_versions) {

@@ -36,6 +36,9 @@ constexpr bool is_grease(uint16_t value) {
   return (value & 0x0f0f) == 0x0a0a && (value >> 8) == (value & 0xff);
 }
 
+// GREASE among the cipher suites or extensions (every Chromium since 55 sends it).
+bool sends_grease(const ClientHello& hello);
+
 // The highest version offered: supported_versions' highest non-GREASE value when the
 // extension is there, else the legacy client_version.
 uint16_t highest_offered_version(const ClientHello& hello);

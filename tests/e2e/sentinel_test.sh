@@ -67,7 +67,7 @@ verdict() { jq -r .verdict "$1"; }
 check "targeted name behind the interceptor: the visitor is told it is intercepted" known_interceptor "$(verdict "$work/intercepted-1.json")"
 check "... by the lab device, matched by JA4" "mitmscope-lab-kz-2019 ja4" "$(jq -r '.interceptor.id + " " + .interceptor.method' "$work/intercepted-1.json")"
 check "... its ClientHello is the device's (TLS 1.2, 13 suites)" "0x0303 13" \
-  "$(jq -r '.client_hello.highest_version + " " + (.client_hello.cipher_suites | length | tostring)' "$work/intercepted-1.json")"
+  "$(jq -r '.client_hello.highest_version + " " + (.client_hello.cipher_suites | tostring)' "$work/intercepted-1.json")"
 check "... and the server saw the visitor's own address" "$vantage" "$(jq -r .client.ip "$work/intercepted-1.json")"
 check "... and the visitor's User-Agent, relayed" curl "$(jq -r '.user_agent | split("/")[0]' "$work/intercepted-1.json")"
 check "a Chrome User-Agent through the interceptor: still the device" known_interceptor "$(verdict "$work/intercepted-chrome.json")"
