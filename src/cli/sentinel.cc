@@ -30,6 +30,7 @@ struct SentinelCliOptions {
   std::string certificate;
   std::string key;
   std::vector<uint16_t> ports{443};
+  size_t max_flows = 65536;
   std::string pfx2as;
   std::vector<std::string> fingerprints;
   size_t count = 0;
@@ -111,7 +112,7 @@ int run_sentinel(const SentinelCliOptions& options) {
   }
   std::ostream& out = options.out.empty() ? std::cout : file_out;
   VisitWriter writer(*registry, *networks ? &**networks : nullptr, out, options);
-  const CaptureOptions capture{.ports = options.ports};
+  const CaptureOptions capture{.ports = options.ports, .max_flows = options.max_flows};
   auto sink = [&](const Visit& visit) {
     writer.record(visit);
     return writer.more();
@@ -203,6 +204,8 @@ void register_sentinel(CLI::App& app, SetAction set_action) {
   command->add_option("--cert", options->certificate, "--listen: the server's PEM certificate chain")->check(CLI::ExistingFile);
   command->add_option("--key", options->key, "--listen: its PEM private key")->check(CLI::ExistingFile);
   command->add_option("--port", options->ports, "Server ports whose ClientHellos are read from captures (default 443)");
+  command->add_option("--max-flows", options->max_flows, "Captures: client flows followed at once (more are counted as refused)")
+      ->capture_default_str();
   command->add_option("--pfx2as", options->pfx2as, "Prefix-to-AS table (CAIDA pfx2as or MaxMind ASN .mmdb): per-network summary");
   command->add_option("--fingerprints", options->fingerprints, "More client fingerprints and browser rules (JSON, as data/fingerprints/)")
       ->check(CLI::ExistingFile);

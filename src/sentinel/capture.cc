@@ -184,7 +184,8 @@ std::optional<std::span<const uint8_t>> ip_packet_of_frame(int link_type, std::s
 }
 
 void HelloReassembler::sweep(std::chrono::system_clock::time_point now) {
-  if (now - last_sweep_ < std::chrono::seconds(1) && flows_.size() < options_.max_flows) return;
+  // At most once a second, also when full: a sweep per packet would let a flood of flows cost O(flows) each.
+  if (now - last_sweep_ < std::chrono::seconds(1)) return;
   last_sweep_ = now;
   std::erase_if(flows_, [&](const auto& item) {
     const bool idle = now - item.second.last_seen > options_.flow_idle;
