@@ -9,11 +9,12 @@
 #include <fmt/format.h>
 
 #include "core/hex.h"
+#include "tls/fingerprint_parts.h"
 
 namespace mitmscope {
 namespace {
 
-std::string digest_hex(const std::string& text, const EVP_MD* method) {
+std::string digest_hex(std::string_view text, const EVP_MD* method) {
   std::array<uint8_t, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   EVP_Digest(text.data(), text.size(), digest.data(), &length, method, nullptr);
@@ -48,7 +49,14 @@ std::string join_hex(const std::vector<uint16_t>& values) {
   return out;
 }
 
-std::string version_code(uint16_t version) {
+std::string two_digits(size_t count) { return fmt::format("{:02}", std::min<size_t>(count, 99)); }
+
+}  // namespace
+
+std::string md5_hex(std::string_view text) { return digest_hex(text, EVP_md5()); }
+std::string sha256_prefix12(std::string_view text) { return digest_hex(text, EVP_sha256()).substr(0, 12); }
+
+std::string ja4_version_code(uint16_t version) {
   switch (version) {
     case 0x0304: return "13";
     case 0x0303: return "12";
@@ -63,29 +71,21 @@ std::string version_code(uint16_t version) {
   }
 }
 
-bool alphanumeric(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-
-std::string alpn_code(const std::vector<std::string>& alpn) {
-  if (alpn.empty() || alpn.front().empty()) return "00";
-  const std::string& first = alpn.front();
+std::string ja4_alpn_code(std::string_view first) {
+  auto alphanumeric = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (first.empty()) return "00";
   if (alphanumeric(first.front()) && alphanumeric(first.back())) return {first.front(), first.back()};
   const std::string head = fmt::format("{:02x}", static_cast<uint8_t>(first.front()));
   const std::string tail = fmt::format("{:02x}", static_cast<uint8_t>(first.back()));
   return {head.front(), tail.back()};
 }
 
-std::string truncated_sha256(const std::string& text) { return digest_hex(text, EVP_sha256()).substr(0, 12); }
-
-std::string two_digits(size_t count) { return fmt::format("{:02}", std::min<size_t>(count, 99)); }
-
-}  // namespace
-
 Ja3 ja3(const ClientHello& hello) {
   Ja3 result;
   result.text = fmt::format("{},{},{},{},{}", hello.legacy_version, join_decimal(hello.cipher_suites, true),
                             join_decimal(hello.extensions, true), join_decimal(hello.supported_groups, true),
                             join_decimal(hello.ec_point_formats, false));
-  result.hash = digest_hex(result.text, EVP_md5());
+  result.hash = md5_hex(result.text);
   return result;
 }
 
@@ -93,10 +93,10 @@ Ja4 ja4(const ClientHello& hello) {
   const std::vector<uint16_t> ciphers = without_grease(hello.cipher_suites);
   const std::vector<uint16_t> extensions = without_grease(hello.extensions);
   const std::vector<uint16_t> signature_algorithms = without_grease(hello.signature_algorithms);
-  const std::string header = fmt::format("t{}{}{}{}{}", version_code(highest_offered_version(hello)),
+  const std::string header = fmt::format("t{}{}{}{}{}", ja4_version_code(highest_offered_version(hello)),
                                          hello.server_name || std::ranges::count(extensions, 0) > 0 ? 'd' : 'i',
                                          two_digits(ciphers.size()), two_digits(extensions.size()),
-                                         alpn_code(hello.alpn));
+                                         ja4_alpn_code(hello.alpn.empty() ? std::string_view() : std::string_view(hello.alpn.front())));
   std::vector<uint16_t> sorted_ciphers = ciphers;
   std::ranges::sort(sorted_ciphers);
   std::vector<uint16_t> sorted_extensions;
@@ -109,10 +109,10 @@ Ja4 ja4(const ClientHello& hello) {
     return list;
   };
   auto cipher_hash = [](const std::vector<uint16_t>& list) {
-    return list.empty() ? std::string(12, '0') : truncated_sha256(join_hex(list));
+    return list.empty() ? std::string(12, '0') : sha256_prefix12(join_hex(list));
   };
   auto extension_hash = [&](const std::vector<uint16_t>& list) {
-    return list.empty() ? std::string(12, '0') : truncated_sha256(with_algorithms(join_hex(list)));
+    return list.empty() ? std::string(12, '0') : sha256_prefix12(with_algorithms(join_hex(list)));
   };
   Ja4 result;
   result.fingerprint = fmt::format("{}_{}_{}", header, cipher_hash(sorted_ciphers), extension_hash(sorted_extensions));

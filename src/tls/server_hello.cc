@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "core/hex.h"
+#include "tls/client_hello.h"
+#include "tls/fingerprint_parts.h"
 
 namespace mitmscope {
 namespace {
@@ -53,14 +55,6 @@ class Reader {
   std::span<const uint8_t> data_;
   size_t offset_ = 0;
 };
-
-bool is_grease(uint16_t value) { return (value & 0x0f0f) == 0x0a0a && (value >> 8) == (value & 0xff); }
-
-std::string sha256_12(const std::string& text) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
-  return to_hex(digest).substr(0, 12);
-}
 
 }  // namespace
 
@@ -139,31 +133,18 @@ std::string ja3s_string(const ServerHello& hello) {
   return fmt::format("{},{},{}", hello.legacy_version, hello.cipher_suite, extensions);
 }
 
-std::string ja3s(const ServerHello& hello) {
-  const std::string text = ja3s_string(hello);
-  uint8_t digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_md5(), nullptr);
-  return to_hex(std::span(digest, length));
-}
+std::string ja3s(const ServerHello& hello) { return md5_hex(ja3s_string(hello)); }
 
 std::string ja4s(const ServerHello& hello) {
-  const uint16_t version = hello.selected_version;
-  std::string version_code = "00";
-  if (version == 0x0304) version_code = "13";
-  else if (version == 0x0303) version_code = "12";
-  else if (version == 0x0302) version_code = "11";
-  else if (version == 0x0301) version_code = "10";
-  else if (version == 0x0300) version_code = "s3";
-  std::string alpn = "00";
-  if (hello.alpn && !hello.alpn->empty()) alpn = {hello.alpn->front(), hello.alpn->back()};
+  const std::string version_code = ja4_version_code(hello.selected_version);
+  const std::string alpn = ja4_alpn_code(hello.alpn.value_or(""));
   std::string extensions;
   for (const auto& extension : hello.extensions) {
     if (!extensions.empty()) extensions += ',';
     extensions += fmt::format("{:04x}", extension.type);
   }
   return fmt::format("t{}{:02}{}_{:04x}_{}", version_code, std::min<size_t>(hello.extensions.size(), 99), alpn,
-                     hello.cipher_suite, sha256_12(extensions));
+                     hello.cipher_suite, sha256_prefix12(extensions));
 }
 
 std::string extension_name(uint16_t type) {
