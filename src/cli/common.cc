@@ -12,6 +12,7 @@ int exit_code_for(const Error& error) {
     case ErrorCode::kAddressRefused: return kExitUsage;
     case ErrorCode::kFileNotFound:
     case ErrorCode::kFileUnreadable:
+    case ErrorCode::kFileUnwritable:
     case ErrorCode::kParseError: return kExitInput;
     case ErrorCode::kCryptoError: return kExitInternal;
     default: return kExitProbeFailed;

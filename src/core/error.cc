@@ -29,6 +29,7 @@ std::string_view error_code_name(ErrorCode code) {
   switch (code) {
     case ErrorCode::kFileNotFound: return "file_not_found";
     case ErrorCode::kFileUnreadable: return "file_unreadable";
+    case ErrorCode::kFileUnwritable: return "file_unwritable";
     case ErrorCode::kParseError: return "parse_error";
     case ErrorCode::kInvalidArgument: return "invalid_argument";
     case ErrorCode::kAddressRefused: return "address_refused";

@@ -13,6 +13,7 @@ enum class ErrorCode {
   // input
   kFileNotFound,
   kFileUnreadable,
+  kFileUnwritable,
   kParseError,          // malformed input; the message names file, line or field
   kInvalidArgument,
   // network (one probe)

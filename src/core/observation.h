@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,24 @@ struct Timings {
   std::optional<double> handshake_ms;   // ClientHello to handshake end (or failure)
   std::optional<double> total_ms;
 };
+
+// What came back instead of TLS (a device's HTTP error, a block page): evidence, not only an error.
+struct PlainAnswer {
+  static constexpr size_t kMaxBytes = 512;   // kept as received
+  std::vector<uint8_t> first_bytes;
+  std::string first_line;                   // printable (core/error.h), at most 200 bytes
+  std::optional<int> http_status;           // when the first line is an HTTP status line
+  std::string server;                       // the HTTP Server header, when there is one
+  std::vector<std::pair<std::string, std::string>> headers;  // HTTP headers in order (at most 16)
+
+  // "HTTP/1.1 409 Conflict (Server: squid/5.7)", or the first line alone.
+  std::string summary() const;
+  // The first bytes, with control bytes, backslashes and bytes that are not UTF-8 as \xNN.
+  std::string printable_bytes() const;
+};
+
+// Reads the first line and, for HTTP, the status and headers. Never fails: any bytes are evidence.
+PlainAnswer parse_plain_answer(std::span<const uint8_t> bytes);
 
 struct Observation {
   UtcSeconds time{};
@@ -43,6 +62,7 @@ struct Observation {
   std::optional<uint8_t> alert_received;  // TLS alert description
   std::optional<uint8_t> alert_sent;
   std::optional<Error> error;
+  std::optional<PlainAnswer> plain_answer;  // set with ErrorCode::kNotTls: what was answered instead
   Timings timings;
 };
 

@@ -1,5 +1,7 @@
 #include "detect/scan.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 namespace mitmscope {
@@ -12,6 +14,15 @@ uint64_t make_token(uint32_t job, int kind, size_t domain) {
 }
 
 }  // namespace
+
+std::string_view template_source_name(TemplateSource source) {
+  switch (source) {
+    case TemplateSource::kControls: return "controls";
+    case TemplateSource::kTestNames: return "test_names";
+    case TemplateSource::kNone: return "none";
+  }
+  return "unknown";
+}
 
 std::string_view scan_verdict_name(ScanVerdict verdict) {
   switch (verdict) {
@@ -41,7 +52,35 @@ struct ScanRunner::HostJob {
   size_t remaining = 0;
   bool eligible = false;
   bool intercepted = false;
+  TemplateSource template_source = TemplateSource::kNone;
+  std::vector<std::string> template_names;
+  bool forges_every_name = false;   // the controls got a known interceptor's chain
+  size_t first_answers_pending = 0; // controls failed: test answers awaited before the template
+  size_t next_recheck = 0;
+  std::string device_evidence;
 };
+
+namespace {
+
+// One answer in a sentence: the plain answer, the error, or the leaf.
+std::string describe_answer(const Observation& observation) {
+  if (observation.plain_answer) return fmt::format("'{}'", observation.plain_answer->summary());
+  if (observation.error) return observation.error->message;
+  if (observation.chain_der.empty()) return "a handshake without a certificate";
+  return "a certificate chain";
+}
+
+// When every answer of the host (controls and tests) is the same non-TLS answer or error: the evidence.
+std::string same_answer_everywhere(const std::vector<Observation>& controls,
+                                   const std::vector<const Observation*>& tests) {
+  std::set<std::string> seen;
+  for (const auto& control : controls) seen.insert(describe_answer(control));
+  for (const auto* test : tests) seen.insert(describe_answer(*test));
+  if (seen.size() != 1 || controls.empty()) return {};
+  return fmt::format("every name, controls included, is answered with {}: a device answers for this host", *seen.begin());
+}
+
+}  // namespace
 
 ScanRunner::ScanRunner(HostList& hosts, const std::vector<std::string>& domains, const AssessmentContext& context,
                        ScanOptions options, Sink sink)
@@ -90,6 +129,8 @@ void ScanRunner::emit(HostJob& job, size_t domain, ScanResult result) {
     result.template_id = job.host_template->id();
     result.template_leaf_sha256 = job.host_template->answers().front().leaf_sha256;
   }
+  result.template_source = job.template_source;
+  result.template_names = job.template_names;
   if (result.observation && !result.assessment) result.assessment = assess_observation(*result.observation, context_);
   job.intercepted = job.intercepted || result.verdict == ScanVerdict::kIntercepted;
   ++counters_.results;
@@ -108,30 +149,17 @@ void ScanRunner::emit_all(HostJob& job, ScanVerdict verdict, const std::string& 
   }
 }
 
-void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
-  job.host_template = HostTemplate::build(job.controls);
-  if (!job.host_template) {
-    ++counters_.control_failed_hosts;
-    std::string why = "every control handshake failed";
-    if (!job.controls.empty() && job.controls.front().error) why += ": " + job.controls.front().error->message;
-    emit_all(job, ScanVerdict::kControlFailed, why, job.controls.empty() ? nullptr : &job.controls.front());
-    return;
+bool ScanRunner::chain_trusted(const std::vector<std::vector<uint8_t>>& chain_der, std::string* why) const {
+  Chain chain;
+  for (const auto& der : chain_der) {
+    if (auto certificate = Certificate::from_der_cached(der)) chain.push_back(*certificate);
   }
-  // Eligible only when the host's own answer is browser-trusted (for its own name, whatever it is).
-  Chain genuine;
-  for (const auto& der : job.host_template->genuine_chain()) {
-    if (auto certificate = Certificate::from_der_cached(der)) genuine.push_back(*certificate);
-  }
-  const auto validation = context_.trust_store.validate(genuine, {.at = context_.at});
-  if (!validation.browser_trusted) {
-    ++counters_.ineligible;
-    emit_all(job, ScanVerdict::kIneligible,
-             fmt::format("the host's own certificate is not browser-trusted ({})", validation.browser_error),
-             job.controls.empty() ? nullptr : &job.controls.front());
-    return;
-  }
-  ++counters_.eligible;
-  job.eligible = true;
+  const auto validation = context_.trust_store.validate(chain, {.at = context_.at});
+  if (why) *why = validation.browser_error;
+  return validation.browser_trusted;
+}
+
+void ScanRunner::submit_tests(Engine& engine, HostJob& job) {
   for (size_t d = 0; d < domains_.size(); ++d) {
     if (job.domains[d].done) continue;
     job.domains[d].attempts = 1;
@@ -139,12 +167,162 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
   }
 }
 
+void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
+  job.host_template = HostTemplate::build(job.controls);
+  if (!job.host_template) {
+    // Every control failed: the test names' own answers will show the host's genuine chain.
+    job.first_answers_pending = job.remaining;
+    if (job.first_answers_pending == 0) return no_template(job);
+    return submit_tests(engine, job);
+  }
+  job.template_source = TemplateSource::kControls;
+  // Eligible only when the host's own answer is browser-trusted (for its own name, whatever it is).
+  std::string why;
+  if (!chain_trusted(job.host_template->genuine_chain(), &why)) {
+    const auto control = std::find_if(job.controls.begin(), job.controls.end(),
+                                      [&](const Observation& o) { return o.chain_der == job.host_template->genuine_chain(); });
+    const auto assessment = assess_observation(*control, context_);
+    if (assessment.verdict.known_interceptor) {
+      ++counters_.devices_forging_every_name;
+      ++counters_.eligible;
+      job.eligible = job.forges_every_name = true;
+      job.device_evidence = fmt::format("every name, controls included, is answered with a chain of a known "
+                                        "interceptor ({}): a device forges every name for this host",
+                                        assessment.verdict.known_interceptor->name);
+      return submit_tests(engine, job);
+    }
+    ++counters_.ineligible;
+    emit_all(job, ScanVerdict::kIneligible, fmt::format("the host's own certificate is not browser-trusted ({})", why),
+             &*control);
+    return;
+  }
+  ++counters_.eligible;
+  job.eligible = true;
+  submit_tests(engine, job);
+}
+
+void ScanRunner::test_answers_ready(Engine& engine, HostJob& job) {
+  // The chain most names got that is browser-trusted (whatever the name) is the host's genuine one.
+  std::map<std::string, std::vector<size_t>> by_leaf;
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    const auto& last = job.domains[d].last;
+    if (job.domains[d].done || !last || last->error || last->chain_der.empty()) continue;
+    if (const auto shape = answer_shape(*last); shape && chain_trusted(last->chain_der, nullptr)) {
+      by_leaf[shape->leaf_sha256].push_back(d);
+    }
+  }
+  const std::vector<size_t>* majority = nullptr;
+  for (const auto& [leaf, names] : by_leaf) {
+    if (!majority || names.size() > majority->size()) majority = &names;
+  }
+  if (!majority) return no_template(job);
+  std::vector<Observation> answers;
+  for (size_t d : *majority) {
+    answers.push_back(*job.domains[d].last);
+    job.template_names.push_back(domains_[d]);
+  }
+  job.host_template = HostTemplate::build(answers);
+  job.template_source = TemplateSource::kTestNames;
+  job.eligible = true;
+  ++counters_.eligible;
+  ++counters_.templates_from_test_names;
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    if (job.domains[d].done) continue;
+    Observation first = std::move(*job.domains[d].last);
+    job.domains[d].last.reset();
+    test_answer(engine, job, d, std::move(first));
+  }
+}
+
+void ScanRunner::no_template(HostJob& job) {
+  ++counters_.control_failed_hosts;
+  std::string why = "every control handshake failed";
+  if (!job.controls.empty()) why += ": " + describe_answer(job.controls.front());
+  std::vector<const Observation*> tests;
+  for (const auto& domain : job.domains) {
+    if (!domain.done && domain.last) tests.push_back(&*domain.last);
+  }
+  job.device_evidence = same_answer_everywhere(job.controls, tests);
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    if (job.domains[d].done) continue;
+    ScanResult result;
+    const auto& last = job.domains[d].last;
+    const Observation* answer = last ? &*last : job.controls.empty() ? nullptr : &job.controls.front();
+    if (answer) result.observation = *answer;
+    if (answer) result.assessment = assess_observation(*answer, context_);
+    if (result.assessment && result.assessment->verdict.known_interceptor) {
+      result.verdict = ScanVerdict::kIntercepted;
+      result.reasons = {why + "; no name got a browser-trusted chain, so there is no template, but this chain is a "
+                              "known interceptor's"};
+      result.reasons.insert(result.reasons.end(), result.assessment->verdict.reasons.begin(),
+                            result.assessment->verdict.reasons.end());
+    } else {
+      result.verdict = ScanVerdict::kControlFailed;
+      result.reasons = {why};
+      if (last) result.reasons.push_back("this name: " + describe_answer(*last));
+      if (!job.device_evidence.empty()) result.reasons.push_back(job.device_evidence);
+    }
+    emit(job, d, std::move(result));
+  }
+}
+
+std::string ScanRunner::recheck_name(HostJob& job) {
+  if (job.template_source != TemplateSource::kTestNames) return random_control_name(name_state_);
+  return job.template_names[job.next_recheck++ % job.template_names.size()];
+}
+
+void ScanRunner::test_answer(Engine& engine, HostJob& job, size_t domain, Observation observation) {
+  auto& state = job.domains[domain];
+  if (!job.host_template) {  // controls failed: collecting the first answers
+    state.last = std::move(observation);
+    if (--job.first_answers_pending == 0) test_answers_ready(engine, job);
+    return;
+  }
+  if (job.host_template->matches(observation) && !job.forges_every_name) {
+    ScanResult result;
+    result.verdict = ScanVerdict::kClean;
+    result.reasons = {"matches the template"};
+    result.observation = std::move(observation);
+    return emit(job, domain, std::move(result));
+  }
+  if (job.forges_every_name) return emit(job, domain, judge_alone(job, std::move(observation)));
+  // The answer the verdict will be about: the latest one that presented a certificate, so one
+  // timed-out try among forged answers does not hide them.
+  if (!observation.chain_der.empty() || !state.last || state.last->chain_der.empty()) state.last = std::move(observation);
+  if (state.attempts < options_.retries) {
+    ++state.attempts;
+    submit(engine, job, kTest, domain, domains_[domain]);
+  } else {
+    submit(engine, job, kRecheck, domain, recheck_name(job));
+  }
+}
+
+ScanResult ScanRunner::judge_alone(HostJob& job, Observation observation) {
+  ScanResult result;
+  result.assessment = assess_observation(observation, context_);
+  if (result.assessment->verdict.known_interceptor) {
+    result.verdict = ScanVerdict::kIntercepted;
+    result.reasons = {job.device_evidence};
+    result.reasons.insert(result.reasons.end(), result.assessment->verdict.reasons.begin(),
+                          result.assessment->verdict.reasons.end());
+  } else if (!observation.chain_der.empty() && chain_trusted(observation.chain_der, nullptr)) {
+    result.verdict = ScanVerdict::kClean;
+    result.reasons = {"a browser-trusted chain: the device that forges the controls let this name through"};
+  } else {
+    result.verdict = ScanVerdict::kError;
+    result.reasons = {"the device forges the controls; this name got " + describe_answer(observation)};
+  }
+  result.observation = std::move(observation);
+  return result;
+}
+
 ScanResult ScanRunner::classify(HostJob& job, size_t domain) {
   ScanResult result;
   const Observation& observation = *job.domains[domain].last;
   result.reasons = job.host_template->differences(observation);
-  result.reasons.push_back(fmt::format("all {} tries differ from the template; a control re-test right after matched",
-                                       job.domains[domain].attempts));
+  result.reasons.push_back(fmt::format("all {} tries differ from the template; a {} re-test right after matched",
+                                       job.domains[domain].attempts,
+                                       job.template_source == TemplateSource::kTestNames ? "template name" : "control"));
   result.observation = observation;
   if (observation.error || observation.chain_der.empty()) {
     result.verdict = ScanVerdict::kError;
@@ -186,32 +364,14 @@ void ScanRunner::complete(Engine& engine, uint64_t token, Observation observatio
       job.controls.push_back(std::move(observation));
       if (--job.controls_pending == 0) templates_ready(engine, job);
       break;
-    case kTest: {
-      auto& state = job.domains[domain];
-      if (job.host_template->matches(observation)) {
-        ScanResult result;
-        result.verdict = ScanVerdict::kClean;
-        result.reasons = {"matches the template"};
-        result.observation = std::move(observation);
-        emit(job, domain, std::move(result));
-      } else {
-        // The answer the verdict will be about: the latest one that presented a certificate, so one
-        // timed-out try among forged answers does not hide them.
-        if (!observation.chain_der.empty() || !state.last || state.last->chain_der.empty()) state.last = std::move(observation);
-        if (state.attempts < options_.retries) {
-          ++state.attempts;
-          submit(engine, job, kTest, domain, domains_[domain]);
-        } else {
-          submit(engine, job, kRecheck, domain, random_control_name(name_state_));
-        }
-      }
+    case kTest:
+      test_answer(engine, job, domain, std::move(observation));
       break;
-    }
     case kRecheck:
       if (job.host_template->matches(observation)) {
         emit(job, domain, classify(job, domain));
       } else {
-        submit(engine, job, kLateRecheck, domain, random_control_name(name_state_),
+        submit(engine, job, kLateRecheck, domain, recheck_name(job),
                std::chrono::steady_clock::now() + options_.stateful_delay);
       }
       break;
@@ -231,7 +391,7 @@ void ScanRunner::complete(Engine& engine, uint64_t token, Observation observatio
     }
   }
   if (job.remaining == 0 && job.controls_pending <= 0) {
-    if (options_.host_done) options_.host_done({&job.target, job.eligible, job.intercepted});
+    if (options_.host_done) options_.host_done({&job.target, job.eligible, job.intercepted, job.device_evidence});
     jobs_.erase(it);
   }
 }

@@ -2,6 +2,13 @@
 // each test domain tried up to `retries` times until one answer matches, and an anomaly
 // confirmed by re-testing a control (the Hyperquack method of the Kazakhstan study).
 //
+// Real devices do not always answer control names cleanly. When every control fails (squid
+// answers a name that does not resolve to the address with an HTTP error), the template is
+// built from the test names' own answers: the chain most of them got that is browser-trusted
+// (the host's genuine one), and re-tests use those names instead of random ones. When the
+// controls themselves get a known interceptor's chain (a device that forges every name), each
+// name is judged by its own chain. Every result says where its template came from.
+//
 // One HostJob per host in progress; jobs hand probe requests to the Engine and turn
 // its observations into one ScanResult per (host, domain). Hosts stream from the
 // HostList; at most `max_active_hosts` jobs exist at once, so memory does not grow
@@ -25,6 +32,11 @@ namespace mitmscope {
 enum class ScanVerdict { kIntercepted, kMismatch, kClean, kError, kControlFailed, kStateful, kIneligible };
 std::string_view scan_verdict_name(ScanVerdict verdict);
 
+// Where a host's template came from: its control names (the study's method), the test names'
+// own browser-trusted answers (controls failed), or nowhere.
+enum class TemplateSource { kControls, kTestNames, kNone };
+std::string_view template_source_name(TemplateSource source);
+
 struct ScanResult {
   const HostTarget* host = nullptr;
   std::string sni;
@@ -34,6 +46,8 @@ struct ScanResult {
   std::optional<ChainAssessment> assessment;
   std::string template_id;
   std::string template_leaf_sha256;
+  TemplateSource template_source = TemplateSource::kNone;
+  std::vector<std::string> template_names;      // kTestNames: the names whose answers built it
   int attempts = 0;
   std::optional<ForgingAnalysis> forging;       // intercepted: presented leaf vs the template's
 };
@@ -44,6 +58,9 @@ struct HostOutcome {
   const HostTarget* host = nullptr;
   bool eligible = false;      // its template was built and its own certificate is trusted
   bool intercepted = false;   // at least one domain was intercepted
+  // What a device answering for the whole host showed ("every name, controls included, is answered
+  // with HTTP/1.1 409 Conflict (Server: squid/5.7)"); empty when the host answered normally.
+  std::string device_evidence;
 };
 
 struct ScanOptions {
@@ -62,6 +79,8 @@ struct ScanOptions {
 
 struct ScanCounters {
   size_t hosts = 0, eligible = 0, ineligible = 0, control_failed_hosts = 0;
+  size_t templates_from_test_names = 0;   // hosts whose controls failed but whose test names built a template
+  size_t devices_forging_every_name = 0;  // hosts whose controls got a known interceptor's chain
   size_t results = 0;
   std::map<std::string, size_t> verdicts;
 };
@@ -82,6 +101,15 @@ class ScanRunner {
   void submit(Engine& engine, HostJob& job, int kind, size_t domain, std::string sni,
               std::chrono::steady_clock::time_point not_before = {});
   void templates_ready(Engine& engine, HostJob& job);
+  void submit_tests(Engine& engine, HostJob& job);
+  // Controls failed: every test name's first answer is in; the template comes from them.
+  void test_answers_ready(Engine& engine, HostJob& job);
+  void no_template(HostJob& job);
+  void test_answer(Engine& engine, HostJob& job, size_t domain, Observation observation);
+  std::string recheck_name(HostJob& job);
+  // A device forging every name: each answer judged by its own chain.
+  ScanResult judge_alone(HostJob& job, Observation observation);
+  bool chain_trusted(const std::vector<std::vector<uint8_t>>& chain_der, std::string* why) const;
   // `evidence`: the answer that decided (a failed control, the ineligible host's own chain), shown with every row.
   void emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason, const Observation* evidence);
   void emit(HostJob& job, size_t domain, ScanResult result);

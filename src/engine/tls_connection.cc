@@ -45,6 +45,8 @@ int metered_read(BIO* bio, char* data, size_t length, size_t* read_bytes) {
   }
   const ssize_t got = ::recv(socket->fd, data, std::min(length, socket->step_budget), 0);
   if (got > 0) {
+    const size_t keep = std::min(static_cast<size_t>(got), PlainAnswer::kMaxBytes - std::min(socket->first_bytes.size(), PlainAnswer::kMaxBytes));
+    socket->first_bytes.insert(socket->first_bytes.end(), data, data + keep);
     socket->step_budget -= static_cast<size_t>(got);
     socket->received += static_cast<uint64_t>(got);
     *read_bytes = static_cast<size_t>(got);
@@ -315,10 +317,24 @@ Error TlsConnection::classify_failure(int ssl_error, int saved_errno) {
   return {ErrorCode::kTlsProtocolError, text};
 }
 
+void TlsConnection::keep_plain_answer(Error& error) {
+  auto& bytes = socket_.first_bytes;
+  while (bytes.size() < PlainAnswer::kMaxBytes) {
+    uint8_t buffer[PlainAnswer::kMaxBytes];
+    const ssize_t got = ::recv(fd_, buffer, PlainAnswer::kMaxBytes - bytes.size(), MSG_DONTWAIT);
+    if (got <= 0) break;
+    bytes.insert(bytes.end(), buffer, buffer + got);
+  }
+  if (bytes.empty()) return;
+  observation_.plain_answer = parse_plain_answer(bytes);
+  error.message = "the answer is not TLS: " + observation_.plain_answer->summary();
+}
+
 TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   const auto now = Clock::now();
   if (phase_ == Phase::kHandshaking) observation_.timings.handshake_ms = milliseconds_between(handshake_started_, now);
   observation_.timings.total_ms = milliseconds_between(started_, now);
+  if (error && error->code == ErrorCode::kNotTls) keep_plain_answer(*error);
   observation_.error = std::move(error);
   if (!certificate_message_.empty()) {
     const bool tls13 = observation_.server_hello && observation_.server_hello->selected_version == 0x0304;

@@ -87,6 +87,8 @@ class TlsConnection {
   void set_ttl(int ttl);
   void record_source_port();
   Error classify_failure(int ssl_error, int saved_errno);
+  // Not TLS: reads what else has arrived (without waiting) and keeps it as the answer's evidence.
+  void keep_plain_answer(Error& error);
   static void on_message(int write_p, int version, int content_type, const void* buffer, size_t length,
                          SSL* ssl, void* self);
 
@@ -98,6 +100,7 @@ class TlsConnection {
     int fd = -1;
     size_t step_budget = 0;
     uint64_t received = 0;
+    std::vector<uint8_t> first_bytes;   // the first PlainAnswer::kMaxBytes received (evidence when not TLS)
   };
   static constexpr size_t kStepReadBytes = 64 * 1024;
   static constexpr uint64_t kHandshakeReadLimit = 4 * 1024 * 1024;

@@ -218,6 +218,16 @@ nlohmann::ordered_json forging_profile_json(const ForgingProfile& profile) {
           {"distinct_presented_keys", profile.distinct_presented_keys}};
 }
 
+nlohmann::ordered_json plain_answer_json(const PlainAnswer& answer) {
+  auto headers = nlohmann::ordered_json::array();
+  for (const auto& [name, value] : answer.headers) headers.push_back({name, value});
+  return {{"first_line", answer.first_line},
+          {"http_status", answer.http_status ? nlohmann::ordered_json(*answer.http_status) : nlohmann::ordered_json(nullptr)},
+          {"server", answer.server.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(answer.server)},
+          {"headers", headers},
+          {"first_bytes", answer.printable_bytes()}};
+}
+
 nlohmann::ordered_json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
                           const JsonOptions& options) {
   nlohmann::ordered_json out = {
@@ -233,6 +243,7 @@ nlohmann::ordered_json probe_json(const Observation& observation, const ChainAss
       {"error", observation.error ? nlohmann::ordered_json{{"code", error_code_name(observation.error->code)},
                                                     {"message", observation.error->message}}
                                   : nlohmann::ordered_json(nullptr)},
+      {"plain_answer", observation.plain_answer ? plain_answer_json(*observation.plain_answer) : nlohmann::ordered_json(nullptr)},
       {"alert", {{"received", observation.alert_received ? nlohmann::ordered_json(tls_alert_name(*observation.alert_received)) : nlohmann::ordered_json(nullptr)},
                  {"sent", observation.alert_sent ? nlohmann::ordered_json(tls_alert_name(*observation.alert_sent)) : nlohmann::ordered_json(nullptr)}}},
       {"timings", {{"connect_ms", optional_double(observation.timings.connect_ms)},

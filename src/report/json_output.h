@@ -30,6 +30,8 @@ nlohmann::ordered_json forging_json(const ForgingAnalysis& analysis);
 nlohmann::ordered_json forging_profile_json(const ForgingProfile& profile);
 nlohmann::ordered_json shape_json(const CertificateShape& shape);
 
+// What came back instead of TLS (Observation::plain_answer).
+nlohmann::ordered_json plain_answer_json(const PlainAnswer& answer);
 // The whole `probe --json` object.
 nlohmann::ordered_json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
                           const JsonOptions& options);

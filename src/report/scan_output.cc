@@ -19,11 +19,22 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
   out["template"] = result.template_id.empty()
                         ? nlohmann::ordered_json(nullptr)
                         : nlohmann::ordered_json{{"id", result.template_id}, {"leaf_sha256", result.template_leaf_sha256}};
+  out["template_source"] = template_source_name(result.template_source);
+  out["template_names"] = result.template_names;
   out["forging"] = result.forging ? forging_json(*result.forging) : nlohmann::ordered_json(nullptr);
   return out;
 }
 
+namespace {
+constexpr size_t kDeviceExamples = 5;
+}  // namespace
+
 void ScanSummary::add_host(const HostOutcome& outcome, const AsnInfo* asn) {
+  if (!outcome.device_evidence.empty()) {
+    auto& device = devices_[outcome.device_evidence];
+    ++device.hosts;
+    if (device.examples.size() < kDeviceExamples) device.examples.push_back(outcome.host->endpoint.to_string());
+  }
   auto count = [&](Group& group) {
     ++group.hosts;
     group.eligible += outcome.eligible;
@@ -66,10 +77,17 @@ nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
                     {"intercepted", group.intercepted},
                     {"intercepted_share", group.eligible == 0 ? 0.0 : double(group.intercepted) / double(group.eligible)}});
   }
+  nlohmann::ordered_json devices = nlohmann::ordered_json::array();
+  for (const auto& [evidence, device] : devices_) {
+    devices.push_back({{"evidence", evidence}, {"hosts", device.hosts}, {"examples", device.examples}});
+  }
   nlohmann::ordered_json summary = {{"hosts", counters.hosts},
           {"eligible", counters.eligible},
           {"ineligible", counters.ineligible},
           {"control_failed_hosts", counters.control_failed_hosts},
+          {"templates_from_test_names", counters.templates_from_test_names},
+          {"devices_forging_every_name", counters.devices_forging_every_name},
+          {"devices", devices},
           {"results", counters.results},
           {"verdicts", counters.verdicts},
           {"intercepted_hosts", intercepted_hosts_.size()},
@@ -88,6 +106,13 @@ std::string ScanSummary::text(const ScanCounters& counters) const {
       counters.hosts, counters.eligible, counters.ineligible, counters.control_failed_hosts, counters.results,
       intercepted_hosts_.size(),
       counters.eligible ? 100.0 * double(intercepted_hosts_.size()) / double(counters.eligible) : 0.0);
+  if (counters.templates_from_test_names > 0) {
+    text += fmt::format("{} hosts failed every control name; their template came from the test names' own "
+                        "browser-trusted answers\n", counters.templates_from_test_names);
+  }
+  for (const auto& [evidence, device] : devices_) {
+    text += fmt::format("device on {} hosts (e.g. {}): {}\n", device.hosts, device.examples.front(), evidence);
+  }
   text += "verdicts:";
   for (const auto& [verdict, count] : counters.verdicts) text += fmt::format(" {} {}", verdict, count);
   text += "\n";

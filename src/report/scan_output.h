@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,12 @@ class ScanSummary {
   std::map<uint32_t, std::string> as_names_;
   bool have_asn_table_ = false;
   std::map<std::string, size_t> interceptors_;
+  // Devices answering for whole hosts, by their evidence: how many hosts, and a few of them.
+  struct Device {
+    size_t hosts = 0;
+    std::vector<std::string> examples;
+  };
+  std::map<std::string, Device> devices_;
 };
 
 }  // namespace mitmscope

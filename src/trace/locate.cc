@@ -22,6 +22,39 @@ std::optional<std::string> router_at(int ttl, std::initializer_list<const TraceS
   return std::nullopt;
 }
 
+std::string outcome_at(const TraceSeries& series, int ttl) {
+  const auto* hop = hop_at(series, ttl);
+  if (!hop) return "nothing";
+  return hop->detail.empty() ? std::string(hop_outcome_name(hop->outcome))
+                             : fmt::format("{}: {}", hop_outcome_name(hop->outcome), hop->detail);
+}
+
+// No certificate judged forged, but the target is answered (TLS or not, reset, alert) before the
+// address's distance: a device answers for the address at that hop, and the control tells which kind.
+InjectionPoint device_below_address(InjectionPoint point, const TraceSeries& target, const TraceSeries& control) {
+  const int hop = *point.target_terminating_ttl;
+  point.injection_ttl = hop;
+  if (hop > 1) point.router_before = router_at(hop - 1, {&target, &control});
+  const std::string seen = fmt::format("the target SNI is answered at TTL {} ({}) while the address is {} hops away",
+                                       hop, outcome_at(target, hop), *point.address_distance);
+  if (point.control_terminating_ttl == hop) {
+    point.kind = InjectionKind::kTerminatingProxy;
+    point.reasons.push_back(fmt::format("{}, and so is the control ({}): a device terminates connections at hop {} "
+                                        "(no certificate was judged forged)",
+                                        seen, outcome_at(control, hop), hop));
+  } else if (!point.control_terminating_ttl || *point.control_terminating_ttl > hop) {
+    point.kind = InjectionKind::kInPath;
+    point.router_after = router_at(hop, {&control});
+    point.reasons.push_back(fmt::format("{}, while the control still expires there: a device in the path answers for "
+                                        "the target at hop {} (no certificate was judged forged)", seen, hop));
+  } else {
+    point.kind = InjectionKind::kInconclusive;
+    point.reasons.push_back(fmt::format("{}, but the control is answered earlier, at TTL {}", seen,
+                                        *point.control_terminating_ttl));
+  }
+  return point;
+}
+
 }  // namespace
 
 bool hop_terminates(HopOutcome outcome) {
@@ -69,6 +102,10 @@ InjectionPoint locate_injection(const TraceSeries& target, const TraceSeries& co
   point.control_terminating_ttl = first_ttl(control, hop_terminates);
   point.address_distance = first_ttl(path, hop_terminates);
   point.injection_ttl = first_ttl(target, [](HopOutcome outcome) { return outcome == HopOutcome::kForged; });
+  if (!point.injection_ttl && point.target_terminating_ttl && point.address_distance &&
+      *point.target_terminating_ttl < *point.address_distance) {
+    return device_below_address(std::move(point), target, control);
+  }
   if (!point.injection_ttl) {
     point.kind = point.target_terminating_ttl ? InjectionKind::kNone : InjectionKind::kInconclusive;
     point.reasons.push_back(point.target_terminating_ttl

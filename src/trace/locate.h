@@ -10,7 +10,10 @@
 //  - both end at the same TTL k, the target forged: a device that terminates the connection
 //    for any name (a terminating proxy) when the address is further than k, the server itself
 //    when it is at k, undecided without a path series;
-//  - no forged answer: no interception seen on this path.
+//  - no forged answer, but the target is answered (TLS or not, reset, alert) at a TTL below the
+//    address's distance: a device answers for the address there; the control, answered at the
+//    same TTL or not, says terminating proxy or in-path device (squid's HTTP error is such an answer);
+//  - no forged answer and nothing before the address: no interception seen on this path.
 #pragma once
 
 #include <optional>
@@ -62,7 +65,9 @@ struct InjectionPoint {
   std::optional<int> target_terminating_ttl;    // first TTL with an answer other than expiry/silence
   std::optional<int> control_terminating_ttl;
   std::optional<int> address_distance;          // from the path series
-  std::optional<int> injection_ttl;             // first TTL answered with a forged chain
+  // First TTL answered with a forged chain; without one, the TTL at which a device answers the
+  // target (anything but expiry or silence) before the address's distance.
+  std::optional<int> injection_ttl;
   std::optional<std::string> router_before;     // the last router before the injection point
   std::optional<std::string> router_after;      // the first router after it (the control's, at the same TTL)
   std::vector<std::string> reasons;

@@ -87,20 +87,23 @@ HopResult classify(const Observation& observation, int series, const AssessmentC
   return hop;
 }
 
-// A TLS answer is forged when it is attributed to a known interceptor, or when it differs
-// from the control's answer at the far end and is not browser-trusted for the name.
+// A TLS answer is forged when it is attributed to a known interceptor, or when it is not
+// browser-trusted for the name and is not the certificate the control gets at the far end. An
+// untrusted chain is never genuine for lack of a control certificate (a device that answers the
+// control with an HTTP error still forged the target's).
 void decide_forged(TraceSeries& series, const std::string& control_leaf) {
   for (auto& hop : series) {
     if (hop.leaf_sha256.empty()) continue;
     if (!hop.interceptor.empty() || hop.verdict == "intercepted") {
       hop.outcome = HopOutcome::kForged;
       hop.detail = "chain of a known interceptor" + (hop.interceptor.empty() ? "" : " (" + hop.interceptor + ")");
-    } else if (!control_leaf.empty() && hop.leaf_sha256 != control_leaf && hop.verdict != "clean") {
-      hop.outcome = HopOutcome::kForged;
-      hop.detail = "not trusted for the name, and not the certificate the control SNI gets";
-    } else {
+    } else if (hop.verdict == "clean" || hop.leaf_sha256 == control_leaf) {
       hop.outcome = HopOutcome::kGenuine;
-      hop.detail = control_leaf.empty() ? "no control answer to compare with" : "";
+      hop.detail = hop.verdict == "clean" ? "browser-trusted for the name" : "the certificate the control SNI gets too";
+    } else {
+      hop.outcome = HopOutcome::kForged;
+      hop.detail = control_leaf.empty() ? "not trusted for the name; the control got no certificate to compare with"
+                                        : "not trusted for the name, and not the certificate the control SNI gets";
     }
   }
 }

@@ -104,4 +104,33 @@ TEST(TimeExceeded, RejectsOtherTypesAndTruncatedPackets) {
 }
 
 }  // namespace
+// squid (ssl-bump, intercept) at hop 4 of 7: the control gets an HTTP error at TTL 4, the target a
+// chain nothing could call forged (no registry entry, no control certificate): still a device at hop 4.
+TEST(LocateInjection, DeviceAnsweringBelowTheAddressWithoutAForgedChain) {
+  const auto point = locate_injection(series(10, 4, HopOutcome::kNotTls), series(10, 4, HopOutcome::kNotTls),
+                                      series(10, 7, HopOutcome::kReached));
+  EXPECT_EQ(point.kind, InjectionKind::kTerminatingProxy);
+  EXPECT_EQ(point.injection_ttl, 4);
+  EXPECT_EQ(point.router_before, "10.200.2.2");
+  ASSERT_FALSE(point.reasons.empty());
+  EXPECT_NE(point.reasons.front().find("7 hops away"), std::string::npos) << point.reasons.front();
+}
+
+TEST(LocateInjection, ResetBelowTheAddressWhileTheControlGoesOnIsInPath) {
+  const auto point = locate_injection(series(10, 3, HopOutcome::kReset), series(10, 7, HopOutcome::kGenuine),
+                                      series(10, 7, HopOutcome::kReached));
+  EXPECT_EQ(point.kind, InjectionKind::kInPath);
+  EXPECT_EQ(point.injection_ttl, 3);
+  EXPECT_EQ(point.router_after, "10.200.2.2");  // the control's router at hop 3
+}
+
+TEST(LocateInjection, AnswerAtTheAddressWithoutForgeryIsStillNone) {
+  // Without the path series the distance is unknown: nothing is claimed from an answer alone.
+  const auto unknown = locate_injection(series(10, 4, HopOutcome::kNotTls), series(10, 4, HopOutcome::kNotTls));
+  EXPECT_EQ(unknown.kind, InjectionKind::kNone);
+  const auto at_address = locate_injection(series(10, 7, HopOutcome::kNotTls), series(10, 7, HopOutcome::kGenuine),
+                                           series(10, 7, HopOutcome::kReached));
+  EXPECT_EQ(at_address.kind, InjectionKind::kNone);
+}
+
 }  // namespace mitmscope
