@@ -27,6 +27,9 @@ packages=(
   libmaxmind-db-writer-perl
   # the HTML report is tested in a real headless browser
   chromium fonts-dejavu-core
+  # real interception products as lab devices (lab/product): squid ssl-bump, sslsplit, mitmproxy, and the
+  # resolver squid's host verification asks (dnsmasq's binary alone: no system service)
+  squid-openssl sslsplit mitmproxy dnsmasq-base
   # libFuzzer harnesses (scripts/fuzz.sh): clang 16 and its runtimes
   clang-16 libclang-rt-16-dev
 )

@@ -11,6 +11,24 @@
 
 namespace mitmscope::cli {
 
+namespace {
+
+// The chain as sent; when it is a lone leaf signed by a registry certificate (mitmproxy sends no CA), that
+// certificate is stored as its issuer (position 1), so the campaign's issuers and exports know who signed it.
+// The result's JSON still says what was sent (server_certificates.length).
+std::vector<std::pair<std::string, std::vector<uint8_t>>> stored_chain(const ChainAssessment& assessment) {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
+  for (const auto& certificate : assessment.chain) out.emplace_back(certificate.sha256_hex(), certificate.der());
+  const auto& entry = assessment.attribution.entry;
+  if (assessment.chain.size() == 1 && entry && entry->certificate &&
+      entry->certificate->sha256_hex() != assessment.chain.front().sha256_hex()) {
+    out.emplace_back(entry->certificate->sha256_hex(), entry->certificate->der());
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks) {
   auto hosts = HostList::open(inputs.hosts_file, inputs.targets);
   if (!hosts) return std::unexpected(hosts.error());
@@ -68,11 +86,7 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
           StoredResult stored_result{result.host->endpoint.ip, result.host->endpoint.port, result.sni,
                                      result.observation ? format_utc(result.observation->time) : format_utc(now_utc()),
                                      std::string(scan_verdict_name(result.verdict)), text, {}};
-          if (result.assessment) {
-            for (const auto& certificate : result.assessment->chain) {
-              stored_result.certificates.emplace_back(certificate.sha256_hex(), certificate.der());
-            }
-          }
+          if (result.assessment) stored_result.certificates = stored_chain(*result.assessment);
           batch.push_back(std::move(stored_result));
           if (batch.size() >= 256) flush();
         }

@@ -49,9 +49,12 @@ Result<DiscoverReport> discover(const std::filesystem::path& hosts_file, const T
                       [&](const ScanResult& result) {
                         const std::string& ip = result.host->endpoint.ip;
                         all_hosts.insert(ip);
+                        // A host with one usable answer is usable: a device may answer some names with an
+                        // error (squid's 409 for a name that does not resolve) and forge others.
                         if (usable_verdict(result.verdict)) {
                           usable.insert(ip);
-                        } else if (!unusable.contains(ip)) {
+                          unusable.erase(ip);
+                        } else if (!unusable.contains(ip) && !usable.contains(ip)) {
                           unusable[ip] = fmt::format("{}: {}", scan_verdict_name(result.verdict),
                                                      result.reasons.empty() ? "" : result.reasons.front());
                         }

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +33,32 @@ std::string joined(const std::vector<std::string>& argv) {
 }  // namespace
 
 bool running_as_root() { return ::geteuid() == 0; }
+
+Result<int> spawn_process(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) return make_error(ErrorCode::kFileUnwritable, fmt::format("{}: {}", log.string(), std::strerror(errno)));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    return make_error(ErrorCode::kNetworkError, fmt::format("fork: {}", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    std::vector<char*> args;
+    for (const auto& part : argv) args.push_back(const_cast<char*>(part.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
 
 Result<std::string> run_command(const std::vector<std::string>& argv, const std::string& input) {
   int in_pipe[2], out_pipe[2], err_pipe[2];

@@ -2,6 +2,7 @@
 // command line and its error output in any failure message.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,11 @@ namespace mitmscope::lab {
 
 // Runs argv (searching PATH); `input` goes to its stdin. Fails on a non-zero exit.
 Result<std::string> run_command(const std::vector<std::string>& argv, const std::string& input = {});
+
+// Starts argv in the background with stdout and stderr appended to `log`; the process gets SIGTERM
+// when the calling thread exits (PR_SET_PDEATHSIG), so call it from a thread that lives as long
+// as the process should. The caller reaps it (waitpid).
+Result<int> spawn_process(const std::vector<std::string>& argv, const std::filesystem::path& log);
 
 // `ip -batch -` with one command per line: thousands of changes in one process.
 Result<void> ip_batch(const std::vector<std::string>& lines);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -18,7 +19,7 @@
 
 #include "lab/command.h"
 #include "lab/host_server.h"
-#include "lab/interceptor.h"
+#include "lab/device.h"
 #include "x509/certificate_reader.h"
 
 namespace mitmscope::lab {
@@ -46,6 +47,34 @@ uint32_t lab_address(uint32_t plan_address, bool loopback) {
   return loopback ? (plan_address & 0x00ffffffu) | (127u << 24) : plan_address;
 }
 
+// The package's installed version, for the ground truth's provenance.
+std::string package_version(std::string_view package) {
+  auto version = run_command({"dpkg-query", "-W", "-f=${Version}", std::string(package)});
+  return version ? *version : "unknown";
+}
+
+// What the device is and what it does with each name: the ground truth a measurement is checked against.
+Json device_truth(const Scenario& scenario) {
+  const auto expectation = product_expectation(scenario.product);
+  const std::set<std::string> unresolved(scenario.unresolved_domains.begin(), scenario.unresolved_domains.end());
+  Json fates = Json::object();
+  for (const auto& name : scenario.targeted_domains) fates[name] = name_fate_name(expectation.fate(true, !unresolved.contains(name)));
+  for (const auto& name : scenario.untargeted_domains) {
+    fates[name] = name_fate_name(expectation.fate(false, !unresolved.contains(name)));
+  }
+  Json truth = {{"product", product_name(scenario.product)},
+                {"package", product_package(scenario.product)},
+                {"version", scenario.product == Product::kLabDevice ? std::string("built in")
+                                                                   : package_version(product_package(scenario.product))},
+                {"signs_with", scenario.product == Product::kLabDevice ? "intermediate" : "root"},
+                {"names", fates},
+                {"controls", name_fate_name(expectation.untargeted_unresolved)},
+                {"resolved_names", resolved_names(scenario)},
+                {"unresolved_domains", scenario.unresolved_domains}};
+  if (scenario.product != Product::kLabDevice) truth["listen_port"] = kProductPort;
+  return truth;
+}
+
 void write_user_files(const Scenario& scenario, const Plan& plan, const Topology& topology, const LabPaths& paths,
                       const LabSecrets& secrets, bool loopback) {
   const uint16_t port = loopback ? kLoopbackRelayPort : 443;
@@ -59,7 +88,10 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
                                                      secrets.hierarchy.root.certificate.common_name().value_or("root"),
                                                      scenario.name)},
                                 {"country", "KZ"},
-                                {"operator", "mitmscope lab interceptor"},
+                                {"operator", scenario.product == Product::kLabDevice
+                                                 ? std::string("mitmscope lab interceptor")
+                                                 : fmt::format("{} (Debian package {}) in the mitmscope lab",
+                                                               product_name(scenario.product), product_package(scenario.product))},
                                 {"kind", "root"},
                                 {"incident", fmt::format("lab scenario {}", scenario.name)},
                                 {"references", Json::array({"docs/LAB.md"})},
@@ -102,6 +134,7 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
   write_text(paths.prefix_table(), prefixes);
   std::string domains;
   for (const auto& domain : scenario.targeted_domains) domains += domain + "\n";
+  for (const auto& domain : scenario.untargeted_domains) domains += domain + "\n";
   write_text(paths.domains(), domains);
   Json intermediates = Json::array();
   for (const auto& intermediate : secrets.hierarchy.intermediates) {
@@ -151,6 +184,7 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
                    {"serial_random_bits", scenario.forging.serial_random_bits}}},
       {"schedule", schedule},
       {"repeat_every_seconds", scenario.schedule.repeat_every_seconds},
+      {"device", device_truth(scenario)},
   };
   write_text(paths.ground_truth(), truth.dump(2));
 }
@@ -214,35 +248,17 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
     report_ready("error: " + listening.error().message + "\n");
     return 1;
   }
-  auto roots = TrustStore::from_certificates({secrets.public_ca.certificate}, "lab public CA");
-  size_t intermediate = scenario.issuer.initial_intermediate;
-  Interceptor interceptor(scenario, secrets.hierarchy.intermediates[intermediate], *roots);
   std::atomic<bool> evening_on_path{scenario.schedule.evening_through_interceptor};
-  if (loopback) {
-    interceptor.use_loopback(kLoopbackRelayPort, kLoopbackHostPort, [&plan, &evening_on_path](uint32_t address) {
-      const uint32_t plan_address = (address & 0x00ffffffu) | (198u << 24);
-      for (const auto& prefix : plan.prefixes) {
-        const uint32_t mask = ~0u << (32 - prefix.length);
-        if ((plan_address & mask) != prefix.network) continue;
-        return prefix.path == PathKind::kInterceptor || (prefix.path == PathKind::kEvening && evening_on_path.load());
-      }
-      return false;
-    });
-  }
-  std::string interceptor_error;
-  std::atomic<bool> interceptor_ready{false};
-  std::thread interceptor_thread([&] {
-    auto entered = loopback ? Result<void>() : enter_namespace(topology.interceptor_namespace());
-    auto started = entered ? interceptor.start() : Result<void>(std::unexpected(entered.error()));
-    if (!started) interceptor_error = started.error().message;
-    interceptor_ready = true;
-    if (started) interceptor.run();
-  });
-  while (!interceptor_ready) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  if (!interceptor_error.empty()) {
-    report_ready("error: " + interceptor_error + "\n");
-    interceptor.stop();
-    interceptor_thread.join();
+  auto device = make_device({.scenario = scenario,
+                             .plan = plan,
+                             .topology = topology,
+                             .hierarchy = secrets.hierarchy,
+                             .public_ca = secrets.public_ca,
+                             .state_directory = paths.directory,
+                             .loopback = loopback,
+                             .evening_on_path = &evening_on_path});
+  if (auto started = device->start(); !started) {
+    report_ready("error: " + started.error().message + "\n");
     return 1;
   }
   std::thread host_thread([&] { hosts.run(); });
@@ -261,15 +277,7 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
     const std::string override_state = read_text(paths.override_file());
     if (override_state.starts_with("on")) state.interceptor_on = true;
     if (override_state.starts_with("off")) state.interceptor_on = false;
-    interceptor.set_active(state.interceptor_on);
-    const auto current = interceptor.forger().rules();
-    if (current.validity_shift_hours != state.rules.validity_shift_hours || current.key_bits != state.rules.key_bits) {
-      interceptor.forger().set_rules(state.rules);
-    }
-    if (state.intermediate != intermediate) {
-      interceptor.forger().set_issuer(secrets.hierarchy.intermediates[state.intermediate]);
-      intermediate = state.intermediate;
-    }
+    device->apply({.on = state.interceptor_on, .rules = state.rules, .intermediate = state.intermediate});
     if (restart_requested) std::filesystem::remove(paths.schedule_restart());
     if (state.evening_through_interceptor != evening) {
       evening_on_path = state.evening_through_interceptor;
@@ -286,40 +294,28 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
       std::filesystem::remove(paths.reset_request());
     }
     const auto rates = hosts.connection_rates();
-    const auto& stats = interceptor.stats();
-    const Json status = {{"pid", ::getpid()},
-                         {"elapsed_seconds", elapsed},
-                         {"interceptor_on", state.interceptor_on},
-                         {"override", override_state.empty() ? "schedule" : override_state.substr(0, override_state.find('\n'))},
-                         {"evening_through_interceptor", evening},
-                         {"validity_shift_hours", state.rules.validity_shift_hours},
-                         {"key_bits", state.rules.key_bits},
-                         {"intermediate", intermediate},
-                         {"client_hellos", stats.client_hellos.load()},
-                         {"passed", stats.passed.load()},
-                         {"intercepted", stats.intercepted.load()},
-                         {"genuine_invalid", stats.genuine_invalid.load()},
-                         {"takeover_failed", stats.takeover_failed.load()},
-                         {"last_takeover_error", interceptor.last_takeover_error()},
-                         {"passed_without_handshake", stats.passed_without_handshake.load()},
-                         {"retransmissions_dropped", stats.retransmissions_dropped.load()},
-                         {"passed_busy", stats.passed_busy.load()},
-                         {"interceptor_threads", interceptor.workers()},
-                         {"host_handshakes", hosts.handshakes()},
-                         {"host_connections", rates.connections},
-                         {"host_max_connections_per_address_per_second", rates.max_per_address_per_second},
-                         {"host_busiest_address", ipv4_to_string(rates.busiest_address)},
-                         {"host_busiest_client", ipv4_to_string(rates.busiest_client)},
-                         {"host_max_connections_per_client_per_second", rates.max_total_per_second},
-                         {"host_client_hello_shapes", hosts.client_hello_shapes()}};
+    Json status = {{"pid", ::getpid()},
+                   {"elapsed_seconds", elapsed},
+                   {"interceptor_on", state.interceptor_on},
+                   {"override", override_state.empty() ? "schedule" : override_state.substr(0, override_state.find('\n'))},
+                   {"evening_through_interceptor", evening},
+                   {"validity_shift_hours", state.rules.validity_shift_hours},
+                   {"key_bits", state.rules.key_bits}};
+    status.update(device->status());
+    status.update({{"host_handshakes", hosts.handshakes()},
+                   {"host_connections", rates.connections},
+                   {"host_max_connections_per_address_per_second", rates.max_per_address_per_second},
+                   {"host_busiest_address", ipv4_to_string(rates.busiest_address)},
+                   {"host_busiest_client", ipv4_to_string(rates.busiest_client)},
+                   {"host_max_connections_per_client_per_second", rates.max_total_per_second},
+                   {"host_client_hello_shapes", hosts.client_hello_shapes()}});
     write_text(paths.daemon_status().string() + ".tmp", status.dump(2));
     std::filesystem::rename(paths.daemon_status().string() + ".tmp", paths.daemon_status());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   hosts.stop();
-  interceptor.stop();
+  device->stop();
   host_thread.join();
-  interceptor_thread.join();
   return 0;
 }
 
@@ -384,6 +380,7 @@ Result<size_t> lab_down(const std::filesystem::path& state_directory) {
   }
   std::error_code error;
   std::filesystem::remove_all(state_directory, error);
+  if (!loopback) std::filesystem::remove_all(kProductRuntimeDirectory, error);
   return removed;
 }
 
@@ -427,7 +424,9 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
       return std::unexpected(set.error());
     }
   }
-  if (auto rules = options.loopback ? Result<std::string>()
+  // A product's NAT rule is the device's to add (lab/device): it is how the device is switched.
+  const bool mangle_rules = !options.loopback && scenario->product == Product::kLabDevice;
+  if (auto rules = !mangle_rules ? Result<std::string>()
                                     : run_command({"ip", "netns", "exec", topology.interceptor_namespace(), "iptables-restore"},
                                                   interceptor_rules(*plan, scenario->mode));
       !rules) {
@@ -551,7 +550,7 @@ Result<std::string> lab_status(const std::filesystem::path& state_directory) {
                         truth["intercepted_hosts"].size(), truth["evening_hosts"].size(), truth["bypass_hosts"].size(),
                         truth["untrusted_hosts"].size());
   }
-  if (daemon.is_object()) {
+  if (daemon.is_object() && daemon.value("device", "lab") == "lab") {
     text += fmt::format("interceptor: {} ({}), validity shift {} h, key {} bits; evening prefixes {}; {} ClientHellos seen, "
                         "{} passed, {} intercepted; {} host handshakes\n",
                         daemon["interceptor_on"].get<bool>() ? "ON" : "OFF", daemon["override"].get<std::string>(),
@@ -559,6 +558,17 @@ Result<std::string> lab_status(const std::filesystem::path& state_directory) {
                         daemon["evening_through_interceptor"].get<bool>() ? "through the interceptor" : "bypassing it",
                         daemon["client_hellos"].get<uint64_t>(), daemon["passed"].get<uint64_t>(),
                         daemon["intercepted"].get<uint64_t>(), daemon["host_handshakes"].get<size_t>());
+  } else if (daemon.is_object()) {
+    std::string processes;
+    for (const auto& process : daemon["processes"]) {
+      processes += fmt::format(" {} (pid {}, {})", process["name"].get<std::string>(), process["pid"].get<int>(),
+                               process["running"].get<bool>() ? "running" : "EXITED");
+    }
+    text += fmt::format("interceptor: {} ({}), product {}: {}; processes:{}; evening prefixes {}; {} host handshakes\n",
+                        daemon["interceptor_on"].get<bool>() ? "ON" : "OFF", daemon["override"].get<std::string>(),
+                        daemon["device"].get<std::string>(), daemon["configuration"].get<std::string>(), processes,
+                        daemon["evening_through_interceptor"].get<bool>() ? "through the interceptor" : "bypassing it",
+                        daemon["host_handshakes"].get<size_t>());
   }
   return text;
 }
@@ -598,7 +608,17 @@ Result<void> lab_switch(const std::filesystem::path& state_directory, std::strin
     return make_error(ErrorCode::kInvalidArgument, fmt::format("lab switch: '{}' is not on, off, schedule or restart", state));
   }
   write_text(paths.override_file(), std::string(state) + "\n");
-  return {};
+  // Returns once the daemon has applied it (its status is written after the device is switched), so a
+  // measurement started right after sees the new state.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto status = Json::parse(read_text(paths.daemon_status()), nullptr, false);
+    if (status.is_object() && status.value("override", "") == state && status.value("interceptor_on", false) == (state == "on")) {
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return make_error(ErrorCode::kNetworkError, fmt::format("lab switch {}: the lab daemon did not apply it within 5 s (lab status)", state));
 }
 
 Result<std::string> lab_counters(const std::filesystem::path& state_directory, bool reset) {

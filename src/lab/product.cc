@@ -17,9 +17,9 @@ struct ProductInfo {
 
 using enum NameFate;
 constexpr std::array kProducts = {
-    ProductInfo{Product::kLabDevice, "lab", "mitmscope", {kIntercepted, kPassed, kPassed, kPassed}},
-    ProductInfo{Product::kSquid, "squid", "squid-openssl", {kIntercepted, kError, kPassed, kError}},
-    ProductInfo{Product::kSquidMimic, "squid-mimic", "squid-openssl", {kIntercepted, kError, kPassed, kError}},
+    ProductInfo{Product::kLabDevice, "lab", "mitmscope", {kIntercepted, kIntercepted, kPassed, kPassed}},
+    ProductInfo{Product::kSquid, "squid", "squid-openssl", {kIntercepted, kIntercepted, kPassed, kError}},
+    ProductInfo{Product::kSquidMimic, "squid-mimic", "squid-openssl", {kIntercepted, kIntercepted, kPassed, kError}},
     ProductInfo{Product::kSslsplit, "sslsplit", "sslsplit", {kIntercepted, kIntercepted, kIntercepted, kIntercepted}},
     ProductInfo{Product::kMitmproxy, "mitmproxy", "mitmproxy", {kIntercepted, kIntercepted, kPassed, kPassed}},
 };
@@ -40,13 +40,13 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& te
 
 // squid's ssl-bump in intercept mode (wiki "SslPeekAndSplice", "ConfigExamples/Intercept/SslBumpExplicit").
 std::string squid_config(const ProductInputs& in, bool mimic) {
-  const auto& d = in.directory;
   std::string rules = mimic ? "ssl_bump peek step1\nssl_bump splice !targeted\nssl_bump stare step2\nssl_bump bump step3\n"
+                              "sslproxy_cert_error allow all\n"
                             : "ssl_bump peek step1\nssl_bump bump targeted\nssl_bump splice all\n";
   return fmt::format(
       "# squid-openssl ssl-bump, intercept mode: written by mitmscope lab up\n"
       "pid_filename {0}/squid.pid\ncache_log {0}/cache.log\naccess_log stdio:{0}/access.log\n"
-      "cache deny all\ncache_mem 8 MB\ncoredump_dir {0}\ncache_effective_user proxy\n"
+      "cache deny all\ncache_mem 8 MB\ncoredump_dir {0}\ncache_effective_user proxy\nshutdown_lifetime 1 seconds\n"
       "http_port 127.0.0.1:3128\n"
       "https_port {1} intercept ssl-bump tls-cert={2} tls-key={3} generate-host-certificates=on "
       "dynamic_cert_mem_cache_size=4MB\n"
@@ -55,27 +55,27 @@ std::string squid_config(const ProductInputs& in, bool mimic) {
       "tls_outgoing_options cafile={4}\n"
       "dns_nameservers 127.0.0.1\nhosts_file none\n"
       "acl step1 at_step SslBump1\nacl step2 at_step SslBump2\nacl step3 at_step SslBump3\n"
-      "acl targeted ssl::server_name \"{0}/targeted.txt\"\n{5}"
+      "acl targeted ssl::server_name \"{5}/targeted.txt\"\n{6}"
       "http_access allow all\n",
-      d.string(), kProductPort, in.ca_certificate.string(), in.ca_key.string(), in.upstream_trust.string(), rules);
+      in.runtime_directory.string(), kProductPort, in.ca_certificate.string(), in.ca_key.string(),
+      in.upstream_trust.string(), in.directory.string(), rules);
 }
 
 Result<ProductSetup> squid_setup(const ProductInputs& in, bool mimic) {
   const auto& d = in.directory;
+  const auto& run = in.runtime_directory;
   if (auto written = write_file(d / "squid.conf", squid_config(in, mimic)); !written) return std::unexpected(written.error());
   if (auto written = write_file(d / "targeted.txt", squid_domain_list(in.targeted_domains)); !written) {
     return std::unexpected(written.error());
   }
   ProductSetup setup;
-  setup.prepare = {{"/usr/lib/squid/security_file_certgen", "-c", "-s", (d / "ssl_db").string(), "-M", "4MB"},
-                   {"chown", "-R", "proxy:proxy", (d / "ssl_db").string()},
-                   {"touch", (d / "cache.log").string(), (d / "access.log").string()},
-                   {"chown", "proxy:proxy", (d / "cache.log").string(), (d / "access.log").string()}};
+  setup.prepare = {{"/usr/lib/squid/security_file_certgen", "-c", "-s", (run / "ssl_db").string(), "-M", "4MB"},
+                   {"chown", "-R", "proxy:proxy", run.string()}};
   setup.processes = {
       {"dnsmasq",
        {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--addn-hosts=" + in.resolver_hosts.string(),
         "--listen-address=127.0.0.1", "--bind-interfaces", "--user=nobody", "--group=nogroup", "--pid-file",
-        "--log-facility=" + (d / "dnsmasq.log").string()},
+        "--log-facility=" + (run / "dnsmasq.log").string()},
        d / "dnsmasq.out"},
       {"squid", {"squid", "-N", "-f", (d / "squid.conf").string()}, d / "squid.out"}};
   setup.config_summary = mimic ? "ssl-bump intercept: peek step 1, splice untargeted, stare step 2, bump step 3 (mimic)"
@@ -86,8 +86,8 @@ Result<ProductSetup> squid_setup(const ProductInputs& in, bool mimic) {
 Result<ProductSetup> sslsplit_setup(const ProductInputs& in) {
   ProductSetup setup;
   setup.processes = {{"sslsplit",
-                      {"sslsplit", "-k", in.ca_key.string(), "-c", in.ca_certificate.string(), "-l",
-                       (in.directory / "connect.log").string(), "ssl", "0.0.0.0", std::to_string(kProductPort)},
+                      {"sslsplit", "-k", in.ca_key.string(), "-c", in.ca_certificate.string(), "ssl", "0.0.0.0",
+                       std::to_string(kProductPort)},
                       in.directory / "sslsplit.out"}};
   setup.config_summary = "ssl 0.0.0.0 (netfilter NAT engine): every TLS connection split";
   return setup;
@@ -164,9 +164,11 @@ std::vector<std::string> product_redirect_rule(bool add, uint16_t port) {
 }
 
 Result<ProductSetup> write_product_files(const ProductInputs& inputs) {
-  std::error_code error;
-  std::filesystem::create_directories(inputs.directory, error);
-  if (error) return make_error(ErrorCode::kFileUnwritable, fmt::format("{}: {}", inputs.directory.string(), error.message()));
+  for (const auto& directory : {inputs.directory, inputs.runtime_directory}) {
+    std::error_code error;
+    std::filesystem::create_directories(directory, error);
+    if (error) return make_error(ErrorCode::kFileUnwritable, fmt::format("{}: {}", directory.string(), error.message()));
+  }
   switch (inputs.product) {
     case Product::kSquid: return squid_setup(inputs, false);
     case Product::kSquidMimic: return squid_setup(inputs, true);

@@ -7,11 +7,15 @@
 // and what it is expected to do with each kind of name (the ground truth measurements are checked
 // against). Starting and stopping the processes is lab/device's business.
 //
-//   squid        peek at step 1, bump targeted names, splice the rest; its host verification answers
-//                a name that does not resolve (lab resolver, dnsmasq) to the destination with
-//                "HTTP/1.1 409 Conflict" in plaintext, controls included
+//   squid        peek at step 1, bump targeted names (whatever they resolve to: the bump at step 2
+//                comes before any check), splice the rest; a name to be spliced that does not resolve
+//                (lab resolver, dnsmasq) to the destination fails squid's host verification and is
+//                answered with "HTTP/1.1 409 Conflict" in plaintext, the random controls included
 //   squid-mimic  the same, but stares at step 2 and bumps at step 3: the forged certificate mimics
-//                the genuine one (server-first)
+//                the genuine one (server-first). With squid's default upstream checks a genuine
+//                certificate that does not name the SNI (any host a remote scan asks for facebook.com)
+//                makes squid serve an error certificate for the SNI instead; the deployment accepts
+//                upstream errors (sslproxy_cert_error allow all), so the mimic is what is measured
 //   sslsplit     forges every name, controls included, copying the genuine subject
 //   mitmproxy    mitmdump --mode transparent with --allow-hosts for the targeted names (others pass
 //                through untouched), upstream certificate sniffing, ALPN mirrored
@@ -41,10 +45,14 @@ enum class NameFate { kIntercepted, kError, kPassed };
 std::string_view name_fate_name(NameFate fate);
 
 struct ProductExpectation {
-  NameFate targeted_resolved;     // a targeted name the lab resolver maps to the destination
-  NameFate targeted_unresolved;   // a targeted name the resolver does not know
-  NameFate untargeted;            // an untargeted name the resolver maps to the destination
-  NameFate control;               // a random name nobody resolves (the scan's controls)
+  NameFate targeted_resolved;       // a targeted name the lab resolver maps to the destination
+  NameFate targeted_unresolved;     // a targeted name the resolver does not know
+  NameFate untargeted_resolved;     // an untargeted name the resolver maps to the destination
+  NameFate untargeted_unresolved;   // an untargeted name nobody resolves (also the scan's random controls)
+  NameFate fate(bool targeted, bool resolved) const {
+    return targeted ? (resolved ? targeted_resolved : targeted_unresolved)
+                    : (resolved ? untargeted_resolved : untargeted_unresolved);
+  }
 };
 ProductExpectation product_expectation(Product product);
 
@@ -52,7 +60,10 @@ inline constexpr uint16_t kProductPort = 3129;
 
 struct ProductInputs {
   Product product = Product::kSquid;
-  std::filesystem::path directory;              // the product's own files (created)
+  std::filesystem::path directory;              // configuration and keys, read as root (created)
+  // What the product's unprivileged processes use (logs, pid, squid's certificate database, the resolver's
+  // hosts file): a directory every user can traverse, which the state directory need not be.
+  std::filesystem::path runtime_directory;
   std::filesystem::path ca_certificate;         // PEM: the CA that signs forged leaves
   std::filesystem::path ca_key;                 // PEM: its key
   std::filesystem::path upstream_trust;         // PEM: what the product trusts upstream (the lab's public CA)
@@ -76,6 +87,9 @@ struct ProductSetup {
 
 // Writes the configuration files under inputs.directory and says how to run the product.
 Result<ProductSetup> write_product_files(const ProductInputs& inputs);
+
+// The runtime directory of a namespace lab's product: namespaces are global, so there is one at a time.
+inline constexpr const char* kProductRuntimeDirectory = "/run/mitmscope-lab-device";
 
 // The iptables command (without "ip netns exec") that sends port 443 to the product: -A or -D.
 std::vector<std::string> product_redirect_rule(bool add, uint16_t port);

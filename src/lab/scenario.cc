@@ -179,6 +179,37 @@ std::string_view path_kind_name(PathKind path) {
   return "unknown";
 }
 
+// The device's product and the names around it: interceptor.product, untargeted_domains,
+// resolver.unresolved_domains (each of them a targeted or untargeted name).
+Result<void> parse_device(const Json& document, const Reader& reader, Scenario& scenario) {
+  const Json interceptor = document.value("interceptor", Json::object());
+  MITMSCOPE_TRY(product_text, reader.get<std::string>(interceptor, "product", "interceptor", std::string("lab")));
+  const auto product = parse_product(*product_text);
+  if (!product) {
+    std::string names;
+    for (const auto& name : product_names()) names += (names.empty() ? "" : ", ") + name;
+    return std::unexpected(reader.error("interceptor.product", fmt::format("'{}' is not one of {}", *product_text, names)));
+  }
+  scenario.product = *product;
+  if (scenario.product != Product::kLabDevice) scenario.mode = InterceptorMode::kTerminatingProxy;
+  MITMSCOPE_TRY(untargeted, reader.get<std::vector<std::string>>(document, "untargeted_domains", "", std::vector<std::string>{}));
+  scenario.untargeted_domains = *untargeted;
+  const Json resolver = document.value("resolver", Json::object());
+  MITMSCOPE_TRY(unresolved, reader.get<std::vector<std::string>>(resolver, "unresolved_domains", "resolver",
+                                                                   std::vector<std::string>{}));
+  const auto listed = [&](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  for (size_t i = 0; i < unresolved->size(); ++i) {
+    if (!listed(scenario.targeted_domains, (*unresolved)[i]) && !listed(scenario.untargeted_domains, (*unresolved)[i])) {
+      return std::unexpected(reader.error(fmt::format("resolver.unresolved_domains[{}]", i),
+                                          fmt::format("'{}' is neither a targeted nor an untargeted domain", (*unresolved)[i])));
+    }
+  }
+  scenario.unresolved_domains = *unresolved;
+  return {};
+}
+
 Result<Scenario> parse_scenario(std::string_view json_text, std::string_view source) {
   const Reader reader(source);
   Json document;
@@ -228,6 +259,7 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   MITMSCOPE_TRY(domains, reader.get<std::vector<std::string>>(document, "targeted_domains", ""));
   if (domains->empty()) return std::unexpected(reader.error("targeted_domains", "empty"));
   scenario.targeted_domains = *domains;
+  MITMSCOPE_TRY(device, parse_device(document, reader, scenario));
 
   const Json ases = document.value("ases", Json::array());
   if (!ases.is_array() || ases.empty()) return std::unexpected(reader.error("ases", "missing or empty"));

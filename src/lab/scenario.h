@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "lab/forger.h"
+#include "lab/product.h"
 
 namespace mitmscope::lab {
 
@@ -82,9 +83,16 @@ struct Scenario {
   int routers = 6;
   int interceptor_router = 4;          // the device sits at this router (1-based)
   InterceptorMode mode = InterceptorMode::kInPath;
+  // The device: the lab's own (the rules below) or a real product (lab/product), which is always a
+  // terminating proxy and signs with the root.
+  Product product = Product::kLabDevice;
   ForgingRules forging;
   IssuerSpec issuer;
   std::vector<std::string> targeted_domains;
+  // Names the device leaves alone, scanned beside the targeted ones (domains.txt holds both).
+  std::vector<std::string> untargeted_domains;
+  // Targeted names the lab's resolver does not know (a product that checks DNS answers them with an error).
+  std::vector<std::string> unresolved_domains;
   std::vector<AsSpec> ases;
   size_t untrusted_hosts_every = 0;    // every Nth host serves a self-signed certificate (0: none)
   Schedule schedule;

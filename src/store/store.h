@@ -34,7 +34,9 @@ struct StoredResult {
   std::string time;
   std::string verdict;
   std::string result_json;     // the whole output object
-  std::vector<std::pair<std::string, std::vector<uint8_t>>> certificates;  // sha256 hex, DER; leaf first
+  // sha256 hex, DER; leaf first, as sent; a lone leaf signed by a registry certificate gets that certificate as
+  // its issuer (position 1): see cli/scan_round.cc, stored_chain
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> certificates;
   // Which measurement of (ip, port, sni) this is, when a source holds many (OONI: "report_id/file:line/handshake");
   // empty for scans, which hold one result per pair.
   std::string measurement;

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# A real interception product from Debian as the lab's device (needs root): squid (ssl-bump), squid-mimic,
+# sslsplit or mitmproxy, started by `lab up --scenario PRODUCT` at hop 4. Measures through it with the real
+# binary and checks each answer against the ground truth the lab writes (docs/LAB.md, "Real products"):
+# scan's verdict for every (host, name), discover, trace's kind and hop, the monitor seeing the product
+# switched off and on, report and export naming the product's CA. Traffic stays inside the lab's namespaces.
+# Usage: product_test.sh MITMSCOPE PRODUCT
+set -u
+mitmscope=$1
+product=$2
+if [ "$(id -u)" -ne 0 ]; then echo "lab tests need root: skipped"; exit 77; fi
+state=$(mktemp -d)/lab
+work=$(mktemp -d)
+failures=0
+check() {  # check DESCRIPTION EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then echo "ok   $product: $1"; return 0; fi
+  echo "FAIL $product: $1: expected '$2', got '$3'"
+  failures=$((failures + 1))
+  return 1
+}
+lab() { "$mitmscope" lab --state-dir "$state" "$@"; }
+cleanup() { lab down >/dev/null 2>&1; [ -n "${KEEP_WORK:-}" ] && echo "work: $work" || rm -rf "$work" "$(dirname "$state")"; }
+trap cleanup EXIT
+flags=(--trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --allow-private)
+measure() { lab exec -- "$mitmscope" "$@" "${flags[@]}"; }
+
+started=$(date +%s.%N)
+lab up --scenario "$product" >"$work/up.txt" 2>&1
+check "lab up" 0 $? || { cat "$work/up.txt"; exit 1; }
+truth="$state/ground-truth.json"
+hop=$(jq -r .interceptor_hop "$truth")
+check "the device is the product, running" "$product true" \
+  "$(jq -r '"\(.device) \([.processes[].running] | all)"' "$state/daemon.json")"
+
+# scan: every (host, name) against the ground truth. Expected: a host behind the device gets each name's fate
+# (intercepted, error: the product's own answer, passed: clean); a bypass host is clean for every name.
+measure scan --hosts "$state/hosts.txt" --domains "$state/domains.txt" --store "$work/scan.db" --retries 2 \
+  --stateful-delay 0.5 --pfx2as "$state/pfx2as.txt" >"$work/scan.jsonl" 2>"$work/scan.txt"
+check "scan exits 0" 0 $? || cat "$work/scan.txt"
+python3 - "$truth" "$work/scan.jsonl" >"$work/scan-check.txt" <<'EOF'
+import json, sys
+truth = json.load(open(sys.argv[1]))
+behind = set(truth["intercepted_hosts"])
+fates = truth["device"]["names"]
+wanted = {"intercepted": "intercepted", "error": "error", "passed": "clean"}
+wrong, counts = [], {}
+for line in open(sys.argv[2]):
+    row = json.loads(line)
+    expected = wanted[fates[row["sni"]]] if row["ip"] in behind else "clean"
+    counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+    if row["verdict"] != expected:
+        wrong.append(f'{row["ip"]} {row["sni"]}: {row["verdict"]}, expected {expected} ({"; ".join(row["reasons"])[:200]})')
+print(len(wrong), " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+for line in wrong[:5]:
+    print(line)
+EOF
+check "scan: every (host, name) as the ground truth says" 0 "$(head -1 "$work/scan-check.txt" | cut -d' ' -f1)" ||
+  tail -n +2 "$work/scan-check.txt"
+echo "     $product: scan verdicts $(head -1 "$work/scan-check.txt" | cut -d' ' -f2-)"
+check "scan: every intercepted result names the product's CA" 0 \
+  "$(jq -r 'select(.verdict == "intercepted" and (.interception.known_interceptor.id // "") != "lab-root") | .sni' "$work/scan.jsonl" | wc -l)"
+controls=$(jq -r .device.controls "$truth")
+expected_source=$([ "$controls" == error ] && echo test_names || echo controls)
+check "scan: hosts behind the device got their template from the $expected_source" "$expected_source" \
+  "$(jq -r --slurpfile t "$truth" 'select(.ip as $ip | $t[0].intercepted_hosts | index($ip)) | .template_source' "$work/scan.jsonl" | sort -u | paste -sd' ')"
+if [ "$controls" == error ]; then
+  check "scan: the product's own answer is kept as evidence" true \
+    "$(jq -r 'select(.verdict == "error") | .plain_answer.server // "" | startswith("squid/")' "$work/scan.jsonl" | sort -u)"
+fi
+
+# discover: the names the device intercepts, screened over three hosts behind it.
+jq -r '.intercepted_hosts[0:3][]' "$truth" | sed 's/$/:443/' >"$work/discover-hosts.txt"
+measure discover --hosts "$work/discover-hosts.txt" --domains "$state/domains.txt" --json "$work/discover.json" \
+  --list "$work/discovered.txt" >"$work/discover.txt" 2>&1
+check "discover exits 0" 0 $? || tail -5 "$work/discover.txt"
+check "discover: exactly the intercepted names" "$(jq -r '.device.names | to_entries[] | select(.value == "intercepted") | .key' "$truth" | sort | paste -sd' ')" \
+  "$(sort "$work/discovered.txt" | paste -sd' ')"
+
+# trace: a terminating proxy at the device's hop, for the target and for a bypass host nothing.
+host=$(jq -r '.intercepted_hosts[0]' "$truth")
+measure trace "$host" --sni facebook.com --json >"$work/trace.json" 2>"$work/trace.txt"
+check "trace: a terminating proxy at hop $hop" "terminating_proxy $hop" \
+  "$(jq -r '"\(.injection.kind) \(.injection.injection_ttl)"' "$work/trace.json")" || jq -c .injection "$work/trace.json"
+measure trace "$(jq -r '.bypass_hosts[0]' "$truth")" --sni facebook.com --json >"$work/trace-bypass.json" 2>/dev/null
+check "trace: a bypass host has no interception" no_interception "$(jq -r .injection.kind "$work/trace-bypass.json")"
+
+# monitor: three rounds, the product switched off before the second and on before the third.
+jq -r '.intercepted_hosts[0:3][]' "$truth" | sed 's/$/:443/' >"$work/monitor-hosts.txt"
+echo facebook.com >"$work/monitor-domains.txt"
+echo wikipedia.org >>"$work/monitor-domains.txt"
+round() {
+  measure monitor --hosts "$work/monitor-hosts.txt" --domains "$work/monitor-domains.txt" --every 1s --rounds "$1" \
+    --store "$work/monitor.db" --retries 2 --stateful-delay 0.5 >>"$work/monitor.txt" 2>&1
+}
+round 1 && lab switch off >/dev/null && round 2 && lab switch on >/dev/null && round 3
+check "monitor: three rounds" 0 $? || tail -5 "$work/monitor.txt"
+check "monitor: interception stops when the product is switched off and starts again" \
+  "1 baseline|2 interception_stopped|3 interception_started" \
+  "$(sqlite3 "$work/monitor.db" "SELECT round || ' ' || type FROM events WHERE scope = 'global' ORDER BY round, id" | paste -sd'|')"
+
+# report and export name the product's CA.
+root_cn=$(openssl x509 -in "$state/known-roots/lab-root.pem" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')
+"$mitmscope" report --store "$work/scan.db" --format json --out "$work/report.json" 2>/dev/null
+check "report: the intercepting CA is the product's" "$root_cn" \
+  "$(jq -r '[.intermediates[].subject] | unique | join(",")' "$work/report.json" | grep -o "CN=[^,]*" | sed 's/^CN=//' | sort -u | paste -sd,)"
+"$mitmscope" export --store "$work/scan.db" --out "$work/export" "${flags[@]:0:4}" >/dev/null 2>&1
+check "export: the evidence names the product's CA" true \
+  "$(jq -r --arg cn "$root_cn" '[.certificates[] | .subject | contains($cn)] | any' "$work/export/evidence.json" 2>/dev/null)"
+
+printf '     %s: %.0f s\n' "$product" "$(echo "$(date +%s.%N) - $started" | bc)"
+[ "$failures" -eq 0 ] && echo "all $product checks passed" || echo "$failures $product checks FAILED"
+exit $((failures > 0))
