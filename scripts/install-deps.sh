@@ -21,6 +21,8 @@ packages=(
   libnss3-tools p11-kit
   # sentinel: ClientHellos from capture files and interfaces (libpcap); tests capture with tcpdump and visit with curl
   libpcap-dev tcpdump
+  # sentinel: the listener's HTTP/2 (libnghttp2)
+  libnghttp2-dev
   # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths
   jq sqlite3 python3
   # tests write MaxMind DB files with the reference writer to test the MMDB reader

@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "sentinel/http2.h"
+
 namespace mitmscope {
 namespace {
 
@@ -64,13 +66,14 @@ std::string peer_ip(const sockaddr_storage& address, uint16_t& port) {
   return ip;
 }
 
-void send_all(SSL* ssl, const std::string& text) {
+bool send_all(SSL* ssl, std::string_view text) {
   size_t sent = 0;
   while (sent < text.size()) {
     const int wrote = SSL_write(ssl, text.data() + sent, static_cast<int>(text.size() - sent));
-    if (wrote <= 0) return;
+    if (wrote <= 0) return false;
     sent += static_cast<size_t>(wrote);
   }
+  return true;
 }
 
 }  // namespace
@@ -117,9 +120,12 @@ Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
   SSL_CTX_set_alpn_select_cb(
       context,
       [](SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in, unsigned int in_length, void*) {
-        static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        // h2 first: a visitor (or an interceptor) that offers it is read in HTTP/2 (sentinel/http2).
+        static const unsigned char kProtocols[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
         unsigned char* selected = nullptr;
-        if (SSL_select_next_proto(&selected, out_length, kHttp11, sizeof kHttp11, in, in_length) != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
+        if (SSL_select_next_proto(&selected, out_length, kProtocols, sizeof kProtocols, in, in_length) != OPENSSL_NPN_NEGOTIATED) {
+          return SSL_TLSEXT_ERR_NOACK;
+        }
         *out = selected;
         return SSL_TLSEXT_ERR_OK;
       },
@@ -229,25 +235,39 @@ void Listener::serve(int fd, const Endpoint& local, const VisitHandler& handler)
   BIO_set_mem_eof_return(input, -1);
   BIO_write(input, first.data(), static_cast<int>(first.size()));
   SSL_set_bio(ssl.get(), input, BIO_new_socket(fd, BIO_NOCLOSE));
-  // Runs an SSL call, reading from the socket while OpenSSL wants more.
-  auto drive = [&](auto&& call) {
-    while (true) {
-      const int result = call();
-      if (result > 0) return result;
-      if (SSL_get_error(ssl.get(), result) != SSL_ERROR_WANT_READ || !feed(fd, input, deadline)) return result;
-    }
-  };
-  if (drive([&] { return SSL_accept(ssl.get()); }) != 1) {
+  const TlsSession session{ssl.get(), input, fd, deadline};
+  if (session.drive([&] { return SSL_accept(ssl.get()); }) != 1) {
     ++stats_.handshake_failures;
     visit.tls_error = fmt::format("handshake: {}", openssl_error());
     ++stats_.visits;
     handler(visit);
     return;
   }
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_length = 0;
+  SSL_get0_alpn_selected(ssl.get(), &alpn, &alpn_length);
+  visit.http_version = std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2" ? "h2" : "http/1.1";
+  if (visit.http_version == "h2") {
+    answer_http2(session, visit, handler);
+  } else {
+    answer_http1(session, visit, handler);
+  }
+  SSL_shutdown(ssl.get());
+}
+
+int Listener::TlsSession::drive(const std::function<int()>& call) const {
+  while (true) {
+    const int result = call();
+    if (result > 0) return result;
+    if (SSL_get_error(ssl, result) != SSL_ERROR_WANT_READ || !feed(fd, input, deadline)) return result;
+  }
+}
+
+void Listener::answer_http1(const TlsSession& session, Visit& visit, const VisitHandler& handler) {
   std::string head;
   while (head.size() < kMaxRequestHead && head.find("\r\n\r\n") == std::string::npos && head.find("\n\n") == std::string::npos) {
     char buffer[4096];
-    const int got = drive([&] { return SSL_read(ssl.get(), buffer, sizeof buffer); });
+    const int got = session.drive([&] { return SSL_read(session.ssl, buffer, sizeof buffer); });
     if (got <= 0) break;
     head.append(buffer, static_cast<size_t>(got));
   }
@@ -256,11 +276,32 @@ void Listener::serve(int fd, const Endpoint& local, const VisitHandler& handler)
   ++stats_.visits;
   const std::string body = handler(visit);
   if (!head.empty()) {
-    send_all(ssl.get(), fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-                                    "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
-                                    body.size(), body));
+    send_all(session.ssl, fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                                      "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+                                      body.size(), body));
   }
-  SSL_shutdown(ssl.get());
+}
+
+// HTTP/2 (ALPN h2): the first request's User-Agent, answered on its stream (sentinel/http2).
+void Listener::answer_http2(const TlsSession& session, Visit& visit, const VisitHandler& handler) {
+  bool judged = false;
+  auto served = serve_http2_request(
+      [&](std::span<uint8_t> buffer) -> ssize_t {
+        return session.drive([&] { return SSL_read(session.ssl, buffer.data(), static_cast<int>(buffer.size())); });
+      },
+      [&](std::span<const uint8_t> bytes) {
+        return send_all(session.ssl, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+      },
+      [&](const Http2Request& request) {
+        visit.user_agent = request.user_agent;
+        judged = true;
+        ++stats_.visits;
+        return handler(visit);
+      });
+  if (judged) return;
+  visit.tls_error = served.error().message;
+  ++stats_.visits;
+  handler(visit);
 }
 
 }  // namespace mitmscope

@@ -1,6 +1,7 @@
 // The sentinel as the TLS-terminating server itself: it reads each client's ClientHello
 // from the socket before OpenSSL sees it (a memory BIO in front of the handshake), completes
-// the handshake with the provider's certificate, reads the HTTP request for its User-Agent,
+// the handshake with the provider's certificate, reads the HTTP request (HTTP/1.x, or HTTP/2 when
+// ALPN chose h2) for its User-Agent,
 // and answers with the visit's judgement as JSON: a provider can put it behind a path of its
 // site, and a visitor sees what the server saw.
 //
@@ -62,6 +63,17 @@ class Listener {
  private:
   explicit Listener(ListenerOptions options) : options_(std::move(options)) {}
   void serve(int fd, const Endpoint& local, const VisitHandler& handler);
+  // The handshake's SSL over a memory BIO (the ClientHello read first) and the socket.
+  struct TlsSession {
+    SSL* ssl;
+    BIO* input;
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+    // Runs an SSL call, reading from the socket while OpenSSL wants more.
+    int drive(const std::function<int()>& call) const;
+  };
+  void answer_http1(const TlsSession& session, Visit& visit, const VisitHandler& handler);
+  void answer_http2(const TlsSession& session, Visit& visit, const VisitHandler& handler);
 
   ListenerOptions options_;
   SslCtxPtr context_;

@@ -11,6 +11,28 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+std::string client_name(const UserAgentJudgement& user_agent) {
+  return user_agent.major > 0 ? fmt::format("{} {}", user_agent.browser, user_agent.major) : user_agent.browser;
+}
+
+// The ClientHello's library against the one the User-Agent's client is built on (tls/tls_library).
+void hold_library_against_user_agent(const Visit& visit, VisitJudgement& judgement) {
+  judgement.library = tls_library_of(visit.hello);
+  if (!visit.user_agent) return;
+  judgement.claimed_library = tls_library_of_user_agent(*visit.user_agent);
+  if (!judgement.claimed_library) return;
+  auto& user_agent = judgement.user_agent;
+  if (user_agent.browser.empty()) user_agent.browser = judgement.claimed_library->client;
+  if (judgement.library.library == TlsLibrary::kUnknown) return;
+  user_agent.judged = true;
+  if (judgement.library.library == judgement.claimed_library->library) return;
+  user_agent.consistent = false;
+  user_agent.reasons.push_back(fmt::format("is {}'s ({}), not {}'s, which {} is built on",
+                                           tls_library_name(judgement.library.library), judgement.library.evidence.front(),
+                                           tls_library_name(judgement.claimed_library->library),
+                                           judgement.claimed_library->client));
+}
+
 std::string describe(const Visit& visit, const VisitJudgement& judgement) {
   switch (judgement.verdict) {
     case VisitVerdict::kKnownInterceptor:
@@ -21,11 +43,10 @@ std::string describe(const Visit& visit, const VisitJudgement& judgement) {
                          "likely through that device",
                          visit.client_ip, judgement.interceptor->entry->name, judgement.interceptor->entry->shape->cipher_suites);
     case VisitVerdict::kInconsistent:
-      return fmt::format("{} says it is {} {}, but its ClientHello {}: something else made this handshake", visit.client_ip,
-                         judgement.user_agent.browser, judgement.user_agent.major, judgement.user_agent.reasons.front());
+      return fmt::format("{} says it is {}, but its ClientHello {}: something else made this handshake", visit.client_ip,
+                         client_name(judgement.user_agent), judgement.user_agent.reasons.front());
     case VisitVerdict::kConsistent:
-      return fmt::format("{} is {} {}, and its ClientHello fits", visit.client_ip, judgement.user_agent.browser,
-                         judgement.user_agent.major);
+      return fmt::format("{} is {}, and its ClientHello fits", visit.client_ip, client_name(judgement.user_agent));
     case VisitVerdict::kUnjudged:
       return fmt::format("{}: no known interceptor's ClientHello{}", visit.client_ip,
                          visit.user_agent ? "; no rule for its User-Agent" : "; no User-Agent to compare with");
@@ -73,6 +94,7 @@ VisitJudgement judge_visit(const Visit& visit, const ClientRegistry& registry, c
   judgement.ja4 = ja4(visit.hello);
   judgement.interceptor = registry.match(visit.hello, judgement.ja3, judgement.ja4);
   if (visit.user_agent) judgement.user_agent = registry.judge_user_agent(*visit.user_agent, visit.hello);
+  hold_library_against_user_agent(visit, judgement);
   if (judgement.interceptor) {
     judgement.verdict = judgement.interceptor->method == "shape" ? VisitVerdict::kInterceptorShape : VisitVerdict::kKnownInterceptor;
   } else if (judgement.user_agent.judged) {
@@ -100,6 +122,7 @@ Json visit_json(const Visit& visit, const VisitJudgement& judgement) {
   if (visit.ttl) out["ttl"] = *visit.ttl;
   out["server_name"] = hello.server_name ? Json(printable(*hello.server_name, 255)) : Json();
   out["user_agent"] = visit.user_agent ? Json(printable(*visit.user_agent, 512)) : Json();
+  out["http_version"] = visit.http_version.empty() ? Json() : Json(visit.http_version);
   out["verdict"] = visit_verdict_name(judgement.verdict);
   out["flagged"] = flagged(judgement.verdict);
   out["summary"] = judgement.summary;
@@ -117,6 +140,11 @@ Json visit_json(const Visit& visit, const VisitJudgement& judgement) {
                                {"consistent", judgement.user_agent.consistent},
                                {"reasons", judgement.user_agent.reasons}};
   }
+  out["tls_library"] = {{"name", tls_library_name(judgement.library.library)}, {"evidence", judgement.library.evidence}};
+  out["claimed_library"] = judgement.claimed_library
+                               ? Json{{"client", judgement.claimed_library->client},
+                                      {"name", tls_library_name(judgement.claimed_library->library)}}
+                               : Json();
   out["ja3"] = judgement.ja3.hash;
   out["ja3_text"] = judgement.ja3.text;
   out["ja4"] = judgement.ja4.fingerprint;

@@ -5,8 +5,10 @@
 // is a pure function of the visit and the client registry:
 //   known_interceptor  the ClientHello is a known interception device's (exact JA4 or JA3)
 //   interceptor_shape  it matches a device's published description only (weaker)
-//   inconsistent       a browser's User-Agent over a ClientHello no such browser sends
-//   consistent         a browser's User-Agent, and the ClientHello fits it
+//   inconsistent       a User-Agent over a ClientHello its client does not send: a browser rule's
+//                      feature missing, or another TLS library's ClientHello (Chromium's
+//                      User-Agent over OpenSSL's suites: a device re-made the handshake)
+//   consistent         a known client's User-Agent, and the ClientHello fits it
 //   unjudged           nothing to compare with (no User-Agent, or no rule for it)
 // The first three are "flagged": the visit likely arrived through an interceptor (or, for
 // inconsistent, from a client that lies about itself; the reasons say what is missing).
@@ -21,6 +23,7 @@
 #include "sentinel/client_registry.h"
 #include "tls/client_fingerprint.h"
 #include "tls/client_hello.h"
+#include "tls/tls_library.h"
 
 namespace mitmscope {
 
@@ -36,6 +39,7 @@ struct Visit {
   std::optional<int> ttl;      // IP TTL / hop limit of the ClientHello packet (captures only)
   ClientHello hello;
   std::optional<std::string> user_agent;
+  std::string http_version;    // listener: "http/1.1" or "h2" (ALPN), empty for captures
   std::string tls_error;       // listener: why the handshake or the request failed, empty when it did not
 };
 
@@ -48,6 +52,8 @@ struct VisitJudgement {
   Ja4 ja4;
   std::optional<InterceptorMatch> interceptor;
   UserAgentJudgement user_agent;
+  TlsLibraryGuess library;                       // who wrote the ClientHello (tls/tls_library)
+  std::optional<UserAgentLibrary> claimed_library;   // who the User-Agent's client is built on
   VisitVerdict verdict = VisitVerdict::kUnjudged;
   std::string network;          // "AS9198" from --pfx2as, empty when unknown
   std::string network_name;
