@@ -50,6 +50,8 @@ Result<InterceptorFingerprint> interceptor_from_json(const Json& item, std::stri
   entry.name = item.value("name", entry.id);
   entry.ja4 = item.value("ja4", "");
   entry.ja3 = item.value("ja3", "");
+  entry.ja4_bc = item.value("ja4_bc", "");
+  entry.ja4_c = item.value("ja4_c", "");
   entry.provenance = item.value("provenance", "");
   entry.references = strings(item, "references");
   entry.origin = std::string(origin);
@@ -72,8 +74,8 @@ Result<InterceptorFingerprint> interceptor_from_json(const Json& item, std::stri
     parsed.cipher_suites = suites.get<size_t>();
     entry.shape = parsed;
   }
-  if (entry.ja4.empty() && entry.ja3.empty() && !entry.shape) {
-    return std::unexpected(field_error(origin, where, "needs \"ja4\", \"ja3\" or \"shape\""));
+  if (entry.ja4.empty() && entry.ja3.empty() && entry.ja4_bc.empty() && entry.ja4_c.empty() && !entry.shape) {
+    return std::unexpected(field_error(origin, where, "needs \"ja4\", \"ja3\", \"ja4_bc\", \"ja4_c\" or \"shape\""));
   }
   return entry;
 }
@@ -201,6 +203,18 @@ std::optional<InterceptorMatch> ClientRegistry::match(const ClientHello& hello, 
   }
   for (const auto& entry : interceptors_) {
     if (!entry.ja3.empty() && entry.ja3 == ja3.hash) return InterceptorMatch{&entry, "ja3"};
+  }
+  // JA4 is "a_b_c": a (version, SNI, counts, ALPN) is what devices mirror; b and c are their own.
+  const std::string_view fingerprint = ja4.fingerprint;
+  const size_t first = fingerprint.find('_');
+  const std::string_view bc = first == std::string_view::npos ? std::string_view() : fingerprint.substr(first + 1);
+  const size_t second = bc.find('_');
+  const std::string_view c = second == std::string_view::npos ? std::string_view() : bc.substr(second + 1);
+  for (const auto& entry : interceptors_) {
+    if (!entry.ja4_bc.empty() && entry.ja4_bc == bc) return InterceptorMatch{&entry, "ja4_bc"};
+  }
+  for (const auto& entry : interceptors_) {
+    if (!entry.ja4_c.empty() && entry.ja4_c == c) return InterceptorMatch{&entry, "ja4_c"};
   }
   const ClientHelloShape shape = shape_of(hello);
   for (const auto& entry : interceptors_) {

@@ -3,7 +3,8 @@
 // Two kinds of knowledge, both data (data/fingerprints/client-fingerprints.json, compiled in;
 // users add their own file with --fingerprints):
 //  - interceptors: ClientHellos of known interception devices, each with its provenance.
-//    An entry matches exactly (its JA4 or JA3) or by a published description ("shape":
+//    An entry matches exactly (its JA4 or JA3), by the parts of JA4 a device does not take from
+//    the client (cipher and extension hashes, or the extension hash alone), or by a published description ("shape":
 //    record version, handshake version, highest offered version, number of cipher suites),
 //    which is weaker and reported as such. The lab's emulator is an exact entry; the 2019
 //    Kazakh device is known only from its description (Raman et al., IMC 2020).
@@ -38,6 +39,12 @@ struct InterceptorFingerprint {
   std::string name;
   std::string ja4;                         // exact match when set
   std::string ja3;                         // exact match when set (MD5 hex)
+  // JA4's cipher and extension hashes ("b_c"): the device's TLS configuration whatever ALPN, SNI and
+  // counts it mirrors from the client (mitmproxy mirrors ALPN, sslsplit forwards SNI only sometimes).
+  std::string ja4_bc;
+  // JA4's extension hash alone ("c"): a device that mirrors the client's cipher suites (squid staring
+  // at step 2) keeps only its own extension set and signature algorithms.
+  std::string ja4_c;
   std::optional<ClientHelloShape> shape;   // match by published description
   std::string provenance;                  // where the value comes from, in words
   std::vector<std::string> references;
@@ -46,7 +53,7 @@ struct InterceptorFingerprint {
 
 struct InterceptorMatch {
   const InterceptorFingerprint* entry = nullptr;
-  std::string method;   // "ja4", "ja3" or "shape"
+  std::string method;   // "ja4", "ja3", "ja4_bc", "ja4_c" or "shape" (strongest first)
 };
 
 enum class BrowserRequirement { kTls13, kGrease, kAlpnH2 };

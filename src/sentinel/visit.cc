@@ -11,6 +11,13 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+std::string_view method_words(std::string_view method) {
+  if (method == "ja4") return "JA4";
+  if (method == "ja3") return "JA3";
+  if (method == "ja4_bc") return "cipher and extension sets (JA4's b and c)";
+  return "extension set and signature algorithms (JA4's c)";
+}
+
 std::string client_name(const UserAgentJudgement& user_agent) {
   return user_agent.major > 0 ? fmt::format("{} {}", user_agent.browser, user_agent.major) : user_agent.browser;
 }
@@ -27,7 +34,8 @@ void hold_library_against_user_agent(const Visit& visit, VisitJudgement& judgeme
   user_agent.judged = true;
   if (judgement.library.library == judgement.claimed_library->library) return;
   user_agent.consistent = false;
-  user_agent.reasons.push_back(fmt::format("is {}'s ({}), not {}'s, which {} is built on",
+  // First: another library's ClientHello says more than one missing feature.
+  user_agent.reasons.insert(user_agent.reasons.begin(), fmt::format("is {}'s ({}), not {}'s, which {} is built on",
                                            tls_library_name(judgement.library.library), judgement.library.evidence.front(),
                                            tls_library_name(judgement.claimed_library->library),
                                            judgement.claimed_library->client));
@@ -37,7 +45,7 @@ std::string describe(const Visit& visit, const VisitJudgement& judgement) {
   switch (judgement.verdict) {
     case VisitVerdict::kKnownInterceptor:
       return fmt::format("{} arrived through {} (its ClientHello's {} is that device's)", visit.client_ip,
-                         judgement.interceptor->entry->name, judgement.interceptor->method == "ja4" ? "JA4" : "JA3");
+                         judgement.interceptor->entry->name, method_words(judgement.interceptor->method));
     case VisitVerdict::kInterceptorShape:
       return fmt::format("{} sent a ClientHello shaped like {}'s (record TLS 1.0, handshake TLS 1.2, {} cipher suites): "
                          "likely through that device",

@@ -19,7 +19,12 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   return 1
 }
 lab() { "$mitmscope" lab --state-dir "$state" "$@"; }
-cleanup() { lab down >/dev/null 2>&1; [ -n "${KEEP_WORK:-}" ] && echo "work: $work" || rm -rf "$work" "$(dirname "$state")"; }
+cleanup() {
+  [ -n "${sentinel_pid:-}" ] && kill "$sentinel_pid" 2>/dev/null
+  rm -f /etc/netns/ms-vantage/hosts
+  lab down >/dev/null 2>&1
+  [ -n "${KEEP_WORK:-}" ] && echo "work: $work" || rm -rf "$work" "$(dirname "$state")"
+}
 trap cleanup EXIT
 flags=(--trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --allow-private)
 measure() { lab exec -- "$mitmscope" "$@" "${flags[@]}"; }
@@ -106,6 +111,31 @@ check "report: the intercepting CA is the product's" "$root_cn" \
 "$mitmscope" export --store "$work/scan.db" --out "$work/export" "${flags[@]:0:4}" >/dev/null 2>&1
 check "export: the evidence names the product's CA" true \
   "$(jq -r --arg cn "$root_cn" '[.certificates[] | .subject | contains($cn)] | any' "$work/export/evidence.json" 2>/dev/null)"
+
+# sentinel: a content provider's sentinel behind the product and beside it; real browsers (and curl) visit
+# both. Every visit through the product is flagged, no direct one.
+source "$(dirname "$0")/visitors_lib.sh"
+through=$(jq -r '.intercepted_hosts[1]' "$truth")
+direct=$(jq -r '.bypass_hosts[0]' "$truth")
+cat "$state/public-ca.pem" "$state/known-roots/lab-root.pem" >"$work/roots.pem"
+visitors_setup "$work/visitors" "$work/roots.pem" >/dev/null 2>&1
+ip netns exec ms-hosts "$mitmscope" sentinel --listen "$through:443" --listen "$direct:443" --cert "$state/provider.pem" \
+  --key "$state/provider-key.pem" --out "$work/visits.jsonl" --quiet &
+sentinel_pid=$!
+sleep 1
+for client in chromium firefox-esr curl; do
+  visit "$client" facebook.com "$through"
+  visit "$client" facebook.com "$direct"
+done
+visitors_teardown
+kill "$sentinel_pid"
+wait "$sentinel_pid" 2>/dev/null
+visits() { jq -r --arg ip "$1" 'select(.server.ip == $ip and .user_agent != null) | "\(.user_agent | split("/")[0] | split(" ")[0]):\(.flagged)"' "$work/visits.jsonl" | sort -u | paste -sd' '; }
+check "sentinel: every visit through the product flagged (Chromium, Firefox, curl)" "Mozilla:true curl:true" "$(visits "$through")" ||
+  jq -c 'select(.server.ip == "'"$through"'") | {ua: .user_agent[0:30], verdict, summary}' "$work/visits.jsonl"
+check "sentinel: no direct visit flagged" "Mozilla:false curl:false" "$(visits "$direct")"
+check "sentinel: both browsers' User-Agents read through the product" 2 \
+  "$(jq -r 'select(.server.ip == "'"$through"'" and .user_agent != null) | .user_agent | capture("(?<b>Chrome|Firefox)/").b' "$work/visits.jsonl" | sort -u | wc -l)"
 
 printf '     %s: %.0f s\n' "$product" "$(echo "$(date +%s.%N) - $started" | bc)"
 [ "$failures" -eq 0 ] && echo "all $product checks passed" || echo "$failures $product checks FAILED"

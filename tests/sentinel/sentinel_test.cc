@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "analyze/asn_map.h"
 #include "sentinel/capture.h"
 #include "sentinel/client_registry.h"
@@ -97,6 +99,53 @@ TEST(ClientRegistry, VerdictsOfVisits) {
   auto fourteen = described_interceptor();
   fourteen.ciphers.push_back(0x0005);
   EXPECT_EQ(verdict(visit_of(hello_of(fourteen), "192.0.2.6")), VisitVerdict::kUnjudged);
+}
+
+// A device that mirrors the client's ALPN (mitmproxy) or cipher suites (squid staring) is still matched
+// by the JA4 parts it does not take from the client.
+TEST(ClientRegistry, MatchesTheJa4PartsADeviceKeeps) {
+  const ClientHello device = hello_of(openssl_like());
+  const std::string fingerprint = ja4(device).fingerprint;
+  const std::string bc = fingerprint.substr(fingerprint.find('_') + 1);
+  const std::string c = bc.substr(bc.find('_') + 1);
+  auto registry = ClientRegistry::parse(
+      fmt::format(R"({{"format": "mitmscope-client-fingerprints/1", "interceptors": [
+        {{"id": "bc", "name": "mirrors ALPN", "ja4_bc": "{}", "provenance": "test"}},
+        {{"id": "c", "name": "mirrors suites", "ja4_c": "{}", "provenance": "test"}}]}})", bc, c),
+      "mine.json");
+  ASSERT_TRUE(registry) << registry.error().message;
+  auto mirrored_alpn = openssl_like();
+  mirrored_alpn.extensions[1] = {0x0010, testing::alpn_body({"http/1.1"})};
+  const auto by_bc = judge_visit(visit_of(hello_of(mirrored_alpn), "192.0.2.7"), *registry, nullptr);
+  ASSERT_TRUE(by_bc.interceptor);
+  EXPECT_EQ(by_bc.interceptor->method, "ja4_bc");
+  EXPECT_EQ(by_bc.verdict, VisitVerdict::kKnownInterceptor);
+  auto mirrored_suites = openssl_like();
+  mirrored_suites.ciphers = {0x1301, 0x1302};
+  const auto by_c = judge_visit(visit_of(hello_of(mirrored_suites), "192.0.2.8"), *registry, nullptr);
+  ASSERT_TRUE(by_c.interceptor);
+  EXPECT_EQ(by_c.interceptor->method, "ja4_c");
+  auto other = openssl_like();
+  other.extensions.pop_back();
+  EXPECT_FALSE(judge_visit(visit_of(hello_of(other), "192.0.2.9"), *registry, nullptr).interceptor);
+}
+
+// OpenSSL's ClientHello (default TLS 1.3 order, the renegotiation SCSV) under each User-Agent.
+TEST(ClientRegistry, TheClientHellosLibraryAgainstTheUserAgents) {
+  auto registry = ClientRegistry::builtin();
+  ASSERT_TRUE(registry);
+  auto openssl = openssl_like();
+  openssl.ciphers.push_back(0x00ff);
+  const auto as_chrome = judge_visit(visit_of(hello_of(openssl), "192.0.2.10", kChrome120), *registry, nullptr);
+  EXPECT_EQ(as_chrome.verdict, VisitVerdict::kInconsistent);
+  EXPECT_EQ(as_chrome.library.library, TlsLibrary::kOpenSsl);
+  EXPECT_NE(as_chrome.summary.find("OpenSSL's"), std::string::npos) << as_chrome.summary;
+  const auto as_wget = judge_visit(visit_of(hello_of(openssl), "192.0.2.11", "Wget/1.21.3"), *registry, nullptr);
+  EXPECT_EQ(as_wget.verdict, VisitVerdict::kInconsistent);
+  EXPECT_NE(as_wget.summary.find("GnuTLS"), std::string::npos) << as_wget.summary;
+  const auto as_curl = judge_visit(visit_of(hello_of(openssl), "192.0.2.12", "curl/7.88.1"), *registry, nullptr);
+  EXPECT_EQ(as_curl.verdict, VisitVerdict::kConsistent);
+  EXPECT_EQ(as_curl.summary, "192.0.2.12 is curl, and its ClientHello fits");
 }
 
 TEST(ClientRegistry, UserFilesAreCheckedFieldByField) {
