@@ -16,5 +16,6 @@ struct EmbeddedFile {
 std::span<const EmbeddedFile> embedded_registry_files();   // data/known-roots/
 std::span<const EmbeddedFile> embedded_scenario_files();   // data/scenarios/
 std::span<const EmbeddedFile> embedded_fingerprint_files();   // data/fingerprints/
+std::span<const EmbeddedFile> embedded_forging_files();   // data/forging/
 
 }  // namespace mitmscope

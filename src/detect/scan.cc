@@ -132,10 +132,27 @@ void ScanRunner::emit(HostJob& job, size_t domain, ScanResult result) {
   result.template_source = job.template_source;
   result.template_names = job.template_names;
   if (result.observation && !result.assessment) result.assessment = assess_observation(*result.observation, context_);
+  if (result.verdict == ScanVerdict::kIntercepted) describe_forgery(job, result);
   job.intercepted = job.intercepted || result.verdict == ScanVerdict::kIntercepted;
   ++counters_.results;
   ++counters_.verdicts[std::string(scan_verdict_name(result.verdict))];
   sink_(result);
+}
+
+// The forged certificate's traits against the host's genuine one (when the template has it) and its issuer
+// (sent, or the registry certificate that signed a lone leaf), and the product families they fit.
+void ScanRunner::describe_forgery(const HostJob& job, ScanResult& result) const {
+  if (!result.assessment || result.assessment->chain.empty()) return;
+  std::optional<Certificate> genuine;
+  if (job.host_template && !job.forges_every_name) {
+    if (auto parsed = Certificate::from_der_cached(job.host_template->genuine_chain().front())) genuine = std::move(*parsed);
+  }
+  const auto& entry = result.assessment->attribution.entry;
+  const Certificate* issuer = result.assessment->chain.size() > 1 ? &result.assessment->chain[1]
+                              : entry && entry->certificate ? &*entry->certificate
+                                                            : nullptr;
+  result.traits = forgery_traits(result.assessment->chain, result.sni, genuine ? &*genuine : nullptr, issuer);
+  result.families = matching_families(*result.traits, builtin_forging_families());
 }
 
 void ScanRunner::emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason, const Observation* evidence) {

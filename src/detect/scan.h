@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/targets.h"
 #include "x509/forging.h"
+#include "x509/forging_family.h"
 
 namespace mitmscope {
 
@@ -50,6 +51,8 @@ struct ScanResult {
   std::vector<std::string> template_names;      // kTestNames: the names whose answers built it
   int attempts = 0;
   std::optional<ForgingAnalysis> forging;       // intercepted: presented leaf vs the template's
+  std::optional<ForgeryTraits> traits;          // intercepted: how the certificate was forged
+  std::vector<FamilyMatch> families;            // the product families those traits fit (x509/forging_family)
 };
 
 // One per host when all its results are out: what per-host summaries need, so they do not
@@ -113,6 +116,7 @@ class ScanRunner {
   // `evidence`: the answer that decided (a failed control, the ineligible host's own chain), shown with every row.
   void emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason, const Observation* evidence);
   void emit(HostJob& job, size_t domain, ScanResult result);
+  void describe_forgery(const HostJob& job, ScanResult& result) const;
   ScanResult classify(HostJob& job, size_t domain);
 
   HostList& hosts_;

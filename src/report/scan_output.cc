@@ -21,6 +21,20 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
                         : nlohmann::ordered_json{{"id", result.template_id}, {"leaf_sha256", result.template_leaf_sha256}};
   out["template_source"] = template_source_name(result.template_source);
   out["template_names"] = result.template_names;
+  if (result.traits) {
+    auto families = nlohmann::ordered_json::array();
+    for (const auto& match : result.families) {
+      families.push_back({{"id", match.family->id}, {"name", match.family->name}, {"agreed", match.agreed}});
+    }
+    out["forgery"] = {{"issuer_key", result.traits->issuer_key ? nlohmann::ordered_json(*result.traits->issuer_key)
+                                                               : nlohmann::ordered_json(nullptr)},
+                      {"naming", leaf_naming_name(result.traits->naming)},
+                      {"validity", leaf_validity_name(result.traits->validity)},
+                      {"chain_length", result.traits->chain_length},
+                      {"resembles", families}};
+  } else {
+    out["forgery"] = nullptr;
+  }
   out["forging"] = result.forging ? forging_json(*result.forging) : nlohmann::ordered_json(nullptr);
   return out;
 }

@@ -64,6 +64,11 @@ check "scan: every (host, name) as the ground truth says" 0 "$(head -1 "$work/sc
 echo "     $product: scan verdicts $(head -1 "$work/scan-check.txt" | cut -d' ' -f2-)"
 check "scan: every intercepted result names the product's CA" 0 \
   "$(jq -r 'select(.verdict == "intercepted" and (.interception.known_interceptor.id // "") != "lab-root") | .sni' "$work/scan.jsonl" | wc -l)"
+case "$product" in
+  squid) family=squid-5.7-bump ;; squid-mimic) family=squid-5.7-stare ;; sslsplit) family=sslsplit-0.5.5 ;; *) family=mitmproxy-8.1 ;;
+esac
+check "scan: the forged certificates resemble the product's own family, and only it" "$family" \
+  "$(jq -r 'select(.verdict == "intercepted") | [.forgery.resembles[].id] | join(",")' "$work/scan.jsonl" | sort -u | paste -sd' ')"
 controls=$(jq -r .device.controls "$truth")
 expected_source=$([ "$controls" == error ] && echo test_names || echo controls)
 check "scan: hosts behind the device got their template from the $expected_source" "$expected_source" \
