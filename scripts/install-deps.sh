@@ -27,8 +27,8 @@ packages=(
   jq sqlite3 python3
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
   libmaxmind-db-writer-perl
-  # the HTML report is tested in a real headless browser
-  chromium fonts-dejavu-core
+  # the HTML report is tested in a real headless browser; the sentinel's product tests visit with both browsers
+  chromium fonts-dejavu-core firefox-esr
   # real interception products as lab devices (lab/product): squid ssl-bump, sslsplit, mitmproxy, and the
   # resolver squid's host verification asks (dnsmasq's binary alone: no system service)
   squid-openssl sslsplit mitmproxy dnsmasq-base
@@ -43,7 +43,8 @@ fi
 # bench/run.sh also needs the peers a user would otherwise use, and the profilers.
 if [ "${1:-}" = "--bench" ]; then
   # bench/ooni_bench.sh's peer: plain Python with Debian's cryptography; bench/sentinel_bench.sh's: tshark
-  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography tshark)
+  # bench/sentinel_products.sh's other visitors: wget and python3-requests
+  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography tshark wget python3-requests)
 fi
 
 missing=()

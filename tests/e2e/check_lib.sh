@@ -1,9 +1,13 @@
-# Sourced by the end-to-end scripts: `check DESCRIPTION EXPECTED ACTUAL` counts and prints, `finish` says the
+# Sourced by the end-to-end scripts: `check DESCRIPTION EXPECTED ACTUAL` counts and prints (and fails when they
+# differ, so `check ... || show-more` works), `finish` says the
 # totals and exits non-zero when something failed.
 failures=0
 passed=0
 check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); return 0; fi
+  echo "FAIL $1: expected '$2', got '$3'"
+  failures=$((failures + 1))
+  return 1
 }
 finish() {
   echo "$passed passed, $failures failed"

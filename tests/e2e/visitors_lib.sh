@@ -3,6 +3,8 @@
 #
 #   visitors_setup WORK ROOTS_PEM     # a Firefox profile and a CA bundle trusting ROOTS_PEM
 #   visit CLIENT NAME ADDRESS         # one HTTPS visit of https://NAME/ with NAME resolved to ADDRESS
+#   visitors_hosts "ADDRESS NAME"...  # several names at once; then `visit CLIENT NAME` (no ADDRESS) may run
+#                                     # in parallel: each visit has a browser profile of its own
 #   visitors_teardown                 # removes the vantage namespace's hosts file
 #
 # NAME resolves through /etc/netns/ms-vantage/hosts, which `ip netns exec` mounts over /etc/hosts for the
@@ -43,20 +45,27 @@ visitors_teardown() {
   return 0
 }
 
-visit() {  # visit CLIENT NAME ADDRESS
-  local client=$1 name=$2 address=$3
-  printf '127.0.0.1 localhost\n%s %s\n' "$address" "$name" >"$visitor_hosts_dir/hosts"
+visitors_hosts() {
+  { echo "127.0.0.1 localhost"; printf '%s\n' "$@"; } >"$visitor_hosts_dir/hosts"
+}
+
+visit() {  # visit CLIENT NAME [ADDRESS]
+  local client=$1 name=$2
+  [ $# -ge 3 ] && visitors_hosts "$3 $name"
   local run=(ip netns exec ms-vantage timeout 60)
+  local own
+  own=$(mktemp -d "$visitor_work/visit-XXXXXX")
+  cp -r "$visitor_work/firefox-profile" "$own/firefox-profile"
   case "$client" in
     chromium)
       # Chromium trusts its NSS database in $HOME; the lab's roots are not there, so certificate errors are
       # accepted: the visit and its ClientHello are what counts, not the page.
-      HOME="$visitor_work/chromium-home" "${run[@]}" chromium --headless --no-sandbox --disable-gpu \
+      HOME="$own" "${run[@]}" chromium --headless --no-sandbox --disable-gpu \
         --ignore-certificate-errors --no-first-run --disable-background-networking --disable-component-update \
-        --user-data-dir="$visitor_work/chromium-profile" --dump-dom "https://$name/" >/dev/null 2>&1 ;;
+        --user-data-dir="$own/chromium-profile" --dump-dom "https://$name/" >/dev/null 2>&1 ;;
     firefox-esr)
-      HOME="$visitor_work/firefox-home" "${run[@]}" firefox-esr --headless --profile "$visitor_work/firefox-profile" \
-        --screenshot "$visitor_work/firefox.png" "https://$name/" >/dev/null 2>&1 ;;
+      HOME="$own" "${run[@]}" firefox-esr --headless --profile "$own/firefox-profile" \
+        --screenshot "$own/firefox.png" "https://$name/" >/dev/null 2>&1 ;;
     curl) "${run[@]}" curl -s --cacert "$visitor_roots" -o /dev/null "https://$name/" ;;
     wget) "${run[@]}" wget -q --ca-certificate="$visitor_roots" -O /dev/null "https://$name/" ;;
     python3-requests)
