@@ -71,11 +71,13 @@ check "... its ClientHello is the device's (TLS 1.2, 13 suites)" "0x0303 13" \
 check "... and the server saw the visitor's own address" "$vantage" "$(jq -r .client.ip "$work/intercepted-1.json")"
 check "... and the visitor's User-Agent, relayed" curl "$(jq -r '.user_agent | split("/")[0]' "$work/intercepted-1.json")"
 check "a Chrome User-Agent through the interceptor: still the device" known_interceptor "$(verdict "$work/intercepted-chrome.json")"
-check "untargeted name on the same path: not flagged" "unjudged false" "$(jq -r '.verdict + " " + (.flagged | tostring)' "$work/untargeted-1.json")"
+check "untargeted name on the same path: not flagged (curl's own User-Agent over OpenSSL's ClientHello)" "consistent false OpenSSL" \
+  "$(jq -r '.verdict + " " + (.flagged | tostring) + " " + .tls_library.name' "$work/untargeted-1.json")"
 check "... the client's own ClientHello (TLS 1.3)" 0x0304 "$(jq -r .client_hello.highest_version "$work/untargeted-1.json")"
-check "targeted name on a bypass path: not flagged" "unjudged false" "$(jq -r '.verdict + " " + (.flagged | tostring)' "$work/bypass-1.json")"
+check "targeted name on a bypass path: not flagged" "consistent false" "$(jq -r '.verdict + " " + (.flagged | tostring)' "$work/bypass-1.json")"
 check "curl claiming to be Chrome: inconsistent" inconsistent "$(verdict "$work/bypass-chrome.json")"
-check "... because it sends no GREASE" 1 "$(jq -r '.user_agent_check.reasons[0]' "$work/bypass-chrome.json" | grep -c GREASE)"
+check "... because its ClientHello is OpenSSL's, not BoringSSL's, and sends no GREASE" "1 1" \
+  "$(jq -r '.user_agent_check.reasons[0]' "$work/bypass-chrome.json" | grep -c "OpenSSL's.*not BoringSSL's") $(jq -r '.user_agent_check.reasons | join(" ")' "$work/bypass-chrome.json" | grep -c GREASE)"
 sleep 1
 kill -TERM "$listener_pid" "$live_pid"
 wait "$listener_pid" "$live_pid" 2>/dev/null
