@@ -1,5 +1,5 @@
 // libFuzzer: what a hostile client controls at a sentinel: the ClientHello parser, the extent check a
-// reassembler relies on, JA3/JA4 of whatever parses, and the capture reassembler on the same bytes, once
+// reassembler relies on, JA3/JA4 and the TLS library of whatever parses, and the capture reassembler on the same bytes, once
 // as a raw IP packet and once as a TCP stream cut into two segments, delivered in reverse order.
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include "sentinel/capture.h"
 #include "tls/client_fingerprint.h"
 #include "tls/client_hello.h"
+#include "tls/tls_library.h"
 
 namespace {
 
@@ -31,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto hello = mitmscope::parse_client_hello(bytes)) {
     (void)mitmscope::ja3(*hello);
     (void)mitmscope::ja4(*hello);
+    (void)mitmscope::tls_library_of(*hello);
   }
   mitmscope::CaptureOptions options;
   options.max_hello_bytes = 4096;

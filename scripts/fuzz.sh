@@ -22,7 +22,7 @@ fi
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario}
+mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario,device_answer}
 # ServerHellos: TLS 1.3 and 1.2 messages (handshake header included), one with duplicated extensions.
 printf '\x02\x00\x00\x56\x03\x03%s\x00\x13\x01\x00\x00\x2e\x00\x2b\x00\x02\x03\x04\x00\x33\x00\x24\x00\x1d\x00\x20%s' \
   "$(head -c 32 /dev/zero | tr '\0' 'r')" "$(head -c 32 /dev/zero | tr '\0' 'k')" >"$seeds/server_hello/tls13"
@@ -59,10 +59,24 @@ printf '{"measurement_start_time":"2021-08-08 01:57:58","probe_cc":"KZ","probe_a
   "$(openssl x509 -in data/known-roots/isca-root-2020-0646-valid2040-ooni-sha1-fabda72f_sha256-0bd39de4.pem -outform DER | base64 -w0)" \
   >"$seeds/ooni_measurement/kz-lone-leaf"
 cp data/scenarios/*.json "$seeds/scenario/"
+# What devices answer instead of TLS (squid's 409, as measured in the lab) and an HTTP/2 request as a browser
+# sends it after ALPN h2 (python3-h2, which mitmproxy brings), with and without a User-Agent.
+printf 'HTTP/1.1 409 Conflict\r\nServer: squid/5.7\r\nX-Squid-Error: ERR_CONFLICT_HOST 0\r\nConnection: close\r\n\r\n<html>' \
+  >"$seeds/device_answer/squid-409"
+/usr/bin/python3 - "$seeds/device_answer" <<'PYTHON' || true
+import sys
+import h2.config, h2.connection
+for name, extra in (("h2-request", [("user-agent", "Mozilla/5.0 Firefox/153.0")]), ("h2-request-no-ua", [])):
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    connection.send_headers(1, [(":method", "GET"), (":scheme", "https"), (":authority", "provider.lab"), (":path", "/")] + extra,
+                            end_stream=True)
+    open(f"{sys.argv[1]}/{name}", "wb").write(connection.data_to_send())
+PYTHON
 
 status=0
 printf '\n| harness | regressions replayed | executions | exec/s | coverage (edges) | features | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
-for name in server_hello client_hello certificate ooni_measurement scenario; do
+for name in server_hello client_hello certificate ooni_measurement scenario device_answer; do
   binary="$build/${name}_fuzzer"
   regressions=tests/data/fuzz-regressions/$name
   replayed=0
