@@ -284,17 +284,20 @@ sleep 0.2
 for candidate in $(pgrep -f "lab --state-dir $state up"); do alive "$candidate" && daemons=$((daemons + 1)); done
 check "... and no lab daemon" 0 "$daemons"
 
-# The full kz-2019 (6,736 hosts) comes up in under 30 seconds.
-start=$(date +%s.%N)
-lab up --size 6736 >"$work/full.txt" 2>&1
-check "full-size lab up" 0 $? || cat "$work/full.txt"
-seconds=$(echo "$(date +%s.%N) - $start" | bc)
-echo "full-size lab up: $seconds s"
-check "full-size lab up under 30 s" 1 "$(echo "$seconds < 30" | bc)"
-check "full size: 6736 hosts" 6736 "$(jq -r .hosts "$state/ground-truth.json")"
-last=$(jq -r '.intercepted_hosts[-1]' "$state/ground-truth.json")
-check "full size: last intercepted host intercepted" "intercepted - lab-root" "$(verdict "$last" --sni twitter.com)"
-lab down >/dev/null
+# The full kz-2019 (6,736 hosts) comes up in under 30 seconds: a figure of the release build (under the
+# sanitizers every minting is several times slower and the figure means nothing; CI time).
+if [ "$sanitized" != true ]; then
+  start=$(date +%s.%N)
+  lab up --size 6736 >"$work/full.txt" 2>&1
+  check "full-size lab up" 0 $? || cat "$work/full.txt"
+  seconds=$(echo "$(date +%s.%N) - $start" | bc)
+  echo "full-size lab up: $seconds s"
+  check "full-size lab up under 30 s" 1 "$(echo "$seconds < 30" | bc)"
+  check "full size: 6736 hosts" 6736 "$(jq -r .hosts "$state/ground-truth.json")"
+  last=$(jq -r '.intercepted_hosts[-1]' "$state/ground-truth.json")
+  check "full size: last intercepted host intercepted" "intercepted - lab-root" "$(verdict "$last" --sni twitter.com)"
+  lab down >/dev/null
+fi
 
 # Terminating-proxy mode: the TCP connection ends at the device for every name.
 jq '.name = "kz-2019-proxy" | .interceptor.mode = "terminating-proxy"' "$(dirname "$0")/../../data/scenarios/kz-2019.json" >"$work/proxy.json"
@@ -312,11 +315,13 @@ check "trace: without the path series it cannot tell proxy from server, and says
   "$(trace "$host" --sni facebook.com --json --no-path | jq -r .injection.kind)"
 lab down >/dev/null
 
-# monitor: the interceptor pauses at 9 s and resumes at 21 s with the 24-hour validity shift; rounds every 6 s.
+# monitor: the interceptor pauses at 11 s and resumes at 24 s with the 24-hour validity shift; rounds every 6 s.
 # The first monitor is killed with -9 in its second round; the second continues the series. Expected events,
 # in order, and nothing else: baseline (1), interception_stopped (3), interception_started and rules_changed (5).
-jq '.name = "kz-2019-monitor" | .schedule.events = [{"at_seconds": 9, "interceptor": "off"},
-    {"at_seconds": 21, "interceptor": "on", "validity_shift_hours": -24}]' \
+# Round 2 is measured again from about 7 s (8.5 s under sanitizers on loaded cores, and then it takes 2-3 s):
+# the pause leaves it until 11 s, and round 4 (from 19-21 s) until 24 s; rounds 3 and 5 start after 13 and 25 s.
+jq '.name = "kz-2019-monitor" | .schedule.events = [{"at_seconds": 11, "interceptor": "off"},
+    {"at_seconds": 24, "interceptor": "on", "validity_shift_hours": -24}]' \
   "$(dirname "$0")/../../data/scenarios/kz-2019.json" >"$work/monitor.json"
 lab up --scenario "$work/monitor.json" --size 200 >/dev/null 2>&1
 check "monitor lab up" 0 $?

@@ -80,13 +80,12 @@ check "discover exits 0" 0 $? || tail -5 "$work/discover.txt"
 check "discover: exactly the intercepted names" "$(jq -r '.device.names | to_entries[] | select(.value == "intercepted") | .key' "$truth" | sort | paste -sd' ')" \
   "$(sort "$work/discovered.txt" | paste -sd' ')"
 
-# trace: a terminating proxy at the device's hop, for the target and for a bypass host nothing.
+# trace: a terminating proxy at the device's hop (a bypass host's trace is lab_e2e's; the scan above already
+# shows nothing on the bypass path).
 host=$(jq -r '.intercepted_hosts[0]' "$truth")
 measure trace "$host" --sni facebook.com --json >"$work/trace.json" 2>"$work/trace.txt"
 check "trace: a terminating proxy at hop $hop" "terminating_proxy $hop" \
   "$(jq -r '"\(.injection.kind) \(.injection.injection_ttl)"' "$work/trace.json")" || jq -c .injection "$work/trace.json"
-measure trace "$(jq -r '.bypass_hosts[0]' "$truth")" --sni facebook.com --json >"$work/trace-bypass.json" 2>/dev/null
-check "trace: a bypass host has no interception" no_interception "$(jq -r .injection.kind "$work/trace-bypass.json")"
 
 # monitor: three rounds, the product switched off before the second and on before the third.
 jq -r '.intercepted_hosts[0:3][]' "$truth" | sed 's/$/:443/' >"$work/monitor-hosts.txt"

@@ -13,12 +13,14 @@ using testing::must;
 // Forged leaves made the way each product makes them (docs/LAB.md, measured there), against one genuine host.
 class ForgingFamilyTest : public ::testing::Test {
  protected:
+  // EC keys: the traits do not depend on the key type, and RSA key generation is slow under the sanitizers.
+  static constexpr lab::KeySpec kEc{.type = lab::KeySpec::Type::kEcP256};
   void SetUp() override {
     now_ = now_utc();
-    public_ca_ = must(lab::make_identity(testing::ca_spec("Public CA", now_), {}, nullptr));
+    public_ca_ = must(lab::make_identity(testing::ca_spec("Public CA", now_), kEc, nullptr));
     auto spec = testing::leaf_spec("h198-18-0-1.as9198.kz.lab", now_);
-    genuine_ = must(lab::make_identity(spec, {}, &*public_ca_));
-    product_ca_ = must(lab::make_identity(testing::ca_spec("Product CA", now_), {}, nullptr));
+    genuine_ = must(lab::make_identity(spec, kEc, &*public_ca_));
+    product_ca_ = must(lab::make_identity(testing::ca_spec("Product CA", now_), kEc, nullptr));
   }
   // A leaf signed by the product's CA; `ca_key`: for the CA's own key (squid, mitmproxy).
   Certificate forged(lab::CertificateSpec spec, bool ca_key) {
@@ -27,7 +29,7 @@ class ForgingFamilyTest : public ::testing::Test {
       EXPECT_TRUE(certificate);
       return *certificate;
     }
-    return must(lab::make_identity(spec, {}, &*product_ca_)).certificate;
+    return must(lab::make_identity(spec, kEc, &*product_ca_)).certificate;
   }
   lab::CertificateSpec sni_named(const std::string& sni) {
     auto spec = testing::leaf_spec(sni, now_);
