@@ -45,8 +45,9 @@ int metered_read(BIO* bio, char* data, size_t length, size_t* read_bytes) {
   }
   const ssize_t got = ::recv(socket->fd, data, std::min(length, socket->step_budget), 0);
   if (got > 0) {
-    const size_t keep = std::min(static_cast<size_t>(got), PlainAnswer::kMaxBytes - std::min(socket->first_bytes.size(), PlainAnswer::kMaxBytes));
-    socket->first_bytes.insert(socket->first_bytes.end(), data, data + keep);
+    const size_t keep = std::min(static_cast<size_t>(got), socket->head.size() - socket->head_size);
+    std::memcpy(socket->head.data() + socket->head_size, data, keep);
+    socket->head_size += keep;
     socket->step_budget -= static_cast<size_t>(got);
     socket->received += static_cast<uint64_t>(got);
     *read_bytes = static_cast<size_t>(got);
@@ -318,7 +319,7 @@ Error TlsConnection::classify_failure(int ssl_error, int saved_errno) {
 }
 
 void TlsConnection::keep_plain_answer(Error& error) {
-  auto& bytes = socket_.first_bytes;
+  std::vector<uint8_t> bytes(socket_.head.begin(), socket_.head.begin() + socket_.head_size);
   while (bytes.size() < PlainAnswer::kMaxBytes) {
     uint8_t buffer[PlainAnswer::kMaxBytes];
     const ssize_t got = ::recv(fd_, buffer, PlainAnswer::kMaxBytes - bytes.size(), MSG_DONTWAIT);

@@ -9,6 +9,7 @@
 // is kept exactly as sent even when a certificate in it is malformed.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -100,7 +101,12 @@ class TlsConnection {
     int fd = -1;
     size_t step_budget = 0;
     uint64_t received = 0;
-    std::vector<uint8_t> first_bytes;   // the first PlainAnswer::kMaxBytes received (evidence when not TLS)
+    // The first bytes OpenSSL read (a record header it may refuse as not TLS), kept without allocating: every
+    // connection of a scan passes here, and only an answer that is not TLS needs them (keep_plain_answer). OpenSSL
+    // refuses such an answer at its first 5-byte header, so 16 bytes and what is still unread make the evidence.
+    static constexpr size_t kHeadBytes = 16;
+    std::array<uint8_t, kHeadBytes> head{};
+    size_t head_size = 0;
   };
   static constexpr size_t kStepReadBytes = 64 * 1024;
   static constexpr uint64_t kHandshakeReadLimit = 4 * 1024 * 1024;
