@@ -8,7 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "lab/command.h"
+#include "core/process.h"
+#include "core/unique_fd.h"
 #include "x509/certificate_reader.h"
 
 namespace mitmscope {
@@ -55,16 +56,14 @@ void add_folder(LocalRoots& out, const fs::path& folder, const std::string& stor
 
 void add_p11kit(LocalRoots& out) {
   char pattern[] = "/tmp/mitmscope-p11kit-XXXXXX";
-  const int fd = ::mkstemp(pattern);
-  if (fd < 0) {
+  if (!UniqueFd(::mkstemp(pattern))) {
     out.skipped.push_back("p11-kit: cannot create a temporary file");
     return;
   }
-  ::close(fd);
   const std::string file = pattern;
   std::error_code ignored;
   fs::remove(file, ignored);  // trust extract refuses to overwrite
-  auto extracted = lab::run_command({"trust", "extract", "--format=pem-bundle", "--filter=ca-anchors", "--purpose=server-auth", file});
+  auto extracted = run_command({"trust", "extract", "--format=pem-bundle", "--filter=ca-anchors", "--purpose=server-auth", file});
   if (!extracted) {
     out.skipped.push_back("p11-kit (`trust extract`): " + extracted.error().message);
   } else if (is_file(file)) {
@@ -78,14 +77,14 @@ void add_p11kit(LocalRoots& out) {
 
 void add_nss(LocalRoots& out, const fs::path& database) {
   const std::string spec = "sql:" + database.string();
-  auto listing = lab::run_command({"certutil", "-L", "-d", spec});
+  auto listing = run_command({"certutil", "-L", "-d", spec});
   if (!listing) {
     out.skipped.push_back(fmt::format("NSS {}: {}", database.string(), listing.error().message));
     return;
   }
   size_t found = 0;
   for (const auto& [nickname, trust] : parse_certutil_listing(*listing)) {
-    auto pem = lab::run_command({"certutil", "-L", "-d", spec, "-n", nickname, "-a"});
+    auto pem = run_command({"certutil", "-L", "-d", spec, "-n", nickname, "-a"});
     if (!pem) {
       out.skipped.push_back(fmt::format("NSS {}: {}: {}", database.string(), nickname, pem.error().message));
       continue;

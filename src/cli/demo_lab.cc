@@ -25,6 +25,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/embedded_files.h"
+#include "core/process.h"
 
 namespace mitmscope::cli {
 
@@ -93,31 +94,15 @@ class LabDemo {
     if (in_lab) {
       args.insert(args.begin(), {"lab", "--state-dir", state_.string(), "exec", "--", self_.string()});
     }
-    const fs::path log_path = work_ / log;
-    const pid_t pid = ::fork();
-    if (pid < 0) return 127;
-    if (pid == 0) {
-      // The child ignores the terminal's Ctrl-C: the demo forwards SIGTERM and then cleans up in order.
-      ::setpgid(0, 0);
-      const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      std::string program = self_.string();
-      argv.push_back(program.data());
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(program.c_str(), argv.data());
-      ::_exit(127);
-    }
-    g_child = pid;
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    args.insert(args.begin(), self_.string());
+    // The child ignores the terminal's Ctrl-C (its own process group): the demo forwards SIGTERM and then cleans
+    // up in order.
+    auto child = spawn({.argv = args, .log = work_ / log, .truncate_log = true, .own_process_group = true});
+    if (!child) return 127;
+    g_child = child->pid;
+    const ExitStatus status = wait_for_exit(child->pid);
     g_child = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status.shell_status();
   }
 
   bool ok(bool condition, const std::string& what) {

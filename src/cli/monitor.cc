@@ -2,7 +2,6 @@
 // schedule, events between rounds (analyze/monitor_events), stored, printed, and handed to a hook.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,10 +17,11 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/scan_round.h"
+#include "core/process.h"
 #include "core/time.h"
+#include "core/unique_fd.h"
 #include "store/store.h"
 
-extern char** environ;
 
 namespace mitmscope::cli {
 namespace {
@@ -45,43 +45,20 @@ struct MonitorCliOptions {
 };
 
 // Runs `command` with /bin/sh, the event as JSON on its stdin; waits at most `timeout`, then kills it.
+// Empty when it succeeded, otherwise what went wrong.
 std::string run_hook(const std::string& command, const std::string& input, std::chrono::milliseconds timeout) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], 0);
-  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char**>(argv), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[0]);
-  if (spawned != 0) {
-    ::close(pipe_fds[1]);
-    return fmt::format("cannot start /bin/sh: {}", std::strerror(spawned));
-  }
+  auto child = spawn({.argv = {"/bin/sh", "-c", command}, .pipe_input = true});
+  if (!child) return child.error().message;
   const std::string text = input + "\n";
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(pipe_fds[1], text.data() + written, text.size() - written);
-    if (n <= 0) break;   // the hook does not read its input: fine
-    written += static_cast<size_t>(n);
+  for (size_t written = 0; written < text.size();) {
+    const ssize_t count = ::write(child->input.get(), text.data() + written, text.size() - written);
+    if (count <= 0) break;   // the hook does not read its input: fine
+    written += static_cast<size_t>(count);
   }
-  ::close(pipe_fds[1]);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  for (;;) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return fmt::format("killed after {} ms", timeout.count());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-  return WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status)) : "ended by a signal";
+  child->input.reset();
+  const ExitStatus status = wait_for_exit(child->pid, timeout);
+  if (status.timed_out) return fmt::format("killed after {} ms", timeout.count());
+  return status.success() ? std::string() : status.describe();
 }
 
 std::string event_text(const MonitorEvent& event) {
@@ -154,10 +131,11 @@ int run_monitor(const MonitorCliOptions& options) {
     fmt::print(stderr, "monitor '{}': continuing after round {} (started {})\n", options.name, monitor->last_round,
                monitor->last_round_started_at);
   }
-  std::FILE* out = nullptr;
+  UniqueFile out;
   if (!options.out.empty()) {
-    out = std::fopen(options.out.c_str(), "a");
-    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
+    auto opened = open_file(options.out, "a");
+    if (!opened) return report_error(opened.error());
+    out = std::move(*opened);
   }
   stop_on_signals();
   ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = *target_options, .domains = &*domains,
@@ -181,7 +159,7 @@ int run_monitor(const MonitorCliOptions& options) {
     ScanRoundSinks sinks;
     sinks.store = store->get();
     sinks.scan_id = record->id;
-    sinks.out = out;
+    sinks.out = out.get();
     sinks.observe = [&](const ScanResult& result, const std::string& as_key) { state.add(result, as_key); };
     auto report = run_scan_round(inputs, sinks);
     if (!report) return report_error(report.error());
@@ -212,7 +190,6 @@ int run_monitor(const MonitorCliOptions& options) {
     ++round;
     next_start = round_start + *every;
   }
-  if (out) std::fclose(out);
   default_signals();
   return kExitOk;
 }

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/scan_round.h"
+#include "core/unique_fd.h"
 #include "detect/scan.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
@@ -72,18 +73,20 @@ int run_scan(const ScanCliOptions& options) {
   } else if (options.resume) {
     return report_error({ErrorCode::kInvalidArgument, "--resume needs --store"});
   }
-  sinks.out = stdout;
+  UniqueFile out(stdout);
   if (options.out != "-") {
-    sinks.out = std::fopen(options.out.c_str(), options.resume ? "a" : "w");
-    if (!sinks.out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
+    auto opened = open_file(options.out, options.resume ? "a" : "w");
+    if (!opened) return report_error(opened.error());
+    out = std::move(*opened);
   }
+  sinks.out = out.get();
   sinks.progress = ::isatty(2);
   ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = std::move(*target_options), .domains = &*domains,
                          .trust = &*trust, .client = &*context, .engine = engine_options(options.engine),
                          .asn_map = *asn_map ? &**asn_map : nullptr, .method = options.method,
                          .seed = options.engine.seed, .foxio = options.trust.foxio};
   auto report = run_scan_round(inputs, sinks);
-  if (sinks.out != stdout) std::fclose(sinks.out);
+  out.reset();
   if (!report) return report_error(report.error());
   for (const auto& skipped : report->skipped_hosts) {
     fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);

@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "engine/targets.h"
 #include "core/time.h"
+#include "core/unique_fd.h"
 #include "report/trace_output.h"
 #include "store/store.h"
 #include "trace/tracer.h"
@@ -119,10 +120,13 @@ int run_trace(TraceCliOptions options) {
                 icmp ? &*icmp : nullptr);
 
   const AsnMap* asn = *asn_map ? &**asn_map : nullptr;
-  std::FILE* out = nullptr;
-  if (!options.out.empty()) {
-    out = options.out == "-" ? stdout : std::fopen(options.out.c_str(), "w");
-    if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
+  UniqueFile out;
+  if (options.out == "-") {
+    out.reset(stdout);
+  } else if (!options.out.empty()) {
+    auto opened = open_file(options.out, "w");
+    if (!opened) return report_error(opened.error());
+    out = std::move(*opened);
   }
   std::unique_ptr<Store> store;
   std::vector<StoredTrace> pending;
@@ -149,7 +153,7 @@ int run_trace(TraceCliOptions options) {
     ++traced;
     aggregate.add(result, asn);
     last_point = result.point;
-    const bool stdout_json = options.json && out != stdout;   // unless --out - already puts it there
+    const bool stdout_json = options.json && out.get() != stdout;   // unless --out - already puts it there
     if (store) {
       const auto& point = result.point;
       pending.push_back({run, format_utc(now_utc()), result.host.endpoint.ip, result.host.endpoint.port, result.sni,
@@ -160,13 +164,13 @@ int run_trace(TraceCliOptions options) {
     }
     if (out || stdout_json) {
       const auto json = trace_result_json(result, asn);
-      if (out) fmt::print(out, "{}\n", json.dump());
+      if (out) fmt::print(out.get(), "{}\n", json.dump());
       if (stdout_json) fmt::print("{}\n", bulk ? json.dump() : json.dump(2));
     }
     if (!bulk && !options.json) fmt::print("{}", trace_result_text(result, asn));
     if (bulk && traced % 100 == 0) fmt::print(stderr, "trace: {} hosts done\n", traced);
   });
-  if (out && out != stdout) std::fclose(out);
+  out.reset();
   flush();
   if (store_error) return report_error(*store_error);
   if (list) {

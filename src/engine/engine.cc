@@ -5,13 +5,11 @@
 
 namespace mitmscope {
 
-Engine::Engine(const TlsClientContext& context, EngineOptions options) : context_(context), options_(options) {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-}
+Engine::Engine(const TlsClientContext& context, EngineOptions options)
+    : context_(context), options_(options), epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {}
 
 Engine::~Engine() {
-  connections_.clear();
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  connections_.clear();   // before the epoll descriptor closes
 }
 
 void Engine::submit(ProbeRequest request) {
@@ -28,7 +26,7 @@ void Engine::watch(TlsConnection& connection, bool add) {
   epoll_event event{};
   event.events = connection.wait() == TlsConnection::Wait::kReadable ? EPOLLIN : EPOLLOUT;
   event.data.fd = connection.fd();
-  ::epoll_ctl(epoll_fd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, connection.fd(), &event);
+  ::epoll_ctl(epoll_fd_.get(), add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, connection.fd(), &event);
 }
 
 bool Engine::try_start(ProbeRequest& request, Clock::time_point now, Clock::time_point& retry_at) {
@@ -76,7 +74,7 @@ void Engine::finish(int fd, const Completion& completion) {
   auto node = connections_.extract(fd);
   const uint64_t token = tokens_[fd];
   tokens_.erase(fd);
-  if (fd >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (fd >= 0) ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
   // The observation is moved out before the connection (and its socket) is destroyed.
   Observation observation = std::move(node.mapped()->observation());
   node.mapped().reset();
@@ -129,7 +127,7 @@ void Engine::run(const Feed& feed, const Completion& completion) {
     if (!delayed_.empty()) wake = std::min(wake, delayed_.top().when);
     for (const auto& [fd, connection] : connections_) wake = std::min(wake, connection->deadline());
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
-    const int ready_count = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+    const int ready_count = ::epoll_wait(epoll_fd_.get(), events.data(), static_cast<int>(events.size()),
                                          static_cast<int>(std::clamp<long>(timeout, 0, 50)) );
     for (int i = 0; i < ready_count; ++i) {
       const int fd = events[i].data.fd;

@@ -71,7 +71,7 @@ class Engine {
 
   const TlsClientContext& context_;
   EngineOptions options_;
-  int epoll_fd_ = -1;
+  UniqueFd epoll_fd_;
   bool stopping_ = false;
   std::queue<ProbeRequest> ready_;
   std::priority_queue<Delayed, std::vector<Delayed>, std::greater<>> delayed_;

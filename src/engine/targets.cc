@@ -122,13 +122,11 @@ bool PrefixSet::contains(const Endpoint& endpoint) const {
   return false;
 }
 
-HostList::~HostList() {
-  if (fd_ >= 0) ::close(fd_);
-}
+HostList::~HostList() = default;
 
 HostList::HostList(HostList&& other) noexcept
     : path_(std::move(other.path_)), options_(std::move(other.options_)), offsets_(std::move(other.offsets_)),
-      fd_(std::exchange(other.fd_, -1)), prime_(other.prime_), generator_(other.generator_), first_(other.first_),
+      fd_(std::move(other.fd_)), prime_(other.prime_), generator_(other.generator_), first_(other.first_),
       current_(other.current_), position_(other.position_), started_(other.started_), skipped_(std::move(other.skipped_)) {}
 
 Result<HostList> HostList::open(const std::filesystem::path& file, TargetOptions options) {
@@ -138,14 +136,14 @@ Result<HostList> HostList::open(const std::filesystem::path& file, TargetOptions
   HostList list;
   list.path_ = file;
   list.options_ = std::move(options);
-  list.fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (list.fd_ < 0) return make_error(ErrorCode::kFileNotFound, fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
+  list.fd_.reset(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!list.fd_) return make_error(ErrorCode::kFileNotFound, fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
   // Index: the offset of every line.
   char buffer[1 << 16];
   uint64_t offset = 0;
   bool at_line_start = true;
   ssize_t count;
-  while ((count = ::read(list.fd_, buffer, sizeof buffer)) > 0) {
+  while ((count = ::read(list.fd_.get(), buffer, sizeof buffer)) > 0) {
     for (ssize_t i = 0; i < count; ++i) {
       if (at_line_start) list.offsets_.push_back(offset + static_cast<uint64_t>(i));
       at_line_start = buffer[i] == '\n';
@@ -185,7 +183,7 @@ std::optional<std::string> HostList::read_line(size_t index) {
   char buffer[4096];
   uint64_t offset = begin;
   for (;;) {
-    const ssize_t count = ::pread(fd_, buffer, sizeof buffer, static_cast<off_t>(offset));
+    const ssize_t count = ::pread(fd_.get(), buffer, sizeof buffer, static_cast<off_t>(offset));
     if (count <= 0) break;
     const auto* newline = static_cast<const char*>(std::memchr(buffer, '\n', static_cast<size_t>(count)));
     if (newline) {

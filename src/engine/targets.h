@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/unique_fd.h"
 #include "engine/endpoint.h"
 
 namespace mitmscope {
@@ -71,7 +72,7 @@ class HostList {
   std::filesystem::path path_;
   TargetOptions options_;
   std::vector<uint64_t> offsets_;
-  int fd_ = -1;
+  UniqueFd fd_;
   // The cyclic walk.
   uint64_t prime_ = 0, generator_ = 0, first_ = 0, current_ = 0, position_ = 0;
   bool started_ = false;

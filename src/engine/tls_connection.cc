@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.h"
+
 namespace mitmscope {
 namespace {
 
@@ -73,10 +75,6 @@ const BIO_METHOD* metered_method() {
     return created;
   }();
   return method;
-}
-
-uint32_t read_u24(std::span<const uint8_t> data, size_t offset) {
-  return uint32_t(data[offset]) << 16 | uint32_t(data[offset + 1]) << 8 | data[offset + 2];
 }
 
 Error socket_error(int number, bool connecting) {
@@ -140,19 +138,17 @@ TlsConnection::TlsConnection(const TlsClientContext& context, const Endpoint& en
   observation_.max_version = context.options().max_version;
 }
 
-TlsConnection::~TlsConnection() {
-  if (fd_ >= 0) ::close(fd_);
-}
+TlsConnection::~TlsConnection() = default;
 
 TlsConnection::Wait TlsConnection::start() {
   observation_.time = now_utc();
   started_ = Clock::now();
   deadline_ = started_ + context_.options().connect_timeout;
-  fd_ = ::socket(endpoint_.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return finish(Error{ErrorCode::kNetworkError, fmt::format("socket: {}", std::strerror(errno))});
+  fd_.reset(::socket(endpoint_.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd_) return finish(Error{ErrorCode::kNetworkError, fmt::format("socket: {}", std::strerror(errno))});
   if (options_.reset_on_close || options_.source_port != 0) {
     const int enable = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &enable, sizeof enable);
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &enable, sizeof enable);
   }
   if (options_.source_port != 0) {
     sockaddr_storage local{};
@@ -168,17 +164,17 @@ TlsConnection::Wait TlsConnection::start() {
       v4->sin_port = htons(options_.source_port);
       length = sizeof *v4;
     }
-    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&local), length) != 0) {
+    if (::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&local), length) != 0) {
       return finish(Error{ErrorCode::kNetworkError,
                           fmt::format("bind to source port {}: {}", options_.source_port, std::strerror(errno))});
     }
   }
   if (options_.ttl && options_.ttl_on_connect) {
     const int enable = 1;
-    ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
+    ::setsockopt(fd_.get(), IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
     set_ttl(*options_.ttl);
   }
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&endpoint_.address), endpoint_.address_length) == 0) {
+  if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&endpoint_.address), endpoint_.address_length) == 0) {
     return connect_step();
   }
   if (errno != EINPROGRESS) return finish(socket_error(errno, true));
@@ -211,7 +207,7 @@ void TlsConnection::expire() {
 TlsConnection::Wait TlsConnection::connect_step() {
   int error = 0;
   socklen_t length = sizeof error;
-  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
   if (error != 0) {
     if (error == EHOSTUNREACH && options_.ttl && options_.ttl_on_connect) {
       return finish(Error{ErrorCode::kTtlExpired,
@@ -228,13 +224,13 @@ TlsConnection::Wait TlsConnection::connect_step() {
 
   if (options_.ttl && !options_.ttl_on_connect) {
     const int enable = 1;
-    ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
+    ::setsockopt(fd_.get(), IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
     set_ttl(*options_.ttl);
   }
   ssl_.reset(SSL_new(context_.get()));
   BIO* bio = ssl_ ? BIO_new(metered_method()) : nullptr;
   if (!bio) return finish(Error{ErrorCode::kCryptoError, "SSL_new: " + take_openssl_error()});
-  socket_.fd = fd_;
+  socket_.fd = fd_.get();
   BIO_set_data(bio, &socket_);
   SSL_set_bio(ssl_.get(), bio, bio);
   if (!observation_.sni.empty() && SSL_set_tlsext_host_name(ssl_.get(), observation_.sni.c_str()) != 1) {
@@ -248,15 +244,15 @@ TlsConnection::Wait TlsConnection::connect_step() {
 }
 
 void TlsConnection::set_ttl(int ttl) {
-  ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
-  if (endpoint_.family == AF_INET6) ::setsockopt(fd_, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  ::setsockopt(fd_.get(), IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+  if (endpoint_.family == AF_INET6) ::setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
   observation_.ttl = ttl;
 }
 
 void TlsConnection::record_source_port() {
   sockaddr_storage local{};
   socklen_t local_length = sizeof local;
-  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
+  if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
     observation_.source_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);  // same offset in v6
   }
 }
@@ -322,7 +318,7 @@ void TlsConnection::keep_plain_answer(Error& error) {
   std::vector<uint8_t> bytes(socket_.head.begin(), socket_.head.begin() + socket_.head_size);
   while (bytes.size() < PlainAnswer::kMaxBytes) {
     uint8_t buffer[PlainAnswer::kMaxBytes];
-    const ssize_t got = ::recv(fd_, buffer, PlainAnswer::kMaxBytes - bytes.size(), MSG_DONTWAIT);
+    const ssize_t got = ::recv(fd_.get(), buffer, PlainAnswer::kMaxBytes - bytes.size(), MSG_DONTWAIT);
     if (got <= 0) break;
     bytes.insert(bytes.end(), buffer, buffer + got);
   }
@@ -362,19 +358,18 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   }
   ERR_clear_error();
   ssl_.reset();
-  if (fd_ >= 0 && observation_.ttl) {
+  if (fd_ && observation_.ttl) {
     // The TTL was for the ClientHello only: what follows (FIN, RST) travels normally.
     const int default_ttl = -1;
-    ::setsockopt(fd_, IPPROTO_IP, IP_TTL, &default_ttl, sizeof default_ttl);
-    if (endpoint_.family == AF_INET6) ::setsockopt(fd_, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &default_ttl, sizeof default_ttl);
+    ::setsockopt(fd_.get(), IPPROTO_IP, IP_TTL, &default_ttl, sizeof default_ttl);
+    if (endpoint_.family == AF_INET6) ::setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &default_ttl, sizeof default_ttl);
   }
-  if (fd_ >= 0 && options_.reset_on_close) {
+  if (fd_ && options_.reset_on_close) {
     const linger reset{1, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   }
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
+  if (fd_) {
+    fd_.reset();
   }
   phase_ = Phase::kDone;
   return wait_ = Wait::kDone;
@@ -420,25 +415,17 @@ Observation TlsConnection::run(const TlsClientContext& context, const Endpoint& 
 
 std::vector<std::vector<uint8_t>> parse_certificate_message(std::span<const uint8_t> message, bool tls13) {
   std::vector<std::vector<uint8_t>> chain;
-  size_t offset = 4;  // handshake header
-  if (tls13) {
-    if (offset >= message.size()) return chain;
-    offset += 1 + message[offset];  // certificate_request_context
-  }
-  if (offset + 3 > message.size()) return chain;
-  const size_t end = std::min(message.size(), offset + 3 + read_u24(message, offset));
-  offset += 3;
-  while (offset + 3 <= end) {
-    const size_t length = read_u24(message, offset);
-    offset += 3;
-    if (offset + length > end) break;
-    chain.emplace_back(message.begin() + static_cast<std::ptrdiff_t>(offset),
-                       message.begin() + static_cast<std::ptrdiff_t>(offset + length));
-    offset += length;
-    if (tls13) {
-      if (offset + 2 > end) break;
-      offset += 2 + (size_t(message[offset]) << 8 | message[offset + 1]);  // per-certificate extensions
-    }
+  ByteReader reader(message);
+  ByteReader request_context;
+  uint32_t list_length = 0;
+  if (!reader.skip(4)) return chain;  // handshake header
+  if (tls13 && !reader.prefixed(1, request_context)) return chain;
+  if (!reader.u24(list_length)) return chain;
+  ByteReader list = reader.take_at_most(list_length);   // a list cut short keeps the certificates that arrived whole
+  for (ByteReader certificate, extensions; list.prefixed(3, certificate);) {
+    const auto der = certificate.rest();
+    chain.emplace_back(der.begin(), der.end());
+    if (tls13 && !list.prefixed(2, extensions)) break;  // per-certificate extensions
   }
   return chain;
 }

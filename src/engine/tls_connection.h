@@ -16,6 +16,7 @@
 #include <string>
 
 #include "core/observation.h"
+#include "core/unique_fd.h"
 #include "engine/endpoint.h"
 #include "x509/openssl_ptr.h"
 
@@ -73,7 +74,7 @@ class TlsConnection {
   Wait advance();                // call when the socket is ready for what wait() asked
   void expire();                 // the deadline passed: records the timeout, closes
   Wait wait() const { return wait_; }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   Clock::time_point deadline() const { return deadline_; }
   Observation& observation() { return observation_; }
 
@@ -117,7 +118,7 @@ class TlsConnection {
   ConnectionOptions options_;
   Phase phase_ = Phase::kConnecting;
   Wait wait_ = Wait::kWritable;
-  int fd_ = -1;
+  UniqueFd fd_;
   SslPtr ssl_;
   MeteredSocket socket_;
   Observation observation_;

@@ -1,5 +1,5 @@
-// Running the system tools the lab is built with (iproute2, iptables), with the
-// command line and its error output in any failure message.
+// Running the system tools the lab is built with (iproute2, iptables) and the products it runs as devices,
+// through core/process (run_command), with the command line and its error output in any failure message.
 #pragma once
 
 #include <filesystem>
@@ -7,11 +7,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/process.h"
 
 namespace mitmscope::lab {
-
-// Runs argv (searching PATH); `input` goes to its stdin. Fails on a non-zero exit.
-Result<std::string> run_command(const std::vector<std::string>& argv, const std::string& input = {});
 
 // Starts argv in the background with stdout and stderr appended to `log`; the process gets SIGTERM
 // when the calling thread exits (PR_SET_PDEATHSIG), so call it from a thread that lives as long

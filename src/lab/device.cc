@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "core/unique_fd.h"
 #include "lab/command.h"
 #include "lab/host_server.h"
 #include "lab/interceptor.h"
@@ -198,10 +199,9 @@ class ProductDevice final : public Device {
     if (!key) return std::unexpected(key.error());
     std::ofstream(directory_ / "ca.pem") << certificate_pem(root.certificate);
     {
-      const int fd = ::open((directory_ / "ca-key.pem").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0) return make_error(ErrorCode::kFileUnwritable, (directory_ / "ca-key.pem").string() + ": cannot write");
-      [[maybe_unused]] auto written = ::write(fd, key->data(), key->size());
-      ::close(fd);
+      const UniqueFd fd(::open((directory_ / "ca-key.pem").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!fd) return make_error(ErrorCode::kFileUnwritable, (directory_ / "ca-key.pem").string() + ": cannot write");
+      [[maybe_unused]] auto written = ::write(fd.get(), key->data(), key->size());
     }
     std::ofstream(directory_ / "public-ca.pem") << certificate_pem(context_.public_ca.certificate);
     std::ofstream(runtime / "resolver.hosts") << resolver_hosts(context_.scenario, context_.plan);

@@ -19,7 +19,7 @@
 namespace mitmscope::lab {
 
 struct HostServer::Connection {
-  int fd = -1;
+  UniqueFd fd;
   SslPtr ssl;
   bool handshake_done = false;
   bool client_hello_seen = false;
@@ -62,12 +62,7 @@ HostServer::HostServer(HostServerOptions options) : options_(std::move(options))
   SSL_CTX_set_options(context_.get(), SSL_OP_NO_TICKET);
 }
 
-HostServer::~HostServer() {
-  for (auto& [fd, connection] : connections_) ::close(fd);
-  for (int fd : {listen_fd_, epoll_fd_, wake_fd_}) {
-    if (fd >= 0) ::close(fd);
-  }
-}
+HostServer::~HostServer() = default;
 
 Result<Identity> HostServer::identity_for(uint32_t address) {
   {
@@ -98,63 +93,57 @@ Result<Identity> HostServer::identity_for(uint32_t address) {
 }
 
 Result<void> HostServer::listen() {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  listen_fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   const int yes = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   // A sentinel (`sentinel --listen`, SO_REUSEPORT too) may take one address of the hosts in tests: the more
   // specific bind gets that address's connections, this server keeps all the others.
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+  ::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(options_.port);
   inet_pton(AF_INET, options_.bind_address.c_str(), &address.sin_addr);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listen_fd_, 4096) != 0) {
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listen_fd_.get(), 4096) != 0) {
     return make_error(ErrorCode::kNetworkError,
                       fmt::format("host server: listen on {}:{}: {}", options_.bind_address, options_.port, std::strerror(errno)));
   }
   socklen_t length = sizeof address;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), &length);
   port_ = ntohs(address.sin_port);
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  wake_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.fd = listen_fd_;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &event);
-  event.data.fd = wake_fd_;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  event.data.fd = listen_fd_.get();
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_.get(), &event);
+  event.data.fd = wake_fd_.get();
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &event);
   return {};
 }
 
 void HostServer::stop() {
   stopping_ = true;
   const uint64_t one = 1;
-  if (wake_fd_ >= 0) [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+  if (wake_fd_) [[maybe_unused]] auto written = ::write(wake_fd_.get(), &one, sizeof one);
 }
 
 void HostServer::close(int fd) {
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  connections_.erase(fd);
-  ::close(fd);
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  connections_.erase(fd);   // the connection owns the descriptor
 }
 
 void HostServer::accept_ready() {
   for (;;) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    UniqueFd accepted(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!accepted) return;
+    const int fd = accepted.get();
     const uint32_t local = local_address(fd);
-    if (options_.loopback && (local >> 24) != 127) {
-      ::close(fd);
-      continue;
-    }
+    if (options_.loopback && (local >> 24) != 127) continue;
     count_connection(peer_address(fd), local);
     auto identity = identity_for(local);
-    if (!identity) {
-      ::close(fd);
-      continue;
-    }
+    if (!identity) continue;
     auto connection = std::make_unique<Connection>();
-    connection->fd = fd;
+    connection->fd = std::move(accepted);
     connection->started = std::chrono::steady_clock::now();
     connection->ssl.reset(SSL_new(context_.get()));
     SSL_use_certificate(connection->ssl.get(), identity->certificate.get());
@@ -164,7 +153,7 @@ void HostServer::accept_ready() {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event);
     auto& stored = *connections_.emplace(fd, std::move(connection)).first->second;
     advance(stored);
   }
@@ -173,14 +162,14 @@ void HostServer::accept_ready() {
 void HostServer::advance(Connection& connection) {
   ERR_clear_error();
   SSL* ssl = connection.ssl.get();
-  const int fd = connection.fd;
+  const int fd = connection.fd.get();
   auto wait_for = [&](int result) {
     const int error = SSL_get_error(ssl, result);
     if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
       epoll_event event{};
       event.events = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
       event.data.fd = fd;
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+      ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &event);
       return true;
     }
     return false;
@@ -272,11 +261,11 @@ std::map<std::string, size_t> HostServer::client_hello_shapes() const {
 void HostServer::run() {
   epoll_event events[256];
   while (!stopping_) {
-    const int ready = ::epoll_wait(epoll_fd_, events, 256, 1000);
+    const int ready = ::epoll_wait(epoll_fd_.get(), events, 256, 1000);
     for (int i = 0; i < ready; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == wake_fd_) continue;
-      if (fd == listen_fd_) {
+      if (fd == wake_fd_.get()) continue;
+      if (fd == listen_fd_.get()) {
         accept_ready();
         continue;
       }

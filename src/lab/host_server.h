@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/unique_fd.h"
 #include "lab/pki.h"
 #include "lab/scenario.h"
 
@@ -66,9 +67,9 @@ class HostServer {
 
   HostServerOptions options_;
   SslCtxPtr context_;
-  int listen_fd_ = -1;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
+  UniqueFd listen_fd_;
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> handshakes_{0};

@@ -79,13 +79,13 @@ int set(int fd, int level, int option, const void* value, socklen_t length) {
 }
 
 // A connected socket for a flow that exists on the wire, built without a handshake.
-Result<int> repaired_socket(const RepairSpec& spec) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto fail = [&](const char* step) {
-    const int saved = errno;
-    ::close(fd);
-    return make_error(ErrorCode::kNetworkError, fmt::format("TCP_REPAIR {}: {}", step, std::strerror(saved)));
+Result<UniqueFd> repaired_socket(const RepairSpec& spec) {
+  UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int fd = socket.get();
+  auto fail = [](const char* step) {
+    return make_error(ErrorCode::kNetworkError, fmt::format("TCP_REPAIR {}: {}", step, std::strerror(errno)));
   };
+  if (!socket) return fail("socket");
   const int one = 1;
   if (set(fd, SOL_TCP, TCP_REPAIR, &one, sizeof one) != 0) return fail("enable");
   if (set(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one) != 0) return fail("IP_TRANSPARENT");
@@ -135,7 +135,7 @@ Result<int> repaired_socket(const RepairSpec& spec) {
   const timeval timeout{10, 0};
   set(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   set(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  return fd;
+  return socket;
 }
 
 // Copies decrypted bytes both ways until one side closes or both go quiet.
@@ -261,7 +261,6 @@ Interceptor::~Interceptor() {
   while (workers_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (queue_) nfq_destroy_queue(queue_);
   if (queue_handle_) nfq_close(queue_handle_);
-  if (proxy_fd_ >= 0) ::close(proxy_fd_);
 }
 
 void Interceptor::stop() { stopping_ = true; }
@@ -287,13 +286,13 @@ void Interceptor::use_loopback(uint16_t relay_port, uint16_t upstream_port, std:
 
 Result<void> Interceptor::start() {
   if (scenario_.mode == InterceptorMode::kTerminatingProxy || loopback_) {
-    proxy_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    proxy_fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     const int one = 1;
-    set(proxy_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (!loopback_) set(proxy_fd_, SOL_IP, IP_TRANSPARENT, &one, sizeof one);
+    set(proxy_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (!loopback_) set(proxy_fd_.get(), SOL_IP, IP_TRANSPARENT, &one, sizeof one);
     // Loopback: every 127.x address on the relay port (connections to any other address are closed at once).
     const auto address = loopback_ ? socket_address(INADDR_ANY, relay_port_) : socket_address(INADDR_LOOPBACK, 4443);
-    if (::bind(proxy_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(proxy_fd_, 1024) != 0) {
+    if (::bind(proxy_fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(proxy_fd_.get(), 1024) != 0) {
       return make_error(ErrorCode::kNetworkError, fmt::format("interceptor proxy: {}", std::strerror(errno)));
     }
     return {};
@@ -323,7 +322,7 @@ Result<void> Interceptor::start() {
 }
 
 void Interceptor::run() {
-  if (proxy_fd_ >= 0) return run_proxy();
+  if (proxy_fd_) return run_proxy();
   std::vector<char> buffer(1 << 17);
   while (!stopping_) {
     pollfd descriptor{queue_fd_, POLLIN, 0};
@@ -500,19 +499,18 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
                                       .local = client, .remote = server, .peer_window = server.window,
                                       .timestamp = segment.options.tsval + 1, .received = {}});
   if (!server_side) {
-    ::close(*client_side);
     return give_up("server side: " + server_side.error().message);
   }
   verdict(held->id, false, &held->key);  // the ClientHello now sits in our socket's receive queue
   ++stats_.intercepted;
 
-  auto upstream = connect_upstream(*server_side, held->server_name, forger_);
+  auto upstream = connect_upstream(server_side->get(), held->server_name, forger_);
   if (upstream.forged) {
     const auto context = forged_server_context(*upstream.forged);
     SslPtr downstream(SSL_new(context.get()));
-    SSL_set_fd(downstream.get(), *client_side);
+    SSL_set_fd(downstream.get(), client_side->get());
     if (SSL_accept(downstream.get()) == 1) {
-      relay(downstream.get(), upstream.ssl.get(), *client_side, *server_side);
+      relay(downstream.get(), upstream.ssl.get(), client_side->get(), server_side->get());
       SSL_shutdown(downstream.get());
     }
     SSL_shutdown(upstream.ssl.get());
@@ -521,23 +519,18 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
   // Abortive close: no TIME_WAIT socket keeps the flow's addresses and ports at the device, where
   // the client may reuse them at once for a new connection the device must see from its SYN.
   const linger abort{1, 0};
-  ::setsockopt(*client_side, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-  ::setsockopt(*server_side, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-  ::close(*client_side);
-  ::close(*server_side);
+  ::setsockopt(client_side->get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  ::setsockopt(server_side->get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
 }
 
 void Interceptor::run_proxy() {
   while (!stopping_) {
-    pollfd descriptor{proxy_fd_, POLLIN, 0};
+    pollfd descriptor{proxy_fd_.get(), POLLIN, 0};
     if (::poll(&descriptor, 1, 300) <= 0) continue;
-    const int client = ::accept4(proxy_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    if (workers_.load() >= kMaxWorkers) {
-      ::close(client);
-      continue;
-    }
-    spawn([this, client] { proxy_connection(client); });
+    UniqueFd client(::accept4(proxy_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client || workers_.load() >= kMaxWorkers) continue;
+    // std::function needs a copyable task: the descriptor travels shared and is closed by its last owner.
+    spawn([this, client = std::make_shared<UniqueFd>(std::move(client))] { proxy_connection(client->get()); });
   }
 }
 
@@ -550,31 +543,22 @@ void Interceptor::proxy_connection(int client_fd) {
   ::getsockname(client_fd, reinterpret_cast<sockaddr*>(&original), &length);
   const uint32_t server_ip = ntohl(original.sin_addr.s_addr);
   const uint16_t server_port = loopback_ ? upstream_port_ : ntohs(original.sin_port);
-  if (loopback_ && (server_ip >> 24) != 127) {  // only loopback addresses are served
-    ::close(client_fd);
-    return;
-  }
+  if (loopback_ && (server_ip >> 24) != 127) return;  // only loopback addresses are served
   std::vector<uint8_t> first(16384);
   const ssize_t received = ::recv(client_fd, first.data(), first.size(), 0);
-  if (received <= 0) {
-    ::close(client_fd);
-    return;
-  }
+  if (received <= 0) return;
   first.resize(static_cast<size_t>(received));
   ++stats_.client_hellos;
   const auto hello = parse_client_hello(first);
   const std::string name = hello && hello->server_name ? *hello->server_name : std::string();
   const bool on_path = !loopback_ || (on_path_ && on_path_(server_ip));
   const bool intercept = on_path && active_ && !name.empty() && targeted(name) && check_genuine(server_ip, server_port, name);
-  const int upstream_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const UniqueFd upstream_socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int upstream_fd = upstream_socket.get();
   set(upstream_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   set(upstream_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   const auto server = socket_address(server_ip, server_port);
-  if (::connect(upstream_fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0) {
-    ::close(upstream_fd);
-    ::close(client_fd);
-    return;
-  }
+  if (::connect(upstream_fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0) return;
   if (!intercept) {
     // Splice: the ClientHello goes on unchanged, then bytes both ways.
     ++stats_.passed;
@@ -591,8 +575,6 @@ void Interceptor::proxy_connection(int client_fd) {
       }
       if (closed) break;
     }
-    ::close(upstream_fd);
-    ::close(client_fd);
     return;
   }
   ++stats_.intercepted;
@@ -620,8 +602,6 @@ void Interceptor::proxy_connection(int client_fd) {
     SSL_shutdown(upstream.ssl.get());
   }
   ERR_clear_error();
-  ::close(upstream_fd);
-  ::close(client_fd);
 }
 
 }  // namespace mitmscope::lab

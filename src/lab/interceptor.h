@@ -30,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "core/unique_fd.h"
 #include "lab/forger.h"
 #include "lab/scenario.h"
 #include "x509/openssl_ptr.h"
@@ -116,7 +117,7 @@ class Interceptor {
   nfq_handle* queue_handle_ = nullptr;
   nfq_q_handle* queue_ = nullptr;
   int queue_fd_ = -1;
-  int proxy_fd_ = -1;
+  UniqueFd proxy_fd_;
   bool loopback_ = false;
   uint16_t relay_port_ = 0;
   uint16_t upstream_port_ = 0;

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/unique_fd.h"
 #include "lab/command.h"
 #include "lab/host_server.h"
 #include "lab/device.h"
@@ -218,17 +219,18 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   // Until `lab up` has recorded our pid, we die with it: a `lab up` killed mid-way must not
   // leave a daemon that `lab down` cannot find (and that would enter the next lab's namespaces).
   bool acknowledged = false;
+  UniqueFd ready(ready_fd), acknowledge(acknowledge_fd);
   auto report_ready = [&](const std::string& message) {
-    [[maybe_unused]] auto written = ::write(ready_fd, message.data(), message.size());
+    [[maybe_unused]] auto written = ::write(ready.get(), message.data(), message.size());
     char byte = 0;
-    acknowledged = message.starts_with("ready") && ::read(acknowledge_fd, &byte, 1) == 1;
-    ::close(acknowledge_fd);
+    acknowledged = message.starts_with("ready") && ::read(acknowledge.get(), &byte, 1) == 1;
+    acknowledge.reset();
     if (acknowledged) {
       ::prctl(PR_SET_PDEATHSIG, 0);
       // Only now may `lab up` exit: before this, its exit would kill us.
-      [[maybe_unused]] auto detached = ::write(ready_fd, "detached\n", 9);
+      [[maybe_unused]] auto detached = ::write(ready.get(), "detached\n", 9);
     }
-    ::close(ready_fd);
+    ready.reset();
   };
   struct sigaction action {};
   action.sa_handler = [](int) { g_stop = true; };
@@ -451,37 +453,38 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
   const LabSecrets secrets{std::move(*public_ca), std::move(*hierarchy)};
   write_user_files(*scenario, *plan, topology, paths, secrets, options.loopback);
 
-  int ready_pipe[2], acknowledge_pipe[2];
-  if (::pipe(ready_pipe) != 0 || ::pipe(acknowledge_pipe) != 0) return make_error(ErrorCode::kNetworkError, "pipe failed");
+  // The daemon is this process forked, not a program: it runs run_daemon and never execs.
+  auto ready = make_pipe(O_CLOEXEC);
+  auto acknowledge = make_pipe(O_CLOEXEC);
+  if (!ready || !acknowledge) return std::unexpected(!ready ? ready.error() : acknowledge.error());
   std::fflush(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);  // the parent died before the line above
-    ::close(ready_pipe[0]);
-    ::close(acknowledge_pipe[1]);
+    ready->read.reset();
+    acknowledge->write.reset();
     ::setsid();
     const int log = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     ::dup2(log, 1);
     ::dup2(log, 2);
     const int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
-    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready_pipe[1], acknowledge_pipe[0], secrets, options.loopback));
+    ::_exit(run_daemon(*scenario, *plan, topology, paths, ready->write.release(), acknowledge->read.release(), secrets,
+                       options.loopback));
   }
-  ::close(ready_pipe[1]);
-  ::close(acknowledge_pipe[0]);
+  ready->write.reset();
+  acknowledge->read.reset();
   // The daemon says "ready" (or "error: ..."), waits for our acknowledgement (its pid is
   // recorded by then), then says "detached" once it no longer dies with us.
   std::string answer;
   char buffer[512];
   ssize_t count;
-  while (answer.find('\n') == std::string::npos && (count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) {
+  while (answer.find('\n') == std::string::npos && (count = ::read(ready->read.get(), buffer, sizeof buffer)) > 0) {
     answer.append(buffer, static_cast<size_t>(count));
   }
   if (!answer.starts_with("ready")) {
-    ::close(ready_pipe[0]);
-    ::close(acknowledge_pipe[1]);
     lab_down(options.state_directory);
     return make_error(ErrorCode::kNetworkError, fmt::format("lab daemon did not start: {}", answer.empty() ? "it died" : answer));
   }
@@ -494,13 +497,13 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
                       {"interceptor_namespace", topology.interceptor_namespace()},
                       {"vantage_namespace", kVantageNamespace}};
   write_text(paths.state(), state.dump(2));
-  const char acknowledge = 1;
-  [[maybe_unused]] auto written = ::write(acknowledge_pipe[1], &acknowledge, 1);
-  ::close(acknowledge_pipe[1]);
-  while (answer.find("detached") == std::string::npos && (count = ::read(ready_pipe[0], buffer, sizeof buffer)) > 0) {
+  const char acknowledged = 1;
+  [[maybe_unused]] auto written = ::write(acknowledge->write.get(), &acknowledged, 1);
+  acknowledge->write.reset();
+  while (answer.find("detached") == std::string::npos && (count = ::read(ready->read.get(), buffer, sizeof buffer)) > 0) {
     answer.append(buffer, static_cast<size_t>(count));
   }
-  ::close(ready_pipe[0]);
+  ready->read.reset();
   if (answer.find("detached") == std::string::npos) {
     lab_down(options.state_directory);
     return make_error(ErrorCode::kNetworkError, "lab daemon died while starting; see " + paths.log().string());

@@ -17,25 +17,24 @@
 namespace mitmscope::lab {
 namespace {
 
-Result<int> listen_on(const std::string& address, uint16_t port, uint16_t& bound_port) {
+Result<UniqueFd> listen_on(const std::string& address, uint16_t port, uint16_t& bound_port) {
   sockaddr_in socket_address{};
   socket_address.sin_family = AF_INET;
   socket_address.sin_port = htons(port);
   if (inet_pton(AF_INET, address.c_str(), &socket_address.sin_addr) != 1) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("bad bind address {}", address));
   }
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int fd = socket.get();
   const int yes = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&socket_address), sizeof socket_address) != 0 || ::listen(fd, 64) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    return make_error(ErrorCode::kNetworkError, fmt::format("listen on {}:{}: {}", address, port, std::strerror(saved)));
+    return make_error(ErrorCode::kNetworkError, fmt::format("listen on {}:{}: {}", address, port, std::strerror(errno)));
   }
   socklen_t length = sizeof socket_address;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&socket_address), &length);
   bound_port = ntohs(socket_address.sin_port);
-  return fd;
+  return socket;
 }
 
 void set_timeouts(int fd, int seconds) {
@@ -63,7 +62,6 @@ Result<uint16_t> unused_loopback_port() {
   uint16_t port = 0;
   auto fd = listen_on("127.0.0.1", 0, port);
   if (!fd) return std::unexpected(fd.error());
-  ::close(*fd);
   return port;
 }
 
@@ -92,24 +90,20 @@ Result<std::unique_ptr<TlsTestServer>> TlsTestServer::start(TlsServerOptions opt
   }
   auto fd = listen_on(opts.bind_address, opts.port, server->port_);
   if (!fd) return std::unexpected(fd.error());
-  server->listen_fd_ = *fd;
-  if (::pipe2(server->wake_pipe_, O_CLOEXEC) != 0) {
-    return make_error(ErrorCode::kNetworkError, fmt::format("pipe: {}", std::strerror(errno)));
-  }
+  server->listen_fd_ = std::move(*fd);
+  auto wake = make_pipe(O_CLOEXEC);
+  if (!wake) return std::unexpected(wake.error());
+  server->wake_ = std::move(*wake);
   server->thread_ = std::thread([raw = server.get()] { raw->serve(); });
   return server;
 }
 
 TlsTestServer::~TlsTestServer() {
-  if (wake_pipe_[1] >= 0) {
+  if (wake_.write) {
     const char byte = 0;
-    [[maybe_unused]] ssize_t ignored = ::write(wake_pipe_[1], &byte, 1);
+    [[maybe_unused]] ssize_t ignored = ::write(wake_.write.get(), &byte, 1);
   }
   if (thread_.joinable()) thread_.join();
-  for (int fd : held_) ::close(fd);
-  for (int fd : {listen_fd_, wake_pipe_[0], wake_pipe_[1]}) {
-    if (fd >= 0) ::close(fd);
-  }
 }
 
 std::string TlsTestServer::address() const { return fmt::format("{}:{}", options_.bind_address, port_); }
@@ -129,27 +123,28 @@ int TlsTestServer::on_server_name(SSL* ssl, int*, void* self) {
 
 void TlsTestServer::serve() {
   for (;;) {
-    pollfd descriptors[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    pollfd descriptors[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_.read.get(), POLLIN, 0}};
     if (::poll(descriptors, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (descriptors[1].revents) return;
     if (!(descriptors[0].revents & POLLIN)) continue;
-    const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
+    UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) continue;
     ++connections_;
-    handle(client);
+    handle(std::move(client));
   }
 }
 
-void TlsTestServer::handle(int client) {
+void TlsTestServer::handle(UniqueFd socket) {
+  const int client = socket.get();
   set_timeouts(client, 3);
   char buffer[16384];
   switch (options_.behavior) {
     case ServerBehavior::kSilent: {
       std::lock_guard lock(mutex_);
-      held_.push_back(client);
+      held_.push_back(std::move(socket));
       return;
     }
     case ServerBehavior::kCloseAfterClientHello:
@@ -176,7 +171,6 @@ void TlsTestServer::handle(int client) {
       break;
     }
   }
-  ::close(client);
 }
 
 }  // namespace mitmscope::lab

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/unique_fd.h"
 #include "lab/pki.h"
 
 namespace mitmscope::lab {
@@ -49,19 +50,19 @@ class TlsTestServer {
  private:
   explicit TlsTestServer(TlsServerOptions options) : options_(std::move(options)) {}
   void serve();
-  void handle(int client);
+  void handle(UniqueFd client);
   static int on_server_name(SSL* ssl, int* alert, void* self);
 
   TlsServerOptions options_;
   SslCtxPtr context_;
-  int listen_fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
+  UniqueFd listen_fd_;
+  UniquePipe wake_;
   uint16_t port_ = 0;
   std::thread thread_;
   std::atomic<size_t> connections_{0};
   mutable std::mutex mutex_;
   std::vector<std::string> server_names_;
-  std::vector<int> held_;                  // sockets of silent connections, closed at stop
+  std::vector<UniqueFd> held_;                 // sockets of silent connections, closed at stop
 };
 
 // A port on 127.0.0.1 where nothing listens (bound, then released).

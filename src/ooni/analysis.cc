@@ -13,7 +13,7 @@
 #include "core/hex.h"
 #include "engine/endpoint.h"
 #include "ooni/pipeline.h"
-#include "report/json_output.h"
+#include "core/base64.h"
 #include "x509/certificate_reader.h"
 
 namespace mitmscope::ooni {

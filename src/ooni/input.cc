@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "core/unique_fd.h"
+
 namespace mitmscope::ooni {
 namespace {
 
@@ -148,24 +150,6 @@ class LineAssembler {
   std::vector<std::pair<uint64_t, std::string>> errors_;
 };
 
-class FileHandle {
- public:
-  FileHandle() = default;
-  explicit FileHandle(int fd) : fd_(fd) {}
-  FileHandle(FileHandle&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileHandle& operator=(FileHandle&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~FileHandle() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
 // Reads up to `count` bytes; 0 at the end.
 Result<size_t> read_some(int fd, char* out, size_t count, const std::filesystem::path& path) {
   while (true) {
@@ -179,7 +163,7 @@ Result<size_t> read_some(int fd, char* out, size_t count, const std::filesystem:
 // member at once) or from zlib (streaming); the assembler cuts them into lines.
 class FileReader final : public BlockReader {
  public:
-  FileReader(const InputFile& file, size_t file_index, FileHandle handle)
+  FileReader(const InputFile& file, size_t file_index, UniqueFd handle)
       : file_(file), handle_(std::move(handle)), lines_(file_index) {}
   ~FileReader() override {
     if (zlib_active_) inflateEnd(&zlib_);
@@ -375,7 +359,7 @@ class FileReader final : public BlockReader {
   }
 
   InputFile file_;
-  FileHandle handle_;
+  UniqueFd handle_;
   LineAssembler lines_;
   std::string compressed_;
   std::string input_;
@@ -453,7 +437,7 @@ Result<FileList> find_input_files(const std::vector<std::string>& paths, const F
 Result<std::unique_ptr<BlockReader>> BlockReader::open(const InputFile& file, size_t file_index) {
   const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::unexpected(file_error(file.path, "cannot open"));
-  auto reader = std::make_unique<FileReader>(file, file_index, FileHandle(fd));
+  auto reader = std::make_unique<FileReader>(file, file_index, UniqueFd(fd));
   if (auto started = reader->start(); !started) return std::unexpected(started.error());
   return std::unique_ptr<BlockReader>(std::move(reader));
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/hex.h"
 #include "report/campaign_report.h"
 #include "report/json_output.h"

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/hex.h"
 
 namespace mitmscope {
@@ -39,14 +40,6 @@ nlohmann::ordered_json optional_double(const std::optional<double>& value) {
 }
 
 }  // namespace
-
-std::string base64_encode(std::span<const uint8_t> bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                     static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(length));
-  return out;
-}
 
 nlohmann::ordered_json shape_json(const CertificateShape& shape) {
   return {{"issuer_attributes", shape.issuer_attributes},

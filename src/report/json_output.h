@@ -36,6 +36,4 @@ nlohmann::ordered_json plain_answer_json(const PlainAnswer& answer);
 nlohmann::ordered_json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
                           const JsonOptions& options);
 
-std::string base64_encode(std::span<const uint8_t> bytes);
-
 }  // namespace mitmscope

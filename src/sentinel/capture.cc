@@ -9,17 +9,12 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.h"
+
 namespace mitmscope {
 namespace {
 
 constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
-
-uint16_t be16(std::span<const uint8_t> data, size_t offset) {
-  return static_cast<uint16_t>(data[offset] << 8 | data[offset + 1]);
-}
-uint32_t be32(std::span<const uint8_t> data, size_t offset) {
-  return uint32_t(data[offset]) << 24 | uint32_t(data[offset + 1]) << 16 | uint32_t(data[offset + 2]) << 8 | data[offset + 3];
-}
 
 std::string address_text(const std::array<uint8_t, 16>& address, bool v6) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -39,49 +34,72 @@ struct TcpPacket {
 
 enum class Decode { kTcp, kFragment, kOther };
 
-Decode decode_tcp(std::span<const uint8_t> packet, TcpPacket& out) {
-  if (packet.empty()) return Decode::kOther;
-  std::span<const uint8_t> segment;
-  const int version = packet[0] >> 4;
-  if (version == 4) {
-    if (packet.size() < 20) return Decode::kOther;
-    const size_t header = size_t(packet[0] & 0x0f) * 4;
-    const size_t total = be16(packet, 2);
-    if (header < 20 || total < header || packet.size() < header) return Decode::kOther;
-    if ((be16(packet, 6) & 0x3fff) != 0) return Decode::kFragment;  // MF set or an offset
-    if (packet[9] != 6) return Decode::kOther;
-    out.ttl = packet[8];
-    std::copy_n(packet.begin() + 12, 4, out.source.begin());
-    std::copy_n(packet.begin() + 16, 4, out.destination.begin());
-    segment = packet.subspan(header, std::min(total, packet.size()) - header);  // Ethernet padding cut off
-  } else if (version == 6) {
-    if (packet.size() < 40) return Decode::kOther;
-    out.v6 = true;
-    out.ttl = packet[7];
-    std::copy_n(packet.begin() + 8, 16, out.source.begin());
-    std::copy_n(packet.begin() + 24, 16, out.destination.begin());
-    const size_t end = std::min(packet.size(), size_t(40) + be16(packet, 4));
-    uint8_t next = packet[6];
-    size_t offset = 40;
-    // Hop-by-hop, routing and destination options are skipped; a fragment header ends it.
-    while (next == 0 || next == 43 || next == 60 || next == 44) {
-      if (next == 44) return Decode::kFragment;
-      if (offset + 8 > end) return Decode::kOther;
-      next = packet[offset];
-      offset += (size_t(packet[offset + 1]) + 1) * 8;
-    }
-    if (next != 6 || offset > end) return Decode::kOther;
-    segment = packet.subspan(offset, end - offset);
-  } else {
+// An IPv4 header: addresses and TTL into `out`, the TCP segment (Ethernet padding cut off) into `segment`.
+Decode decode_ipv4(std::span<const uint8_t> packet, TcpPacket& out, std::span<const uint8_t>& segment) {
+  ByteReader reader(packet);
+  uint8_t version_and_length = 0, ttl = 0, protocol = 0;
+  uint16_t total = 0, fragment = 0;
+  std::span<const uint8_t> source, destination;
+  if (!reader.u8(version_and_length) || !reader.skip(1) || !reader.u16(total) || !reader.skip(2) ||
+      !reader.u16(fragment) || !reader.u8(ttl) || !reader.u8(protocol) || !reader.skip(2) || !reader.bytes(4, source) ||
+      !reader.bytes(4, destination)) {
     return Decode::kOther;
   }
-  if (segment.size() < 20) return Decode::kOther;
-  const size_t data_offset = size_t(segment[12] >> 4) * 4;
+  const size_t header = size_t(version_and_length & 0x0f) * 4;
+  if (header < 20 || total < header || packet.size() < header) return Decode::kOther;
+  if ((fragment & 0x3fff) != 0) return Decode::kFragment;  // MF set or an offset
+  if (protocol != 6) return Decode::kOther;
+  out.ttl = ttl;
+  std::ranges::copy(source, out.source.begin());
+  std::ranges::copy(destination, out.destination.begin());
+  segment = packet.subspan(header, std::min<size_t>(total, packet.size()) - header);
+  return Decode::kTcp;
+}
+
+// An IPv6 header and its hop-by-hop, routing and destination options; a fragment header ends it.
+Decode decode_ipv6(std::span<const uint8_t> packet, TcpPacket& out, std::span<const uint8_t>& segment) {
+  ByteReader reader(packet);
+  uint16_t payload_length = 0;
+  uint8_t next = 0, hop_limit = 0;
+  std::span<const uint8_t> source, destination;
+  if (!reader.skip(4) || !reader.u16(payload_length) || !reader.u8(next) || !reader.u8(hop_limit) ||
+      !reader.bytes(16, source) || !reader.bytes(16, destination)) {
+    return Decode::kOther;
+  }
+  out.v6 = true;
+  out.ttl = hop_limit;
+  std::ranges::copy(source, out.source.begin());
+  std::ranges::copy(destination, out.destination.begin());
+  ByteReader payload = reader.take_at_most(payload_length);
+  constexpr uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kDestinationOptions = 60, kTcp = 6;
+  while (next == kHopByHop || next == kRouting || next == kDestinationOptions || next == kFragment) {
+    if (next == kFragment) return Decode::kFragment;
+    uint8_t units = 0;
+    if (payload.remaining() < 8 || !payload.u8(next) || !payload.u8(units) || !payload.skip((size_t(units) + 1) * 8 - 2)) {
+      return Decode::kOther;
+    }
+  }
+  if (next != kTcp) return Decode::kOther;
+  segment = payload.rest();
+  return Decode::kTcp;
+}
+
+Decode decode_tcp(std::span<const uint8_t> packet, TcpPacket& out) {
+  std::span<const uint8_t> segment;
+  const auto first = ByteReader(packet).peek();
+  const int version = first ? *first >> 4 : 0;
+  const Decode network = version == 4   ? decode_ipv4(packet, out, segment)
+                         : version == 6 ? decode_ipv6(packet, out, segment)
+                                        : Decode::kOther;
+  if (network != Decode::kTcp) return network;
+  ByteReader reader(segment);
+  uint8_t data_offset_units = 0;
+  if (!reader.u16(out.source_port) || !reader.u16(out.destination_port) || !reader.u32(out.sequence) ||
+      !reader.skip(4) || !reader.u8(data_offset_units) || !reader.u8(out.flags)) {
+    return Decode::kOther;
+  }
+  const size_t data_offset = size_t(data_offset_units >> 4) * 4;
   if (data_offset < 20 || data_offset > segment.size()) return Decode::kOther;
-  out.source_port = be16(segment, 0);
-  out.destination_port = be16(segment, 2);
-  out.sequence = be32(segment, 4);
-  out.flags = segment[13];
   out.payload = segment.subspan(data_offset);
   return Decode::kTcp;
 }
@@ -144,32 +162,25 @@ HelloReassembler::HelloReassembler(CaptureOptions options, std::string source)
     : options_(std::move(options)), source_(std::move(source)) {}
 
 std::optional<std::span<const uint8_t>> ip_packet_of_frame(int link_type, std::span<const uint8_t> frame) {
-  size_t offset = 0;
+  ByteReader reader(frame);
   uint16_t ether_type = 0;
+  bool known = true;
   switch (link_type) {
     case DLT_EN10MB:
-      if (frame.size() < 14) return std::nullopt;
-      ether_type = be16(frame, 12);
-      offset = 14;
-      while ((ether_type == 0x8100 || ether_type == 0x88a8) && frame.size() >= offset + 4) {  // 802.1Q / QinQ
-        ether_type = be16(frame, offset + 2);
-        offset += 4;
+      known = reader.skip(12) && reader.u16(ether_type);
+      while (known && (ether_type == 0x8100 || ether_type == 0x88a8) && reader.remaining() >= 4) {  // 802.1Q / QinQ
+        known = reader.skip(2) && reader.u16(ether_type);
       }
       break;
     case DLT_LINUX_SLL:
-      if (frame.size() < 16) return std::nullopt;
-      ether_type = be16(frame, 14);
-      offset = 16;
+      known = reader.skip(14) && reader.u16(ether_type);
       break;
     case DLT_LINUX_SLL2:
-      if (frame.size() < 20) return std::nullopt;
-      ether_type = be16(frame, 0);
-      offset = 20;
+      known = reader.u16(ether_type) && reader.skip(18);
       break;
     case DLT_NULL:
     case DLT_LOOP:
-      if (frame.size() < 4) return std::nullopt;
-      offset = 4;
+      known = reader.skip(4);
       break;
     case DLT_RAW:
     case DLT_IPV4:
@@ -178,9 +189,10 @@ std::optional<std::span<const uint8_t>> ip_packet_of_frame(int link_type, std::s
     default:
       return std::nullopt;
   }
+  if (!known) return std::nullopt;
   if (ether_type != 0 && ether_type != 0x0800 && ether_type != 0x86dd) return std::nullopt;
-  if (offset >= frame.size()) return std::nullopt;
-  return frame.subspan(offset);
+  if (reader.empty()) return std::nullopt;
+  return reader.rest();
 }
 
 void HelloReassembler::sweep(std::chrono::system_clock::time_point now) {

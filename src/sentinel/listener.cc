@@ -131,9 +131,10 @@ Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
       },
       nullptr);
   for (const Endpoint& endpoint : opts.addresses) {
-    const int fd = ::socket(endpoint.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return make_error(ErrorCode::kNetworkError, fmt::format("sentinel: socket: {}", std::strerror(errno)));
-    listener->sockets_.push_back(fd);
+    UniqueFd socket(::socket(endpoint.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!socket) return make_error(ErrorCode::kNetworkError, fmt::format("sentinel: socket: {}", std::strerror(errno)));
+    const int fd = socket.get();
+    listener->sockets_.push_back(std::move(socket));
     const int yes = 1;
     // SO_REUSEPORT lets a sentinel take one address of a server that listens on all of them
     // (the lab's hosts), and several sentinel processes share an address.
@@ -155,9 +156,7 @@ Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
   return listener;
 }
 
-Listener::~Listener() {
-  for (int fd : sockets_) ::close(fd);
-}
+Listener::~Listener() = default;
 
 std::vector<std::string> Listener::bound() const {
   std::vector<std::string> out;
@@ -167,23 +166,22 @@ std::vector<std::string> Listener::bound() const {
 
 void Listener::run(const VisitHandler& handler, const std::atomic<bool>& stop) {
   std::vector<pollfd> entries;
-  for (int fd : sockets_) entries.push_back({fd, POLLIN, 0});
+  for (const auto& socket : sockets_) entries.push_back({socket.get(), POLLIN, 0});
   while (!stop.load()) {
     if (::poll(entries.data(), entries.size(), 200) <= 0) continue;
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!(entries[i].revents & POLLIN)) continue;
-      const int client = ::accept4(entries[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client < 0) continue;
+      UniqueFd client(::accept4(entries[i].fd, nullptr, nullptr, SOCK_CLOEXEC));
+      if (!client) continue;
       ++stats_.accepted;
       if (active_.load() >= options_.max_connections) {
         ++stats_.refused_busy;
-        ::close(client);
         continue;
       }
       ++active_;
-      std::thread([this, client, local = bound_[i], &handler] {
-        serve(client, local, handler);
-        ::close(client);
+      std::thread([this, client = std::move(client), local = bound_[i], &handler]() mutable {
+        serve(client.get(), local, handler);
+        client.reset();
         --active_;
       }).detach();
     }

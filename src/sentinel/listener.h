@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/unique_fd.h"
 #include "engine/endpoint.h"
 #include "sentinel/visit.h"
 #include "x509/openssl_ptr.h"
@@ -77,7 +78,7 @@ class Listener {
 
   ListenerOptions options_;
   SslCtxPtr context_;
-  std::vector<int> sockets_;
+  std::vector<UniqueFd> sockets_;
   std::vector<Endpoint> bound_;
   ListenerStats stats_;
   std::atomic<size_t> active_{0};

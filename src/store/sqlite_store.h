@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <memory>
 
+#include "store/sqlite_statement.h"
 #include "store/store.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace mitmscope {
 
@@ -20,8 +20,6 @@ class SqliteStore final : public Store {
 
   Result<ScanRecord> begin_scan(const std::string& parameters, bool resume) override;
   Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
-  // The certificate stored under this SHA-256 has exactly these bytes (`select`: SELECT der ... WHERE sha256 = ?).
-  static bool same_certificate(sqlite3_stmt* select, const std::string& sha256, const std::vector<uint8_t>& der);
   Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
   Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
   Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) override;
@@ -56,6 +54,11 @@ class SqliteStore final : public Store {
   Result<void> in_transaction(const std::function<Result<void>()>& body);
   Result<void> insert_events(int64_t monitor_id, std::span<const StoredEvent> events);
   Result<void> migrate();
+  Result<SqliteStatement> prepare(std::string_view sql);
+  struct ResultStatements;
+  Result<ResultStatements> result_statements();
+  Result<void> check_same_verdict(ResultStatements& statements, int64_t scan_id, const StoredResult& item);
+  Result<void> add_certificates(ResultStatements& statements, int64_t result_id, const StoredResult& item);
   Error error(std::string_view what) const;
   sqlite3* database_;
   std::string path_;

@@ -4,58 +4,70 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.h"
+
 namespace mitmscope {
 namespace {
 
-uint16_t u16(std::span<const uint8_t> data, size_t offset) {
-  return static_cast<uint16_t>(data[offset] << 8 | data[offset + 1]);
-}
+constexpr uint8_t kHandshakeRecord = 0x16;
+constexpr uint8_t kClientHelloMessage = 1;
 
-size_t u24(std::span<const uint8_t> data, size_t offset) {
-  return size_t(data[offset]) << 16 | size_t(data[offset + 1]) << 8 | data[offset + 2];
-}
 
-// A list of 16-bit values behind a length prefix of `prefix` bytes (1 or 2).
+// A list of 16-bit values behind a length prefix of `prefix` bytes (1 or 2); a list cut short keeps what arrived.
 std::vector<uint16_t> u16_list(std::span<const uint8_t> data, size_t prefix) {
   std::vector<uint16_t> values;
-  if (data.size() < prefix) return values;
-  const size_t length = prefix == 1 ? data[0] : u16(data, 0);
-  const size_t end = std::min(data.size(), prefix + length);
-  for (size_t i = prefix; i + 1 < end; i += 2) values.push_back(u16(data, i));
+  ByteReader reader(data);
+  uint8_t short_length = 0;
+  uint16_t length = 0;
+  if (prefix == 1 ? !reader.u8(short_length) : !reader.u16(length)) return values;
+  ByteReader list = reader.take_at_most(prefix == 1 ? short_length : length);
+  for (uint16_t value = 0; list.u16(value);) values.push_back(value);
   return values;
+}
+
+std::optional<std::string> server_name(std::span<const uint8_t> data) {
+  ByteReader reader(data);
+  uint8_t name_type = 0;
+  std::span<const uint8_t> name;
+  if (!reader.skip(2) || !reader.u8(name_type) || name_type != 0) return std::nullopt;  // list length, host_name
+  ByteReader name_reader;
+  if (!reader.prefixed(2, name_reader)) return std::nullopt;
+  name = name_reader.rest();
+  return std::string(name.begin(), name.end());
+}
+
+std::vector<std::string> alpn_names(std::span<const uint8_t> data) {
+  std::vector<std::string> names;
+  ByteReader reader(data);
+  uint16_t list_length = 0;
+  if (!reader.u16(list_length)) return names;
+  ByteReader list = reader.take_at_most(list_length);
+  for (ByteReader name; list.prefixed(1, name);) names.emplace_back(name.rest().begin(), name.rest().end());
+  return names;
 }
 
 void parse_extension(ClientHello& hello, uint16_t type, std::span<const uint8_t> data) {
   switch (type) {
-    case 0:  // server_name: list length, type host_name, name
-      if (data.size() >= 5 && data[2] == 0) {
-        const size_t name_length = u16(data, 3);
-        if (5 + name_length <= data.size()) hello.server_name = std::string(data.begin() + 5, data.begin() + 5 + static_cast<std::ptrdiff_t>(name_length));
-      }
+    case 0:
+      if (auto name = server_name(data)) hello.server_name = std::move(*name);
       break;
     case 10:
       hello.supported_groups = u16_list(data, 2);
       break;
-    case 11:
-      if (!data.empty()) {
-        const size_t end = std::min(data.size(), size_t(1) + data[0]);
-        hello.ec_point_formats.assign(data.begin() + 1, data.begin() + static_cast<std::ptrdiff_t>(end));
+    case 11: {
+      ByteReader reader(data);
+      uint8_t length = 0;
+      if (reader.u8(length)) {
+        const auto formats = reader.take_at_most(length).rest();
+        hello.ec_point_formats.assign(formats.begin(), formats.end());
       }
       break;
+    }
     case 13:
       hello.signature_algorithms = u16_list(data, 2);
       break;
-    case 16:  // ALPN: list length, then length-prefixed names
-      if (data.size() >= 2) {
-        const size_t end = std::min(data.size(), size_t(2) + u16(data, 0));
-        for (size_t i = 2; i < end;) {
-          const size_t length = data[i];
-          if (i + 1 + length > end) break;
-          hello.alpn.emplace_back(data.begin() + static_cast<std::ptrdiff_t>(i + 1),
-                                  data.begin() + static_cast<std::ptrdiff_t>(i + 1 + length));
-          i += 1 + length;
-        }
-      }
+    case 16:
+      hello.alpn = alpn_names(data);
       break;
     case 43:
       hello.supported_versions = u16_list(data, 1);
@@ -65,18 +77,31 @@ void parse_extension(ClientHello& hello, uint16_t type, std::span<const uint8_t>
   }
 }
 
-// The handshake bytes of the consecutive handshake records at the start of `stream`.
+// The handshake bytes of the consecutive handshake records at the start of `stream` (the last one may be cut).
 std::vector<uint8_t> handshake_bytes(std::span<const uint8_t> stream) {
   std::vector<uint8_t> handshake;
-  size_t offset = 0;
-  while (offset + 5 <= stream.size() && stream[offset] == 0x16) {
-    const size_t length = u16(stream, offset + 3);
-    const size_t available = std::min(length, stream.size() - offset - 5);
-    handshake.insert(handshake.end(), stream.begin() + static_cast<std::ptrdiff_t>(offset + 5),
-                     stream.begin() + static_cast<std::ptrdiff_t>(offset + 5 + available));
-    offset += 5 + length;
+  ByteReader reader(stream);
+  uint16_t length = 0;
+  while (reader.peek() == kHandshakeRecord && reader.skip(3) && reader.u16(length)) {
+    const auto body = reader.take_at_most(length).rest();
+    handshake.insert(handshake.end(), body.begin(), body.end());
   }
   return handshake;
+}
+
+// Extensions in order, until the list ends or the bytes that arrived do; false when one was cut.
+bool read_extensions(ByteReader& reader, ClientHello& hello) {
+  uint16_t list_length = 0;
+  if (!reader.u16(list_length)) return true;
+  ByteReader list = reader.take_at_most(list_length);
+  uint16_t type = 0, length = 0;
+  while (list.remaining() >= 4) {
+    std::span<const uint8_t> data;
+    if (!list.u16(type) || !list.u16(length) || !list.bytes(length, data)) return false;
+    hello.extensions.push_back(type);
+    parse_extension(hello, type, data);
+  }
+  return true;
 }
 
 }  // namespace
@@ -95,48 +120,31 @@ uint16_t highest_offered_version(const ClientHello& hello) {
 
 Result<ClientHello> parse_client_hello(std::span<const uint8_t> stream) {
   auto fail = [](std::string_view why) { return make_error(ErrorCode::kParseError, fmt::format("ClientHello: {}", why)); };
-  if (stream.size() < 5 || stream[0] != 0x16) return fail("not a TLS handshake record");
+  ByteReader record(stream);
   ClientHello hello;
-  hello.record_version = u16(stream, 1);
+  if (record.peek() != kHandshakeRecord || !record.skip(1) || !record.u16(hello.record_version) || !record.skip(2)) {
+    return fail("not a TLS handshake record");
+  }
   const std::vector<uint8_t> handshake = handshake_bytes(stream);
-  std::span<const uint8_t> message(handshake);
-  if (message.size() < 4 || message[0] != 1) return fail("first handshake message is not a ClientHello");
-  const size_t declared = 4 + u24(message, 1);
-  if (message.size() >= declared) message = message.first(declared);
-  size_t position = 4;
-  auto need = [&](size_t count) { return position + count <= message.size(); };
-  if (!need(2 + 32 + 1)) return fail("truncated before the session id");
-  hello.legacy_version = u16(message, position);
-  position += 2 + 32;
-  position += 1 + message[position];  // session id
-  if (!need(2)) return fail("truncated before the cipher suites");
-  const size_t suites_length = u16(message, position);
-  position += 2;
-  if (!need(suites_length)) return fail("truncated cipher suites");
-  for (size_t i = 0; i + 1 < suites_length; i += 2) hello.cipher_suites.push_back(u16(message, position + i));
-  position += suites_length;
-  if (!need(1)) return fail("truncated before compression methods");
-  position += 1 + message[position];
-  if (!need(2)) {  // no extensions (legal), or the segment ended here
-    hello.complete = position >= declared || message.size() >= declared;
-    return hello;
+  ByteReader header(handshake);
+  uint8_t type = 0;
+  uint32_t body_length = 0;
+  if (!header.u8(type) || !header.u24(body_length) || type != kClientHelloMessage) {
+    return fail("first handshake message is not a ClientHello");
   }
-  const size_t extensions_end = std::min(message.size(), position + 2 + u16(message, position));
-  position += 2;
-  bool cut = false;
-  while (position + 4 <= extensions_end) {
-    const uint16_t type = u16(message, position);
-    const size_t length = u16(message, position + 2);
-    position += 4;
-    if (position + length > message.size()) {  // the rest did not arrive in this segment
-      cut = true;
-      break;
-    }
-    hello.extensions.push_back(type);
-    parse_extension(hello, type, message.subspan(position, length));
-    position += length;
+  ByteReader message = header.take_at_most(body_length);
+  const bool whole = message.remaining() == body_length;
+  ByteReader session_id, suites, compression;
+  if (!message.u16(hello.legacy_version) || !message.skip(32) || !message.prefixed(1, session_id)) {
+    return fail("truncated before the session id");
   }
-  hello.complete = !cut && message.size() >= declared;
+  if (message.remaining() < 2) return fail("truncated before the cipher suites");
+  if (!message.prefixed(2, suites)) return fail("truncated cipher suites");
+  for (uint16_t suite = 0; suites.u16(suite);) hello.cipher_suites.push_back(suite);
+  if (message.empty()) return fail("truncated before compression methods");
+  if (!message.prefixed(1, compression)) return hello;  // cut inside the compression methods: not complete
+  const bool complete_extensions = read_extensions(message, hello);
+  hello.complete = whole && complete_extensions;
   return hello;
 }
 
@@ -146,15 +154,23 @@ ClientHelloExtent client_hello_extent(std::span<const uint8_t> stream, size_t li
   std::optional<size_t> message_length;
   while (true) {
     if (offset + 5 > stream.size()) return {ClientHelloProgress::kNeedMore, offset};
-    if (stream[offset] != 0x16 || stream[offset + 1] != 0x03) return {ClientHelloProgress::kNotTls, offset};
-    const size_t record_length = u16(stream, offset + 3);
-    const size_t available = std::min(record_length, stream.size() - offset - 5);
+    ByteReader header(stream.subspan(offset, 5));
+    uint8_t content_type = 0, major = 0;
+    uint16_t record_length = 0;
+    header.u8(content_type), header.u8(major), header.skip(1), header.u16(record_length);
+    if (content_type != kHandshakeRecord || major != 3) return {ClientHelloProgress::kNotTls, offset};
+    const size_t available = std::min<size_t>(record_length, stream.size() - offset - 5);
     // The handshake header may itself be split across records; read it once 4 bytes are in.
     if (!message_length) {
-      if (handshake_seen == 0 && available > 0 && stream[offset + 5] != 1) return {ClientHelloProgress::kNotTls, offset};
+      if (handshake_seen == 0 && available > 0 && stream[offset + 5] != kClientHelloMessage) {
+        return {ClientHelloProgress::kNotTls, offset};
+      }
       if (handshake_seen + available >= 4) {
         const auto prefix = handshake_bytes(stream.first(offset + 5 + available));
-        message_length = 4 + u24(prefix, 1);
+        ByteReader message_header(prefix);
+        uint32_t body_length = 0;
+        message_header.skip(1), message_header.u24(body_length);
+        message_length = 4 + size_t(body_length);
         if (*message_length > limit) return {ClientHelloProgress::kTooLarge, offset};
       }
     }

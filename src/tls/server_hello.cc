@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.h"
 #include "core/hex.h"
 #include "tls/client_hello.h"
 #include "tls/fingerprint_parts.h"
@@ -22,47 +23,13 @@ constexpr std::array<uint8_t, 32> kHelloRetryRandom = {
     0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
     0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
 
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> data) : data_(data) {}
-  bool u8(uint8_t& out) {
-    if (remaining() < 1) return false;
-    out = data_[offset_++];
-    return true;
-  }
-  bool u16(uint16_t& out) {
-    if (remaining() < 2) return false;
-    out = static_cast<uint16_t>(data_[offset_] << 8 | data_[offset_ + 1]);
-    offset_ += 2;
-    return true;
-  }
-  bool u24(uint32_t& out) {
-    if (remaining() < 3) return false;
-    out = uint32_t(data_[offset_]) << 16 | uint32_t(data_[offset_ + 1]) << 8 | data_[offset_ + 2];
-    offset_ += 3;
-    return true;
-  }
-  bool bytes(size_t count, std::span<const uint8_t>& out) {
-    if (remaining() < count) return false;
-    out = data_.subspan(offset_, count);
-    offset_ += count;
-    return true;
-  }
-  size_t remaining() const { return data_.size() - offset_; }
-  size_t offset() const { return offset_; }
-
- private:
-  std::span<const uint8_t> data_;
-  size_t offset_ = 0;
-};
-
 }  // namespace
 
 Result<ServerHello> parse_server_hello(std::span<const uint8_t> message) {
   auto fail = [](size_t offset, std::string_view what) {
     return make_error(ErrorCode::kTlsProtocolError, fmt::format("ServerHello byte {}: {}", offset, what));
   };
-  Reader reader(message);
+  ByteReader reader(message);
   uint8_t type = 0;
   uint32_t length = 0;
   if (!reader.u8(type) || !reader.u24(length)) return fail(0, "truncated handshake header");

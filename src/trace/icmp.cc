@@ -11,47 +11,54 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.h"
+
 namespace mitmscope {
 namespace {
 
-uint16_t read16(std::span<const uint8_t> bytes, size_t offset) {
-  return static_cast<uint16_t>(bytes[offset] << 8 | bytes[offset + 1]);
-}
+// An IPv4 header at the reader: its protocol, source and destination; the reader is left after the header
+// (options included).
+struct Ipv4Header {
+  uint8_t protocol = 0;
+  uint32_t source = 0;
+  uint32_t destination = 0;
+};
 
-uint32_t read32(std::span<const uint8_t> bytes, size_t offset) {
-  return uint32_t(bytes[offset]) << 24 | uint32_t(bytes[offset + 1]) << 16 | uint32_t(bytes[offset + 2]) << 8 |
-         uint32_t(bytes[offset + 3]);
-}
-
-// The length of an IPv4 header at `offset`, or 0 when there is none.
-size_t ipv4_header_length(std::span<const uint8_t> bytes, size_t offset) {
-  if (bytes.size() < offset + 20 || (bytes[offset] >> 4) != 4) return 0;
-  const size_t length = size_t(bytes[offset] & 0x0f) * 4;
-  if (length < 20 || bytes.size() < offset + length) return 0;
-  return length;
+std::optional<Ipv4Header> read_ipv4_header(ByteReader& reader) {
+  const auto first = reader.peek();
+  if (!first || (*first >> 4) != 4) return std::nullopt;
+  const size_t length = size_t(*first & 0x0f) * 4;
+  std::span<const uint8_t> bytes;
+  if (length < 20 || !reader.bytes(length, bytes)) return std::nullopt;
+  ByteReader header(bytes);
+  Ipv4Header out;
+  if (!header.skip(9) || !header.u8(out.protocol) || !header.skip(2) || !header.u32(out.source) ||
+      !header.u32(out.destination)) {
+    return std::nullopt;
+  }
+  return out;
 }
 
 }  // namespace
 
 std::optional<TimeExceeded> parse_time_exceeded(std::span<const uint8_t> packet) {
   constexpr uint8_t kIcmp = 1, kTimeExceeded = 11, kTtlExceededInTransit = 0;
-  const size_t outer = ipv4_header_length(packet, 0);
-  if (outer == 0 || packet[9] != kIcmp) return std::nullopt;
-  if (packet.size() < outer + 8 || packet[outer] != kTimeExceeded || packet[outer + 1] != kTtlExceededInTransit) {
+  ByteReader reader(packet);
+  const auto outer = read_ipv4_header(reader);
+  uint8_t type = 0, code = 0;
+  if (!outer || outer->protocol != kIcmp || !reader.u8(type) || !reader.u8(code) || type != kTimeExceeded ||
+      code != kTtlExceededInTransit || !reader.skip(6)) {
     return std::nullopt;
   }
-  const size_t quoted = outer + 8;
-  const size_t inner = ipv4_header_length(packet, quoted);
-  if (inner == 0 || packet.size() < quoted + inner + 8) return std::nullopt;
+  const auto inner = read_ipv4_header(reader);
   TimeExceeded message;
-  message.router = read32(packet, 12);
-  message.protocol = packet[quoted + 9];
-  message.original_source = read32(packet, quoted + 12);
-  message.original_destination = read32(packet, quoted + 16);
-  const size_t transport = quoted + inner;
-  message.source_port = read16(packet, transport);
-  message.destination_port = read16(packet, transport + 2);
-  message.sequence = read32(packet, transport + 4);
+  if (!inner || !reader.u16(message.source_port) || !reader.u16(message.destination_port) || !reader.u32(message.sequence)) {
+    return std::nullopt;
+  }
+  message.router = outer->source;
+  message.protocol = inner->protocol;
+  message.original_source = inner->source;
+  message.original_destination = inner->destination;
   return message;
 }
 
@@ -62,8 +69,8 @@ uint64_t flow_key(uint32_t destination, uint16_t destination_port, uint16_t sour
 }  // namespace
 
 Result<IcmpListener> IcmpListener::open() {
-  const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
-  if (fd < 0) {
+  UniqueFd fd(::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP));
+  if (!fd) {
     const int error = errno;
     return make_error(ErrorCode::kNetworkError,
                       fmt::format("raw ICMP socket: {}{}", std::strerror(error),
@@ -71,37 +78,20 @@ Result<IcmpListener> IcmpListener::open() {
   }
   // Parallel probes make bursts of ICMP: room for tens of thousands of messages.
   const int buffer = 8 << 20;
-  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0) {
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0) {
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
   }
   IcmpListener listener;
-  listener.fd_ = fd;
+  listener.fd_ = std::move(fd);
   return listener;
 }
 
-IcmpListener::IcmpListener(IcmpListener&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), received_(other.received_), seen_(std::move(other.seen_)) {}
-
-IcmpListener& IcmpListener::operator=(IcmpListener&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    received_ = other.received_;
-    seen_ = std::move(other.seen_);
-  }
-  return *this;
-}
-
-IcmpListener::~IcmpListener() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 void IcmpListener::drain() {
-  if (fd_ < 0) return;
+  if (!fd_) return;
   const auto now = std::chrono::steady_clock::now();
   std::array<uint8_t, 1500> packet{};
   for (;;) {
-    const ssize_t length = ::recv(fd_, packet.data(), packet.size(), MSG_DONTWAIT);
+    const ssize_t length = ::recv(fd_.get(), packet.data(), packet.size(), MSG_DONTWAIT);
     if (length < 0) break;
     const auto message = parse_time_exceeded(std::span(packet.data(), static_cast<size_t>(length)));
     if (!message || message->protocol != IPPROTO_TCP) continue;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/unique_fd.h"
 
 namespace mitmscope {
 
@@ -36,11 +37,8 @@ class IcmpListener {
  public:
   // The error says why not (kAddressRefused is not it: kNetworkError with "needs root or CAP_NET_RAW").
   static Result<IcmpListener> open();
-  IcmpListener(IcmpListener&& other) noexcept;
-  IcmpListener& operator=(IcmpListener&& other) noexcept;
-  IcmpListener(const IcmpListener&) = delete;
-  IcmpListener& operator=(const IcmpListener&) = delete;
-  ~IcmpListener();
+  IcmpListener(IcmpListener&& other) noexcept = default;
+  IcmpListener& operator=(IcmpListener&& other) noexcept = default;
 
   void drain();   // reads everything queued, without blocking
   // The router that said the segment from `source_port` to destination:destination_port
@@ -54,7 +52,7 @@ class IcmpListener {
     uint32_t router;
     std::chrono::steady_clock::time_point when;
   };
-  int fd_ = -1;
+  UniqueFd fd_;
   uint64_t received_ = 0;
   std::unordered_map<uint64_t, Seen> seen_;
 };

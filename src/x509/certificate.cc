@@ -113,6 +113,17 @@ std::vector<uint8_t> name_der(const X509_NAME* name) {
 std::vector<uint8_t> Certificate::subject_der() const { return name_der(X509_get_subject_name(x509_.get())); }
 std::vector<uint8_t> Certificate::issuer_der() const { return name_der(X509_get_issuer_name(x509_.get())); }
 
+namespace {
+uint32_t canonical_name_hash(const X509_NAME* name) {
+  int ok = 0;
+  const unsigned long hash = X509_NAME_hash_ex(name, nullptr, nullptr, &ok);
+  return ok ? static_cast<uint32_t>(hash) : 0;
+}
+}  // namespace
+
+uint32_t Certificate::subject_name_hash() const { return canonical_name_hash(X509_get_subject_name(x509_.get())); }
+uint32_t Certificate::issuer_name_hash() const { return canonical_name_hash(X509_get_issuer_name(x509_.get())); }
+
 std::vector<uint8_t> Certificate::serial_der_content() const {
   unsigned char* out = nullptr;
   const int length = i2d_ASN1_INTEGER(X509_get0_serialNumber(x509_.get()), &out);

@@ -76,6 +76,10 @@ class Certificate {
   std::vector<uint8_t> serial_der_content() const;
   std::vector<uint8_t> subject_der() const;  // the DER Name, as OneCRL and CRLSets hash or list it
   std::vector<uint8_t> issuer_der() const;
+  // OpenSSL's hash of the canonical name (as `openssl x509 -subject_hash`): names equal under X509_NAME_cmp hash
+  // alike, so it finds candidates; equality is still checked by subject_equals_issuer_of.
+  uint32_t subject_name_hash() const;
+  uint32_t issuer_name_hash() const;
   std::string pem() const;
   bool serial_negative() const;
   std::optional<UtcSeconds> not_before() const;

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
+
 namespace mitmscope {
 namespace {
 
@@ -16,31 +18,6 @@ constexpr std::string_view kPemDashes = "-----";
 
 size_t line_of(std::string_view text, size_t offset) {
   return 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + offset, '\n'));
-}
-
-bool is_base64_char(unsigned char c) {
-  return std::isalnum(c) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_';
-}
-
-// Decodes standard or URL-safe base64, ignoring whitespace. Empty on malformed input.
-std::optional<std::vector<uint8_t>> decode_base64(std::string_view text) {
-  std::string clean;
-  clean.reserve(text.size());
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) continue;
-    if (!is_base64_char(static_cast<unsigned char>(c))) return std::nullopt;
-    clean.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
-  }
-  while (clean.size() % 4 != 0) clean.push_back('=');
-  if (clean.empty()) return std::nullopt;
-  std::vector<uint8_t> out(clean.size() / 4 * 3);
-  const int length = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
-                                     static_cast<int>(clean.size()));
-  if (length < 0) return std::nullopt;
-  size_t padding = 0;
-  for (size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i) ++padding;
-  out.resize(static_cast<size_t>(length) - std::min<size_t>(padding, 2));
-  return out;
 }
 
 // Length of the DER TLV at the front of `data`, or 0 when it is not one.
@@ -98,7 +75,7 @@ Result<Chain> parse_pem(std::string_view text, std::string_view source) {
     }
     const bool is_certificate = label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE";
     if (is_certificate) {
-      auto der = decode_base64(text.substr(body_start, end - body_start));
+      auto der = base64_decode(text.substr(body_start, end - body_start));
       if (!der) {
         return make_error(ErrorCode::kParseError, fmt::format("{}: line {}: PEM block {}: bad base64",
                                                               source, line_of(text, position), block));
@@ -120,7 +97,7 @@ Result<Chain> parse_pem(std::string_view text, std::string_view source) {
 
 Result<Chain> parse_base64_lines(std::string_view text, std::string_view source) {
   // First as one blob (a wrapped base64 of one or several concatenated DER certificates)...
-  if (auto der = decode_base64(text)) {
+  if (auto der = base64_decode(text)) {
     if (auto chain = parse_der_sequence(*der, source); chain && !chain->empty()) return chain;
   }
   // ...then as one certificate per line.
@@ -135,7 +112,7 @@ Result<Chain> parse_base64_lines(std::string_view text, std::string_view source)
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
     if (!line.empty() && line.front() != '#') {
-      auto der = decode_base64(line);
+      auto der = base64_decode(line);
       if (!der) {
         return make_error(ErrorCode::kParseError,
                           fmt::format("{}: line {}: neither PEM, DER nor base64 DER", source, line_number));
@@ -172,7 +149,7 @@ Result<Chain> parse_certificates(std::span<const uint8_t> data, std::string_view
 }
 
 Result<Certificate> certificate_from_base64(std::string_view base64_der) {
-  auto der = decode_base64(base64_der);
+  auto der = base64_decode(base64_der);
   if (!der) return make_error(ErrorCode::kParseError, "bad base64");
   return Certificate::from_der(*der);
 }

@@ -1,6 +1,7 @@
 #include "x509/registry.h"
 
 #include <algorithm>
+#include <numeric>
 #include <map>
 
 #include <fmt/format.h>
@@ -139,7 +140,7 @@ Result<InterceptorRegistry> InterceptorRegistry::from_metadata(
     }
     entry->certificate = chain->front();
     entry->spki_sha256.insert(entry->spki_sha256.begin(), chain->front().spki_sha256());
-    registry.entries_.push_back(std::make_shared<const RegistryEntry>(std::move(*entry)));
+    registry.add_entry(std::make_shared<const RegistryEntry>(std::move(*entry)));
   }
   const auto spki_only = document.value("spki_only", nlohmann::json::array());
   for (size_t i = 0; i < spki_only.size(); ++i) {
@@ -149,7 +150,7 @@ Result<InterceptorRegistry> InterceptorRegistry::from_metadata(
       return make_error(ErrorCode::kParseError,
                         fmt::format("{}: spki_only entry {} ({}): no 'spki_sha256' values", origin, i + 1, entry->id));
     }
-    registry.entries_.push_back(std::make_shared<const RegistryEntry>(std::move(*entry)));
+    registry.add_entry(std::make_shared<const RegistryEntry>(std::move(*entry)));
   }
   return registry;
 }
@@ -200,8 +201,7 @@ Result<InterceptorRegistry> InterceptorRegistry::load_directory(const std::files
     if (!chain) return std::unexpected(chain.error());
     for (size_t i = 0; i < chain->size(); ++i) {
       std::string id = path.stem().string() + (chain->size() > 1 ? fmt::format("#{}", i + 1) : "");
-      registry.entries_.push_back(std::make_shared<const RegistryEntry>(
-          entry_from_certificate((*chain)[i], std::move(id), path.string())));
+      registry.add_entry(std::make_shared<const RegistryEntry>(entry_from_certificate((*chain)[i], std::move(id), path.string())));
     }
   }
   if (registry.entries_.empty()) {
@@ -215,8 +215,23 @@ void InterceptorRegistry::merge(const InterceptorRegistry& other) {
     const bool duplicate = std::any_of(entries_.begin(), entries_.end(), [&](const auto& existing) {
       return existing->certificate && entry->certificate && *existing->certificate == *entry->certificate;
     });
-    if (!duplicate) entries_.push_back(entry);
+    if (!duplicate) add_entry(entry);
   }
+}
+
+void InterceptorRegistry::add_entry(std::shared_ptr<const RegistryEntry> entry) {
+  if (entry->certificate) signers_.add(static_cast<uint32_t>(entries_.size()), *entry->certificate);
+  entries_.push_back(std::move(entry));
+}
+
+// Which entries could have signed it: those the index finds by its Authority Key Identifier or its issuer name.
+// Without an Authority Key Identifier every entry is tried: the registry is small, and a forged certificate may
+// name anything as its issuer.
+std::vector<uint32_t> InterceptorRegistry::signer_candidates(const Certificate& certificate) const {
+  if (certificate.authority_key_id()) return signers_.candidates(certificate);
+  std::vector<uint32_t> every(entries_.size());
+  std::iota(every.begin(), every.end(), 0u);
+  return every;
 }
 
 std::shared_ptr<const RegistryEntry> InterceptorRegistry::find(std::string_view id) const {
@@ -252,9 +267,9 @@ Attribution InterceptorRegistry::attribute(std::span<const Certificate> chain) c
       }
     }
 
-    // Which entries could have signed it: the AKI says which, when present and known;
-    // otherwise every entry is tried. The name is never trusted, only checked.
-    for (const auto& entry : entries_) {
+    // The name is never trusted, only checked.
+    for (uint32_t candidate : signer_candidates(certificate)) {
+      const auto& entry = entries_[candidate];
       if (!entry->certificate) continue;
       const auto subject_key_id = entry->certificate->subject_key_id();
       const bool aki_match = authority_key_id && subject_key_id && *authority_key_id == *subject_key_id;

@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "x509/certificate.h"
+#include "x509/issuer_index.h"
 
 namespace mitmscope {
 
@@ -86,7 +87,11 @@ class InterceptorRegistry {
   std::shared_ptr<const RegistryEntry> find(std::string_view id) const;
 
  private:
+  void add_entry(std::shared_ptr<const RegistryEntry> entry);
+  std::vector<uint32_t> signer_candidates(const Certificate& certificate) const;
+
   std::vector<std::shared_ptr<const RegistryEntry>> entries_;
+  IssuerIndex signers_;                    // entries_ positions of the entries with a certificate
 };
 
 }  // namespace mitmscope

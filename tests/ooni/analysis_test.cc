@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lab/pki.h"
+#include "core/base64.h"
 #include "report/json_output.h"
 
 namespace mitmscope::ooni {

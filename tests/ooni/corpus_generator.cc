@@ -34,6 +34,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "core/time.h"
 #include "lab/pki.h"
 #include "lab/scenario.h"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
 #include "report/json_output.h"
 #include "support/test_pki.h"
 
