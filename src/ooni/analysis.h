@@ -40,6 +40,7 @@
 #include "core/time.h"
 #include "ooni/input.h"
 #include "ooni/measurement.h"
+#include "ooni/verdict_rules.h"
 #include "x509/registry.h"
 #include "x509/trust_store.h"
 
@@ -52,10 +53,6 @@ struct AnalysisOptions {
   size_t max_reported_errors = 1000;      // malformed lines listed one by one; the rest counted
 };
 
-enum class OoniVerdict { kIntercepted, kNotIntercepted, kInconclusive, kClean, kFailed };
-std::string_view ooni_verdict_name(OoniVerdict verdict);
-
-enum class Tri : uint8_t { kUnknown, kYes, kNo };
 
 // One distinct certificate, parsed and attributed once.
 struct CertificateFacts {
@@ -108,7 +105,7 @@ struct JudgedHandshake {
   bool issuer_from_corpus = false;         // the probe did not archive the issuer
   int16_t attributed_position = -1;        // chain position of the registry match, kIssuerFromCorpus, or -1
   uint32_t forged_domains = 0;             // unrelated domains of the issuer key under the forging-CA conditions
-  std::string_view category;               // why, in one word (known_interceptor, forging_ca, self_signed_service...)
+  OoniCategory category = OoniCategory::kNoControl;  // why (ooni/verdict_rules)
   std::optional<uint32_t> issuer;          // certificate id of the leaf's issuer (archived or found in the corpus)
   std::string_view issuer_key;             // "sha256:..", "aki:..", "name:.."
   std::shared_ptr<const RegistryEntry> root;  // the registry entry the chain was attributed to
@@ -180,6 +177,8 @@ struct AnalysisResult {
 // Sentences a person can check: why this handshake got its verdict.
 std::vector<std::string> judged_reasons(const AnalysisResult& result, const JudgedHandshake& judged);
 
+struct MeasurementCounts;   // ooni/tables.h
+
 class Analyzer {
  public:
   Analyzer(const TrustStore& trust_store, const InterceptorRegistry& registry, AnalysisOptions options,
@@ -198,7 +197,20 @@ class Analyzer {
  private:
   struct Worker;
   struct Shared;
+  struct CachedCertificate;
+  struct ValidationSummary;
+  struct ChainFacts;
   void add_error(size_t file_index, uint64_t line, std::string reason);
+  // Reading, per measurement and handshake (ooni/analysis.cc).
+  bool admit(const MeasurementFacts& facts, Worker& worker);
+  const CachedCertificate& certificate_of(Worker& worker, std::string_view text);
+  ChainFacts intern_chain(Worker& worker, const MeasurementFacts& facts, const HandshakeFacts& handshake);
+  ValidationSummary validate_once(Worker& worker, std::string_view sni, int64_t time, const ChainFacts& chain);
+  KeptHandshake kept_handshake(Worker& worker, const MeasurementFacts& facts, const HandshakeFacts& handshake, int64_t time,
+                               const ValidationSummary& summary);
+  // After the last block: the stages of finish().
+  MeasurementCounts merge_workers(AnalysisResult& result);
+  std::vector<CertificateFacts> certificate_pool(AnalysisTotals& totals);
 
   const TrustStore& trust_store_;
   const InterceptorRegistry& registry_;

@@ -177,7 +177,7 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
       {"control_tls", tri_name(kept.control_tls_ok)},
       {"browser_error", kept.validation_error},
       {"verdict", ooni::ooni_verdict_name(judged.verdict)},
-      {"category", judged.category},
+      {"category", category_name(judged.category)},
       {"reasons", ooni::judged_reasons(result, judged)},
       {"issuer", issuer},
       {"known_interceptor", root},

@@ -114,7 +114,7 @@ TEST_F(AnalysisTest, LoneLeafIsAttributedThroughAnIntermediateSeenLater) {
   ASSERT_EQ(result.judged.size(), 2u);
   for (const auto& judged : result.judged) {
     EXPECT_EQ(judged.verdict, OoniVerdict::kIntercepted);
-    EXPECT_EQ(judged.category, "known_interceptor");
+    EXPECT_EQ(judged.category, OoniCategory::kKnownInterceptor);
     ASSERT_TRUE(judged.root);
     EXPECT_EQ(judged.root->id, "test-root");
   }
@@ -135,14 +135,14 @@ TEST_F(AnalysisTest, ForgingCaNeedsSeveralUnrelatedDomains) {
   ASSERT_EQ(three.judged.size(), 4u);
   for (const auto& judged : three.judged) {
     EXPECT_EQ(judged.verdict, OoniVerdict::kIntercepted);
-    EXPECT_EQ(judged.category, "forging_ca");
+    EXPECT_EQ(judged.category, OoniCategory::kForgingCa);
   }
   ASSERT_EQ(three.issuers.size(), 1u);
   EXPECT_EQ(three.issuers[0].root, "unknown");
   const auto strict = analyze(specs, {.min_forged_domains = 4});
   for (const auto& judged : strict.judged) {
     EXPECT_EQ(judged.verdict, OoniVerdict::kInconclusive);
-    EXPECT_EQ(judged.category, "issuer_on_few_domains");
+    EXPECT_EQ(judged.category, OoniCategory::kIssuerOnFewDomains);
   }
 }
 
@@ -152,8 +152,8 @@ TEST_F(AnalysisTest, TheForgingRuleNeedsConsistentDnsAndAWorkingControl) {
     dns.push_back({domain, {leaf(domain, *world_->unknown_intermediate)}, "ssl_unknown_authority", false});
     control.push_back({domain, {leaf(domain, *world_->unknown_intermediate)}, "ssl_unknown_authority", true, false});
   }
-  for (const auto& judged : analyze(dns).judged) EXPECT_EQ(judged.category, "dns_inconsistent");
-  for (const auto& judged : analyze(control).judged) EXPECT_EQ(judged.category, "control_failed_too");
+  for (const auto& judged : analyze(dns).judged) EXPECT_EQ(judged.category, OoniCategory::kDnsInconsistent);
+  for (const auto& judged : analyze(control).judged) EXPECT_EQ(judged.category, OoniCategory::kControlFailedToo);
 }
 
 TEST_F(AnalysisTest, FiltersAndRegistrableDomains) {

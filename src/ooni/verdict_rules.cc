@@ -1,0 +1,84 @@
+#include "ooni/verdict_rules.h"
+
+namespace mitmscope::ooni {
+
+std::string_view ooni_verdict_name(OoniVerdict verdict) {
+  switch (verdict) {
+    case OoniVerdict::kIntercepted: return "intercepted";
+    case OoniVerdict::kNotIntercepted: return "not_intercepted";
+    case OoniVerdict::kInconclusive: return "inconclusive";
+    case OoniVerdict::kClean: return "clean";
+    case OoniVerdict::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view category_name(OoniCategory category) {
+  switch (category) {
+    case OoniCategory::kKnownInterceptor: return "known_interceptor";
+    case OoniCategory::kForgingCa: return "forging_ca";
+    case OoniCategory::kUnparseableCertificate: return "unparseable_certificate";
+    case OoniCategory::kSelfSignedService: return "self_signed_service";
+    case OoniCategory::kPinnedByTest: return "pinned_by_test";
+    case OoniCategory::kDnsInconsistent: return "dns_inconsistent";
+    case OoniCategory::kServerCertificateInvalid: return "server_certificate_invalid";
+    case OoniCategory::kServerHostnameMismatch: return "server_hostname_mismatch";
+    case OoniCategory::kControlFailedToo: return "control_failed_too";
+    case OoniCategory::kIssuerOnFewDomains: return "issuer_on_few_domains";
+    case OoniCategory::kNoControl: return "no_control";
+  }
+  return "unknown";
+}
+
+OoniVerdict category_verdict(OoniCategory category) {
+  switch (category) {
+    case OoniCategory::kKnownInterceptor:
+    case OoniCategory::kForgingCa:
+      return OoniVerdict::kIntercepted;
+    case OoniCategory::kSelfSignedService:
+    case OoniCategory::kPinnedByTest:
+    case OoniCategory::kDnsInconsistent:
+    case OoniCategory::kServerCertificateInvalid:
+    case OoniCategory::kServerHostnameMismatch:
+    case OoniCategory::kControlFailedToo:
+      return OoniVerdict::kNotIntercepted;
+    case OoniCategory::kUnparseableCertificate:
+    case OoniCategory::kIssuerOnFewDomains:
+    case OoniCategory::kNoControl:
+      return OoniVerdict::kInconclusive;
+  }
+  return OoniVerdict::kInconclusive;
+}
+
+namespace {
+
+bool control_agrees(const HandshakeEvidence& evidence) {
+  return evidence.dns_consistent == Tri::kYes && evidence.control_tls_ok == Tri::kYes;
+}
+
+bool validity_failure(const HandshakeEvidence& evidence) {
+  return evidence.failure == "ssl_invalid_certificate" || evidence.validation_error == "expired" ||
+         evidence.validation_error == "not_yet_valid";
+}
+
+}  // namespace
+
+bool counts_for_forging_rule(const HandshakeEvidence& evidence) {
+  return evidence.leaf_parsed && !evidence.leaf_self_signed && !evidence.trusted && control_agrees(evidence);
+}
+
+OoniCategory decide_category(const HandshakeEvidence& evidence, size_t min_forged_domains) {
+  const bool control_succeeded = evidence.control_tls_ok == Tri::kYes;
+  if (evidence.known_interceptor) return OoniCategory::kKnownInterceptor;
+  if (!evidence.leaf_parsed) return OoniCategory::kUnparseableCertificate;
+  if (evidence.leaf_self_signed) return OoniCategory::kSelfSignedService;
+  if (evidence.failure.empty() && evidence.test_name == "signal") return OoniCategory::kPinnedByTest;
+  if (evidence.dns_consistent == Tri::kNo) return OoniCategory::kDnsInconsistent;
+  if (control_agrees(evidence) && evidence.forged_domains >= min_forged_domains) return OoniCategory::kForgingCa;
+  if (validity_failure(evidence) && !control_succeeded) return OoniCategory::kServerCertificateInvalid;
+  if (evidence.failure == "ssl_invalid_hostname" && !control_succeeded) return OoniCategory::kServerHostnameMismatch;
+  if (evidence.control_tls_ok == Tri::kNo) return OoniCategory::kControlFailedToo;
+  return control_agrees(evidence) ? OoniCategory::kIssuerOnFewDomains : OoniCategory::kNoControl;
+}
+
+}  // namespace mitmscope::ooni
