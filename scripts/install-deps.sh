@@ -25,6 +25,8 @@ packages=(
   libnghttp2-dev
   # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths
   jq sqlite3 python3
+  # tests validate every output against docs/schema (JSON Schema draft 2020-12)
+  python3-jsonschema
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
   libmaxmind-db-writer-perl
   # the HTML report is tested in a real headless browser; the sentinel's product tests visit with both browsers

@@ -65,6 +65,11 @@ std::string report_cell_text(const Json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
   if (value.is_number_float()) return fmt::format("{:.4f}", value.get<double>());
+  if (value.is_array() && std::all_of(value.begin(), value.end(), [](const Json& item) { return item.is_string(); })) {
+    std::string text;   // a list of names in one cell: space-separated, empty when none
+    for (const auto& item : value) text += (text.empty() ? "" : " ") + item.get<std::string>();
+    return text;
+  }
   return value.dump();
 }
 

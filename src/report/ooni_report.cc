@@ -46,8 +46,7 @@ std::vector<ReportTable> ooni_tables(const ooni::AnalysisResult& result) {
                             optional_time(row.not_after), row.root, row.root_sha1, row.root_id, format_utc(row.first_seen),
                             format_utc(row.last_seen), row.count, row.domains.size(), row.networks.size(),
                             row.before_validity, row.after_validity, optional_time(row.first_outside),
-                            optional_time(row.last_outside), collisions.empty() ? json("") : json(fmt::format("{}", collisions.dump())),
-                            row.key});
+                            optional_time(row.last_outside), collisions, row.key});
   }
   tables.push_back(std::move(issuers));
 
