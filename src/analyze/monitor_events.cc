@@ -184,4 +184,59 @@ void remember(MonitorMemory& memory, const RoundState& current) {
   memory.domains_seen.insert(current.domains.begin(), current.domains.end());
 }
 
+namespace {
+
+// A count from the detail: a number, or the size of a list; 0 when absent.
+size_t count_of(const nlohmann::json& detail, const char* field) {
+  if (!detail.is_object() || !detail.contains(field)) return 0;
+  const auto& value = detail[field];
+  if (value.is_number_unsigned() || value.is_number_integer()) return value.get<size_t>();
+  return value.is_array() ? value.size() : 0;
+}
+
+std::string listed(const nlohmann::json& value) {
+  if (!value.is_array() || value.empty()) return "none";
+  std::string text;
+  for (const auto& item : value) text += (text.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
+  return text;
+}
+
+std::string plural(size_t count, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", count, count == 1 ? one : many);
+}
+
+std::string changed(const nlohmann::json& detail, const char* field) {
+  if (!detail.is_object() || !detail.contains(field)) return "?";
+  return fmt::format("{} -> {}", listed(detail[field].value("before", nlohmann::json())),
+                     listed(detail[field].value("now", nlohmann::json())));
+}
+
+}  // namespace
+
+std::string event_sentence(std::string_view type, std::string_view scope, const nlohmann::json& detail) {
+  const auto hosts = [&](const char* field) { return plural(count_of(detail, field), "host", "hosts"); };
+  if (type == "baseline") {
+    return fmt::format("first round: {} intercepted for {}, in {}", hosts("intercepted_hosts"),
+                       plural(count_of(detail, "domains"), "domain", "domains"), plural(count_of(detail, "ases"), "AS", "ASes"));
+  }
+  if (type == "interception_started") {
+    return fmt::format("interception started: {} in {}", hosts("intercepted_hosts"), plural(count_of(detail, "ases"), "AS", "ASes"));
+  }
+  if (type == "interception_stopped") {
+    return fmt::format("interception stopped: no host intercepted, {} the round before", hosts("hosts_before"));
+  }
+  if (type == "hosts_started" || type == "hosts_stopped") {
+    return fmt::format("interception {} on {} in {} ({} -> {} intercepted)", type == "hosts_started" ? "started" : "stopped",
+                       hosts("hosts"), scope, count_of(detail, "before"), count_of(detail, "intercepted_now"));
+  }
+  if (type == "new_intermediate") return fmt::format("a new intermediate signs the forged certificates: {}", scope);
+  if (type == "new_root") return fmt::format("a new root above the forged certificates: {}", scope);
+  if (type == "new_domain") return fmt::format("a newly targeted domain: {}", scope);
+  if (type == "rules_changed") {
+    return fmt::format("the forging rules changed: validity shift (hours) {}, key {}", changed(detail, "validity_shift_hours"),
+                       changed(detail, "key"));
+  }
+  return fmt::format("{} ({})", type, scope);
+}
+
 }  // namespace mitmscope

@@ -57,6 +57,10 @@ struct MonitorEvent {
   nlohmann::json json() const;
 };
 
+// The event in words, for people: "interception stopped on 4 hosts in AS9198 (7 -> 3)". Reads only what it
+// needs from `detail` and says less, never throws, when a stored detail lacks a field.
+std::string event_sentence(std::string_view type, std::string_view scope, const nlohmann::json& detail);
+
 struct MonitorMemory {
   std::optional<RoundState> last;
   std::optional<RoundState> last_intercepting;

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "analyze/issuer_validity.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/time.h"
@@ -83,27 +84,20 @@ Result<void> add_store(const ExportCliOptions& options, EntrySet& set, const Int
   }
   auto store = open_store(options.store);
   if (!store) return std::unexpected(store.error());
-  auto issuers = (*store)->intercepting_issuers();
+  auto issuers = issuer_validity(**store, options.min_results);
   if (!issuers) return std::unexpected(issuers.error());
   const std::string source = fmt::format("store {}", (*store)->location());
   std::vector<std::string> kept;
   for (const auto& use : *issuers) {
-    if (use.results < options.min_results) continue;
-    auto certificate = Certificate::from_der(use.der);
-    if (!certificate) {
-      return make_error(ErrorCode::kParseError,
-                        fmt::format("{}: stored certificate {}: {}", options.store, use.sha256, certificate.error().message));
+    if (!use.certificate) {
+      return make_error(ErrorCode::kParseError, fmt::format("{}: stored certificate {}: {}", options.store, use.sha256, use.parse_error));
     }
-    auto& entry = set.add(*certificate, source);
+    auto& entry = set.add(*use.certificate, source);
     entry.results += use.results;
     entry.first_seen = entry.first_seen.empty() ? use.first_seen : std::min(entry.first_seen, use.first_seen);
     entry.last_seen = std::max(entry.last_seen, use.last_seen);
-    if (const auto from = certificate->not_before(), to = certificate->not_after(); from && to) {
-      auto outside = (*store)->uses_outside(use.sha256, format_utc(*from), format_utc(*to));
-      if (!outside) return std::unexpected(outside.error());
-      entry.before_validity += outside->first;
-      entry.after_validity += outside->second;
-    }
+    entry.before_validity += use.used_before.value_or(0);
+    entry.after_validity += use.used_after.value_or(0);
     kept.push_back(use.sha256);
   }
   // Domains, hosts and networks from the intercepted results themselves.

@@ -62,27 +62,7 @@ std::string run_hook(const std::string& command, const std::string& input, std::
 }
 
 std::string event_text(const MonitorEvent& event) {
-  std::string detail;
-  if (event.type == "baseline") {
-    detail = fmt::format("{} hosts intercepted, {} domains, intermediates {}, roots {}, validity shift {}",
-                         event.detail["intercepted_hosts"].get<size_t>(), event.detail["domains"].size(),
-                         event.detail["intermediates"].size(), event.detail["roots"].dump(),
-                         event.detail["validity_shifts"].dump());
-  } else if (event.type == "interception_started") {
-    detail = fmt::format("{} hosts in {} ASes", event.detail["intercepted_hosts"].get<size_t>(), event.detail["ases"].size());
-  } else if (event.type == "interception_stopped") {
-    detail = fmt::format("{} hosts were intercepted in round {}", event.detail["hosts_before"].get<size_t>(),
-                         event.detail["previous_round"].get<int>());
-  } else if (event.type == "hosts_started" || event.type == "hosts_stopped") {
-    detail = fmt::format("{} hosts ({} -> {})", event.detail["hosts"].size(), event.detail["before"].get<size_t>(),
-                         event.detail["intercepted_now"].get<size_t>());
-  } else if (event.type == "rules_changed") {
-    detail = fmt::format("validity shift {} -> {}, key {} -> {}", event.detail["validity_shift_hours"]["before"].dump(),
-                         event.detail["validity_shift_hours"]["now"].dump(), event.detail["key"]["before"].dump(),
-                         event.detail["key"]["now"].dump());
-  }
-  return fmt::format("round {} {} event {} {}{}{}", event.round, event.time, event.type, event.scope,
-                     detail.empty() ? "" : ": ", detail);
+  return fmt::format("round {} {}: {}", event.round, event.time, event_sentence(event.type, event.scope, event.detail));
 }
 
 int run_monitor(const MonitorCliOptions& options) {

@@ -1,4 +1,4 @@
-// `mitmscope report --store FILE [--format md|json|csv] [--out PATH]`: the campaign's tables.
+// `mitmscope report --store FILE [--format md|json|csv|html] [--out PATH] [--scan ID]`: the campaign's tables.
 #include <filesystem>
 #include <fstream>
 
@@ -15,9 +15,10 @@ namespace {
 
 struct ReportCliOptions {
   std::string store;
-  std::string format = "md";
+  std::string format;   // empty: from --out
   std::string out = "-";
   std::string title;
+  std::optional<int64_t> scan;
 };
 
 Result<void> write_file(const std::filesystem::path& path, const std::string& text) {
@@ -27,13 +28,17 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& te
   return {};
 }
 
-int run_report(const ReportCliOptions& options) {
+int run_report(const ReportCliOptions& given) {
+  ReportCliOptions options = given;
+  auto format = report_format(given.format, given.out);
+  if (!format) return report_error(format.error());
+  options.format = *format;
   if (!options.store.starts_with("clickhouse://") && !std::filesystem::exists(options.store)) {
     return report_error({ErrorCode::kFileNotFound, fmt::format("{}: no such store", options.store)});
   }
   auto store = open_store(options.store);
   if (!store) return report_error(store.error());
-  auto tables = build_report_tables(**store);
+  auto tables = build_report_tables(**store, {.scan = options.scan});
   if (!tables) return report_error(tables.error());
   if (options.format == "csv") {
     if (options.out == "-") {
@@ -56,10 +61,8 @@ int run_report(const ReportCliOptions& options) {
   } else if (options.format == "html") {
     if (options.out == "-") return report_error({ErrorCode::kInvalidArgument, "--format html: give --out FILE.html"});
     text = render_html_report(*tables, options.title.empty() ? "mitmscope report: " + options.store : options.title);
-  } else if (options.format == "json") {
-    text = tables_json(*tables).dump(2) + "\n";
   } else {
-    return report_error({ErrorCode::kInvalidArgument, fmt::format("--format '{}': use md, json, csv or html", options.format)});
+    text = tables_json(*tables).dump(2) + "\n";
   }
   if (options.out == "-") {
     fmt::print("{}", text);
@@ -76,10 +79,14 @@ void register_report(CLI::App& app, SetAction set_action) {
   auto* command = app.add_subcommand("report", "The campaign's tables from a store: rounds, events, per AS, per domain, "
                                                "intercepting intermediates against their validity");
   command->add_option("--store", options->store, "Store written by scan, monitor or trace: a SQLite file or clickhouse://HOST:PORT[,...]/DB[?cluster=NAME]")->required();
-  command->add_option("--format", options->format, "md, json, csv, or html (one self-contained file with charts)")
-      ->capture_default_str();
+  command->add_option("--format", options->format,
+                      "md, json, csv, or html (one self-contained file with charts); default: from --out's extension "
+                      "(.md .json .html, a directory for csv), md on stdout");
+  command->add_option("--scan", options->scan,
+                      "The scan or monitor round (its id, as in the rounds table) the per-AS, per-domain and profile "
+                      "tables show; default: the latest finished plain scan");
   command->add_option("--title", options->title, "Title of the HTML report");
-  command->add_option("--out", options->out, "File (md, json) or directory (csv); - for stdout")->capture_default_str();
+  command->add_option("--out", options->out, "File (md, json, html) or directory (csv); - for stdout")->capture_default_str();
   command->callback([options, set_action] { set_action([options] { return run_report(*options); }); });
 }
 

@@ -4,13 +4,19 @@
 
 #include <fmt/format.h>
 
+#include "detect/anomaly.h"
+#include "engine/request_token.h"
+
 namespace mitmscope {
 namespace {
 
 enum Kind : int { kControl = 0, kTest = 1, kRecheck = 2, kLateRecheck = 3 };
 
+// (host job, kind of probe, domain index): job ids only need to differ among the jobs alive at once.
+using ProbeToken = TokenLayout<32, 2, 30>;
+
 uint64_t make_token(uint32_t job, int kind, size_t domain) {
-  return uint64_t(job) << 32 | uint64_t(kind) << 24 | (domain & 0xffffff);
+  return ProbeToken::pack({job, static_cast<uint64_t>(kind), domain}).value();   // ScanRunner bounds the domains
 }
 
 }  // namespace
@@ -61,14 +67,6 @@ struct ScanRunner::HostJob {
 };
 
 namespace {
-
-// One answer in a sentence: the plain answer, the error, or the leaf.
-std::string describe_answer(const Observation& observation) {
-  if (observation.plain_answer) return fmt::format("'{}'", observation.plain_answer->summary());
-  if (observation.error) return observation.error->message;
-  if (observation.chain_der.empty()) return "a handshake without a certificate";
-  return "a certificate chain";
-}
 
 // When every answer of the host (controls and tests) is the same non-TLS answer or error: the evidence.
 std::string same_answer_everywhere(const std::vector<Observation>& controls,
@@ -166,16 +164,6 @@ void ScanRunner::emit_all(HostJob& job, ScanVerdict verdict, const std::string& 
   }
 }
 
-bool ScanRunner::chain_trusted(const std::vector<std::vector<uint8_t>>& chain_der, std::string* why) const {
-  Chain chain;
-  for (const auto& der : chain_der) {
-    if (auto certificate = Certificate::from_der_cached(der)) chain.push_back(*certificate);
-  }
-  const auto validation = context_.trust_store.validate(chain, {.at = context_.at});
-  if (why) *why = validation.browser_error;
-  return validation.browser_trusted;
-}
-
 void ScanRunner::submit_tests(Engine& engine, HostJob& job) {
   for (size_t d = 0; d < domains_.size(); ++d) {
     if (job.domains[d].done) continue;
@@ -195,7 +183,7 @@ void ScanRunner::templates_ready(Engine& engine, HostJob& job) {
   job.template_source = TemplateSource::kControls;
   // Eligible only when the host's own answer is browser-trusted (for its own name, whatever it is).
   std::string why;
-  if (!chain_trusted(job.host_template->genuine_chain(), &why)) {
+  if (!chain_trusted(job.host_template->genuine_chain(), context_, &why)) {
     const auto control = std::find_if(job.controls.begin(), job.controls.end(),
                                       [&](const Observation& o) { return o.chain_der == job.host_template->genuine_chain(); });
     const auto assessment = assess_observation(*control, context_);
@@ -224,7 +212,7 @@ void ScanRunner::test_answers_ready(Engine& engine, HostJob& job) {
   for (size_t d = 0; d < domains_.size(); ++d) {
     const auto& last = job.domains[d].last;
     if (job.domains[d].done || !last || last->error || last->chain_der.empty()) continue;
-    if (const auto shape = answer_shape(*last); shape && chain_trusted(last->chain_der, nullptr)) {
+    if (const auto shape = answer_shape(*last); shape && chain_trusted(last->chain_der, context_)) {
       by_leaf[shape->leaf_sha256].push_back(d);
     }
   }
@@ -302,7 +290,7 @@ void ScanRunner::test_answer(Engine& engine, HostJob& job, size_t domain, Observ
     result.observation = std::move(observation);
     return emit(job, domain, std::move(result));
   }
-  if (job.forges_every_name) return emit(job, domain, judge_alone(job, std::move(observation)));
+  if (job.forges_every_name) return emit(job, domain, judge_alone(std::move(observation), job.device_evidence, context_));
   // The answer the verdict will be about: the latest one that presented a certificate, so one
   // timed-out try among forged answers does not hide them.
   if (!observation.chain_der.empty() || !state.last || state.last->chain_der.empty()) state.last = std::move(observation);
@@ -314,64 +302,16 @@ void ScanRunner::test_answer(Engine& engine, HostJob& job, size_t domain, Observ
   }
 }
 
-ScanResult ScanRunner::judge_alone(HostJob& job, Observation observation) {
-  ScanResult result;
-  result.assessment = assess_observation(observation, context_);
-  if (result.assessment->verdict.known_interceptor) {
-    result.verdict = ScanVerdict::kIntercepted;
-    result.reasons = {job.device_evidence};
-    result.reasons.insert(result.reasons.end(), result.assessment->verdict.reasons.begin(),
-                          result.assessment->verdict.reasons.end());
-  } else if (!observation.chain_der.empty() && chain_trusted(observation.chain_der, nullptr)) {
-    result.verdict = ScanVerdict::kClean;
-    result.reasons = {"a browser-trusted chain: the device that forges the controls let this name through"};
-  } else {
-    result.verdict = ScanVerdict::kError;
-    result.reasons = {"the device forges the controls; this name got " + describe_answer(observation)};
-  }
-  result.observation = std::move(observation);
-  return result;
-}
-
 ScanResult ScanRunner::classify(HostJob& job, size_t domain) {
-  ScanResult result;
-  const Observation& observation = *job.domains[domain].last;
-  result.reasons = job.host_template->differences(observation);
-  result.reasons.push_back(fmt::format("all {} tries differ from the template; a {} re-test right after matched",
-                                       job.domains[domain].attempts,
-                                       job.template_source == TemplateSource::kTestNames ? "template name" : "control"));
-  result.observation = observation;
-  if (observation.error || observation.chain_der.empty()) {
-    result.verdict = ScanVerdict::kError;
-    return result;
-  }
-  auto assessment = assess_observation(observation, context_);
-  // Trusted as a chain, whatever the name: a changed but valid chain is CDN-style variation.
-  const auto chain_validation = context_.trust_store.validate(assessment.chain, {.at = context_.at.value_or(observation.time)});
-  if (assessment.verdict.kind == VerdictKind::kIntercepted) {
-    result.verdict = ScanVerdict::kIntercepted;
-    result.reasons.insert(result.reasons.end(), assessment.verdict.reasons.begin(), assessment.verdict.reasons.end());
-  } else if (!chain_validation.browser_trusted) {
-    result.verdict = ScanVerdict::kIntercepted;
-    result.reasons.push_back(fmt::format("the changed chain is not browser-trusted ({}); no known interceptor",
-                                         chain_validation.browser_error));
-  } else {
-    result.verdict = ScanVerdict::kMismatch;
-    result.reasons.push_back("the changed chain is browser-trusted: variation (CDN, load balancer), not interception");
-  }
-  if (result.verdict == ScanVerdict::kIntercepted && !assessment.chain.empty()) {
-    if (auto genuine = Certificate::from_der_cached(job.host_template->genuine_chain().front())) {
-      result.forging = analyze_forging(assessment.chain.front(), *genuine);
-    }
-  }
-  result.assessment = std::move(assessment);
-  return result;
+  const auto& state = job.domains[domain];
+  return judge_anomaly(*state.last, *job.host_template, state.attempts, job.template_source, context_);
 }
 
 void ScanRunner::complete(Engine& engine, uint64_t token, Observation observation) {
-  const uint32_t id = static_cast<uint32_t>(token >> 32);
-  const int kind = static_cast<int>((token >> 24) & 0xff);
-  const size_t domain = token & 0xffffff;
+  const auto fields = ProbeToken::unpack(token);
+  const auto id = static_cast<uint32_t>(fields[0]);
+  const auto kind = static_cast<int>(fields[1]);
+  const size_t domain = fields[2];
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   HostJob& job = *it->second;

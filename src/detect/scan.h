@@ -23,37 +23,13 @@
 
 #include "detect/chain_verdict.h"
 #include "detect/host_template.h"
+#include "detect/scan_result.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
 #include "x509/forging.h"
 #include "x509/forging_family.h"
 
 namespace mitmscope {
-
-enum class ScanVerdict { kIntercepted, kMismatch, kClean, kError, kControlFailed, kStateful, kIneligible };
-std::string_view scan_verdict_name(ScanVerdict verdict);
-
-// Where a host's template came from: its control names (the study's method), the test names'
-// own browser-trusted answers (controls failed), or nowhere.
-enum class TemplateSource { kControls, kTestNames, kNone };
-std::string_view template_source_name(TemplateSource source);
-
-struct ScanResult {
-  const HostTarget* host = nullptr;
-  std::string sni;
-  ScanVerdict verdict = ScanVerdict::kError;
-  std::vector<std::string> reasons;
-  std::optional<Observation> observation;       // the answer the verdict is about
-  std::optional<ChainAssessment> assessment;
-  std::string template_id;
-  std::string template_leaf_sha256;
-  TemplateSource template_source = TemplateSource::kNone;
-  std::vector<std::string> template_names;      // kTestNames: the names whose answers built it
-  int attempts = 0;
-  std::optional<ForgingAnalysis> forging;       // intercepted: presented leaf vs the template's
-  std::optional<ForgeryTraits> traits;          // intercepted: how the certificate was forged
-  std::vector<FamilyMatch> families;            // the product families those traits fit (x509/forging_family)
-};
 
 // One per host when all its results are out: what per-host summaries need, so they do not
 // have to remember every host (a million-host scan would hold a million names).
@@ -110,9 +86,6 @@ class ScanRunner {
   void no_template(HostJob& job);
   void test_answer(Engine& engine, HostJob& job, size_t domain, Observation observation);
   std::string recheck_name(HostJob& job);
-  // A device forging every name: each answer judged by its own chain.
-  ScanResult judge_alone(HostJob& job, Observation observation);
-  bool chain_trusted(const std::vector<std::vector<uint8_t>>& chain_der, std::string* why) const;
   // `evidence`: the answer that decided (a failed control, the ineligible host's own chain), shown with every row.
   void emit_all(HostJob& job, ScanVerdict verdict, const std::string& reason, const Observation* evidence);
   void emit(HostJob& job, size_t domain, ScanResult result);

@@ -1,5 +1,10 @@
 #include "report/campaign_report.h"
 
+#include <filesystem>
+
+#include "analyze/issuer_validity.h"
+#include "analyze/monitor_events.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -26,17 +31,21 @@ Json parse_or_null(const std::string& text) {
   }
 }
 
-// The latest finished scan and, when it is one shard of a split scan, the latest finished scan
-// of every other shard with the same parameters otherwise; by shard.
-// With `intercepting`, the latest one whose scan saw interception.
-std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& scans, bool intercepting = false) {
+// The latest finished scan (a plain scan before a monitor round: a round may cover a few hosts only), or the
+// scan `chosen`, and, when it is one shard of a split scan, the latest finished scan of every other shard with
+// the same parameters; by shard. With `intercepting`, the latest one whose scan saw interception.
+std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& scans, bool intercepting = false,
+                                               std::optional<int64_t> chosen = std::nullopt) {
   const StoredScan* latest = nullptr;
+  const StoredScan* latest_round = nullptr;
   for (const auto& scan : scans) {
     const Json summary = parse_or_null(scan.summary_json);
     if (scan.finished_at.empty() || !summary.is_object()) continue;
+    if (chosen && scan.id != *chosen) continue;
     if (intercepting && summary.value("intercepted_hosts", 0) == 0) continue;
-    latest = &scan;
+    (scan.monitor.empty() ? latest : latest_round) = &scan;
   }
+  if (!latest) latest = latest_round;
   if (!latest) return {};
   Json parameters = parse_or_null(latest->parameters);
   if (!parameters.is_object() || parameters.value("shards", 1) <= 1 || !parameters.contains("shard")) return {latest};
@@ -61,6 +70,27 @@ std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& sc
 
 }  // namespace
 
+Result<std::string> report_format(std::string_view format, std::string_view out) {
+  static constexpr std::string_view kFormats[] = {"md", "json", "csv", "html"};
+  if (!format.empty()) {
+    if (std::find(std::begin(kFormats), std::end(kFormats), format) != std::end(kFormats)) return std::string(format);
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("--format '{}': use md, json, csv or html", format));
+  }
+  const std::filesystem::path path(out);
+  const std::string extension = path.extension().string();
+  if (out == "-" || extension == ".md") return std::string("md");
+  if (extension == ".html" || extension == ".htm") return std::string("html");
+  if (extension == ".json") return std::string("json");
+  std::error_code error;
+  if (out.ends_with('/') || std::filesystem::is_directory(path, error) || extension.empty()) return std::string("csv");
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("--out {}: say --format (md, json, csv or html); the extension '{}' does not", out, extension));
+}
+
+bool ReportTable::shown_in_text(size_t column) const {
+  return column >= columns.size() || std::find(machine_columns.begin(), machine_columns.end(), columns[column]) == machine_columns.end();
+}
+
 std::string report_cell_text(const Json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
@@ -83,7 +113,7 @@ nlohmann::ordered_json table_records(const ReportTable& table) {
   return rows;
 }
 
-Result<std::vector<ReportTable>> build_report_tables(Store& store) {
+Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options) {
   auto scans = store.scans();
   if (!scans) return std::unexpected(scans.error());
   std::vector<ReportTable> tables;
@@ -104,15 +134,21 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
 
   auto events = store.all_events();
   if (!events) return std::unexpected(events.error());
-  ReportTable event_table{"events", "Monitor events", {"monitor", "round", "time", "type", "scope", "detail"}, {}};
+  ReportTable event_table{"events", "Monitor events", {"monitor", "round", "time", "type", "scope", "event", "detail"}, {},
+                          {"detail"}};
   for (const auto& [monitor, event] : *events) {
-    event_table.rows.push_back({monitor, event.round, event.time, event.type, event.scope, event.detail_json});
+    const auto detail = Json::parse(event.detail_json, nullptr, false);
+    event_table.rows.push_back({monitor, event.round, event.time, event.type, event.scope,
+                                event_sentence(event.type, event.scope, detail), event.detail_json});
   }
   tables.push_back(std::move(event_table));
 
   // The latest campaign: the latest finished scan, with the latest finished scan of each other
   // shard of the same work when scanners split it (--shards N): per AS and per domain over all.
-  const auto campaign = latest_campaign(*scans);
+  const auto campaign = latest_campaign(*scans, false, options.scan);
+  if (options.scan && campaign.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: no finished scan {}", store.location(), *options.scan));
+  }
   ReportTable per_as{"per_as", "Intercepted share per AS (latest finished scan)",
                      {"as", "name", "hosts", "eligible", "intercepted", "intercepted_share"}, {}};
   ReportTable per_domain{"per_domain", "Intercepted hosts per domain (latest finished scan)", {"domain", "intercepted_hosts"}, {}};
@@ -158,39 +194,27 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store) {
   tables.push_back(std::move(per_as));
   tables.push_back(std::move(per_domain));
 
-  auto issuers = store.intercepting_issuers();
+  auto issuers = issuer_validity(store);
   if (!issuers) return std::unexpected(issuers.error());
   ReportTable intermediates{"intermediates",
                             "Certificates that signed intercepted leaves, against their validity",
                             {"sha256", "subject", "issuer", "not_before", "not_after", "first_seen", "last_seen",
                              "results", "used_before_not_before", "used_after_not_after"},
                             {}};
+  auto optional_count = [](const std::optional<size_t>& count) { return count ? Json(*count) : Json(nullptr); };
   for (const auto& use : *issuers) {
-    auto certificate = Certificate::from_der(use.der);
-    Json subject = nullptr, issuer = nullptr, from = nullptr, to = nullptr;
-    Json before = nullptr, after = nullptr;
-    if (certificate) {
-      subject = certificate->subject();
-      issuer = certificate->issuer();
-      const auto not_before = certificate->not_before();
-      const auto not_after = certificate->not_after();
-      if (not_before && not_after) {
-        from = format_utc(*not_before);
-        to = format_utc(*not_after);
-        auto outside = store.uses_outside(use.sha256, from.get<std::string>(), to.get<std::string>());
-        if (!outside) return std::unexpected(outside.error());
-        before = outside->first;
-        after = outside->second;
-      }
-    }
-    intermediates.rows.push_back({use.sha256, subject, issuer, from, to, use.first_seen, use.last_seen, use.results,
-                                  before, after});
+    const bool window = use.not_before && use.not_after;
+    intermediates.rows.push_back({use.sha256, use.certificate ? Json(use.certificate->subject()) : Json(nullptr),
+                                  use.certificate ? Json(use.certificate->issuer()) : Json(nullptr),
+                                  window ? Json(format_utc(*use.not_before)) : Json(nullptr),
+                                  window ? Json(format_utc(*use.not_after)) : Json(nullptr), use.first_seen, use.last_seen,
+                                  use.results, optional_count(use.used_before), optional_count(use.used_after)});
   }
   tables.push_back(std::move(intermediates));
 
   // The interceptor's profile over the intercepted results of the latest campaign that saw any:
   // one row per distinct (interceptor, issuer, ServerHello fingerprint, forging rule).
-  const auto intercepted_campaign = latest_campaign(*scans, true);
+  const auto intercepted_campaign = latest_campaign(*scans, true, options.scan);
   std::string intercepted_name;
   for (const auto* scan : intercepted_campaign) intercepted_name += (intercepted_name.empty() ? "" : "+") + std::to_string(scan->id);
   ReportTable profile{"profile", "The interceptor's profile: forging rules and fingerprints (latest scan with interception)",
@@ -317,14 +341,17 @@ std::string tables_markdown(const std::vector<ReportTable>& tables) {
       continue;
     }
     out += "|";
-    for (const auto& column : table.columns) out += " " + column + " |";
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+      if (table.shown_in_text(i)) out += " " + table.columns[i] + " |";
+    }
     out += "\n|";
-    for (size_t i = 0; i < table.columns.size(); ++i) out += "---|";
+    for (size_t i = 0; i < table.columns.size(); ++i) out += table.shown_in_text(i) ? "---|" : "";
     out += "\n";
     for (const auto& row : table.rows) {
       out += "|";
-      for (const auto& value : row) {
-        std::string text = report_cell_text(value);
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (!table.shown_in_text(i)) continue;
+        std::string text = report_cell_text(row[i]);
         std::ranges::replace(text, '|', '/');
         std::ranges::replace(text, '\n', ' ');
         out += " " + text + " |";

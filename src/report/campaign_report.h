@@ -4,7 +4,9 @@
 // were used outside it. Written as Markdown, JSON or CSV (`mitmscope report`).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,9 +20,23 @@ struct ReportTable {
   std::string title;
   std::vector<std::string> columns;
   std::vector<std::vector<nlohmann::json>> rows;
+  // Columns for programs only (raw JSON detail): in JSON and CSV, left out of Markdown and HTML, which say the
+  // same in words in another column.
+  std::vector<std::string> machine_columns = {};
+  bool shown_in_text(size_t column) const;
 };
 
-Result<std::vector<ReportTable>> build_report_tables(Store& store);
+struct ReportOptions {
+  // The scan (or monitor round) the per-AS, per-domain and profile tables show, with its other shards; default:
+  // the latest finished plain scan, else the latest finished round.
+  std::optional<int64_t> scan;
+};
+
+Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options = {});
+
+// --format from --out when not given: .html/.htm html, .json json, .md markdown, a directory (or a path ending
+// in /) csv, stdout markdown. An explicit format is kept; an unknown one is an error naming the choices.
+Result<std::string> report_format(std::string_view format, std::string_view out);
 
 // One cell as text (floats to 4 places, null empty), and a table's rows as objects keyed by column:
 // what every output format is written from.

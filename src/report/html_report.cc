@@ -58,12 +58,15 @@ const ReportTable* find(const std::vector<ReportTable>& tables, std::string_view
 std::string html_table(const ReportTable& table) {
   if (table.rows.empty()) return "<p class=\"empty\">No data in this store.</p>\n";
   std::string out = "<div class=\"scroll\"><table><thead><tr>";
-  for (const auto& column : table.columns) out += "<th>" + escape_html(column) + "</th>";
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    if (table.shown_in_text(i)) out += "<th>" + escape_html(table.columns[i]) + "</th>";
+  }
   out += "</tr></thead><tbody>\n";
   for (const auto& row : table.rows) {
     out += "<tr>";
-    for (const auto& value : row) {
-      std::string text = report_cell_text(value);
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (!table.shown_in_text(i)) continue;
+      std::string text = report_cell_text(row[i]);
       if (text.size() > 200) {
         text.resize(200);
         text += "…";

@@ -10,13 +10,19 @@
 #include <fmt/format.h>
 
 #include "detect/host_template.h"
+#include "engine/request_token.h"
 
 namespace mitmscope {
 namespace {
 
 enum SeriesIndex : int { kTarget = 0, kControl = 1, kPath = 2 };
 
-uint64_t make_token(uint64_t job, int series, int ttl) { return job << 10 | uint64_t(series) << 8 | uint64_t(ttl); }
+// (address job, series, TTL).
+using ProbeToken = TokenLayout<54, 2, 8>;
+
+uint64_t make_token(uint64_t job, int series, int ttl) {
+  return ProbeToken::pack({job, static_cast<uint64_t>(series), static_cast<uint64_t>(ttl)}).value();   // TTL <= 255
+}
 
 std::string ipv4_text(uint32_t address) {
   in_addr raw{htonl(address)};
@@ -183,9 +189,10 @@ void Tracer::submit_window(Engine& engine, uint64_t job_id, int s) {
 }
 
 void Tracer::on_probe(uint64_t token, Observation observation, const Done& done) {
-  const uint64_t job_id = token >> 10;
-  const int s = static_cast<int>(token >> 8 & 3);
-  const int ttl = static_cast<int>(token & 0xff);
+  const auto fields = ProbeToken::unpack(token);
+  const uint64_t job_id = fields[0];
+  const auto s = static_cast<int>(fields[1]);
+  const auto ttl = static_cast<int>(fields[2]);
   auto found = jobs_.find(job_id);
   if (found == jobs_.end()) return;
   Job& job = *found->second;

@@ -8,23 +8,21 @@
 namespace mitmscope {
 namespace {
 
-using testing::ca_spec;
-using testing::leaf_spec;
-using testing::must;
+constexpr auto& kEc = testing::kEcKey;
 
-const lab::KeySpec kEc{.type = lab::KeySpec::Type::kEcP256};
+lab::Identity make_ca(const std::string& name) {
+  return testing::must(lab::make_identity(testing::ca_spec(name, now_utc()), kEc, nullptr));
+}
+lab::Identity make_leaf(const std::string& name, const lab::Identity& issuer) {
+  return testing::must(lab::make_identity(testing::leaf_spec(name, now_utc()), kEc, &issuer));
+}
 
-class IssuerIndexTest : public ::testing::Test {
- protected:
-  const UtcSeconds now_ = now_utc();
-};
-
-TEST_F(IssuerIndexTest, TwoCasWithOneNameAreBothCandidatesAndTheSignatureDecides) {
+TEST(IssuerIndex, TwoCasWithOneNameAreBothCandidatesAndTheSignatureDecides) {
   // Like the seven ISCA roots: one name, different keys.
-  const auto first = must(lab::make_identity(ca_spec("Shared Name CA", now_), kEc, nullptr));
-  const auto second = must(lab::make_identity(ca_spec("Shared Name CA", now_), kEc, nullptr));
-  const auto other = must(lab::make_identity(ca_spec("Unrelated CA", now_), kEc, nullptr));
-  const auto leaf = must(lab::make_identity(leaf_spec("example.kz", now_), kEc, &second));
+  const auto first = make_ca("Shared Name CA");
+  const auto second = make_ca("Shared Name CA");
+  const auto other = make_ca("Unrelated CA");
+  const auto leaf = make_leaf("example.kz", second);
   IssuerIndex index;
   index.add(0, first.certificate);
   index.add(1, other.certificate);
@@ -36,10 +34,10 @@ TEST_F(IssuerIndexTest, TwoCasWithOneNameAreBothCandidatesAndTheSignatureDecides
   EXPECT_EQ(found, 2u);
 }
 
-TEST_F(IssuerIndexTest, NoCandidateSignsAnImpostorLeaf) {
-  const auto real = must(lab::make_identity(ca_spec("Trusted Name CA", now_), kEc, nullptr));
-  const auto impostor = must(lab::make_identity(ca_spec("Trusted Name CA", now_), kEc, nullptr));
-  const auto leaf = must(lab::make_identity(leaf_spec("bank.example", now_), kEc, &impostor));
+TEST(IssuerIndex, NoCandidateSignsAnImpostorLeaf) {
+  const auto real = make_ca("Trusted Name CA");
+  const auto impostor = make_ca("Trusted Name CA");
+  const auto leaf = make_leaf("bank.example", impostor);
   IssuerIndex index;
   index.add(7, real.certificate);
   EXPECT_EQ(index.candidates(leaf.certificate), (std::vector<uint32_t>{7}));
@@ -47,10 +45,10 @@ TEST_F(IssuerIndexTest, NoCandidateSignsAnImpostorLeaf) {
             std::nullopt);
 }
 
-TEST_F(IssuerIndexTest, AnUnknownIssuerHasNoCandidates) {
-  const auto ca = must(lab::make_identity(ca_spec("Somebody CA", now_), kEc, nullptr));
-  const auto elsewhere = must(lab::make_identity(ca_spec("Elsewhere CA", now_), kEc, nullptr));
-  const auto leaf = must(lab::make_identity(leaf_spec("site.example", now_), kEc, &elsewhere));
+TEST(IssuerIndex, AnUnknownIssuerHasNoCandidates) {
+  const auto ca = make_ca("Somebody CA");
+  const auto elsewhere = make_ca("Elsewhere CA");
+  const auto leaf = make_leaf("site.example", elsewhere);
   IssuerIndex index;
   index.add(0, ca.certificate);
   EXPECT_TRUE(index.candidates(leaf.certificate).empty());
