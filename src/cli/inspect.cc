@@ -40,27 +40,18 @@ int run_inspect(const InspectOptions& options) {
       continue;  // the other files are still inspected
     }
     const auto assessment =
-        assess_chain(std::move(*chain), hostname, {trust->trust_store, trust->registry, trust->at}, now_utc());
+        assess_chain(std::move(*chain), hostname, {trust->trust_store, trust->registry, trust->at, options.trust.foxio}, now_utc());
     std::optional<ForgingAnalysis> forging;
     if (genuine) forging = analyze_forging(assessment.chain.front(), *genuine);
     if (options.json) {
-      const JsonOptions json_options{.foxio = options.trust.foxio};
-      auto certificates = nlohmann::ordered_json::array();
-      for (const auto& certificate : assessment.chain) certificates.push_back(certificate_json(certificate, json_options));
-      nlohmann::ordered_json out = {{"file", file},
-                            {"certificates", certificates},
-                            {"validation", validation_json(assessment.validation, trust->trust_store)},
-                            {"interception", interception_json(assessment.verdict, assessment.attribution)},
-                            {"forging", forging ? forging_json(*forging) : nlohmann::ordered_json(nullptr)}};
-      if (assessment.attribution) out["interception"]["registry_entry"] = registry_entry_json(*assessment.attribution.entry);
-      fmt::print("{}\n", out.dump());
+      fmt::print("{}\n", inspect_json(file, assessment, forging, trust->trust_store, {}).dump());
     } else {
       fmt::print("inspect {}\n{}", file, chain_text(assessment));
       for (size_t i = 0; i < assessment.chain.size(); ++i) {
         const auto shape = certificate_shape(assessment.chain[i]);
         fmt::print("  shape [{}]   {} ({} issuer, {} subject attributes, {} extensions){}\n", i, shape.shape_id,
                    shape.issuer_attributes.size(), shape.subject_attributes.size(), shape.extensions.size(),
-                   options.trust.foxio ? "  ja4x " + ja4x(assessment.chain[i]) : "");
+                   i < assessment.fingerprints.ja4x.size() ? "  ja4x " + assessment.fingerprints.ja4x[i] : "");
       }
       if (forging) fmt::print("{}", forging_text(*forging));
     }

@@ -54,9 +54,9 @@ int run_probe(const ProbeOptions& options) {
   if (!context) return report_error(context.error());
 
   const Observation observation = TlsConnection::run(*context, *allowed, sni);
-  const auto assessment = assess_observation(observation, {trust->trust_store, trust->registry, trust->at});
+  const auto assessment = assess_observation(observation, {trust->trust_store, trust->registry, trust->at, options.trust.foxio});
   if (options.json) {
-    fmt::print("{}\n", probe_json(observation, assessment, trust->trust_store, {.foxio = options.trust.foxio}).dump());
+    fmt::print("{}\n", probe_json(observation, assessment, trust->trust_store, {}).dump());
   } else {
     fmt::print("{}", probe_text(observation, assessment));
   }

@@ -54,7 +54,7 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   auto last_progress = started;
   const auto& stored = sinks.stored;
   ScanRunner runner(
-      *hosts, domains, {trust.trust_store, trust.registry, trust.at},
+      *hosts, domains, {trust.trust_store, trust.registry, trust.at, inputs.foxio},
       {.controls = inputs.method.controls, .retries = inputs.method.retries,
        .stateful_delay = std::chrono::milliseconds(static_cast<long>(inputs.method.stateful_delay * 1000)),
        .max_active_hosts = std::max<size_t>(1, inputs.engine.concurrency), .seed = inputs.seed,
@@ -73,7 +73,7 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
       [&](const ScanResult& result) {
         const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
         if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
-        auto row = scan_result_json(result, trust.trust_store, {.foxio = inputs.foxio});
+        auto row = scan_result_json(result, trust.trust_store, {});
         if (asn_map) {
           const auto asn = asn_map->lookup(result.host->endpoint.ip);
           row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},

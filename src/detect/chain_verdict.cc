@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "tls/fingerprint_parts.h"
+#include "tls/server_hello.h"
+#include "x509/shape.h"
+
 namespace mitmscope {
 
 ChainAssessment assess_chain(Chain chain, const std::optional<std::string>& hostname, const AssessmentContext& context,
@@ -11,6 +15,9 @@ ChainAssessment assess_chain(Chain chain, const std::optional<std::string>& host
   assessment.validation = context.trust_store.validate(
       assessment.chain, ValidationOptions{.hostname = hostname, .at = context.at.value_or(default_time)});
   assessment.attribution = context.registry.attribute(assessment.chain);
+  if (context.foxio) {
+    for (const auto& certificate : assessment.chain) assessment.fingerprints.ja4x.push_back(ja4x(certificate));
+  }
   Verdict& verdict = assessment.verdict;
   if (assessment.chain.empty()) {
     verdict.kind = VerdictKind::kError;
@@ -64,6 +71,12 @@ ChainAssessment assess_observation(const Observation& observation, const Assessm
   if (!observation.sni.empty()) hostname = observation.sni;
   ChainAssessment assessment = assess_chain(std::move(chain), hostname, context, observation.time);
   assessment.parse_errors = std::move(parse_errors);
+  if (observation.server_hello) {
+    auto& fingerprints = assessment.fingerprints;
+    fingerprints.ja3s_string = ja3s_string(*observation.server_hello);
+    fingerprints.ja3s = md5_hex(fingerprints.ja3s_string);
+    if (context.foxio) fingerprints.ja4s = ja4s(*observation.server_hello);
+  }
   if (observation.chain_der.empty()) {
     assessment.verdict.kind = VerdictKind::kError;
     assessment.verdict.reasons = {observation.error

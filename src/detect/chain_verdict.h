@@ -15,18 +15,28 @@
 
 namespace mitmscope {
 
+// What the server's answer looks like, computed once when it is judged: JA3S (BSD licence), and with the FoxIO
+// fingerprints asked for (--ja4: FoxIO License 1.1, non-commercial use) JA4S and each parsed certificate's JA4X.
+struct Fingerprints {
+  std::string ja3s, ja3s_string;    // empty without a ServerHello
+  std::string ja4s;                 // empty without a ServerHello or without foxio
+  std::vector<std::string> ja4x;    // per certificate of `chain`, in order; empty without foxio
+};
+
 struct ChainAssessment {
   Chain chain;                      // the parsed presented chain
   std::vector<std::string> parse_errors;  // certificates of the chain that did not parse
   ValidationResult validation;
   Attribution attribution;
   Verdict verdict;
+  Fingerprints fingerprints;
 };
 
 struct AssessmentContext {
   const TrustStore& trust_store;
   const InterceptorRegistry& registry;
   std::optional<UtcSeconds> at;     // validation time; default: the observation's time
+  bool foxio = false;               // also JA4S and JA4X (FoxIO License 1.1)
 };
 
 ChainAssessment assess_chain(Chain chain, const std::optional<std::string>& hostname, const AssessmentContext& context,

@@ -113,16 +113,14 @@ nlohmann::ordered_json table_records(const ReportTable& table) {
   return rows;
 }
 
-Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options) {
-  auto scans = store.scans();
-  if (!scans) return std::unexpected(scans.error());
-  std::vector<ReportTable> tables;
+namespace {
 
+ReportTable rounds_table(const std::vector<StoredScan>& scans) {
   ReportTable rounds{"rounds", "Scans and monitor rounds: intercepted hosts over time",
                      {"scan", "monitor", "round", "started_at", "finished", "hosts", "eligible", "intercepted_hosts",
                       "intercepted_share"},
                      {}};
-  for (const auto& scan : *scans) {
+  for (const auto& scan : scans) {
     const Json summary = parse_or_null(scan.summary_json);
     auto field = [&](const char* key) { return summary.is_object() && summary.contains(key) ? summary[key] : Json(nullptr); };
     rounds.rows.push_back({scan.id, scan.monitor.empty() ? Json(nullptr) : Json(scan.monitor),
@@ -130,8 +128,10 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
                            !scan.finished_at.empty(), field("hosts"), field("eligible"), field("intercepted_hosts"),
                            field("intercepted_share")});
   }
-  tables.push_back(std::move(rounds));
+  return rounds;
+}
 
+Result<ReportTable> events_table(Store& store) {
   auto events = store.all_events();
   if (!events) return std::unexpected(events.error());
   ReportTable event_table{"events", "Monitor events", {"monitor", "round", "time", "type", "scope", "event", "detail"}, {},
@@ -141,11 +141,15 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
     event_table.rows.push_back({monitor, event.round, event.time, event.type, event.scope,
                                 event_sentence(event.type, event.scope, detail), event.detail_json});
   }
-  tables.push_back(std::move(event_table));
+  return event_table;
+}
 
+// Per AS and per domain over the chosen campaign (BRIEF's Tables 1 and 2).
+Result<std::pair<ReportTable, ReportTable>> campaign_tables(Store& store, const std::vector<StoredScan>& scans,
+                                                           const ReportOptions& options) {
   // The latest campaign: the latest finished scan, with the latest finished scan of each other
   // shard of the same work when scanners split it (--shards N): per AS and per domain over all.
-  const auto campaign = latest_campaign(*scans, false, options.scan);
+  const auto campaign = latest_campaign(scans, false, options.scan);
   if (options.scan && campaign.empty()) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: no finished scan {}", store.location(), *options.scan));
   }
@@ -191,9 +195,10 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
     for (const auto& [domain, hosts] : domains) per_domain.rows.push_back({domain, hosts});
     std::ranges::stable_sort(per_domain.rows, [](const auto& a, const auto& b) { return a[1].template get<size_t>() > b[1].template get<size_t>(); });
   }
-  tables.push_back(std::move(per_as));
-  tables.push_back(std::move(per_domain));
+  return std::pair{std::move(per_as), std::move(per_domain)};
+}
 
+Result<ReportTable> intermediates_table(Store& store) {
   auto issuers = issuer_validity(store);
   if (!issuers) return std::unexpected(issuers.error());
   ReportTable intermediates{"intermediates",
@@ -210,11 +215,46 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
                                   window ? Json(format_utc(*use.not_after)) : Json(nullptr), use.first_seen, use.last_seen,
                                   use.results, optional_count(use.used_before), optional_count(use.used_after)});
   }
-  tables.push_back(std::move(intermediates));
+  return intermediates;
+}
 
+// The profile a result belongs to: (interceptor, issuer, JA3S, JA4S, validity shifts, serial rule, key, extensions
+// dropped), and the serial's replaced trailing bits. Reads the stored result JSON (until results have typed columns).
+std::pair<std::vector<Json>, std::optional<size_t>> profile_key(const Json& result) {
+  auto at = [&](const Json::json_pointer& pointer) {
+    return result.contains(pointer) ? report_cell_text(result[pointer]) : std::string();
+  };
+  const Json forging = result.value("forging", Json(nullptr));
+  std::string serial, key, dropped;
+  std::optional<size_t> trailing;
+  if (forging.is_object()) {
+    // The rule, not the random bits of one serial: which part of the genuine serial survives.
+    const size_t kept = forging.value("serial_leading_bits_kept", size_t{0});
+    const size_t differing = forging.value("serial_trailing_bits_differing", size_t{0});
+    serial = forging.value("serial_length_changed", false) ? "new length"
+             : differing == 0                              ? "copied"
+             : kept == 0                                   ? "replaced"
+                                                           : "leading bits kept, trailing bits replaced";
+    trailing = differing;
+    const Json presented = forging.value("presented_key", Json::object());
+    key = fmt::format("{} {}{}", presented.value("type", std::string()), report_cell_text(presented.value("bits", Json(nullptr))),
+                      presented.contains("exponent") ? " e=" + report_cell_text(presented["exponent"]) : std::string());
+    for (const auto& name : forging.value("extensions_dropped", Json::array())) dropped += (dropped.empty() ? "" : " ") + report_cell_text(name);
+  }
+  const Json::json_pointer interceptor("/interception/known_interceptor/id");
+  std::vector<Json> fields = {
+      result.contains(interceptor) ? Json(at(interceptor)) : Json("unknown"),
+      forging.is_object() ? forging["presented_issuer"] : Json(at(Json::json_pointer("/server_certificates/certificate/issuer"))),
+      at(Json::json_pointer("/server_hello/ja3s")), at(Json::json_pointer("/server_hello/ja4s")),
+      forging.is_object() ? forging["not_before_shift_hours"] : Json(nullptr),
+      forging.is_object() ? forging["not_after_shift_hours"] : Json(nullptr), serial, key, dropped};
+  return {std::move(fields), trailing};
+}
+
+Result<ReportTable> profile_table(Store& store, const std::vector<StoredScan>& scans, const ReportOptions& options) {
   // The interceptor's profile over the intercepted results of the latest campaign that saw any:
   // one row per distinct (interceptor, issuer, ServerHello fingerprint, forging rule).
-  const auto intercepted_campaign = latest_campaign(*scans, true, options.scan);
+  const auto intercepted_campaign = latest_campaign(scans, true, options.scan);
   std::string intercepted_name;
   for (const auto* scan : intercepted_campaign) intercepted_name += (intercepted_name.empty() ? "" : "+") + std::to_string(scan->id);
   ReportTable profile{"profile", "The interceptor's profile: forging rules and fingerprints (latest scan with interception)",
@@ -243,32 +283,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
     for (const auto& text : *results) {
       const Json result = parse_or_null(text);
       if (!result.is_object()) continue;
-      auto at = [&](const Json::json_pointer& pointer) {
-        return result.contains(pointer) ? report_cell_text(result[pointer]) : std::string();
-      };
-      const Json forging = result.value("forging", Json(nullptr));
-      std::string serial, key, dropped;
-      std::optional<size_t> trailing;
-      if (forging.is_object()) {
-        // The rule, not the random bits of one serial: which part of the genuine serial survives.
-        const size_t kept = forging.value("serial_leading_bits_kept", size_t{0});
-        const size_t differing = forging.value("serial_trailing_bits_differing", size_t{0});
-        serial = forging.value("serial_length_changed", false) ? "new length"
-                 : differing == 0                              ? "copied"
-                 : kept == 0                                   ? "replaced"
-                                                               : "leading bits kept, trailing bits replaced";
-        trailing = differing;
-        const Json presented = forging.value("presented_key", Json::object());
-        key = fmt::format("{} {}{}", presented.value("type", std::string()), report_cell_text(presented.value("bits", Json(nullptr))),
-                          presented.contains("exponent") ? " e=" + report_cell_text(presented["exponent"]) : std::string());
-        for (const auto& name : forging.value("extensions_dropped", Json::array())) dropped += (dropped.empty() ? "" : " ") + report_cell_text(name);
-      }
-      std::vector<Json> key_fields = {
-          result.contains(Json::json_pointer("/interception/known_interceptor/id")) ? Json(at(Json::json_pointer("/interception/known_interceptor/id"))) : Json("unknown"),
-          forging.is_object() ? forging["presented_issuer"] : Json(at(Json::json_pointer("/server_certificates/certificate/issuer"))),
-          at(Json::json_pointer("/server_hello/ja3s")), at(Json::json_pointer("/server_hello/ja4s")),
-          forging.is_object() ? forging["not_before_shift_hours"] : Json(nullptr),
-          forging.is_object() ? forging["not_after_shift_hours"] : Json(nullptr), serial, key, dropped};
+      auto [key_fields, trailing] = profile_key(result);
       auto& counts = profiles[key_fields];
       ++counts.results;
       if (trailing) {
@@ -292,8 +307,11 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
     profile.rows.push_back(std::move(row));
   }
   std::ranges::stable_sort(profile.rows, [](const auto& a, const auto& b) { return a[10].template get<size_t>() > b[10].template get<size_t>(); });
-  tables.push_back(std::move(profile));
+  return profile;
+}
 
+// Where traces found the injection, from the latest trace of each address and name.
+Result<std::pair<ReportTable, ReportTable>> trace_tables(Store& store) {
   auto traces = store.traces();
   if (!traces) return std::unexpected(traces.error());
   // The latest trace of each address and name.
@@ -327,8 +345,33 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
                           count, double(count) / double(located)});
   }
   std::ranges::stable_sort(pairs.rows, [](const auto& a, const auto& b) { return a[2].template get<size_t>() > b[2].template get<size_t>(); });
-  tables.push_back(std::move(where));
-  tables.push_back(std::move(pairs));
+  return std::pair{std::move(where), std::move(pairs)};
+}
+
+}  // namespace
+
+Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options) {
+  auto scans = store.scans();
+  if (!scans) return std::unexpected(scans.error());
+  auto events = events_table(store);
+  auto campaign = campaign_tables(store, *scans, options);
+  auto intermediates = intermediates_table(store);
+  auto profile = profile_table(store, *scans, options);
+  auto traces = trace_tables(store);
+  for (const Error* error : {events ? nullptr : &events.error(), campaign ? nullptr : &campaign.error(),
+                             intermediates ? nullptr : &intermediates.error(), profile ? nullptr : &profile.error(),
+                             traces ? nullptr : &traces.error()}) {
+    if (error) return std::unexpected(*error);
+  }
+  std::vector<ReportTable> tables;
+  tables.push_back(rounds_table(*scans));
+  tables.push_back(std::move(*events));
+  tables.push_back(std::move(campaign->first));
+  tables.push_back(std::move(campaign->second));
+  tables.push_back(std::move(*intermediates));
+  tables.push_back(std::move(*profile));
+  tables.push_back(std::move(traces->first));
+  tables.push_back(std::move(traces->second));
   return tables;
 }
 

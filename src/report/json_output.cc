@@ -54,17 +54,29 @@ nlohmann::ordered_json describe_certificate(const Certificate& certificate, cons
 
 // A pure function of the certificate and the options, and a scan describes the same certificate for
 // every SNI a host answers genuinely: kept in a small per-thread cache (dropped when it fills).
-nlohmann::ordered_json certificate_json(const Certificate& certificate, const JsonOptions& options) {
+nlohmann::ordered_json certificate_json(const Certificate& certificate, const JsonOptions& options, std::string_view ja4x) {
   static constexpr size_t kCapacity = 1024;
   thread_local std::unordered_map<std::string, nlohmann::ordered_json> cache;
   std::string key = certificate.sha256_hex();
   key += options.include_raw ? 'r' : '-';
-  key += options.foxio ? 'f' : '-';
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  auto described = describe_certificate(certificate, options);
-  if (cache.size() >= kCapacity) cache.clear();
-  cache.emplace(std::move(key), described);
+  auto found = cache.find(key);
+  if (found == cache.end()) {
+    if (cache.size() >= kCapacity) cache.clear();
+    found = cache.emplace(std::move(key), describe_certificate(certificate, options)).first;
+  }
+  if (ja4x.empty()) return found->second;
+  auto described = found->second;
+  described["ja4x"] = ja4x;
   return described;
+}
+
+nlohmann::ordered_json chain_json(const ChainAssessment& assessment, const JsonOptions& options, size_t from) {
+  auto out = nlohmann::ordered_json::array();
+  for (size_t i = from; i < assessment.chain.size(); ++i) {
+    const bool with_ja4x = i < assessment.fingerprints.ja4x.size();
+    out.push_back(certificate_json(assessment.chain[i], options, with_ja4x ? std::string_view(assessment.fingerprints.ja4x[i]) : ""));
+  }
+  return out;
 }
 
 namespace {
@@ -89,13 +101,12 @@ nlohmann::ordered_json describe_certificate(const Certificate& certificate, cons
       {"extensions", extension_list(certificate.extensions())},
       {"shape", shape_json(certificate_shape(certificate))},
   };
-  if (options.foxio) out["ja4x"] = ja4x(certificate);
   if (options.include_raw) out["raw"] = base64_encode(certificate.der());
   return out;
 }
 }  // namespace
 
-nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const JsonOptions& options) {
+nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const Fingerprints& fingerprints) {
   auto extensions = nlohmann::ordered_json::array();
   for (const auto& extension : hello.extensions) {
     extensions.push_back({{"id", extension.type}, {"name", extension_name(extension.type)}, {"length", extension.data.size()}});
@@ -110,10 +121,10 @@ nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::st
       {"duplicate_extensions", hello.duplicate_extensions},
       {"hello_retry_request", hello.hello_retry_request},
       {"alpn", hello.alpn ? nlohmann::ordered_json(*hello.alpn) : nlohmann::ordered_json(nullptr)},
-      {"ja3s", ja3s(hello)},
-      {"ja3s_string", ja3s_string(hello)},
+      {"ja3s", fingerprints.ja3s},
+      {"ja3s_string", fingerprints.ja3s_string},
   };
-  if (options.foxio) out["ja4s"] = ja4s(hello);
+  if (!fingerprints.ja4s.empty()) out["ja4s"] = fingerprints.ja4s;
   return out;
 }
 
@@ -221,6 +232,18 @@ nlohmann::ordered_json plain_answer_json(const PlainAnswer& answer) {
           {"first_bytes", answer.printable_bytes()}};
 }
 
+nlohmann::ordered_json inspect_json(const std::string& file, const ChainAssessment& assessment,
+                                    const std::optional<ForgingAnalysis>& forging, const TrustStore& store,
+                                    const JsonOptions& options) {
+  nlohmann::ordered_json out = {{"file", file},
+                                {"certificates", chain_json(assessment, options)},
+                                {"validation", validation_json(assessment.validation, store)},
+                                {"interception", interception_json(assessment.verdict, assessment.attribution)},
+                                {"forging", forging ? forging_json(*forging) : nlohmann::ordered_json(nullptr)}};
+  if (assessment.attribution) out["interception"]["registry_entry"] = registry_entry_json(*assessment.attribution.entry);
+  return out;
+}
+
 nlohmann::ordered_json probe_json(const Observation& observation, const ChainAssessment& assessment, const TrustStore& store,
                           const JsonOptions& options) {
   nlohmann::ordered_json out = {
@@ -243,15 +266,16 @@ nlohmann::ordered_json probe_json(const Observation& observation, const ChainAss
                    {"handshake_ms", optional_double(observation.timings.handshake_ms)},
                    {"total_ms", optional_double(observation.timings.total_ms)}}},
       {"server_hello", observation.server_hello
-                           ? server_hello_json(*observation.server_hello, observation.cipher_suite_name, options)
+                           ? server_hello_json(*observation.server_hello, observation.cipher_suite_name, assessment.fingerprints)
                            : nlohmann::ordered_json(nullptr)},
   };
   nlohmann::ordered_json certificates = nullptr;
   if (!assessment.chain.empty()) {
+    auto all = chain_json(assessment, options);
     auto chain = nlohmann::ordered_json::array();
-    for (size_t i = 1; i < assessment.chain.size(); ++i) chain.push_back(certificate_json(assessment.chain[i], options));
-    certificates = {{"certificate", certificate_json(assessment.chain.front(), options)},
-                    {"chain", chain},
+    for (size_t i = 1; i < all.size(); ++i) chain.push_back(std::move(all[i]));
+    certificates = {{"certificate", std::move(all[0])},
+                    {"chain", std::move(chain)},
                     {"length", assessment.chain.size()},
                     {"unparseable", assessment.parse_errors}};
   }

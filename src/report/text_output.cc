@@ -71,7 +71,8 @@ std::string probe_text(const Observation& observation, const ChainAssessment& as
     for (const auto& extension : hello.extensions) extensions.push_back(extension_name(extension.type));
     text += fmt::format("  tls         {} {} extensions [{}]\n  ja3s        {} ({})\n", tls_version_name(hello.selected_version),
                         observation.cipher_suite_name.empty() ? fmt::format("0x{:04X}", hello.cipher_suite) : observation.cipher_suite_name,
-                        join(extensions, ", "), ja3s(hello), ja3s_string(hello));
+                        join(extensions, ", "), assessment.fingerprints.ja3s, assessment.fingerprints.ja3s_string);
+    if (!assessment.fingerprints.ja4s.empty()) text += fmt::format("  ja4s        {}\n", assessment.fingerprints.ja4s);
   }
   if (observation.error) {
     text += fmt::format("  error       {}: {}\n", error_code_name(observation.error->code), observation.error->message);

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "lab/pki.h"
+#include "tls/server_hello.h"
+#include "x509/shape.h"
 #include "support/test_pki.h"
 
 namespace mitmscope {
@@ -136,6 +138,22 @@ TEST_F(AnomalyTest, BehindADeviceThatForgesEveryNameEachNameIsJudgedByItsOwnChai
   const auto blocked = judge_alone(plain, evidence, context());
   EXPECT_EQ(blocked.verdict, ScanVerdict::kError);
   EXPECT_NE(blocked.reasons.front().find("409 Conflict"), std::string::npos);
+}
+
+TEST_F(AnomalyTest, FingerprintsAreComputedWhenTheAnswerIsJudged) {
+  const auto observation = answer("one.example", world_->public_root);
+  const auto plain = assess_observation(observation, context());
+  EXPECT_EQ(plain.fingerprints.ja3s_string, "771,4865,43-51");
+  EXPECT_EQ(plain.fingerprints.ja3s, ja3s(*observation.server_hello));
+  EXPECT_TRUE(plain.fingerprints.ja4s.empty()) << "the FoxIO fingerprints only when asked for";
+  EXPECT_TRUE(plain.fingerprints.ja4x.empty());
+  auto foxio_context = context();
+  foxio_context.foxio = true;
+  const auto foxio = assess_observation(observation, foxio_context);
+  EXPECT_EQ(foxio.fingerprints.ja4s, ja4s(*observation.server_hello));
+  ASSERT_EQ(foxio.fingerprints.ja4x.size(), 2u);
+  EXPECT_EQ(foxio.fingerprints.ja4x[1], ja4x(world_->public_root.certificate));
+  EXPECT_TRUE(assess_observation(refused(), foxio_context).fingerprints.ja3s.empty());
 }
 
 TEST_F(AnomalyTest, AChainIsTrustedAsAChainWhateverTheName) {
