@@ -1,5 +1,6 @@
 #include "ooni/judge.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
