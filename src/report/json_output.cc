@@ -70,9 +70,9 @@ nlohmann::ordered_json certificate_json(const Certificate& certificate, const Js
   return described;
 }
 
-nlohmann::ordered_json chain_json(const ChainAssessment& assessment, const JsonOptions& options, size_t from) {
+nlohmann::ordered_json chain_json(const ChainAssessment& assessment, const JsonOptions& options) {
   auto out = nlohmann::ordered_json::array();
-  for (size_t i = from; i < assessment.chain.size(); ++i) {
+  for (size_t i = 0; i < assessment.chain.size(); ++i) {
     const bool with_ja4x = i < assessment.fingerprints.ja4x.size();
     out.push_back(certificate_json(assessment.chain[i], options, with_ja4x ? std::string_view(assessment.fingerprints.ja4x[i]) : ""));
   }

@@ -23,7 +23,7 @@ struct JsonOptions {
 // `ja4x`: the certificate's JA4X when it was computed (ChainAssessment::fingerprints), else empty.
 nlohmann::ordered_json certificate_json(const Certificate& certificate, const JsonOptions& options, std::string_view ja4x = {});
 // The parsed chain as a list, each certificate with its JA4X when the assessment has them.
-nlohmann::ordered_json chain_json(const ChainAssessment& assessment, const JsonOptions& options, size_t from = 0);
+nlohmann::ordered_json chain_json(const ChainAssessment& assessment, const JsonOptions& options);
 // The ServerHello with the fingerprints computed when it was judged (JA4S only when they hold one).
 nlohmann::ordered_json server_hello_json(const ServerHello& hello, const std::string& cipher_name, const Fingerprints& fingerprints);
 nlohmann::ordered_json validation_json(const ValidationResult& validation, const TrustStore& store);

@@ -71,6 +71,9 @@ if [ "$controls" == error ]; then
   check "scan: the product's own answer is kept as evidence" true \
     "$(jq -r 'select(.verdict == "error") | .plain_answer.server // "" | startswith("squid/")' "$work/scan.jsonl" | sort -u)"
 fi
+# Every row, as the real product answered it (its HTTP errors, its lone-leaf chains), fits the documented schema.
+schema_check=$(/usr/bin/python3 "$(dirname "$0")/../schema/validate.py" "$(dirname "$0")/../../docs/schema" scan-result "$work/scan.jsonl" 2>&1)
+check "scan: every row fits docs/schema/scan-result.schema.json" 0 $? || echo "$schema_check" | head -10
 
 # discover: the names the device intercepts, screened over three hosts behind it.
 jq -r '.intercepted_hosts[0:3][]' "$truth" | sed 's/$/:443/' >"$work/discover-hosts.txt"
