@@ -23,7 +23,8 @@ MITMSCOPE_BENCH_ROWS=$rows MITMSCOPE_BENCH_STORES="$stores" "$build/store_bench"
 q() { curl -sS "http://$first/" --data-binary "$1"; }
 q "CREATE TABLE bench_single.peer AS bench_single.results" >/dev/null
 start=$(date +%s.%N)
-q "INSERT INTO bench_single.peer SELECT number % 100 AS scan_id, concat('10.0.', toString(intDiv(number, 10) % 256), '.', toString(intDiv(number, 2560) % 256)) AS ip, 443 AS port,
+q "INSERT INTO bench_single.peer (scan_id, ip, port, sni, time, verdict, issuer, chain, result, measurement)
+   SELECT number % 100 AS scan_id, concat('10.0.', toString(intDiv(number, 10) % 256), '.', toString(intDiv(number, 2560) % 256)) AS ip, 443 AS port,
    concat('site', toString(number % 10), '.example.kz') AS sni, toDateTime(1563408000 + intDiv(number, 100000) * 600, 'UTC') AS time,
    if(number % 100 < 5, 'intercepted', 'clean') AS verdict, repeat('a', 64) AS issuer, [repeat('b', 64), repeat('a', 64)] AS chain,
    concat('{\"ip\":\"10.0.0.1\",\"sni\":\"site.example.kz\",', repeat('x', 650), '}') AS result, '' AS measurement FROM numbers($rows)" >/dev/null

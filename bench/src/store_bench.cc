@@ -62,7 +62,21 @@ struct Campaign {
         intercepted ? "intercepted" : "trusted", intercepted ? R"({"id":"qaznet-2019"})" : "null",
         intercepted ? R"({"presented_issuer":"C=KZ, CN=Security Certificate","not_before_shift_hours":-6.0,"not_after_shift_hours":-6.0,"serial_bits":127,"serial_leading_bits_kept":95,"serial_trailing_bits_differing":32,"serial_length_changed":false,"presented_key":{"type":"RSA","bits":2048,"exponent":"3"},"extensions_dropped":["keyUsage","extendedKeyUsage"]})"
                     : "null");
+    out.facts.outcome = intercepted ? Outcome::kIntercepted : Outcome::kNotIntercepted;
+    out.facts.networks = {"AS9198"};
+    out.facts.issuer = intercepted ? "C=KZ, CN=Security Certificate" : "C=US, O=Lab CA";
+    out.facts.ja3s = "15af977ce25de452b96affa2addb1036";
+    if (intercepted) {
+      out.facts.interceptor = "qaznet-2019";
+      out.facts.forging = ForgingFacts{-6.0, -6.0, 95, 32, false, "RSA", 2048, "3", {"keyUsage", "extendedKeyUsage"}};
+    }
     return out;
+  }
+  ScanTally tally() const {
+    return {ScanSource::kScan, kHosts, kHosts, kHosts * kDomains, kHosts / 10,
+            {{TallyKind::kTag, "AS9198", "", kHosts, kHosts, kHosts / 10},
+             {TallyKind::kDomain, "site0.example.kz", "", 0, 0, kHosts / 10},
+             {TallyKind::kDomain, "site1.example.kz", "", 0, 0, kHosts / 10}}};
   }
   std::string summary() const {
     return fmt::format(R"({{"hosts":{0},"eligible":{0},"intercepted_hosts":{1},"intercepted_share":0.1,"per_tag":{{"AS9198":{{"hosts":{0},"eligible":{0},"intercepted":{1}}}}},"intercepted_hosts_per_domain":{{"site0.example.kz":{1},"site1.example.kz":{1}}}}})",
@@ -110,7 +124,7 @@ void ingest(benchmark::State& state, const std::string& spec) {
         stored += batch.size();
         batch.clear();
       }
-      if (auto finished = (*store)->finish_scan(scan->id, campaign.summary()); !finished) {
+      if (auto finished = (*store)->finish_scan(scan->id, campaign.tally(), campaign.summary()); !finished) {
         return state.SkipWithError(finished.error().message.c_str());
       }
     }

@@ -120,27 +120,4 @@ Result<TargetOptions> make_target_options(const EngineCliOptions& options, uint3
   return target_options;
 }
 
-std::atomic<bool>& stop_requested() {
-  static std::atomic<bool> flag{false};
-  return flag;
-}
-
-namespace {
-void on_stop_signal(int number) {
-  stop_requested() = true;
-  std::signal(number, SIG_DFL);   // a second signal ends the process at once
-}
-}  // namespace
-
-void stop_on_signals() {
-  stop_requested() = false;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-}
-
-void default_signals() {
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
-
 }  // namespace mitmscope::cli

@@ -10,6 +10,7 @@
 
 #include "analyze/asn_map.h"
 #include "core/error.h"
+#include "run/run.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
 #include "x509/registry.h"
@@ -79,11 +80,9 @@ struct ScanMethodOptions {
 };
 void add_scan_method_options(CLI::App& command, ScanMethodOptions& options);
 
-// Long-running commands (monitor, sentinel) stop cleanly on the first SIGINT/SIGTERM: the handler sets
-// this flag; a second signal ends the process at once. stop_on_signals() clears the flag and installs
-// the handler, default_signals() puts the defaults back.
-std::atomic<bool>& stop_requested();
-void stop_on_signals();
-void default_signals();
+// Stopping a run: run/run.h (stop_requested, stop_on_signals, default_signals).
+using run::stop_requested;
+using run::stop_on_signals;
+using run::default_signals;
 
 }  // namespace mitmscope::cli

@@ -17,6 +17,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -26,6 +27,7 @@
 #include "cli/common.h"
 #include "core/embedded_files.h"
 #include "core/process.h"
+#include "store/store.h"
 
 namespace mitmscope::cli {
 
@@ -122,18 +124,99 @@ class LabDemo {
   }
 
   int story();
+  int prepare();
+  int discover();
+  int scan();
+  int trace();
+  int monitor();
+  int monitor_findings();
+  int report();
+  std::vector<std::string> with_trust(std::vector<std::string> args, bool with_engine = true) const;
+  std::string host_line(const std::string& ip) const;
 
   LabDemoOptions options_;
   fs::path self_ = fs::read_symlink("/proc/self/exe");
   fs::path work_, state_;
   bool lab_up_ = false;
   std::string closing_, headline_trace_;   // printed after lab down
+  std::string store_;
+  bool loopback_ = false;
+  Json truth_;                              // the lab's ground truth
+  std::vector<std::string> hosts_lines_, discovered_;
+  std::set<std::string> intercepted_;
+  size_t eligible_ = 0;
   int step_ = 0;
   int failures_ = 0;
 };
 
+// The latest plain finished scan of the store and its intercepted hosts, read typed (as `report` reads them).
+struct ScanFindings {
+  ScanTally tally;
+  std::set<std::string> intercepted_hosts;
+  size_t results = 0;
+};
+
+Result<ScanFindings> scan_findings(Store& store) {
+  auto scans = store.scans();
+  if (!scans) return std::unexpected(scans.error());
+  const StoredScan* latest = nullptr;
+  for (const auto& scan : *scans) {
+    if (scan.monitor.empty() && scan.tally) latest = &scan;
+  }
+  if (!latest) return make_error(ErrorCode::kParseError, fmt::format("{}: no finished scan", store.location()));
+  ScanFindings findings{*latest->tally, {}, 0};
+  auto visited = store.for_each_result(latest->id, 4096, [&](std::span<const StoredResult> results) -> Result<void> {
+    findings.results += results.size();
+    for (const auto& result : results) {
+      if (result.verdict == "intercepted") findings.intercepted_hosts.insert(result.ip);
+    }
+    return {};
+  });
+  if (!visited) return std::unexpected(visited.error());
+  return findings;
+}
+
+// Where the traces found the injection: hops before the host per traced host, and the most common router pair.
+struct TraceFindings {
+  size_t hosts = 0, located = 0;
+  std::map<int, size_t> hops_before_host;
+  std::pair<std::string, std::string> routers{"?", "?"};
+};
+
+TraceFindings trace_findings(const std::vector<StoredTrace>& traces) {
+  TraceFindings findings;
+  std::map<std::pair<std::string, std::string>, size_t> pairs;
+  for (const auto& trace : traces) {
+    ++findings.hosts;
+    if (trace.injection_ttl <= 0 || trace.address_distance <= trace.injection_ttl) continue;
+    ++findings.located;
+    ++findings.hops_before_host[trace.address_distance - trace.injection_ttl];
+    ++pairs[{trace.router_before, trace.router_after}];
+  }
+  const auto top = std::ranges::max_element(pairs, {}, [](const auto& item) { return item.second; });
+  if (top != pairs.end()) findings.routers = top->first;
+  return findings;
+}
+
+Result<std::unique_ptr<Store>> open_demo_store(const std::string& path) { return open_store(path); }
+
 int LabDemo::story() {
   const auto started = std::chrono::steady_clock::now();
+  if (const int status = prepare(); status != kExitOk) return status;
+  for (auto step : {&LabDemo::discover, &LabDemo::scan, &LabDemo::trace, &LabDemo::monitor, &LabDemo::report}) {
+    if (const int status = (this->*step)(); status != kExitOk) return status;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  closing_ = fmt::format("\nreport: {}\n        {}\nstore:  {} (mitmscope report --store {})\n", (work_ / "report.html").string(),
+                         (work_ / "report.md").string(), store_, store_);
+  closing_ += fmt::format("headline: {} of {} eligible hosts intercepted for {} domains{}; the pause and the 6 h -> 24 h rule change seen\n",
+                          intercepted_.size(), eligible_, discovered_.size(), headline_trace_);
+  closing_ += fmt::format("{} check{} failed, {:.0f} s\n", failures_, failures_ == 1 ? "" : "s", seconds);
+  return failures_ == 0 ? kExitOk : kExitInternal;
+}
+
+// The work directory, the scenario with the demo's schedule, the lab up, and its ground truth.
+int LabDemo::prepare() {
   work_ = options_.work_directory.empty() ? fs::temp_directory_path() / fmt::format("mitmscope-demo-{}", ::getuid())
                                           : fs::path(options_.work_directory);
   std::error_code error;
@@ -141,10 +224,11 @@ int LabDemo::story() {
   if (error) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: {}", work_.string(), error.message())});
   work_ = fs::canonical(work_);
   state_ = work_ / "lab";
-  const bool loopback = options_.loopback || ::geteuid() != 0;
+  store_ = (work_ / "demo.db").string();
+  loopback_ = options_.loopback || ::geteuid() != 0;
   fmt::print("mitmscope demo: TLS interception in an emulated Kazakhstan, July 2019 (scenario kz-2019)\n");
   fmt::print("work directory {}{}\n", work_.string(),
-             loopback ? "\nnot root: the lab's loopback mode (hosts on 127.18.0.0/16, no routers, so no trace)" : "");
+             loopback_ ? "\nnot root: the lab's loopback mode (hosts on 127.18.0.0/16, no routers, so no trace)" : "");
   for (const char* stale : {"demo.db", "demo.db-wal", "demo.db-shm"}) fs::remove(work_ / stale, error);
 
   // The scenario as shipped, with the demo's schedule: the interceptor pauses 9 s into the monitor
@@ -160,38 +244,43 @@ int LabDemo::story() {
   std::ofstream(work_ / "scenario.json") << scenario.dump(2) << "\n";
 
   say(fmt::format("lab up: {} TLS hosts, the ISPs' routers and an SNI-triggered interceptor{}", options_.size,
-                  loopback ? " (loopback)" : " in network namespaces"));
+                  loopback_ ? " (loopback)" : " in network namespaces"));
   std::vector<std::string> up = {"lab", "--state-dir", state_.string(), "up", "--scenario", (work_ / "scenario.json").string(),
                                  "--size", std::to_string(options_.size)};
-  if (loopback) up.push_back("--loopback");
+  if (loopback_) up.push_back("--loopback");
   lab_up_ = true;   // a lab up cut short is taken down too
   if (run_child(up, "lab-up.log", false) != 0) return fail_step("lab up", "lab-up.log");
   // Held on until the monitor starts the schedule's clock.
   if (run_child({"lab", "--state-dir", state_.string(), "switch", "on"}, "lab-switch.log", false) != 0) {
     return fail_step("lab switch on", "lab-switch.log");
   }
-  const Json truth = read_json(state_ / "ground-truth.json");
-  const auto hosts_lines = read_lines(state_ / "hosts.txt");
-  const std::set<std::string> truth_intercepted = truth["intercepted_hosts"].get<std::set<std::string>>();
-  fmt::print("  {} hosts in {} lines of {}; ground truth in {}\n", hosts_lines.size(), hosts_lines.size(),
-             (state_ / "hosts.txt").string(), (state_ / "ground-truth.json").string());
-  const std::vector<std::string> trust = {"--allow-private", "--trust-store", (state_ / "public-ca.pem").string(),
-                                          "--known-roots", (state_ / "known-roots").string()};
-  const std::vector<std::string> engine = {"--host-rate", "100", "--concurrency", "200", "--handshake-timeout", "20"};
-  auto with = [](std::vector<std::string> args, const std::vector<std::string>& more) {
-    args.insert(args.end(), more.begin(), more.end());
-    return args;
-  };
-  auto host_line = [&](const std::string& ip) {
-    for (const auto& line : hosts_lines) {
-      if (line.starts_with(ip + ":")) return line;
-    }
-    return ip;
-  };
+  truth_ = read_json(state_ / "ground-truth.json");   // the lab's own answer sheet, not a measurement
+  hosts_lines_ = read_lines(state_ / "hosts.txt");
+  fmt::print("  {} hosts in {}; ground truth in {}\n", hosts_lines_.size(), (state_ / "hosts.txt").string(),
+             (state_ / "ground-truth.json").string());
+  return kExitOk;
+}
 
-  // discover: a top list of the scenario's domains hidden among decoys, screened on three hosts.
+std::vector<std::string> LabDemo::with_trust(std::vector<std::string> args, bool with_engine) const {
+  for (const std::string& arg : {std::string("--allow-private"), std::string("--trust-store"), (state_ / "public-ca.pem").string(),
+                                 std::string("--known-roots"), (state_ / "known-roots").string()}) {
+    args.push_back(arg);
+  }
+  if (with_engine) args.insert(args.end(), {"--host-rate", "100", "--concurrency", "200", "--handshake-timeout", "20"});
+  return args;
+}
+
+std::string LabDemo::host_line(const std::string& ip) const {
+  for (const auto& line : hosts_lines_) {
+    if (line.starts_with(ip + ":")) return line;
+  }
+  return ip;
+}
+
+// discover: a top list of the scenario's domains hidden among decoys, screened on three hosts.
+int LabDemo::discover() {
   say("discover: which domains of a top list trigger the interceptor");
-  std::vector<std::string> toplist = truth["targeted_domains"].get<std::vector<std::string>>();
+  std::vector<std::string> toplist = truth_["targeted_domains"].get<std::vector<std::string>>();
   for (int i = 1; i <= 120; ++i) toplist.push_back(fmt::format("site{}.example.kz", i));
   for (const char* near_miss : {"www.vk.com", "google.kz", "m.facebook.com", "youtube.com.evil.net", "instagram.org"}) {
     toplist.push_back(near_miss);
@@ -199,129 +288,150 @@ int LabDemo::story() {
   std::ranges::sort(toplist, [](const std::string& a, const std::string& b) { return std::hash<std::string>{}(a) < std::hash<std::string>{}(b); });
   write_lines(work_ / "toplist.txt", toplist);
   std::vector<std::string> screen_hosts;
-  for (const auto& ip : truth["intercepted_hosts"]) {
-    if (screen_hosts.size() < 3) screen_hosts.push_back(host_line(ip.get<std::string>()).substr(0, host_line(ip.get<std::string>()).find(' ')));
+  for (const auto& ip : truth_["intercepted_hosts"]) {
+    const std::string line = host_line(ip.get<std::string>());
+    if (screen_hosts.size() < 3) screen_hosts.push_back(line.substr(0, line.find(' ')));
   }
   write_lines(work_ / "discover-hosts.txt", screen_hosts);
-  if (run_child(with(with({"discover", "--hosts", (work_ / "discover-hosts.txt").string(), "--domains", (work_ / "toplist.txt").string(),
-                           "--json", (work_ / "discover.json").string(), "--list", (work_ / "domains.txt").string()},
-                          trust),
-                     engine),
+  if (run_child(with_trust({"discover", "--hosts", (work_ / "discover-hosts.txt").string(), "--domains", (work_ / "toplist.txt").string(),
+                            "--json", (work_ / "discover.json").string(), "--list", (work_ / "domains.txt").string()}),
                 "discover.log", true) != 0) {
     return fail_step("discover", "discover.log");
   }
-  const auto discovered = read_lines(work_ / "domains.txt");
-  fmt::print("  {} candidates in the top list, {} confirmed on {} hosts: {}{}\n", toplist.size(), discovered.size(),
-             screen_hosts.size(), fmt::join(discovered.begin(), discovered.begin() + std::min<size_t>(6, discovered.size()), ", "),
-             discovered.size() > 6 ? ", ..." : "");
-  ok(std::set<std::string>(discovered.begin(), discovered.end()) == truth["targeted_domains"].get<std::set<std::string>>(),
+  discovered_ = read_lines(work_ / "domains.txt");
+  fmt::print("  {} candidates in the top list, {} confirmed on {} hosts: {}{}\n", toplist.size(), discovered_.size(),
+             screen_hosts.size(), fmt::join(discovered_.begin(), discovered_.begin() + std::min<size_t>(6, discovered_.size()), ", "),
+             discovered_.size() > 6 ? ", ..." : "");
+  ok(std::set<std::string>(discovered_.begin(), discovered_.end()) == truth_["targeted_domains"].get<std::set<std::string>>(),
      "exactly the scenario's targeted domains, no decoy");
+  return discovered_.empty() ? fail_step("discover found no domain", "discover.log") : kExitOk;
+}
 
-  // scan: every host × the discovered domains, with control SNIs per host, into the store.
+// scan: every host x the discovered domains, with control SNIs per host, into the store; read back typed.
+int LabDemo::scan() {
   say("scan: every host x the discovered domains, control SNIs per host, into the store");
-  const std::string store = (work_ / "demo.db").string();
-  if (run_child(with(with({"scan", "--hosts", (state_ / "hosts.txt").string(), "--domains", (work_ / "domains.txt").string(),
-                           "--pfx2as", (state_ / "pfx2as.txt").string(), "--store", store, "--out", (work_ / "scan.jsonl").string(),
-                           "--summary", (work_ / "scan-summary.json").string(), "--stateful-delay", "0.5"},
-                          trust),
-                     engine),
+  if (run_child(with_trust({"scan", "--hosts", (state_ / "hosts.txt").string(), "--domains", (work_ / "domains.txt").string(),
+                            "--pfx2as", (state_ / "pfx2as.txt").string(), "--store", store_, "--out", (work_ / "scan.jsonl").string(),
+                            "--summary", (work_ / "scan-summary.json").string(), "--stateful-delay", "0.5"}),
                 "scan.log", true) != 0) {
     return fail_step("scan", "scan.log");
   }
-  const Json summary = read_json(work_ / "scan-summary.json");
-  std::set<std::string> intercepted;
-  for (const auto& line : read_lines(work_ / "scan.jsonl")) {
-    const Json result = Json::parse(line, nullptr, false);
-    if (result.is_object() && result.value("verdict", "") == "intercepted") intercepted.insert(result.value("ip", ""));
-  }
-  fmt::print("  {} results; {} of {} eligible hosts intercepted ({:.1f}%)\n", read_lines(work_ / "scan.jsonl").size(),
-             intercepted.size(), summary.value("eligible", 0), 100.0 * summary.value("intercepted_share", 0.0));
-  ok(intercepted == truth_intercepted, fmt::format("the intercepted hosts are the ground truth's {}", truth_intercepted.size()));
+  auto store = open_demo_store(store_);
+  auto findings = store ? scan_findings(**store) : Result<ScanFindings>(std::unexpected(store.error()));
+  if (!findings) return report_error(findings.error());
+  intercepted_ = findings->intercepted_hosts;
+  eligible_ = findings->tally.eligible;
+  fmt::print("  {} results; {} of {} eligible hosts intercepted ({:.1f}%)\n", findings->results, intercepted_.size(), eligible_,
+             100.0 * findings->tally.intercepted_share());
+  const std::set<std::string> truth = truth_["intercepted_hosts"].get<std::set<std::string>>();
+  ok(intercepted_ == truth, fmt::format("the intercepted hosts are the ground truth's {}", truth.size()));
+  ok(findings->tally.intercepted_hosts == truth.size(), "the stored tally counts the same hosts");
+  return kExitOk;
+}
 
-  // trace: where on the path the forged certificate comes from.
-  if (!loopback) {
-    say("trace: TTL-limited ClientHellos to every intercepted host");
-    std::vector<std::string> trace_hosts;
-    for (const auto& ip : intercepted) trace_hosts.push_back(host_line(ip));
-    write_lines(work_ / "trace-hosts.txt", trace_hosts);
-    if (run_child(with({"trace", "--hosts", (work_ / "trace-hosts.txt").string(), "--sni", discovered.front(), "--store", store,
-                        "--summary", (work_ / "trace-summary.json").string(), "--pfx2as", (state_ / "pfx2as.txt").string()},
-                       trust),
-                  "trace.log", true) != 0) {
-      return fail_step("trace", "trace.log");
-    }
-    const Json traced = read_json(work_ / "trace-summary.json");
-    const int hops_before = truth.value("host_hop", 0) - truth.value("interceptor_hop", 0);
-    const Json pair = traced["router_pairs"].empty() ? Json::object() : traced["router_pairs"][0];
-    fmt::print("  {} hosts traced: {} injected before the host, {} hops before it, between routers {} and {}\n",
-               traced.value("hosts", 0), traced.value("injection_before_host", 0), hops_before,
-               pair.value("router_before", "?"), pair.value("router_after", "?"));
-    headline_trace_ = fmt::format(", injected at hop {} between {} and {}", truth.value("interceptor_hop", 0),
-                                  pair.value("router_before", "?"), pair.value("router_after", "?"));
-    ok(traced.value("injection_before_host", 0) == static_cast<int>(intercepted.size()) &&
-           traced["hops_before_host"].value(std::to_string(hops_before), 0) == static_cast<int>(intercepted.size()),
-       fmt::format("every forged certificate injected at hop {}, {} hops before the host", truth.value("interceptor_hop", 0), hops_before));
+// trace: where on the path the forged certificate comes from (not in loopback mode: no routers).
+int LabDemo::trace() {
+  if (loopback_) return kExitOk;
+  say("trace: TTL-limited ClientHellos to every intercepted host");
+  std::vector<std::string> trace_hosts;
+  for (const auto& ip : intercepted_) trace_hosts.push_back(host_line(ip));
+  write_lines(work_ / "trace-hosts.txt", trace_hosts);
+  if (run_child(with_trust({"trace", "--hosts", (work_ / "trace-hosts.txt").string(), "--sni", discovered_.front(), "--store", store_,
+                            "--summary", (work_ / "trace-summary.json").string(), "--pfx2as", (state_ / "pfx2as.txt").string()},
+                           false),
+                "trace.log", true) != 0) {
+    return fail_step("trace", "trace.log");
   }
+  auto store = open_demo_store(store_);
+  auto traces = store ? (*store)->traces() : Result<std::vector<StoredTrace>>(std::unexpected(store.error()));
+  if (!traces) return report_error(traces.error());
+  const TraceFindings found = trace_findings(*traces);
+  const int hops_before = truth_.value("host_hop", 0) - truth_.value("interceptor_hop", 0);
+  const auto at_hops = found.hops_before_host.find(hops_before);
+  fmt::print("  {} hosts traced: {} injected before the host, {} at {} hops before it, between routers {} and {}\n", found.hosts,
+             found.located, at_hops == found.hops_before_host.end() ? 0 : at_hops->second, hops_before, found.routers.first,
+             found.routers.second);
+  headline_trace_ = fmt::format(", injected at hop {} between {} and {}", truth_.value("interceptor_hop", 0), found.routers.first,
+                                found.routers.second);
+  ok(found.located == intercepted_.size() && at_hops != found.hops_before_host.end() && at_hops->second == intercepted_.size(),
+     fmt::format("every forged certificate injected at hop {}, {} hops before the host", truth_.value("interceptor_hop", 0), hops_before));
+  return kExitOk;
+}
 
-  // monitor: rounds every 6 s while the schedule pauses and resumes the interceptor.
+// monitor: rounds every 6 s while the schedule pauses and resumes the interceptor.
+int LabDemo::monitor() {
   say("monitor: 5 rounds, one every 6 s (30 s); the interceptor pauses at 9 s and resumes at 21 s with a 24-hour validity shift");
   std::vector<std::string> monitor_hosts;
-  for (const auto& ip : truth["intercepted_hosts"]) {
+  for (const auto& ip : truth_["intercepted_hosts"]) {
     if (monitor_hosts.size() < 4) monitor_hosts.push_back(host_line(ip.get<std::string>()));
   }
-  for (const auto& ip : truth["bypass_hosts"]) {
+  for (const auto& ip : truth_["bypass_hosts"]) {
     if (monitor_hosts.size() < 6) monitor_hosts.push_back(host_line(ip.get<std::string>()));
   }
   write_lines(work_ / "monitor-hosts.txt", monitor_hosts);
-  write_lines(work_ / "monitor-domains.txt", std::vector<std::string>(discovered.begin(), discovered.begin() + std::min<size_t>(3, discovered.size())));
+  write_lines(work_ / "monitor-domains.txt",
+              std::vector<std::string>(discovered_.begin(), discovered_.begin() + std::min<size_t>(3, discovered_.size())));
   if (run_child({"lab", "--state-dir", state_.string(), "switch", "restart"}, "lab-switch.log", false) != 0) {
     return fail_step("lab switch restart", "lab-switch.log");
   }
-  if (run_child(with(with({"monitor", "--hosts", (work_ / "monitor-hosts.txt").string(), "--domains",
-                           (work_ / "monitor-domains.txt").string(), "--every", "6s", "--rounds", "5", "--store", store,
-                           "--name", "demo", "--stateful-delay", "0.5", "--retries", "2", "--json"},
-                          trust),
-                     engine),
+  if (run_child(with_trust({"monitor", "--hosts", (work_ / "monitor-hosts.txt").string(), "--domains",
+                            (work_ / "monitor-domains.txt").string(), "--every", "6s", "--rounds", "5", "--store", store_,
+                            "--name", "demo", "--stateful-delay", "0.5", "--retries", "2", "--json"}),
                 "monitor.log", true) != 0) {
     return fail_step("monitor", "monitor.log");
   }
+  return monitor_findings();
+}
 
-  say("report: one self-contained HTML page with charts, and the tables in Markdown and JSON");
-  const std::string html = (work_ / "report.html").string();
-  if (run_child({"report", "--store", store, "--format", "html", "--out", html, "--title", "mitmscope demo: kz-2019 lab"},
-                "report.log", false) != 0 ||
-      run_child({"report", "--store", store, "--format", "md", "--out", (work_ / "report.md").string()}, "report.log", false) != 0 ||
-      run_child({"report", "--store", store, "--format", "json", "--out", (work_ / "report.json").string()}, "report.log", false) != 0) {
-    return fail_step("report", "report.log");
+// The monitor's rounds and events, read typed from the store.
+int LabDemo::monitor_findings() {
+  auto store = open_demo_store(store_);
+  if (!store) return report_error(store.error());
+  auto scans = (*store)->scans();
+  auto stored_events = (*store)->all_events();
+  if (!scans || !stored_events) return report_error(!scans ? scans.error() : stored_events.error());
+  std::vector<std::string> rounds, events;
+  for (const auto& scan : *scans) {
+    if (scan.monitor == "demo" && scan.tally) rounds.push_back(std::to_string(scan.tally->intercepted_hosts));
   }
-  const Json report = read_json(work_ / "report.json");
-  std::vector<std::string> events, rounds;
-  for (const auto& event : report["events"]) {
-    if (event["type"] != "hosts_stopped" && event["type"] != "hosts_started") {
-      events.push_back(fmt::format("{} (round {})", event["type"].get<std::string>(), event["round"].get<int>()));
+  for (const auto& [monitor, event] : *stored_events) {
+    if (monitor == "demo" && event.type != "hosts_stopped" && event.type != "hosts_started") {
+      events.push_back(fmt::format("{} (round {})", event.type, event.round));
     }
-  }
-  for (const auto& round : report["rounds"]) {
-    if (!round["monitor"].is_null() && round["intercepted_hosts"].is_number()) rounds.push_back(round["intercepted_hosts"].dump());
   }
   fmt::print("  intercepted hosts per round: {}\n  events: {}\n", fmt::join(rounds, " "), fmt::join(events, ", "));
   ok(events == std::vector<std::string>{"baseline (round 1)", "interception_stopped (round 3)", "interception_started (round 5)",
                                         "rules_changed (round 5)"},
      "the pause and the resumption with changed rules are seen, and nothing else");
-  if (!report["profile"].empty()) {
-    const auto& profile = report["profile"][0];
-    fmt::print("  the interceptor: {}; validity shifted {} h; key {}; serial: {}; JA3S {}\n", profile.value("issuer", ""),
-               profile["not_before_shift_hours"].is_number() ? fmt::format("{:g}", profile["not_before_shift_hours"].get<double>()) : "?", profile.value("key", ""), profile.value("serial", ""),
-               profile.value("ja3s", ""));
-  }
+  return kExitOk;
+}
 
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  closing_ = fmt::format("\nreport: {}\n        {}\nstore:  {} (mitmscope report --store {})\n", html,
-                         (work_ / "report.md").string(), store, store);
-  closing_ += fmt::format("headline: {} of {} eligible hosts intercepted for {} domains{}; the pause and the 6 h -> 24 h rule change seen\n",
-                          intercepted.size(), summary.value("eligible", 0), discovered.size(), headline_trace_);
-  closing_ += fmt::format("{} check{} failed, {:.0f} s\n", failures_, failures_ == 1 ? "" : "s", seconds);
-  return failures_ == 0 ? kExitOk : kExitInternal;
+// report: the HTML page and the tables; the interceptor's profile from the stored facts.
+int LabDemo::report() {
+  say("report: one self-contained HTML page with charts, and the tables in Markdown and JSON");
+  // With the lab's roots: the forged chain is drawn up to the root the interceptor does not send.
+  const std::string roots = (state_ / "known-roots").string();
+  for (const char* out : {"report.html", "report.md", "report.json"}) {
+    if (run_child({"report", "--store", store_, "--known-roots", roots, "--out", (work_ / out).string(), "--title",
+                   "mitmscope demo: kz-2019 lab"},
+                  "report.log", false) != 0) {
+      return fail_step("report", "report.log");
+    }
+  }
+  auto store = open_demo_store(store_);
+  auto scans = store ? (*store)->scans() : Result<std::vector<StoredScan>>(std::unexpected(store.error()));
+  if (!scans) return report_error(scans.error());
+  const auto scanned = std::ranges::find_if(*scans, [](const StoredScan& scan) { return scan.monitor.empty() && scan.tally; });
+  if (scanned == scans->end()) return kExitOk;
+  auto intercepted = (*store)->intercepted_results(scanned->id, 1);
+  if (!intercepted) return report_error(intercepted.error());
+  if (intercepted->empty() || !intercepted->front().facts.forging) return kExitOk;
+  const ResultFacts& facts = intercepted->front().facts;
+  const ForgingFacts& forging = *facts.forging;
+  fmt::print("  the interceptor: {}; validity shifted {} h; key {} {} e={}; serial: last {} bits replaced; JA3S {}\n", facts.issuer,
+             forging.not_before_shift_hours ? fmt::format("{:g}", *forging.not_before_shift_hours) : "?", forging.key_type,
+             forging.key_bits, forging.key_exponent, forging.serial_trailing_bits_differing, facts.ja3s);
+  return kExitOk;
 }
 
 }  // namespace

@@ -112,14 +112,7 @@ Result<void> add_store(const ExportCliOptions& options, EntrySet& set, const Int
         if (!entry) continue;
         entry->domains.insert(result.sni);
         entry->hosts.insert(fmt::format("{}:{}", result.ip, result.port));
-        const auto json = nlohmann::json::parse(result.result_json, nullptr, false);
-        if (json.is_discarded()) continue;
-        if (auto tags = json.find("tags"); tags != json.end() && tags->is_array()) {
-          for (const auto& tag : *tags) {
-            if (tag.is_string()) entry->networks.insert(tag.get<std::string>());
-          }
-        }
-        if (auto asn = json.find("probe_asn"); asn != json.end() && asn->is_string()) entry->networks.insert(asn->get<std::string>());
+        entry->networks.insert(result.facts.networks.begin(), result.facts.networks.end());
       }
       return {};
     });

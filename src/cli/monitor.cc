@@ -150,7 +150,7 @@ int run_monitor(const MonitorCliOptions& options) {
     for (const auto& event : events) {
       stored.push_back({event.round, event.time, event.type, event.scope, event.detail.dump()});
     }
-    if (auto finished = (*store)->finish_round(monitor->id, record->id, round, report->summary.dump(),
+    if (auto finished = (*store)->finish_round(monitor->id, record->id, round, report->tally, report->summary.dump(),
                                                memory.json().dump(), stored);
         !finished) {
       return report_error(finished.error());

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
+#include "run/run.h"
 #include "cli/common.h"
 #include "core/hex.h"
 #include "ooni/analysis.h"
@@ -95,18 +96,20 @@ Result<void> store_result(const std::string& spec, const std::string& parameters
   // stored are kept, one per measurement handshake), so the store ends as an uninterrupted run leaves it.
   auto scan = (*store)->begin_scan(parameters, true);
   if (!scan) return std::unexpected(scan.error());
-  std::vector<StoredResult> batch;
+  run::StoreBatches<StoredResult> batches(5000, [&](std::span<const StoredResult> rows) -> Result<void> {
+    if (auto added = (*store)->add_results(scan->id, rows); !added) return std::unexpected(added.error());
+    return {};
+  });
   for (const auto& judged : result.judged) {
-    batch.push_back(judged_handshake_result(result, judged));
-    if (batch.size() >= 5000) {
-      if (auto added = (*store)->add_results(scan->id, batch); !added) return std::unexpected(added.error());
-      batch.clear();
-    }
+    batches.add(judged_handshake_result(result, judged));
+    if (batches.error()) return std::unexpected(*batches.error());
   }
-  if (!batch.empty()) {
-    if (auto added = (*store)->add_results(scan->id, batch); !added) return std::unexpected(added.error());
-  }
-  return (*store)->finish_scan(scan->id, nlohmann::ordered_json({{"source", "ooni"}, {"ooni", summary}}).dump());
+  batches.flush();
+  if (batches.error()) return std::unexpected(*batches.error());
+  ScanTally tally;
+  tally.source = ScanSource::kOoni;
+  tally.results = result.judged.size();
+  return (*store)->finish_scan(scan->id, tally, nlohmann::ordered_json({{"source", "ooni"}, {"ooni", summary}}).dump());
 }
 
 int run_ooni(const OoniCliOptions& options) {

@@ -9,6 +9,7 @@
 #include "report/campaign_report.h"
 #include "report/html_report.h"
 #include "store/store.h"
+#include "x509/registry.h"
 
 namespace mitmscope::cli {
 namespace {
@@ -19,7 +20,20 @@ struct ReportCliOptions {
   std::string out = "-";
   std::string title;
   std::optional<int64_t> scan;
+  std::vector<std::string> known_roots;
 };
+
+// The built-in known interceptors and any --known-roots: where the forged chain's root is found.
+Result<InterceptorRegistry> report_registry(const std::vector<std::string>& directories) {
+  auto registry = InterceptorRegistry::builtin();
+  if (!registry) return std::unexpected(registry.error());
+  for (const auto& directory : directories) {
+    auto extra = InterceptorRegistry::load_directory(directory);
+    if (!extra) return std::unexpected(extra.error());
+    registry->merge(*extra);
+  }
+  return registry;
+}
 
 Result<void> write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary);
@@ -38,7 +52,9 @@ int run_report(const ReportCliOptions& given) {
   }
   auto store = open_store(options.store);
   if (!store) return report_error(store.error());
-  auto tables = build_report_tables(**store, {.scan = options.scan});
+  auto registry = report_registry(options.known_roots);
+  if (!registry) return report_error(registry.error());
+  auto tables = build_report_tables(**store, {.scan = options.scan, .registry = &*registry});
   if (!tables) return report_error(tables.error());
   if (options.format == "csv") {
     if (options.out == "-") {
@@ -86,6 +102,10 @@ void register_report(CLI::App& app, SetAction set_action) {
                       "The scan or monitor round (its id, as in the rounds table) the per-AS, per-domain and profile "
                       "tables show; default: the latest finished plain scan");
   command->add_option("--title", options->title, "Title of the HTML report");
+  command->add_option("--known-roots", options->known_roots,
+                      "Extra known-interceptor certificates (a directory of PEM files): where the forged chain's root is "
+                      "found when the interceptor did not send it")
+      ->take_all();
   command->add_option("--out", options->out, "File (md, json, html) or directory (csv); - for stdout")->capture_default_str();
   command->callback([options, set_action] { set_action([options] { return run_report(*options); }); });
 }

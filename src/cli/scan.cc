@@ -96,7 +96,7 @@ int run_scan(const ScanCliOptions& options) {
   if (!options.summary.empty()) std::ofstream(options.summary) << report->summary.dump(2) << "\n";
   if (report->store_error) return report_error(*report->store_error);
   if (store) {
-    if (auto finished = store->finish_scan(sinks.scan_id, report->summary.dump()); !finished) {
+    if (auto finished = store->finish_scan(sinks.scan_id, report->tally, report->summary.dump()); !finished) {
       return report_error(finished.error());
     }
   }

@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "analyze/result_facts.h"
 #include "core/time.h"
 #include "engine/engine.h"
 #include "report/scan_output.h"
+#include "run/run.h"
 
 namespace mitmscope::cli {
 
@@ -27,6 +29,22 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> stored_chain(const Cha
   return out;
 }
 
+StoredResult stored_result(const ScanResult& result, const std::string& json, const AsnInfo* asn) {
+  StoredResult stored{result.host->endpoint.ip, result.host->endpoint.port, result.sni,
+                      result.observation ? format_utc(result.observation->time) : format_utc(now_utc()),
+                      std::string(scan_verdict_name(result.verdict)), json, {}, {}, scan_result_facts(result, asn)};
+  if (result.assessment) stored.certificates = stored_chain(*result.assessment);
+  return stored;
+}
+
+run::StoreBatches<StoredResult>::Write store_writer(const ScanRoundSinks& sinks) {
+  if (!sinks.store) return nullptr;
+  return [store = sinks.store, scan = sinks.scan_id](std::span<const StoredResult> rows) -> Result<void> {
+    if (auto added = store->add_results(scan, rows); !added) return std::unexpected(added.error());
+    return {};
+  };
+}
+
 }  // namespace
 
 Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks) {
@@ -37,21 +55,11 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   const AsnMap* asn_map = inputs.asn_map;
 
   ScanRoundReport report;
-  std::vector<StoredResult> batch;
-  // After a store failure the results still go to `out`; the store takes no more.
-  auto flush = [&] {
-    if (sinks.store && !batch.empty() && !report.store_error) {
-      if (auto added = sinks.store->add_results(sinks.scan_id, batch); !added) report.store_error = added.error();
-    }
-    batch.clear();
-  };
+  run::StoreBatches<StoredResult> batches(256, store_writer(sinks));
   const auto started = std::chrono::steady_clock::now();
-  const size_t expected = hosts->shard_size() * domains.size();
+  run::Progress progress(hosts->shard_size() * domains.size(), sinks.progress, started);
   ScanSummary summary;
   Engine engine(*inputs.client, inputs.engine);
-  size_t intercepted = 0;
-  size_t done = 0;
-  auto last_progress = started;
   const auto& stored = sinks.stored;
   ScanRunner runner(
       *hosts, domains, {trust.trust_store, trust.registry, trust.at, inputs.foxio},
@@ -74,39 +82,24 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
         const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
         if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
         auto row = scan_result_json(result, trust.trust_store, {});
+        std::optional<AsnInfo> asn;
         if (asn_map) {
-          const auto asn = asn_map->lookup(result.host->endpoint.ip);
+          asn = asn_map->lookup(result.host->endpoint.ip);
           row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
                                                     {"name", asn->name}, {"prefix", asn->prefix}}
                            : nlohmann::ordered_json(nullptr);
         }
         const std::string text = row.dump();
         if (sinks.out) fmt::print(sinks.out, "{}\n", text);
-        if (sinks.store) {
-          StoredResult stored_result{result.host->endpoint.ip, result.host->endpoint.port, result.sni,
-                                     result.observation ? format_utc(result.observation->time) : format_utc(now_utc()),
-                                     std::string(scan_verdict_name(result.verdict)), text, {}};
-          if (result.assessment) stored_result.certificates = stored_chain(*result.assessment);
-          batch.push_back(std::move(stored_result));
-          if (batch.size() >= 256) flush();
-        }
+        if (sinks.store) batches.add(stored_result(result, text, asn ? &*asn : nullptr));
         if (sinks.observe) sinks.observe(result, as_key(result.host->endpoint.ip, result.host->tags, asn_map));
         summary.add(result);
-        intercepted += result.verdict == ScanVerdict::kIntercepted;
-        ++done;
-        const auto now = std::chrono::steady_clock::now();
-        if (sinks.progress && now - last_progress > std::chrono::milliseconds(500)) {
-          last_progress = now;
-          const double seconds = std::chrono::duration<double>(now - started).count();
-          const double per_second = double(done) / std::max(seconds, 1e-9);
-          const double eta = expected > done ? double(expected - done) / std::max(per_second, 1e-9) : 0;
-          fmt::print(stderr, "\r{}/{} results, {:.0f}/s, ETA {:.0f} s, intercepted {}   ", done, expected, per_second,
-                     eta, intercepted);
-        }
+        progress.add(result.verdict == ScanVerdict::kIntercepted);
       });
   runner.run(engine);
-  flush();
-  if (sinks.progress) fmt::print(stderr, "\n");
+  batches.flush();
+  report.store_error = batches.error();
+  progress.finish();
   report.skipped_hosts = hosts->skipped();
   if (runner.counters().hosts == 0 && !report.skipped_hosts.empty()) {
     // Every line unusable: an error for scan and monitor alike, naming the first reasons.
@@ -120,6 +113,7 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.handshakes = engine.started();
   report.summary = summary.json(runner.counters());
+  report.tally = summary.tally(runner.counters());
   report.summary_text = summary.text(runner.counters());
   return report;
 }

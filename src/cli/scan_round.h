@@ -42,7 +42,8 @@ struct ScanRoundSinks {
 };
 
 struct ScanRoundReport {
-  nlohmann::ordered_json summary;
+  nlohmann::ordered_json summary;         // as printed
+  ScanTally tally;                        // as stored
   std::string summary_text;
   uint64_t handshakes = 0;
   double seconds = 0;

@@ -1,5 +1,6 @@
-// `mitmscope store copy FROM TO` and `mitmscope store counts STORE`: moving a campaign
-// between SQLite and ClickHouse, and what a store holds (docs/CLI.md, "store").
+// `mitmscope store copy FROM TO`, `store counts STORE` and `store migrate STORE`: moving a campaign between
+// SQLite and ClickHouse, what a store holds, and typed facts for a store an earlier version wrote
+// (docs/CLI.md, "store").
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -16,11 +17,29 @@ struct StoreCliOptions {
   bool json = false;
 };
 
-Result<std::unique_ptr<Store>> open_existing(const std::string& spec) {
+Result<std::unique_ptr<Store>> open_existing(const std::string& spec, bool for_migration = false) {
   if (!spec.starts_with("clickhouse://") && !std::filesystem::exists(spec)) {
     return make_error(ErrorCode::kFileNotFound, fmt::format("{}: no such store", spec));
   }
-  return open_store(spec);
+  return open_store(spec, for_migration);
+}
+
+int run_migrate(const StoreCliOptions& options) {
+  auto store = open_existing(options.store, true);
+  if (!store) return report_error(store.error());
+  auto migrated = (*store)->migrate();
+  if (!migrated) return report_error(migrated.error());
+  if (options.json) {
+    fmt::print("{}\n", nlohmann::json{{"store", options.store}, {"already_typed", migrated->already_typed},
+                                      {"results", migrated->results}, {"scans", migrated->scans}}
+                           .dump());
+  } else if (migrated->already_typed) {
+    fmt::print("{}: already has typed columns; nothing to do\n", options.store);
+  } else {
+    fmt::print("{}: typed facts for {} results and {} finished scans, from their stored JSON\n", options.store,
+               migrated->results, migrated->scans);
+  }
+  return kExitOk;
 }
 
 int run_copy(const StoreCliOptions& options) {
@@ -62,7 +81,7 @@ int run_counts(const StoreCliOptions& options) {
 
 void register_store(CLI::App& app, SetAction set_action) {
   auto options = std::make_shared<StoreCliOptions>();
-  auto* command = app.add_subcommand("store", "Move a campaign between stores, count what a store holds");
+  auto* command = app.add_subcommand("store", "Move a campaign between stores, count what a store holds, migrate an earlier version's store");
   command->require_subcommand(1);
   auto* copy = command->add_subcommand(
       "copy", "Copy every monitor, scan, result, certificate, event and trace from FROM to TO (ids kept; re-runnable)");
@@ -75,6 +94,11 @@ void register_store(CLI::App& app, SetAction set_action) {
   counts->add_option("STORE", options->store, "SQLite file or clickhouse://...")->required();
   counts->add_flag("--json", options->json, "As one JSON object");
   counts->callback([options, set_action] { set_action([options] { return run_counts(*options); }); });
+  auto* migrate = command->add_subcommand(
+      "migrate", "Give a store written by an earlier version its typed columns, from the JSON it kept (idempotent)");
+  migrate->add_option("STORE", options->store, "SQLite file or clickhouse://...")->required();
+  migrate->add_flag("--json", options->json, "What was done, as one JSON object");
+  migrate->callback([options, set_action] { set_action([options] { return run_migrate(*options); }); });
 }
 
 }  // namespace mitmscope::cli

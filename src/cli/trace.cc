@@ -8,6 +8,7 @@
 
 #include "analyze/asn_map.h"
 #include "cli/commands.h"
+#include "run/run.h"
 #include "cli/common.h"
 #include "engine/targets.h"
 #include "core/time.h"
@@ -120,17 +121,9 @@ int run_trace(TraceCliOptions options) {
                 icmp ? &*icmp : nullptr);
 
   const AsnMap* asn = *asn_map ? &**asn_map : nullptr;
-  UniqueFile out;
-  if (options.out == "-") {
-    out.reset(stdout);
-  } else if (!options.out.empty()) {
-    auto opened = open_file(options.out, "w");
-    if (!opened) return report_error(opened.error());
-    out = std::move(*opened);
-  }
+  auto out = run::LineOutput::open(options.out);
+  if (!out) return report_error(out.error());
   std::unique_ptr<Store> store;
-  std::vector<StoredTrace> pending;
-  std::optional<Error> store_error;
   const int64_t run = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
   if (!options.store.empty()) {
@@ -139,12 +132,9 @@ int run_trace(TraceCliOptions options) {
     store = std::move(*opened);
   }
   // Traces go to the store in batches; after a store failure the output still gets every trace.
-  auto flush = [&] {
-    if (store && !pending.empty() && !store_error) {
-      if (auto added = store->add_traces(pending); !added) store_error = added.error();
-    }
-    pending.clear();
-  };
+  run::StoreBatches<StoredTrace> batches(100, store ? run::StoreBatches<StoredTrace>::Write(
+                                                          [&](std::span<const StoredTrace> rows) { return store->add_traces(rows); })
+                                                    : nullptr);
   TraceAggregate aggregate;
   std::optional<InjectionPoint> last_point;
   const bool bulk = list.has_value();
@@ -153,26 +143,25 @@ int run_trace(TraceCliOptions options) {
     ++traced;
     aggregate.add(result, asn);
     last_point = result.point;
-    const bool stdout_json = options.json && out.get() != stdout;   // unless --out - already puts it there
+    const bool stdout_json = options.json && !out->is_stdout();   // unless --out - already puts it there
     if (store) {
       const auto& point = result.point;
-      pending.push_back({run, format_utc(now_utc()), result.host.endpoint.ip, result.host.endpoint.port, result.sni,
-                         std::string(injection_kind_name(point.kind)), point.injection_ttl.value_or(0),
-                         point.address_distance.value_or(0), point.router_before.value_or(""), point.router_after.value_or(""),
-                         trace_result_json(result, asn).dump()});
-      if (pending.size() >= 100) flush();
+      batches.add({run, format_utc(now_utc()), result.host.endpoint.ip, result.host.endpoint.port, result.sni,
+                   std::string(injection_kind_name(point.kind)), point.injection_ttl.value_or(0),
+                   point.address_distance.value_or(0), point.router_before.value_or(""), point.router_after.value_or(""),
+                   trace_result_json(result, asn).dump()});
     }
-    if (out || stdout_json) {
+    if (out->active() || stdout_json) {
       const auto json = trace_result_json(result, asn);
-      if (out) fmt::print(out.get(), "{}\n", json.dump());
+      out->write(json.dump());
       if (stdout_json) fmt::print("{}\n", bulk ? json.dump() : json.dump(2));
     }
     if (!bulk && !options.json) fmt::print("{}", trace_result_text(result, asn));
     if (bulk && traced % 100 == 0) fmt::print(stderr, "trace: {} hosts done\n", traced);
   });
-  out.reset();
-  flush();
-  if (store_error) return report_error(*store_error);
+  out->close();
+  batches.flush();
+  if (batches.error()) return report_error(*batches.error());
   if (list) {
     for (const auto& skipped : list->skipped()) {
       fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);

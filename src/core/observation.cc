@@ -104,6 +104,35 @@ std::string tls_alert_name(uint8_t description) {
 
 namespace mitmscope {
 
+std::string_view outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kIntercepted: return "intercepted";
+    case Outcome::kSuspicious: return "suspicious";
+    case Outcome::kNotIntercepted: return "not_intercepted";
+    case Outcome::kInconclusive: return "inconclusive";
+    case Outcome::kError: return "error";
+  }
+  return "error";
+}
+
+std::optional<Outcome> outcome_from_name(std::string_view name) {
+  for (Outcome outcome : {Outcome::kIntercepted, Outcome::kSuspicious, Outcome::kNotIntercepted, Outcome::kInconclusive,
+                          Outcome::kError}) {
+    if (outcome_name(outcome) == name) return outcome;
+  }
+  return std::nullopt;
+}
+
+Outcome outcome_of(VerdictKind kind) {
+  switch (kind) {
+    case VerdictKind::kIntercepted: return Outcome::kIntercepted;
+    case VerdictKind::kUntrusted: return Outcome::kSuspicious;
+    case VerdictKind::kClean: return Outcome::kNotIntercepted;
+    case VerdictKind::kError: return Outcome::kError;
+  }
+  return Outcome::kError;
+}
+
 std::string_view verdict_name(VerdictKind kind) {
   switch (kind) {
     case VerdictKind::kIntercepted: return "intercepted";

@@ -19,6 +19,20 @@ enum class VerdictKind {
 
 std::string_view verdict_name(VerdictKind kind);
 
+// The one vocabulary every source's verdict is also given in (`outcome` in every output and store), so a scan
+// row, an OONI handshake, a probe and a sentinel visit can be counted together. Each source keeps its own
+// finer verdict beside it (a scan's `mismatch`, OONI's `category`, ...).
+enum class Outcome {
+  kIntercepted,     // interception shown: a known interceptor, or a changed chain under an untrusted root
+  kSuspicious,      // an anomaly that could be interception and is not explained (untrusted, mismatching)
+  kNotIntercepted,  // judged, and no interception
+  kInconclusive,    // could not be judged (failing controls, stateful blocking, ineligible host, no control)
+  kError,           // no answer to judge
+};
+std::string_view outcome_name(Outcome outcome);
+std::optional<Outcome> outcome_from_name(std::string_view name);
+Outcome outcome_of(VerdictKind kind);
+
 struct KnownInterceptor {
   std::string id;
   std::string name;

@@ -43,6 +43,19 @@ std::string_view scan_verdict_name(ScanVerdict verdict) {
   return "unknown";
 }
 
+Outcome scan_outcome(ScanVerdict verdict) {
+  switch (verdict) {
+    case ScanVerdict::kIntercepted: return Outcome::kIntercepted;
+    case ScanVerdict::kMismatch: return Outcome::kSuspicious;
+    case ScanVerdict::kClean: return Outcome::kNotIntercepted;
+    case ScanVerdict::kError: return Outcome::kError;
+    case ScanVerdict::kControlFailed:
+    case ScanVerdict::kStateful:
+    case ScanVerdict::kIneligible: return Outcome::kInconclusive;
+  }
+  return Outcome::kError;
+}
+
 struct ScanRunner::HostJob {
   uint32_t id = 0;
   HostTarget target;

@@ -19,6 +19,7 @@ namespace mitmscope {
 
 enum class ScanVerdict { kIntercepted, kMismatch, kClean, kError, kControlFailed, kStateful, kIneligible };
 std::string_view scan_verdict_name(ScanVerdict verdict);
+Outcome scan_outcome(ScanVerdict verdict);
 
 // Where a host's template came from: its control names (the study's method), the test names'
 // own browser-trusted answers (controls failed), or nowhere.

@@ -13,6 +13,17 @@ std::string_view ooni_verdict_name(OoniVerdict verdict) {
   return "unknown";
 }
 
+Outcome ooni_outcome(OoniVerdict verdict) {
+  switch (verdict) {
+    case OoniVerdict::kIntercepted: return Outcome::kIntercepted;
+    case OoniVerdict::kNotIntercepted:
+    case OoniVerdict::kClean: return Outcome::kNotIntercepted;
+    case OoniVerdict::kInconclusive: return Outcome::kInconclusive;
+    case OoniVerdict::kFailed: return Outcome::kError;
+  }
+  return Outcome::kError;
+}
+
 std::string_view category_name(OoniCategory category) {
   switch (category) {
     case OoniCategory::kKnownInterceptor: return "known_interceptor";

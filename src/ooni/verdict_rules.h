@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/verdict.h"
+
 namespace mitmscope::ooni {
 
 enum class OoniVerdict { kIntercepted, kNotIntercepted, kInconclusive, kClean, kFailed };
 std::string_view ooni_verdict_name(OoniVerdict verdict);
+Outcome ooni_outcome(OoniVerdict verdict);
 
 enum class Tri : uint8_t { kUnknown, kYes, kNo };
 

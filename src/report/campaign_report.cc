@@ -1,19 +1,20 @@
 #include "report/campaign_report.h"
 
-#include <filesystem>
-
-#include "analyze/issuer_validity.h"
-#include "analyze/monitor_events.h"
-
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "analyze/forged_chain.h"
+#include "analyze/issuer_validity.h"
+#include "analyze/monitor_events.h"
 #include "core/time.h"
 #include "x509/certificate.h"
 
@@ -38,11 +39,13 @@ std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& sc
                                                std::optional<int64_t> chosen = std::nullopt) {
   const StoredScan* latest = nullptr;
   const StoredScan* latest_round = nullptr;
+  // An OONI ingest is not a campaign of hosts: its views are `ooni`'s.
+  auto tallied = [](const StoredScan& scan) {
+    return !scan.finished_at.empty() && scan.tally && scan.tally->source == ScanSource::kScan;
+  };
   for (const auto& scan : scans) {
-    const Json summary = parse_or_null(scan.summary_json);
-    if (scan.finished_at.empty() || !summary.is_object()) continue;
-    if (chosen && scan.id != *chosen) continue;
-    if (intercepting && summary.value("intercepted_hosts", 0) == 0) continue;
+    if (!tallied(scan) || (chosen && scan.id != *chosen)) continue;
+    if (intercepting && scan.tally->intercepted_hosts == 0) continue;
     (scan.monitor.empty() ? latest : latest_round) = &scan;
   }
   if (!latest) latest = latest_round;
@@ -57,8 +60,7 @@ std::vector<const StoredScan*> latest_campaign(const std::vector<StoredScan>& sc
   std::map<int, const StoredScan*> per_shard;
   for (const auto& scan : scans) {
     const Json other = parse_or_null(scan.parameters);
-    if (scan.finished_at.empty() || !other.is_object() || !other.contains("shard") || without_shard(other) != work ||
-        !parse_or_null(scan.summary_json).is_object()) {
+    if (!tallied(scan) || !other.is_object() || !other.contains("shard") || without_shard(other) != work) {
       continue;
     }
     per_shard[other["shard"].get<int>()] = &scan;   // scans come by id: the latest stays
@@ -121,12 +123,12 @@ ReportTable rounds_table(const std::vector<StoredScan>& scans) {
                       "intercepted_share"},
                      {}};
   for (const auto& scan : scans) {
-    const Json summary = parse_or_null(scan.summary_json);
-    auto field = [&](const char* key) { return summary.is_object() && summary.contains(key) ? summary[key] : Json(nullptr); };
+    const ScanTally* tally = scan.tally && scan.tally->source == ScanSource::kScan ? &*scan.tally : nullptr;
+    auto count = [&](size_t ScanTally::*field) { return tally ? Json(tally->*field) : Json(nullptr); };
     rounds.rows.push_back({scan.id, scan.monitor.empty() ? Json(nullptr) : Json(scan.monitor),
                            scan.monitor.empty() ? Json(nullptr) : Json(scan.round), scan.started_at,
-                           !scan.finished_at.empty(), field("hosts"), field("eligible"), field("intercepted_hosts"),
-                           field("intercepted_share")});
+                           !scan.finished_at.empty(), count(&ScanTally::hosts), count(&ScanTally::eligible),
+                           count(&ScanTally::intercepted_hosts), tally ? Json(tally->intercepted_share()) : Json(nullptr)});
   }
   return rounds;
 }
@@ -170,21 +172,19 @@ Result<std::pair<ReportTable, ReportTable>> campaign_tables(Store& store, const 
     std::map<std::string, Counts> ases;
     std::map<std::string, size_t> domains;
     for (const auto* scan : campaign) {
-      const Json summary = Json::parse(scan->summary_json);
-      auto add = [&](const std::string& key, const Json& name, const Json& row) {
-        auto& counts = ases[key];
-        if (!name.is_null()) counts.name = name;
-        counts.hosts += row.value("hosts", size_t{0});
-        counts.eligible += row.value("eligible", size_t{0});
-        counts.intercepted += row.value("intercepted", size_t{0});
-      };
-      if (summary.contains("per_as")) {
-        for (const auto& row : summary["per_as"]) add(fmt::format("AS{}", row.value("asn", 0)), row.value("name", Json(nullptr)), row);
-      } else if (summary.contains("per_tag")) {
-        for (const auto& [tag, row] : summary["per_tag"].items()) add(tag, nullptr, row);
-      }
-      if (summary.contains("intercepted_hosts_per_domain")) {
-        for (const auto& [domain, hosts] : summary["intercepted_hosts_per_domain"].items()) domains[domain] += hosts.get<size_t>();
+      // Per AS when the scan had a prefix table, else per the hosts' first tag.
+      const bool by_as = std::ranges::any_of(scan->tally->groups, [](const TallyGroup& group) { return group.kind == TallyKind::kAs; });
+      for (const auto& group : scan->tally->groups) {
+        if (group.kind == TallyKind::kDomain) {
+          domains[group.key] += group.intercepted;
+          continue;
+        }
+        if (group.kind != (by_as ? TallyKind::kAs : TallyKind::kTag)) continue;
+        auto& counts = ases[group.key];
+        if (!group.name.empty()) counts.name = group.name;
+        counts.hosts += group.hosts;
+        counts.eligible += group.eligible;
+        counts.intercepted += group.intercepted;
       }
     }
     for (const auto& [key, counts] : ases) {
@@ -218,37 +218,50 @@ Result<ReportTable> intermediates_table(Store& store) {
   return intermediates;
 }
 
-// The profile a result belongs to: (interceptor, issuer, JA3S, JA4S, validity shifts, serial rule, key, extensions
-// dropped), and the serial's replaced trailing bits. Reads the stored result JSON (until results have typed columns).
-std::pair<std::vector<Json>, std::optional<size_t>> profile_key(const Json& result) {
-  auto at = [&](const Json::json_pointer& pointer) {
-    return result.contains(pointer) ? report_cell_text(result[pointer]) : std::string();
-  };
-  const Json forging = result.value("forging", Json(nullptr));
-  std::string serial, key, dropped;
-  std::optional<size_t> trailing;
-  if (forging.is_object()) {
-    // The rule, not the random bits of one serial: which part of the genuine serial survives.
-    const size_t kept = forging.value("serial_leading_bits_kept", size_t{0});
-    const size_t differing = forging.value("serial_trailing_bits_differing", size_t{0});
-    serial = forging.value("serial_length_changed", false) ? "new length"
-             : differing == 0                              ? "copied"
-             : kept == 0                                   ? "replaced"
-                                                           : "leading bits kept, trailing bits replaced";
-    trailing = differing;
-    const Json presented = forging.value("presented_key", Json::object());
-    key = fmt::format("{} {}{}", presented.value("type", std::string()), report_cell_text(presented.value("bits", Json(nullptr))),
-                      presented.contains("exponent") ? " e=" + report_cell_text(presented["exponent"]) : std::string());
-    for (const auto& name : forging.value("extensions_dropped", Json::array())) dropped += (dropped.empty() ? "" : " ") + report_cell_text(name);
+// The study's Figure 4 as rows: the forged chain, root first, each certificate with its validity and key.
+Result<ReportTable> forged_chain_table(Store& store, const InterceptorRegistry* registry) {
+  ReportTable table{"forged_chain", "The forged chain: root -> intermediate -> leaf",
+                    {"role", "subject", "issuer", "not_before", "not_after", "validity_days", "key", "signature", "sha256",
+                     "source"},
+                    {}};
+  auto chain = forged_chain(store, registry);
+  if (!chain) return std::unexpected(chain.error());
+  if (!*chain) return table;
+  table.title = fmt::format("The forged chain: root -> intermediate -> leaf (the intermediate that signed most intercepted "
+                            "results, {}; the leaf of {})", (*chain)->results, (*chain)->example);
+  for (const auto& link : (*chain)->links) {
+    const Certificate& certificate = link.certificate;
+    const auto from = certificate.not_before(), to = certificate.not_after();
+    const PublicKeyInfo key = certificate.public_key();
+    table.rows.push_back({chain_role_name(link.role), certificate.subject(), certificate.issuer(),
+                          from ? Json(format_utc(*from)) : Json(nullptr), to ? Json(format_utc(*to)) : Json(nullptr),
+                          from && to ? Json(std::chrono::duration_cast<std::chrono::days>(*to - *from).count()) : Json(nullptr),
+                          fmt::format("{} {}{}", key.type, key.bits, key.rsa_exponent.empty() ? "" : " e=" + key.rsa_exponent),
+                          certificate.signature_algorithm(), certificate.sha256_hex(), link.source});
   }
-  const Json::json_pointer interceptor("/interception/known_interceptor/id");
-  std::vector<Json> fields = {
-      result.contains(interceptor) ? Json(at(interceptor)) : Json("unknown"),
-      forging.is_object() ? forging["presented_issuer"] : Json(at(Json::json_pointer("/server_certificates/certificate/issuer"))),
-      at(Json::json_pointer("/server_hello/ja3s")), at(Json::json_pointer("/server_hello/ja4s")),
-      forging.is_object() ? forging["not_before_shift_hours"] : Json(nullptr),
-      forging.is_object() ? forging["not_after_shift_hours"] : Json(nullptr), serial, key, dropped};
-  return {std::move(fields), trailing};
+  return table;
+}
+
+// The profile a result belongs to: (interceptor, issuer, JA3S, JA4S, validity shifts, serial rule, key, extensions
+// dropped), and the serial's replaced trailing bits, from the result's stored facts.
+std::pair<std::vector<Json>, std::optional<size_t>> profile_key(const ResultFacts& facts) {
+  auto optional_hours = [](const std::optional<double>& hours) { return hours ? Json(*hours) : Json(nullptr); };
+  std::vector<Json> fields = {facts.interceptor.empty() ? "unknown" : facts.interceptor, facts.issuer, facts.ja3s, facts.ja4s};
+  if (!facts.forging) {
+    fields.insert(fields.end(), {nullptr, nullptr, "", "", ""});
+    return {std::move(fields), std::nullopt};
+  }
+  const ForgingFacts& forging = *facts.forging;
+  // The rule, not the random bits of one serial: which part of the genuine serial survives.
+  const std::string serial = forging.serial_length_changed                ? "new length"
+                             : forging.serial_trailing_bits_differing == 0 ? "copied"
+                             : forging.serial_leading_bits_kept == 0       ? "replaced"
+                                                                          : "leading bits kept, trailing bits replaced";
+  const std::string key = fmt::format("{} {}{}", forging.key_type, forging.key_bits,
+                                      forging.key_exponent.empty() ? "" : " e=" + forging.key_exponent);
+  fields.insert(fields.end(), {optional_hours(forging.not_before_shift_hours), optional_hours(forging.not_after_shift_hours),
+                               serial, key, fmt::format("{}", fmt::join(forging.extensions_dropped, " "))});
+  return {std::move(fields), static_cast<size_t>(forging.serial_trailing_bits_differing)};
 }
 
 Result<ReportTable> profile_table(Store& store, const std::vector<StoredScan>& scans, const ReportOptions& options) {
@@ -280,18 +293,16 @@ Result<ReportTable> profile_table(Store& store, const std::vector<StoredScan>& s
     if (!results) return std::unexpected(results.error());
     sampled += results->size();
     capped |= results->size() == kProfileSample;
-    for (const auto& text : *results) {
-      const Json result = parse_or_null(text);
-      if (!result.is_object()) continue;
-      auto [key_fields, trailing] = profile_key(result);
+    for (const auto& result : *results) {
+      auto [key_fields, trailing] = profile_key(result.facts);
       auto& counts = profiles[key_fields];
       ++counts.results;
       if (trailing) {
         counts.trailing_min = std::min(counts.trailing_min, *trailing);
         counts.trailing_max = std::max(counts.trailing_max, *trailing);
       }
-      counts.hosts.insert(result.value("ip", std::string()));
-      counts.domains.insert(result.value("sni", std::string()));
+      counts.hosts.insert(result.ip);
+      counts.domains.insert(result.sni);
     }
   }
   if (capped) profile.title += fmt::format(", from a sample of {} intercepted results (the first {} per scan)", sampled, kProfileSample);
@@ -356,11 +367,12 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
   auto events = events_table(store);
   auto campaign = campaign_tables(store, *scans, options);
   auto intermediates = intermediates_table(store);
+  auto chain = forged_chain_table(store, options.registry);
   auto profile = profile_table(store, *scans, options);
   auto traces = trace_tables(store);
   for (const Error* error : {events ? nullptr : &events.error(), campaign ? nullptr : &campaign.error(),
-                             intermediates ? nullptr : &intermediates.error(), profile ? nullptr : &profile.error(),
-                             traces ? nullptr : &traces.error()}) {
+                             intermediates ? nullptr : &intermediates.error(), chain ? nullptr : &chain.error(),
+                             profile ? nullptr : &profile.error(), traces ? nullptr : &traces.error()}) {
     if (error) return std::unexpected(*error);
   }
   std::vector<ReportTable> tables;
@@ -369,6 +381,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
   tables.push_back(std::move(campaign->first));
   tables.push_back(std::move(campaign->second));
   tables.push_back(std::move(*intermediates));
+  tables.push_back(std::move(*chain));
   tables.push_back(std::move(*profile));
   tables.push_back(std::move(traces->first));
   tables.push_back(std::move(traces->second));

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/store.h"
+#include "x509/registry.h"
 
 namespace mitmscope {
 
@@ -30,6 +31,8 @@ struct ReportOptions {
   // The scan (or monitor round) the per-AS, per-domain and profile tables show, with its other shards; default:
   // the latest finished plain scan, else the latest finished round.
   std::optional<int64_t> scan;
+  // Where the forged chain's root is looked up when the interceptor did not send it; null: not looked up.
+  const InterceptorRegistry* registry = nullptr;
 };
 
 Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options = {});

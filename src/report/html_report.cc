@@ -48,6 +48,11 @@ std::string script_json(const Json& value) {
   return out;
 }
 
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+  return text;
+}
+
 const ReportTable* find(const std::vector<ReportTable>& tables, std::string_view name) {
   for (const auto& table : tables) {
     if (table.name == name) return &table;
@@ -59,19 +64,27 @@ std::string html_table(const ReportTable& table) {
   if (table.rows.empty()) return "<p class=\"empty\">No data in this store.</p>\n";
   std::string out = "<div class=\"scroll\"><table><thead><tr>";
   for (size_t i = 0; i < table.columns.size(); ++i) {
-    if (table.shown_in_text(i)) out += "<th>" + escape_html(table.columns[i]) + "</th>";
+    // Long column names may break after an underscore, not inside a word.
+    if (table.shown_in_text(i)) out += "<th>" + replace_all(escape_html(table.columns[i]), "_", "_<wbr>") + "</th>";
   }
   out += "</tr></thead><tbody>\n";
   for (const auto& row : table.rows) {
     out += "<tr>";
     for (size_t i = 0; i < row.size(); ++i) {
       if (!table.shown_in_text(i)) continue;
-      std::string text = report_cell_text(row[i]);
-      if (text.size() > 200) {
-        text.resize(200);
+      const std::string full = report_cell_text(row[i]);
+      std::string text = full;
+      // A SHA-256 is told apart by its start: the whole value is in the cell's tooltip (and in JSON and CSV).
+      const size_t keep = table.columns[i] == "sha256" ? 16 : 200;
+      if (text.size() > keep) {
+        text.resize(keep);
         text += "…";
       }
-      out += "<td>" + escape_html(text) + "</td>";
+      // A UTC time may break after its date.
+      const std::string shown = replace_all(escape_html(text), "T", "T<wbr>");
+      const bool time = text.size() == 20 && text[10] == 'T' && text.back() == 'Z';
+      const std::string cell = time ? shown : escape_html(text);
+      out += text == full ? "<td>" + cell + "</td>" : "<td title=\"" + escape_html(full) + "\">" + cell + "</td>";
     }
     out += "</tr>\n";
   }
@@ -117,8 +130,12 @@ Json rounds_chart(const ReportTable& rounds, const ReportTable* events) {
 }
 
 Json bar_chart(const ReportTable& table, const char* category, const char* value, const char* title, bool share) {
-  if (table.rows.empty()) return nullptr;
-  Json values = table_records(table);
+  // Only what was intercepted, the 40 largest (the table has every row).
+  Json values = Json::array();
+  for (auto& row : table_records(table)) {
+    if (row[value].is_number() && row[value].get<double>() > 0) values.push_back(std::move(row));
+  }
+  if (values.empty()) return nullptr;
   if (values.size() > 40) values.erase(values.begin() + 40, values.end());
   Json x = {{"field", value}, {"type", "quantitative"}, {"title", title}};
   if (share) x["axis"] = {{"format", "%"}};
@@ -144,11 +161,13 @@ Json intermediates_chart(const ReportTable& table) {
                       {"from", row["first_seen"]}, {"to", row["last_seen"]}, {"uses", row["results"]}});
   }
   if (values.empty()) return nullptr;
-  return {{"width", 760},
+  // Labels are cut at 260 px (the whole one is in the tooltip) and the legend is below: the chart fits the page.
+  return {{"width", 620},
           {"data", {{"values", values}}},
           {"mark", {{"type", "bar"}, {"height", 10}, {"minBandSize", 3}}},
+          {"config", {{"legend", {{"orient", "bottom"}}}}},
           {"encoding",
-           {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr}}},
+           {{"y", {{"field", "label"}, {"type", "nominal"}, {"title", nullptr}, {"axis", {{"labelLimit", 260}}}}},
             {"x", {{"field", "from"}, {"type", "temporal"}, {"title", "time (UTC)"}}},
             {"x2", {{"field", "to"}}},
             {"yOffset", {{"field", "kind"}}},
@@ -195,6 +214,110 @@ Json router_pairs_chart(const ReportTable& table) {
             {"tooltip", Json::array({{{"field", "pair"}}, {{"field", "addresses"}}, {{"field", "share"}}})}}}};
 }
 
+// The study's Figure 4: the forged chain as boxes, root at the top, each with its validity and key.
+std::string chain_figure(const ReportTable& table) {
+  if (table.rows.empty()) return {};
+  std::string out = "<div class=\"chain\" role=\"figure\" aria-label=\"the forged chain\">\n";
+  bool first = true;
+  for (const auto& row : table_records(table)) {
+    auto text = [&](const char* key) { return escape_html(report_cell_text(row[key])); };
+    if (!first) out += "<div class=\"signs\">&#8595; signed</div>\n";
+    first = false;
+    out += fmt::format(
+        "<div class=\"link {0}\"><div class=\"role\">{0}</div><div class=\"subject\">{1}</div>"
+        "<div class=\"facts\">valid {2} &#8594; {3} ({4} days) &#183; {5} &#183; {6}</div>"
+        "<div class=\"source\">{7} &#183; SHA-256 {8}&#8230;</div></div>\n",
+        text("role"), text("subject"), text("not_before").substr(0, 10), text("not_after").substr(0, 10), text("validity_days"),
+        text("key"), text("signature"),
+        text("source"), text("sha256").substr(0, 16));
+  }
+  return out + "</div>\n";
+}
+
+constexpr std::string_view kStyle = R"(
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.what { color: #555; } .empty { color: #999; font-style: italic; }
+.scroll { max-height: 320px; overflow: auto; }
+table { border-collapse: collapse; font-size: 0.8em; width: 100%; }
+td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
+footer { margin-top: 3em; color: #888; font-size: 0.8em; }
+.one-view section:not(.shown), .one-view footer { display: none; }
+.one-view .scroll { max-height: 60vh; }
+.chain { display: flex; flex-direction: column; align-items: center; margin: 1em 0; }
+.chain .link { border: 2px solid #999; border-radius: 6px; padding: 6px 12px; width: 80%; background: #fafafa; }
+.chain .root { border-color: #e45756; } .chain .intermediate { border-color: #f58518; } .chain .leaf { border-color: #4c78a8; }
+.chain .role { font-size: 0.75em; text-transform: uppercase; color: #666; }
+.chain .subject { font-weight: bold; overflow-wrap: anywhere; }
+.chain .facts, .chain .source { font-size: 0.85em; color: #444; overflow-wrap: anywhere; } .chain .signs { color: #888; margin: 4px 0; }
+)";
+
+// Renders the charts; `report.html#per_as` shows that view alone. When done, the body says how many charts
+// rendered, which shown views do not fit the window (wider than it, or, alone, below its bottom: `data-cut-off`)
+// and which views would not fit it alone (`data-views-cut-off`): what a test at a given width reads.
+constexpr std::string_view kScript = R"(<script>
+(function () {
+  const view = location.hash.length > 1 && document.getElementById(location.hash.slice(1));
+  if (view) {
+    document.body.classList.add('one-view');
+    view.classList.add('shown');
+    window.addEventListener('load', () => window.scrollTo(0, 0));   // the view alone, from the page's top
+  }
+  const specs = JSON.parse(document.getElementById('mitmscope-specs').textContent);
+  const pending = Object.entries(specs).map(([name, spec]) =>
+    vegaEmbed('#chart-' + name, spec, {renderer: 'svg', actions: false, mode: 'vega-lite'})
+      .then(() => document.getElementById('chart-' + name).setAttribute('data-rendered', 'true')));
+  const cutOff = () => Array.from(document.querySelectorAll('section')).filter((section) => {
+    if (getComputedStyle(section).display === 'none') return false;
+    const parts = [section, ...section.querySelectorAll('.scroll, .chart, .chain, table, svg')];
+    const wide = parts.some((part) => part.scrollWidth > part.clientWidth + 1 ||
+                                      part.getBoundingClientRect().right > document.documentElement.clientWidth + 1);
+    const below = document.body.classList.contains('one-view') && section.getBoundingClientRect().bottom > window.innerHeight;
+    return wide || below;
+  }).map((section) => section.id).join(' ');
+  // Each view alone in turn, as `#view` shows it: which would not fit this window.
+  const viewsCutOff = () => {
+    const body = document.body, was = body.classList.contains('one-view');
+    const sections = Array.from(document.querySelectorAll('section'));
+    const shown = sections.filter((section) => section.classList.contains('shown'));
+    body.classList.add('one-view');
+    const cut = sections.filter((section) => {
+      sections.forEach((other) => other.classList.toggle('shown', other === section));
+      return cutOff() !== '';
+    }).map((section) => section.id);
+    sections.forEach((section) => section.classList.toggle('shown', shown.includes(section)));
+    body.classList.toggle('one-view', was);
+    return cut.join(' ');
+  };
+  Promise.all(pending).then(() => {
+    document.body.setAttribute('data-views-cut-off', viewsCutOff());
+    document.body.setAttribute('data-cut-off', cutOff());
+    document.body.setAttribute('data-charts-rendered', String(pending.length));
+  }).catch((error) => { document.body.setAttribute('data-chart-error', String(error)); console.error(error); });
+})();
+</script>
+)";
+
+std::string html_page(const std::string& title, const std::string& body, const Json& specs) {
+  std::string page = fmt::format("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{}</style>\n",
+                                 escape_html(title), kStyle);
+  using Bundle = std::pair<const char*, const char*>;
+  for (auto [begin, end] : {Bundle{mitmscope_web_vega, mitmscope_web_vega_end}, Bundle{mitmscope_web_vega_lite, mitmscope_web_vega_lite_end},
+                            Bundle{mitmscope_web_vega_embed, mitmscope_web_vega_embed_end}}) {
+    page += "<script>";
+    page += library(begin, end);
+    page += "</script>\n";
+  }
+  page += fmt::format("</head>\n<body>\n<h1>{}</h1>\n", escape_html(title));
+  page += body;
+  page += "<script type=\"application/json\" id=\"mitmscope-specs\">" + script_json(specs) + "</script>\n";
+  page += kScript;
+  page += fmt::format("<footer>mitmscope report. Charts: {}, bundled into this file.</footer>\n</body>\n</html>\n",
+                      escape_html(MITMSCOPE_CHART_LIBRARIES));
+  return page;
+}
+
 }  // namespace
 
 std::string bundled_chart_libraries() { return MITMSCOPE_CHART_LIBRARIES; }
@@ -204,6 +327,7 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
     const char* table;
     const char* heading;
     Json spec;
+    std::string figure = {};     // HTML drawn without a chart library
   };
   std::vector<Section> sections;
   if (const auto* rounds = find(tables, "rounds")) {
@@ -219,6 +343,9 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
   if (const auto* intermediates = find(tables, "intermediates")) {
     sections.push_back({"intermediates", "Intercepting certificates against their validity", intermediates_chart(*intermediates)});
   }
+  if (const auto* chain = find(tables, "forged_chain")) {
+    sections.push_back({"forged_chain", "The forged chain", nullptr, chain_figure(*chain)});
+  }
   if (find(tables, "profile")) sections.push_back({"profile", "The interceptor's profile", nullptr});
   if (const auto* hops = find(tables, "trace_hops")) {
     sections.push_back({"trace_hops", "Where the forged certificate is injected", trace_hops_chart(*hops)});
@@ -233,6 +360,7 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
     const auto* table = find(tables, section.table);
     body += fmt::format("<section id=\"{0}\">\n<h2>{1}</h2>\n<p class=\"what\">{2}</p>\n", section.table,
                         escape_html(section.heading), escape_html(table->title));
+    body += section.figure;
     if (!section.spec.is_null()) {
       body += fmt::format("<div class=\"chart\" id=\"chart-{}\"></div>\n", section.table);
       specs[section.table] = section.spec;
@@ -240,45 +368,7 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
     body += html_table(*table);
     body += "</section>\n";
   }
-  std::string page = fmt::format(R"(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{0}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }}
-h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }}
-.what {{ color: #555; }} .empty {{ color: #999; font-style: italic; }}
-.scroll {{ max-height: 320px; overflow: auto; }}
-table {{ border-collapse: collapse; font-size: 0.8em; }} td, th {{ border: 1px solid #ddd; padding: 2px 6px; text-align: left; }}
-footer {{ margin-top: 3em; color: #888; font-size: 0.8em; }}
-</style>
-)",
-                                 escape_html(title));
-  page += "<script>";
-  page += library(mitmscope_web_vega, mitmscope_web_vega_end);
-  page += "</script>\n<script>";
-  page += library(mitmscope_web_vega_lite, mitmscope_web_vega_lite_end);
-  page += "</script>\n<script>";
-  page += library(mitmscope_web_vega_embed, mitmscope_web_vega_embed_end);
-  page += "</script>\n</head>\n<body>\n";
-  page += fmt::format("<h1>{}</h1>\n", escape_html(title));
-  page += body;
-  page += "<script type=\"application/json\" id=\"mitmscope-specs\">" + script_json(specs) + "</script>\n";
-  page += R"(<script>
-(function () {
-  const specs = JSON.parse(document.getElementById('mitmscope-specs').textContent);
-  const pending = Object.entries(specs).map(([name, spec]) =>
-    vegaEmbed('#chart-' + name, spec, {renderer: 'svg', actions: false, mode: 'vega-lite'})
-      .then(() => document.getElementById('chart-' + name).setAttribute('data-rendered', 'true')));
-  Promise.all(pending).then(() => document.body.setAttribute('data-charts-rendered', String(pending.length)))
-    .catch((error) => { document.body.setAttribute('data-chart-error', String(error)); console.error(error); });
-})();
-</script>
-)";
-  page += fmt::format("<footer>mitmscope report. Charts: {}, bundled into this file.</footer>\n</body>\n</html>\n",
-                      escape_html(bundled_chart_libraries()));
-  return page;
+  return html_page(title, body, specs);
 }
 
 }  // namespace mitmscope

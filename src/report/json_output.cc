@@ -239,7 +239,8 @@ nlohmann::ordered_json inspect_json(const std::string& file, const ChainAssessme
                                 {"certificates", chain_json(assessment, options)},
                                 {"validation", validation_json(assessment.validation, store)},
                                 {"interception", interception_json(assessment.verdict, assessment.attribution)},
-                                {"forging", forging ? forging_json(*forging) : nlohmann::ordered_json(nullptr)}};
+                                {"forging", forging ? forging_json(*forging) : nlohmann::ordered_json(nullptr)},
+                                {"outcome", outcome_name(outcome_of(assessment.verdict.kind))}};
   if (assessment.attribution) out["interception"]["registry_entry"] = registry_entry_json(*assessment.attribution.entry);
   return out;
 }
@@ -282,6 +283,7 @@ nlohmann::ordered_json probe_json(const Observation& observation, const ChainAss
   out["server_certificates"] = certificates;
   out["validation"] = assessment.chain.empty() ? nlohmann::ordered_json(nullptr) : validation_json(assessment.validation, store);
   out["interception"] = interception_json(assessment.verdict, assessment.attribution);
+  out["outcome"] = outcome_name(outcome_of(assessment.verdict.kind));
   return out;
 }
 

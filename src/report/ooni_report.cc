@@ -176,6 +176,7 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
       {"control_tls", tri_name(kept.control_tls_ok)},
       {"browser_error", kept.validation_error},
       {"verdict", ooni::ooni_verdict_name(judged.verdict)},
+      {"outcome", outcome_name(ooni::ooni_outcome(judged.verdict))},
       {"category", category_name(judged.category)},
       {"reasons", ooni::judged_reasons(result, judged)},
       {"issuer", issuer},
@@ -184,6 +185,21 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
       {"certificates", certificates},
   };
 }
+
+namespace {
+
+// OONI keeps no ServerHello and no genuine certificate to compare with: the network, the root and the issuer.
+ResultFacts judged_handshake_facts(const ooni::AnalysisResult& result, const ooni::JudgedHandshake& judged) {
+  const auto& kept = *judged.handshake;
+  ResultFacts facts;
+  facts.outcome = ooni::ooni_outcome(judged.verdict);
+  facts.networks.push_back(fmt::format("AS{}", kept.asn));
+  if (judged.root) facts.interceptor = judged.root->id;
+  if (!kept.chain.empty()) facts.issuer = result.certificates[kept.chain.front()].issuer;
+  return facts;
+}
+
+}  // namespace
 
 StoredResult judged_handshake_result(const ooni::AnalysisResult& result, const ooni::JudgedHandshake& judged) {
   const auto& kept = *judged.handshake;
@@ -205,6 +221,7 @@ StoredResult judged_handshake_result(const ooni::AnalysisResult& result, const o
     const auto& facts = result.certificates[id];
     if (facts.certificate) stored.certificates.emplace_back(facts.sha256, facts.certificate->der());
   }
+  stored.facts = judged_handshake_facts(result, judged);
   if (judged.issuer && judged.issuer_from_corpus && stored.certificates.size() == 1) {
     const auto& facts = result.certificates[*judged.issuer];
     stored.certificates.emplace_back(facts.sha256, facts.certificate->der());

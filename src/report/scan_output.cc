@@ -14,6 +14,7 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
   out["sni"] = result.sni;
   out["tags"] = result.host->tags;
   out["verdict"] = scan_verdict_name(result.verdict);
+  out["outcome"] = outcome_name(scan_outcome(result.verdict));
   out["reasons"] = result.reasons;
   out["attempts"] = result.attempts;
   out["template"] = result.template_id.empty()
@@ -113,6 +114,21 @@ nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
   return summary;
 }
 
+ScanTally ScanSummary::tally(const ScanCounters& counters) const {
+  ScanTally tally{ScanSource::kScan, counters.hosts, counters.eligible, counters.results, intercepted_hosts_.size(), {}};
+  for (const auto& [asn, group] : per_as_) {
+    tally.groups.push_back({TallyKind::kAs, fmt::format("AS{}", asn), as_names_.contains(asn) ? as_names_.at(asn) : "",
+                            group.hosts, group.eligible, group.intercepted});
+  }
+  for (const auto& [tag, group] : per_tag_) {
+    tally.groups.push_back({TallyKind::kTag, tag, "", group.hosts, group.eligible, group.intercepted});
+  }
+  for (const auto& [domain, hosts] : intercepted_per_domain_) {
+    tally.groups.push_back({TallyKind::kDomain, domain, "", 0, 0, hosts.size()});
+  }
+  return tally;
+}
+
 std::string ScanSummary::text(const ScanCounters& counters) const {
   std::string text = fmt::format(
       "scan: {} hosts, {} eligible, {} ineligible, {} with failing controls; {} results\n"
@@ -137,7 +153,7 @@ std::string ScanSummary::text(const ScanCounters& counters) const {
   }
   std::vector<std::pair<std::string, const Group*>> tags;
   for (const auto& [tag, group] : per_tag_) {
-    if (!group.intercepted == 0) tags.emplace_back(tag, &group);
+    if (group.intercepted != 0) tags.emplace_back(tag, &group);
   }
   std::sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.second->intercepted > b.second->intercepted; });
   if (!tags.empty()) {
@@ -149,7 +165,7 @@ std::string ScanSummary::text(const ScanCounters& counters) const {
   // BRIEF's Table 1: intercepted hosts per AS, largest first; ASes without interception are in the JSON.
   std::vector<std::pair<uint32_t, const Group*>> ases;
   for (const auto& [asn, group] : per_as_) {
-    if (!group.intercepted == 0) ases.emplace_back(asn, &group);
+    if (group.intercepted != 0) ases.emplace_back(asn, &group);
   }
   std::sort(ases.begin(), ases.end(), [](const auto& a, const auto& b) { return a.second->intercepted > b.second->intercepted; });
   if (!ases.empty()) {

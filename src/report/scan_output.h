@@ -12,6 +12,7 @@
 #include "analyze/asn_map.h"
 #include "detect/scan.h"
 #include "report/json_output.h"
+#include "store/result_facts.h"
 
 namespace mitmscope {
 
@@ -25,6 +26,8 @@ class ScanSummary {
   // the prefix table, when one was given (--pfx2as).
   void add_host(const HostOutcome& outcome, const AsnInfo* asn = nullptr);
   nlohmann::ordered_json json(const ScanCounters& counters) const;
+  // What the store keeps of it: the counts, per AS, tag and domain.
+  ScanTally tally(const ScanCounters& counters) const;
   std::string text(const ScanCounters& counters) const;
 
  private:

@@ -91,6 +91,17 @@ std::string_view visit_verdict_name(VisitVerdict verdict) {
   return "unjudged";
 }
 
+Outcome visit_outcome(VisitVerdict verdict) {
+  switch (verdict) {
+    case VisitVerdict::kKnownInterceptor:
+    case VisitVerdict::kInterceptorShape: return Outcome::kIntercepted;
+    case VisitVerdict::kInconsistent: return Outcome::kSuspicious;
+    case VisitVerdict::kConsistent: return Outcome::kNotIntercepted;
+    case VisitVerdict::kUnjudged: return Outcome::kInconclusive;
+  }
+  return Outcome::kInconclusive;
+}
+
 bool flagged(VisitVerdict verdict) {
   return verdict == VisitVerdict::kKnownInterceptor || verdict == VisitVerdict::kInterceptorShape ||
          verdict == VisitVerdict::kInconsistent;
@@ -132,6 +143,7 @@ Json visit_json(const Visit& visit, const VisitJudgement& judgement) {
   out["user_agent"] = visit.user_agent ? Json(printable(*visit.user_agent, 512)) : Json();
   out["http_version"] = visit.http_version.empty() ? Json() : Json(visit.http_version);
   out["verdict"] = visit_verdict_name(judgement.verdict);
+  out["outcome"] = outcome_name(visit_outcome(judgement.verdict));
   out["flagged"] = flagged(judgement.verdict);
   out["summary"] = judgement.summary;
   if (judgement.interceptor) {

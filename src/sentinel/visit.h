@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/verdict.h"
 #include "sentinel/client_registry.h"
 #include "tls/client_fingerprint.h"
 #include "tls/client_hello.h"
@@ -45,6 +46,7 @@ struct Visit {
 
 enum class VisitVerdict { kKnownInterceptor, kInterceptorShape, kInconsistent, kConsistent, kUnjudged };
 std::string_view visit_verdict_name(VisitVerdict verdict);
+Outcome visit_outcome(VisitVerdict verdict);
 bool flagged(VisitVerdict verdict);
 
 struct VisitJudgement {

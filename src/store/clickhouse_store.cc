@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "core/time.h"
+#include "store/clickhouse_facts.h"
+#include "store/legacy_json.h"
 
 namespace mitmscope {
 namespace {
@@ -48,7 +50,17 @@ constexpr TableSpec kTables[] = {
      "run Int64, time DateTime('UTC'), ip String, port UInt16, sni String, kind String, injection_ttl Int32, "
      "address_distance Int32, router_before String, router_after String, result String, version UInt64",
      "ReplacingMergeTree(version) PARTITION BY toYYYYMM(time) ORDER BY (run, ip, port, sni)", "cityHash64(ip)"},
+    {"schema_info", "version UInt32", "MergeTree ORDER BY version", "version"},
 };
+
+namespace facts = clickhouse_facts;
+
+// The typed columns a table has after its first ones (added by ALTER to a database an earlier version made).
+std::span<const facts::Column> typed_columns(std::string_view table) {
+  if (table == "results") return facts::kResultColumns;
+  if (table == "scans") return facts::kScanColumns;
+  return {};
+}
 
 // "2019-07-18T10:00:00Z" ↔ "2019-07-18 10:00:00", clamped to what DateTime holds.
 std::string to_datetime(std::string_view utc) {
@@ -128,11 +140,12 @@ ClickHouseStore::ClickHouseStore(std::string uri, ClickHouseLocation location)
                                              location_.cluster.empty() ? "" : "insert_distributed_sync=1", uri_);
 }
 
-Result<std::unique_ptr<ClickHouseStore>> ClickHouseStore::open(const std::string& uri) {
+Result<std::unique_ptr<ClickHouseStore>> ClickHouseStore::open(const std::string& uri, bool for_migration) {
   auto location = parse_clickhouse_uri(uri);
   if (!location) return std::unexpected(location.error());
   std::unique_ptr<ClickHouseStore> store(new ClickHouseStore(uri, std::move(*location)));
   if (auto created = store->create_schema(); !created) return std::unexpected(created.error());
+  if (auto typed = store->check_version(for_migration); !typed) return std::unexpected(typed.error());
   return store;
 }
 
@@ -143,7 +156,8 @@ Result<void> ClickHouseStore::create_schema() {
     if (auto made = http.query(fmt::format("CREATE DATABASE IF NOT EXISTS {}", db)); !made) return std::unexpected(made.error());
     for (const auto& table : kTables) {
       const std::string local = location_.cluster.empty() ? table.name : fmt::format("{}_local", table.name);
-      auto made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}) ENGINE = {}", db, local, table.columns, table.engine));
+      auto made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}{}) ENGINE = {}", db, local, table.columns,
+                                         facts::definitions(typed_columns(table.name)), table.engine));
       if (!made) return std::unexpected(made.error());
       if (location_.cluster.empty()) continue;
       made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {0}.{1} AS {0}.{2} ENGINE = Distributed({3}, {0}, {2}, {4})", db,
@@ -151,6 +165,7 @@ Result<void> ClickHouseStore::create_schema() {
       if (!made) return std::unexpected(made.error());
     }
   }
+  if (auto added = add_columns(); !added) return added;
   // A cluster that is not in the servers' configuration is found now, not at the first insert.
   if (!location_.cluster.empty()) {
     auto shards = select(fmt::format("SELECT count() FROM system.clusters WHERE cluster = {}", sql_string(location_.cluster)));
@@ -161,6 +176,54 @@ Result<void> ClickHouseStore::create_schema() {
     }
   }
   return {};
+}
+
+// A database an earlier version made lacks the typed columns: added on every server, to the local tables and
+// to the Distributed ones (ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: system.columns says what is there).
+Result<void> ClickHouseStore::add_columns() {
+  const std::string& db = location_.database;
+  for (const auto& server : location_.servers) {
+    clickhouse::Http http(fmt::format("http://{}", server), "", fmt::format("clickhouse://{}/{}", server, db));
+    auto answer = http.query(fmt::format("SELECT table, name FROM system.columns WHERE database = {} FORMAT TabSeparated", sql_string(db)));
+    if (!answer) return std::unexpected(answer.error());
+    std::set<std::pair<std::string, std::string>> present;
+    for (auto& row : clickhouse::parse_tsv(*answer)) {
+      if (row.size() >= 2) present.emplace(std::move(row[0]), std::move(row[1]));
+    }
+    for (std::string_view table : {"results", "scans"}) {
+      std::vector<std::string> names{std::string(table)};
+      if (!location_.cluster.empty()) names.push_back(fmt::format("{}_local", table));
+      for (const auto& name : names) {
+        for (const auto& column : typed_columns(table)) {
+          if (present.contains({name, std::string(column.name)})) continue;
+          auto altered = http.query(fmt::format("ALTER TABLE {}.{} ADD COLUMN {} {}", db, name, column.name, column.type));
+          if (!altered) return std::unexpected(altered.error());
+        }
+      }
+    }
+  }
+  return {};
+}
+
+// As SqliteStore: a database with results or finished scans from before typed facts is refused until
+// `store migrate`; an empty one is marked typed from the start.
+Result<void> ClickHouseStore::check_version(bool for_migration) {
+  const std::string& db = location_.database;
+  auto version = select(fmt::format("SELECT max(version) FROM {}.schema_info", db));
+  if (!version) return std::unexpected(version.error());
+  const bool typed = !version->empty() && !version->front().empty() && to_int(version->front()[0]) >= facts::kTypedVersion;
+  if (typed || for_migration) return {};
+  auto old_rows = select(fmt::format("SELECT (SELECT count() FROM {0}.results) + (SELECT count() FROM {0}.scans WHERE finished_at != '')", db));
+  if (!old_rows) return std::unexpected(old_rows.error());
+  if (!old_rows->empty() && !old_rows->front().empty() && to_int(old_rows->front()[0]) > 0) {
+    return std::unexpected(needs_migration(uri_, "its results and scans have no typed columns"));
+  }
+  return mark_typed();
+}
+
+Result<void> ClickHouseStore::mark_typed() {
+  return http_->insert(fmt::format("INSERT INTO {}.schema_info FORMAT TabSeparated", location_.database),
+                       fmt::format("{}\n", facts::kTypedVersion));
 }
 
 Result<std::vector<std::vector<std::string>>> ClickHouseStore::select(const std::string& sql) {
@@ -189,7 +252,9 @@ Result<void> ClickHouseStore::write_scan(const ScanRow& scan, bool deleted) {
     row += '\t';
     append_tsv(row, *field);
   }
-  row += fmt::format("\t{}\t{}\t{}\t{}\n", scan.monitor_id, scan.round, deleted ? 1 : 0, next_version());
+  row += fmt::format("\t{}\t{}\t{}\t{}", scan.monitor_id, scan.round, deleted ? 1 : 0, next_version());
+  facts::append_tally(row, scan.tally);
+  row += '\n';
   return http_->insert(fmt::format("INSERT INTO {}.scans FORMAT TabSeparated", location_.database), row);
 }
 
@@ -221,15 +286,15 @@ Result<void> ClickHouseStore::write_events(int64_t monitor_id, int64_t scan_id, 
 Result<std::vector<ScanRow>> ClickHouseStore::scan_rows() {
   auto rows = select(fmt::format(
       "SELECT id, argMax(started_at, version), argMax(finished_at, version), argMax(parameters, version), "
-      "argMax(summary, version), argMax(monitor_id, version), argMax(round, version) FROM {}.scans GROUP BY id "
+      "argMax(summary, version), argMax(monitor_id, version), argMax(round, version){} FROM {}.scans GROUP BY id "
       "HAVING argMax(deleted, version) = 0 ORDER BY id",
-      location_.database));
+      facts::select_list(facts::kScanColumns, "argMax({}, version)"), location_.database));
   if (!rows) return std::unexpected(rows.error());
   std::vector<ScanRow> out;
   for (auto& row : *rows) {
-    if (row.size() < 7) continue;
+    if (row.size() < 7 + facts::kScanColumnCount) continue;
     out.push_back({to_int(row[0]), std::move(row[1]), std::move(row[2]), std::move(row[3]), std::move(row[4]),
-                   to_int(row[5]), static_cast<int>(to_int(row[6]))});
+                   to_int(row[5]), static_cast<int>(to_int(row[6])), facts::read_tally(std::span(row).subspan(7))});
   }
   return out;
 }
@@ -363,6 +428,7 @@ Result<size_t> ClickHouseStore::add_results(int64_t scan_id, std::span<const Sto
     append_tsv(rows, result.result_json);
     rows += '\t';
     append_tsv(rows, result.measurement);
+    facts::append_facts(rows, result.facts);
     rows += '\n';
   }
   const std::string& db = location_.database;
@@ -385,12 +451,13 @@ Result<std::set<std::string>> ClickHouseStore::stored_pairs(int64_t scan_id) {
   return pairs;
 }
 
-Result<void> ClickHouseStore::finish_scan(int64_t scan_id, const std::string& summary_json) {
+Result<void> ClickHouseStore::finish_scan(int64_t scan_id, const ScanTally& tally, const std::string& summary_json) {
   auto scan = scan_row(scan_id);
   if (!scan) return std::unexpected(scan.error());
   if (!*scan) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: no scan {}", uri_, scan_id));
   (*scan)->finished_at = format_utc(now_utc());
   (*scan)->summary_json = summary_json;
+  (*scan)->tally = tally;
   return write_scan(**scan, false);
 }
 
@@ -432,15 +499,16 @@ Result<ScanRecord> ClickHouseStore::begin_round(int64_t monitor_id, int round, c
   return ScanRecord{scan.id, scan.started_at, parameters, false};
 }
 
-Result<void> ClickHouseStore::finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
-                                           const std::string& memory_json, std::span<const StoredEvent> events) {
+Result<void> ClickHouseStore::finish_round(int64_t monitor_id, int64_t scan_id, int round, const ScanTally& tally,
+                                           const std::string& summary_json, const std::string& memory_json,
+                                           std::span<const StoredEvent> events) {
   // No transactions: events, then the finished scan, then the monitor's memory and last round,
   // which is the commit point. A crash before it leaves a round that begin_round tombstones.
   auto monitor = monitor_row(monitor_id);
   if (!monitor) return std::unexpected(monitor.error());
   if (!*monitor) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: no monitor {}", uri_, monitor_id));
   if (auto written = write_events(monitor_id, scan_id, events); !written) return written;
-  if (auto finished = finish_scan(scan_id, summary_json); !finished) return finished;
+  if (auto finished = finish_scan(scan_id, tally, summary_json); !finished) return finished;
   (*monitor)->memory_json = memory_json;
   (*monitor)->last_round = round;
   return write_monitor(**monitor);
@@ -526,15 +594,19 @@ Result<std::pair<size_t, size_t>> ClickHouseStore::uses_outside(const std::strin
   return std::pair{static_cast<size_t>(to_int(rows->front()[0])), static_cast<size_t>(to_int(rows->front()[1]))};
 }
 
-Result<std::vector<std::string>> ClickHouseStore::intercepted_results(int64_t scan_id, size_t limit) {
+Result<std::vector<StoredResult>> ClickHouseStore::intercepted_results(int64_t scan_id, size_t limit) {
   // GROUP BY for the one-per-key guarantee (LIMIT BY with LIMIT misbehaves on Distributed tables in 18.16).
-  auto rows = select(fmt::format("SELECT any(result) FROM {}.results WHERE scan_id = {} AND verdict = 'intercepted' "
-                                 "GROUP BY ip, port, sni, measurement ORDER BY ip, port, sni, measurement LIMIT {}",
-                                 location_.database, scan_id, limit));
+  auto rows = select(fmt::format("SELECT ip, port, sni, any(time), any(verdict), measurement{} FROM {}.results WHERE "
+                                 "scan_id = {} AND verdict = 'intercepted' GROUP BY ip, port, sni, measurement "
+                                 "ORDER BY ip, port, sni, measurement LIMIT {}",
+                                 facts::select_list(facts::kResultColumns, "argMax({}, typed)"), location_.database, scan_id,
+                                 limit));
   if (!rows) return std::unexpected(rows.error());
-  std::vector<std::string> out;
+  std::vector<StoredResult> out;
   for (auto& row : *rows) {
-    if (!row.empty()) out.push_back(std::move(row[0]));
+    if (row.size() < 6 + facts::kResultColumnCount) continue;
+    out.push_back({std::move(row[0]), static_cast<uint16_t>(to_int(row[1])), std::move(row[2]), from_datetime(row[3]),
+                   std::move(row[4]), {}, {}, std::move(row[5]), facts::read_facts(std::span(row).subspan(6))});
   }
   return out;
 }
@@ -584,37 +656,29 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
   page = std::max<size_t>(page, 1);
   while (true) {
     // GROUP BY, not LIMIT 1 BY: over a Distributed table ClickHouse 18.16 applies LIMIT before LIMIT BY.
-    auto rows = select(fmt::format("SELECT ip, port, sni, any(time), any(verdict), any(chain), any(result), measurement "
+    auto rows = select(fmt::format("SELECT ip, port, sni, any(time), any(verdict), any(chain), any(result), measurement{} "
                                    "FROM {}.results WHERE scan_id = {} {} GROUP BY ip, port, sni, measurement "
                                    "ORDER BY ip, port, sni, measurement LIMIT {}",
-                                   db, scan_id, after, page));
+                                   facts::select_list(facts::kResultColumns, "argMax({}, typed)"), db, scan_id, after, page));
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return {};
     std::vector<StoredResult> batch;
     std::set<std::string> wanted;
     std::vector<std::vector<std::string>> chains;
     for (auto& row : *rows) {
-      if (row.size() < 8) continue;
+      if (row.size() < 8 + facts::kResultColumnCount) continue;
       chains.push_back(clickhouse::parse_array(row[5]));
       for (const auto& sha : chains.back()) wanted.insert(sha);
       batch.push_back({std::move(row[0]), static_cast<uint16_t>(to_int(row[1])), std::move(row[2]), from_datetime(row[3]),
-                       std::move(row[4]), std::move(row[6]), {}, std::move(row[7])});
+                       std::move(row[4]), std::move(row[6]), {}, std::move(row[7]),
+                       facts::read_facts(std::span(row).subspan(8))});
     }
-    std::unordered_map<std::string, std::vector<uint8_t>> ders;
-    std::vector<std::string> names(wanted.begin(), wanted.end());
-    for (size_t start = 0; start < names.size(); start += 500) {
-      std::string list;
-      for (size_t i = start; i < std::min(names.size(), start + 500); ++i) list += (i > start ? "," : "") + sql_string(names[i]);
-      auto found = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256", db, list));
-      if (!found) return std::unexpected(found.error());
-      for (const auto& row : *found) {
-        if (row.size() >= 2) ders[row[0]] = clickhouse::unhex(row[1]);
-      }
-    }
+    auto ders = certificates(wanted);
+    if (!ders) return std::unexpected(ders.error());
     for (size_t i = 0; i < batch.size(); ++i) {
       for (const auto& sha : chains[i]) {
-        const auto der = ders.find(sha);
-        if (der == ders.end()) {
+        const auto der = ders->find(sha);
+        if (der == ders->end()) {
           return make_error(ErrorCode::kParseError, fmt::format("{}: scan {}: result {}:{} {} names certificate {} that is not stored",
                                                                 uri_, scan_id, batch[i].ip, batch[i].port, batch[i].sni, sha));
         }
@@ -630,12 +694,82 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
   }
 }
 
+// DER by SHA-256, in queries of 500 names.
+Result<std::unordered_map<std::string, std::vector<uint8_t>>> ClickHouseStore::certificates(const std::set<std::string>& wanted) {
+  std::unordered_map<std::string, std::vector<uint8_t>> ders;
+  std::vector<std::string> names(wanted.begin(), wanted.end());
+  for (size_t start = 0; start < names.size(); start += 500) {
+    std::string list;
+    for (size_t i = start; i < std::min(names.size(), start + 500); ++i) list += (i > start ? "," : "") + sql_string(names[i]);
+    auto found = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256",
+                                    location_.database, list));
+    if (!found) return std::unexpected(found.error());
+    for (const auto& row : *found) {
+      if (row.size() >= 2) ders[row[0]] = clickhouse::unhex(row[1]);
+    }
+  }
+  return ders;
+}
+
+Result<std::optional<StoredResult>> ClickHouseStore::example_intercepted(const std::string& issuer_sha256) {
+  const std::string& db = location_.database;
+  auto rows = select(fmt::format("SELECT ip, port, sni, time, verdict, chain, measurement{} FROM {}.results WHERE verdict = "
+                                 "'intercepted' AND issuer = {} AND scan_id GLOBAL IN {} ORDER BY time DESC, ip, port, sni, measurement LIMIT 1",
+                                 facts::select_list(facts::kResultColumns, "{}"), db, sql_string(issuer_sha256), live_scans(db)));
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty() || rows->front().size() < 7 + facts::kResultColumnCount) return std::optional<StoredResult>();
+  auto& row = rows->front();
+  StoredResult result{std::move(row[0]), static_cast<uint16_t>(to_int(row[1])), std::move(row[2]), from_datetime(row[3]),
+                      std::move(row[4]), {}, {}, std::move(row[6]), facts::read_facts(std::span(row).subspan(7))};
+  const auto chain = clickhouse::parse_array(row[5]);
+  auto ders = certificates(std::set<std::string>(chain.begin(), chain.end()));
+  if (!ders) return std::unexpected(ders.error());
+  for (const auto& sha : chain) {
+    const auto der = ders->find(sha);
+    if (der == ders->end()) return make_error(ErrorCode::kParseError, fmt::format("{}: certificate {} is not stored", uri_, sha));
+    result.certificates.emplace_back(sha, der->second);
+  }
+  return std::optional<StoredResult>(std::move(result));
+}
+
 Result<void> ClickHouseStore::put_monitor(const MonitorRow& monitor) { return write_monitor(monitor); }
 
 Result<void> ClickHouseStore::put_scan(const ScanRow& scan) { return write_scan(scan, false); }
 
 Result<void> ClickHouseStore::put_events(int64_t monitor_id, std::span<const StoredEvent> events) {
   return write_events(monitor_id, 0, events);
+}
+
+// `store migrate`: each result written before typed facts is written again with them, from the JSON it kept
+// (readers take the typed row of a key: argMax by `typed`; merges keep the later row); each finished scan
+// gets its tally from its summary in a new version of its row. Then the database is marked typed.
+Result<MigrationReport> ClickHouseStore::migrate() {
+  auto version = select(fmt::format("SELECT max(version) FROM {}.schema_info", location_.database));
+  if (!version) return std::unexpected(version.error());
+  if (!version->empty() && !version->front().empty() && to_int(version->front()[0]) >= facts::kTypedVersion) {
+    return MigrationReport{0, 0, true};
+  }
+  auto scans = scan_rows();
+  if (!scans) return std::unexpected(scans.error());
+  MigrationReport report;
+  for (auto& scan : *scans) {
+    auto visited = for_each_result(scan.id, 4096, [&](std::span<const StoredResult> batch) -> Result<void> {
+      std::vector<StoredResult> typed(batch.begin(), batch.end());
+      for (auto& result : typed) result.facts = facts_from_result_json(result.result_json);
+      auto added = add_results(scan.id, typed);
+      if (!added) return std::unexpected(added.error());
+      report.results += static_cast<int64_t>(typed.size());
+      return {};
+    });
+    if (!visited) return std::unexpected(visited.error());
+    if (scan.finished_at.empty() || scan.tally) continue;
+    scan.tally = tally_from_summary_json(scan.summary_json);
+    if (!scan.tally) continue;
+    if (auto written = write_scan(scan, false); !written) return std::unexpected(written.error());
+    ++report.scans;
+  }
+  if (auto marked = mark_typed(); !marked) return std::unexpected(marked.error());
+  return report;
 }
 
 Result<std::map<std::string, int64_t>> ClickHouseStore::counts() {

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -29,22 +31,25 @@ Result<ClickHouseLocation> parse_clickhouse_uri(std::string_view uri);
 
 class ClickHouseStore final : public Store {
  public:
-  static Result<std::unique_ptr<ClickHouseStore>> open(const std::string& uri);
+  // A database written by an earlier version is refused unless `for_migration`.
+  static Result<std::unique_ptr<ClickHouseStore>> open(const std::string& uri, bool for_migration = false);
 
   Result<ScanRecord> begin_scan(const std::string& parameters, bool resume) override;
   Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
   Result<void> check_invariants(int64_t scan_id, std::span<const StoredResult> results);
   Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
-  Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
+  Result<void> finish_scan(int64_t scan_id, const ScanTally& tally, const std::string& summary_json) override;
   Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) override;
   Result<ScanRecord> begin_round(int64_t monitor_id, int round, const std::string& parameters) override;
-  Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
-                            const std::string& memory_json, std::span<const StoredEvent> events) override;
+  Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const ScanTally& tally,
+                            const std::string& summary_json, const std::string& memory_json,
+                            std::span<const StoredEvent> events) override;
   Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) override;
   Result<std::vector<IssuerUse>> intercepting_issuers() override;
   Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                  const std::string& to) override;
-  Result<std::vector<std::string>> intercepted_results(int64_t scan_id, size_t limit) override;
+  Result<std::vector<StoredResult>> intercepted_results(int64_t scan_id, size_t limit) override;
+  Result<std::optional<StoredResult>> example_intercepted(const std::string& issuer_sha256) override;
   Result<void> add_traces(std::span<const StoredTrace> traces) override;
   Result<std::vector<StoredTrace>> traces() override;
   Result<std::vector<ScanRow>> scan_rows() override;
@@ -56,11 +61,16 @@ class ClickHouseStore final : public Store {
   Result<void> put_scan(const ScanRow& scan) override;
   Result<void> put_events(int64_t monitor_id, std::span<const StoredEvent> events) override;
   Result<std::map<std::string, int64_t>> counts() override;
+  Result<MigrationReport> migrate() override;
   std::string location() const override { return uri_; }
 
  private:
   ClickHouseStore(std::string uri, ClickHouseLocation location);
   Result<void> create_schema();
+  Result<void> add_columns();
+  Result<void> check_version(bool for_migration);
+  Result<void> mark_typed();
+  Result<std::unordered_map<std::string, std::vector<uint8_t>>> certificates(const std::set<std::string>& wanted);
   Result<std::vector<std::vector<std::string>>> select(const std::string& sql);
   Result<void> write_scan(const ScanRow& scan, bool deleted);
   Result<void> write_monitor(const MonitorRow& monitor);

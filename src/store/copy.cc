@@ -26,6 +26,7 @@ Result<CopyReport> copy_store(Store& from, Store& to, size_t page, const std::fu
     ScanRow unfinished = scan;
     unfinished.finished_at.clear();
     unfinished.summary_json.clear();
+    unfinished.tally.reset();
     if (auto put = to.put_scan(unfinished); !put) return std::unexpected(put.error());
     int64_t copied = 0;
     auto visited = from.for_each_result(scan.id, page, [&](std::span<const StoredResult> batch) -> Result<void> {

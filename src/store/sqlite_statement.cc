@@ -48,6 +48,11 @@ SqliteStatement& SqliteStatement::bind(int index, std::span<const uint8_t> blob)
   return *this;
 }
 
+SqliteStatement& SqliteStatement::bind(int index, double value) {
+  check_bind(sqlite3_bind_double(handle_, index, value), index);
+  return *this;
+}
+
 SqliteStatement& SqliteStatement::bind_null(int index) {
   check_bind(sqlite3_bind_null(handle_, index), index);
   return *this;

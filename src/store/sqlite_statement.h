@@ -35,6 +35,10 @@ class SqliteStatement {
   SqliteStatement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
   SqliteStatement& bind(int index, std::string_view text);
   SqliteStatement& bind(int index, std::span<const uint8_t> blob);
+  SqliteStatement& bind(int index, double value);
+  SqliteStatement& bind(int index, const std::optional<double>& value) {
+    return value ? bind(index, *value) : bind_null(index);
+  }
   SqliteStatement& bind_null(int index);
   // Every parameter in order from 1.
   template <typename... Values>
@@ -53,6 +57,10 @@ class SqliteStatement {
 
   int64_t column_int64(int column) const { return sqlite3_column_int64(handle_, column); }
   int column_int(int column) const { return sqlite3_column_int(handle_, column); }
+  double column_double(int column) const { return sqlite3_column_double(handle_, column); }
+  std::optional<double> column_optional_double(int column) const {
+    return column_is_null(column) ? std::nullopt : std::optional<double>(column_double(column));
+  }
   bool column_is_null(int column) const { return sqlite3_column_type(handle_, column) == SQLITE_NULL; }
   std::string column_text(int column) const;
   std::vector<uint8_t> column_blob(int column) const;

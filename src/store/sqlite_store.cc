@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "core/time.h"
+#include "store/legacy_json.h"
+#include "store/sqlite_facts.h"
 #include "store/sqlite_statement.h"
 
 namespace mitmscope {
@@ -77,7 +79,19 @@ CREATE TABLE IF NOT EXISTS traces (
   result TEXT NOT NULL,
   PRIMARY KEY (run, ip, port, sni)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scan_groups (
+  scan_id INTEGER NOT NULL REFERENCES scans(id),
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hosts INTEGER NOT NULL,
+  eligible INTEGER NOT NULL,
+  intercepted INTEGER NOT NULL,
+  PRIMARY KEY (scan_id, kind, key)
+) WITHOUT ROWID;
 )sql";
+
+namespace columns = sqlite_facts;
 
 
 }  // namespace
@@ -98,7 +112,7 @@ Result<void> SqliteStore::execute(const std::string& sql) {
   return {};
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path, bool for_migration) {
   sqlite3* database = nullptr;
   if (sqlite3_open_v2(path.c_str(), &database, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const std::string message = database ? sqlite3_errmsg(database) : "out of memory";
@@ -116,7 +130,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
       sqlite3_close(database);
       return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot open the read-only store: {}", path.string(), message));
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(database, path.string()));
+    std::unique_ptr<SqliteStore> store(new SqliteStore(database, path.string()));
+    if (auto typed = store->check_version(false); !typed) return std::unexpected(typed.error());
+    return store;
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(database, path.string()));
   sqlite3_busy_timeout(database, 5000);
@@ -125,38 +141,63 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     return std::unexpected(result.error());
   }
   if (auto result = store->execute(kSchema); !result) return std::unexpected(result.error());
-  if (auto result = store->migrate(); !result) return std::unexpected(result.error());
+  if (auto result = store->add_columns(); !result) return std::unexpected(result.error());
+  if (auto typed = store->check_version(for_migration); !typed) return std::unexpected(typed.error());
   return store;
 }
 
 SqliteStore::~SqliteStore() { sqlite3_close(database_); }
 
-// Stores written before monitors existed get the round columns of `scans`; before `ooni`, the results'
-// measurement column (their unique key stays (scan, ip, port, sni): such a store takes scans, not OONI ingests).
-Result<void> SqliteStore::migrate() {
-  {
-    auto results = prepare("SELECT name FROM pragma_table_info('results')");
-    if (!results) return std::unexpected(results.error());
-    bool has_measurement = false;
-    Result<bool> results_row;
-    while ((results_row = results->step()) && *results_row) {
-      has_measurement |= std::string_view(results->column_text(0)) == "measurement";
-    }
-    if (!has_measurement) {
-      if (auto altered = execute("ALTER TABLE results ADD COLUMN measurement TEXT NOT NULL DEFAULT ''"); !altered) return altered;
-    }
+Result<std::set<std::string>> SqliteStore::column_names(std::string_view table) {
+  auto select = prepare(fmt::format("SELECT name FROM pragma_table_info('{}')", table));
+  if (!select) return std::unexpected(select.error());
+  std::set<std::string> names;
+  Result<bool> row;
+  while ((row = select->step()) && *row) names.insert(select->column_text(0));
+  if (!row) return std::unexpected(row.error());
+  return names;
+}
+
+// Columns later versions added, added to a store that lacks them: the round columns of `scans` (monitors),
+// the results' measurement (OONI; their unique key stays (scan, ip, port, sni): such a store takes scans, not
+// OONI ingests), the typed facts and tallies (empty until written, or filled by `store migrate`).
+Result<void> SqliteStore::add_columns() {
+  auto results = column_names("results");
+  auto scans = column_names("scans");
+  if (!results || !scans) return std::unexpected(!results ? results.error() : scans.error());
+  std::string sql;
+  if (!results->contains("measurement")) sql += "ALTER TABLE results ADD COLUMN measurement TEXT NOT NULL DEFAULT ''; ";
+  if (!scans->contains("monitor_id")) {
+    sql += "ALTER TABLE scans ADD COLUMN monitor_id INTEGER REFERENCES monitors(id); ALTER TABLE scans ADD COLUMN round INTEGER; ";
   }
-  auto columns = prepare("SELECT name FROM pragma_table_info('scans')");
-  if (!columns) return std::unexpected(columns.error());
-  bool has_monitor = false;
-  Result<bool> columns_row;
-  while ((columns_row = columns->step()) && *columns_row) {
-    has_monitor |= std::string_view(columns->column_text(0)) == "monitor_id";
+  for (const auto& column : columns::kResultColumns) {
+    if (!results->contains(std::string(column.name))) sql += fmt::format("ALTER TABLE results ADD COLUMN {} {}; ", column.name, column.type);
   }
-  if (has_monitor) return {};
-  return execute("ALTER TABLE scans ADD COLUMN monitor_id INTEGER REFERENCES monitors(id); "
-                 "ALTER TABLE scans ADD COLUMN round INTEGER; "
-                 "CREATE INDEX IF NOT EXISTS scans_by_round ON scans(monitor_id, round);");
+  for (const auto& column : columns::kScanColumns) {
+    if (!scans->contains(std::string(column.name))) sql += fmt::format("ALTER TABLE scans ADD COLUMN {} {}; ", column.name, column.type);
+  }
+  sql += "CREATE INDEX IF NOT EXISTS scans_by_round ON scans(monitor_id, round);";
+  return execute(sql);
+}
+
+Result<int64_t> SqliteStore::single_number(const std::string& sql) {
+  auto select = prepare(sql);
+  if (!select) return std::unexpected(select.error());
+  auto row = select->step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? select->column_int64(0) : 0;
+}
+
+// A store with results or finished scans from before typed facts is refused until `store migrate` fills them;
+// an empty one is typed from the start.
+Result<void> SqliteStore::check_version(bool for_migration) {
+  auto version = single_number("PRAGMA user_version");
+  if (!version) return std::unexpected(version.error());
+  if (*version >= columns::kTypedVersion || for_migration) return {};
+  auto old_rows = single_number("SELECT EXISTS (SELECT 1 FROM results) OR EXISTS (SELECT 1 FROM scans WHERE finished_at IS NOT NULL)");
+  if (!old_rows) return std::unexpected(old_rows.error());
+  if (*old_rows) return std::unexpected(needs_migration(path_, "its results and scans have no typed columns"));
+  return execute(fmt::format("PRAGMA user_version = {}", columns::kTypedVersion));
 }
 
 Result<void> SqliteStore::in_transaction(const std::function<Result<void>()>& body) {
@@ -250,8 +291,9 @@ Result<ScanRecord> SqliteStore::begin_round(int64_t monitor_id, int round, const
   return ScanRecord{id, now, parameters, false};
 }
 
-Result<void> SqliteStore::finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
-                                       const std::string& memory_json, std::span<const StoredEvent> events) {
+Result<void> SqliteStore::finish_round(int64_t monitor_id, int64_t scan_id, int round, const ScanTally& tally,
+                                       const std::string& summary_json, const std::string& memory_json,
+                                       std::span<const StoredEvent> events) {
   auto monitor = prepare("UPDATE monitors SET memory = ?, last_round = ? WHERE id = ?");
   auto update = prepare("UPDATE scans SET finished_at = ?, summary = ? WHERE id = ?");
   if (!monitor || !update) return std::unexpected(!monitor ? monitor.error() : update.error());
@@ -261,8 +303,31 @@ Result<void> SqliteStore::finish_round(int64_t monitor_id, int64_t scan_id, int 
     monitor->bind_all(memory_json, int64_t{round}, monitor_id);
     if (auto ran = monitor->run(); !ran) return ran;
     update->bind_all(now, summary_json, scan_id);
-    return update->run();
+    if (auto ran = update->run(); !ran) return ran;
+    return write_tally(scan_id, tally);
   });
+}
+
+// Inside a transaction: the scan's typed counts and its groups, replacing any.
+Result<void> SqliteStore::write_tally(int64_t scan_id, const ScanTally& tally) {
+  auto update = prepare(fmt::format("UPDATE scans SET {} WHERE id = ?", columns::assignments(columns::kScanColumns)));
+  auto clear = prepare("DELETE FROM scan_groups WHERE scan_id = ?");
+  auto insert = prepare("INSERT INTO scan_groups (scan_id, kind, key, name, hosts, eligible, intercepted) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (const auto* statement : {&update, &clear, &insert}) {
+    if (!*statement) return std::unexpected(statement->error());
+  }
+  columns::bind_tally(*update, 1, tally);
+  update->bind(columns::kScanColumnCount + 1, scan_id);
+  if (auto ran = update->run(); !ran) return ran;
+  clear->bind(1, scan_id);
+  if (auto ran = clear->run(); !ran) return ran;
+  for (const auto& group : tally.groups) {
+    insert->reset();
+    insert->bind_all(scan_id, tally_kind_name(group.kind), group.key, group.name, static_cast<int64_t>(group.hosts),
+                     static_cast<int64_t>(group.eligible), static_cast<int64_t>(group.intercepted));
+    if (auto ran = insert->run(); !ran) return ran;
+  }
+  return {};
 }
 
 Result<std::vector<StoredEvent>> SqliteStore::monitor_events(int64_t monitor_id) {
@@ -306,8 +371,9 @@ struct SqliteStore::ResultStatements {
 };
 
 Result<SqliteStore::ResultStatements> SqliteStore::result_statements() {
-  auto result = prepare("INSERT OR IGNORE INTO results (scan_id, ip, port, sni, time, verdict, result, measurement) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  auto result = prepare(fmt::format("INSERT OR IGNORE INTO results (scan_id, ip, port, sni, time, verdict, result, measurement, "
+                                    "{}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {})", columns::column_list(columns::kResultColumns),
+                                    columns::placeholders(columns::kResultColumnCount)));
   auto existing = prepare("SELECT verdict FROM results WHERE scan_id = ? AND ip = ? AND port = ? AND sni = ? AND measurement = ?");
   auto certificate = prepare("INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)");
   auto stored_certificate = prepare("SELECT der FROM certificates WHERE sha256 = ?");
@@ -369,6 +435,7 @@ Result<size_t> SqliteStore::add_results(int64_t scan_id, std::span<const StoredR
       insert.reset();
       insert.bind_all(scan_id, item.ip, int64_t{item.port}, item.sni, item.time, item.verdict, item.result_json,
                       item.measurement);
+      columns::bind_facts(insert, 9, item.facts);
       if (auto ran = insert.run(); !ran) return ran;
       if (sqlite3_changes(database_) == 0) {
         if (auto same = check_same_verdict(*statements, scan_id, item); !same) return same;
@@ -398,15 +465,15 @@ Result<std::set<std::string>> SqliteStore::stored_pairs(int64_t scan_id) {
   return pairs;
 }
 
-Result<void> SqliteStore::finish_scan(int64_t scan_id, const std::string& summary_json) {
+Result<void> SqliteStore::finish_scan(int64_t scan_id, const ScanTally& tally, const std::string& summary_json) {
   const std::string now = format_utc(now_utc());
   auto update = prepare("UPDATE scans SET finished_at = ?, summary = ? WHERE id = ?");
   if (!update) return std::unexpected(update.error());
-  update->bind(1, now);
-  update->bind(2, summary_json);
-  update->bind(3, static_cast<int64_t>(scan_id));
-  if (!update->run()) return std::unexpected(error("cannot finish the scan"));
-  return {};
+  return in_transaction([&]() -> Result<void> {
+    update->bind_all(now, summary_json, scan_id);
+    if (auto ran = update->run(); !ran) return ran;
+    return write_tally(scan_id, tally);
+  });
 }
 
 Result<int64_t> SqliteStore::count(const std::string& table) {
@@ -454,15 +521,51 @@ Result<std::pair<size_t, size_t>> SqliteStore::uses_outside(const std::string& i
                    static_cast<size_t>(select->column_int64(1))};
 }
 
-Result<std::vector<std::string>> SqliteStore::intercepted_results(int64_t scan_id, size_t limit) {
-  auto select = prepare("SELECT result FROM results WHERE scan_id = ? AND verdict = 'intercepted' ORDER BY ip, port, sni LIMIT ?");
+Result<std::vector<StoredResult>> SqliteStore::intercepted_results(int64_t scan_id, size_t limit) {
+  auto select = prepare(fmt::format("SELECT ip, port, sni, time, verdict, measurement, {} FROM results WHERE scan_id = ? AND "
+                                    "verdict = 'intercepted' ORDER BY ip, port, sni, measurement LIMIT ?",
+                                    columns::column_list(columns::kResultColumns)));
   if (!select) return std::unexpected(select.error());
-  select->bind(1, static_cast<int64_t>(scan_id));
-  select->bind(2, static_cast<int64_t>(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
-  std::vector<std::string> out;
+  select->bind_all(scan_id, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  std::vector<StoredResult> out;
   Result<bool> step;
-  while ((step = select->step()) && *step) out.push_back(select->column_text(0));
+  while ((step = select->step()) && *step) {
+    out.push_back({select->column_text(0), static_cast<uint16_t>(select->column_int(1)), select->column_text(2),
+                   select->column_text(3), select->column_text(4), {}, {}, select->column_text(5),
+                   columns::read_facts(*select, 6)});
+  }
   if (!step) return std::unexpected(step.error());
+  return out;
+}
+
+Result<std::optional<StoredResult>> SqliteStore::example_intercepted(const std::string& issuer_sha256) {
+  auto select = prepare(fmt::format("SELECT r.id, r.ip, r.port, r.sni, r.time, r.verdict, r.measurement, {} FROM results r "
+                                    "JOIN result_certificates rc ON rc.result_id = r.id AND rc.position = 1 "
+                                    "WHERE r.verdict = 'intercepted' AND rc.sha256 = ? ORDER BY r.time DESC, r.ip, r.port, r.sni, r.measurement LIMIT 1",
+                                    columns::column_list(columns::kResultColumns, "r.")));
+  if (!select) return std::unexpected(select.error());
+  select->bind(1, issuer_sha256);
+  auto row = select->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<StoredResult>();
+  StoredResult result{select->column_text(1), static_cast<uint16_t>(select->column_int(2)), select->column_text(3),
+                      select->column_text(4), select->column_text(5), {}, {}, select->column_text(6),
+                      columns::read_facts(*select, 7)};
+  auto chain = chain_of(select->column_int64(0));
+  if (!chain) return std::unexpected(chain.error());
+  result.certificates = std::move(*chain);
+  return std::optional<StoredResult>(std::move(result));
+}
+
+Result<std::vector<std::pair<std::string, std::vector<uint8_t>>>> SqliteStore::chain_of(int64_t result_id) {
+  auto chain = prepare("SELECT rc.sha256, c.der FROM result_certificates rc JOIN certificates c ON c.sha256 = rc.sha256 "
+                       "WHERE rc.result_id = ? ORDER BY rc.position");
+  if (!chain) return std::unexpected(chain.error());
+  chain->bind(1, result_id);
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
+  Result<bool> row;
+  while ((row = chain->step()) && *row) out.emplace_back(chain->column_text(0), chain->column_blob(1));
+  if (!row) return std::unexpected(row.error());
   return out;
 }
 
@@ -506,16 +609,37 @@ Result<std::vector<StoredTrace>> SqliteStore::traces() {
 }
 
 Result<std::vector<ScanRow>> SqliteStore::scan_rows() {
-  auto select = prepare("SELECT id, started_at, finished_at, parameters, summary, monitor_id, round FROM scans ORDER BY id");
+  auto select = prepare(fmt::format("SELECT id, started_at, finished_at, parameters, summary, monitor_id, round, {} FROM scans "
+                                    "ORDER BY id", columns::column_list(columns::kScanColumns)));
   if (!select) return std::unexpected(select.error());
   std::vector<ScanRow> out;
+  std::map<int64_t, size_t> by_id;
   Result<bool> step;
   while ((step = select->step()) && *step) {
+    by_id[select->column_int64(0)] = out.size();
     out.push_back({select->column_int64(0), select->column_text(1), select->column_text(2), select->column_text(3), select->column_text(4),
-                   select->column_int64(5), select->column_int(6)});
+                   select->column_int64(5), select->column_int(6), columns::read_tally(*select, 7)});
   }
   if (!step) return std::unexpected(step.error());
+  if (auto grouped = read_groups(out, by_id); !grouped) return std::unexpected(grouped.error());
   return out;
+}
+
+Result<void> SqliteStore::read_groups(std::vector<ScanRow>& scans, const std::map<int64_t, size_t>& by_id) {
+  auto select = prepare("SELECT scan_id, kind, key, name, hosts, eligible, intercepted FROM scan_groups ORDER BY scan_id, kind, key");
+  if (!select) return std::unexpected(select.error());
+  Result<bool> step;
+  while ((step = select->step()) && *step) {
+    const auto scan = by_id.find(select->column_int64(0));
+    const auto kind = tally_kind_from_name(select->column_text(1));
+    if (scan == by_id.end() || !kind || !scans[scan->second].tally) continue;
+    scans[scan->second].tally->groups.push_back({*kind, select->column_text(2), select->column_text(3),
+                                                 static_cast<size_t>(select->column_int64(4)),
+                                                 static_cast<size_t>(select->column_int64(5)),
+                                                 static_cast<size_t>(select->column_int64(6))});
+  }
+  if (!step) return std::unexpected(step.error());
+  return {};
 }
 
 Result<std::vector<MonitorRow>> SqliteStore::monitor_rows() {
@@ -546,8 +670,9 @@ Result<std::vector<std::pair<int64_t, StoredEvent>>> SqliteStore::event_rows() {
 
 Result<void> SqliteStore::for_each_result(int64_t scan_id, size_t page,
                                           const std::function<Result<void>(std::span<const StoredResult>)>& visit) {
-  auto select = prepare("SELECT id, ip, port, sni, time, verdict, result, measurement FROM results WHERE scan_id = ? "
-                     "ORDER BY ip, port, sni, measurement");
+  auto select = prepare(fmt::format("SELECT id, ip, port, sni, time, verdict, result, measurement, {} FROM results "
+                                    "WHERE scan_id = ? ORDER BY ip, port, sni, measurement",
+                                    columns::column_list(columns::kResultColumns)));
   if (!select) return std::unexpected(select.error());
   auto chain = prepare("SELECT rc.sha256, c.der FROM result_certificates rc JOIN certificates c ON c.sha256 = rc.sha256 "
                      "WHERE rc.result_id = ? ORDER BY rc.position");
@@ -557,7 +682,8 @@ Result<void> SqliteStore::for_each_result(int64_t scan_id, size_t page,
   Result<bool> step;
   while ((step = select->step()) && *step) {
     StoredResult result{select->column_text(1), static_cast<uint16_t>(select->column_int(2)), select->column_text(3),
-                        select->column_text(4), select->column_text(5), select->column_text(6), {}, select->column_text(7)};
+                        select->column_text(4), select->column_text(5), select->column_text(6), {}, select->column_text(7),
+                        columns::read_facts(*select, 8)};
     chain->reset();
     chain->bind(1, select->column_int64(0));
     Result<bool> chain_row;
@@ -619,12 +745,76 @@ Result<void> SqliteStore::put_scan(const ScanRow& scan) {
     insert->bind_null(6);
     insert->bind_null(7);
   }
-  if (!insert->run()) return std::unexpected(error(fmt::format("cannot store scan {}", scan.id)));
-  return {};
+  return in_transaction([&]() -> Result<void> {
+    if (!insert->run()) return std::unexpected(error(fmt::format("cannot store scan {}", scan.id)));
+    return scan.tally ? write_tally(scan.id, *scan.tally) : Result<void>{};
+  });
 }
 
 Result<void> SqliteStore::put_events(int64_t monitor_id, std::span<const StoredEvent> events) {
   return in_transaction([&] { return insert_events(monitor_id, events); });
+}
+
+// `store migrate`: every result and finished scan written before typed facts gets them from the JSON it kept,
+// in one transaction; then the store is marked typed.
+Result<MigrationReport> SqliteStore::migrate() {
+  auto version = single_number("PRAGMA user_version");
+  if (!version) return std::unexpected(version.error());
+  if (*version >= columns::kTypedVersion) return MigrationReport{0, 0, true};
+  MigrationReport report;
+  auto done = in_transaction([&]() -> Result<void> {
+    auto results = migrate_results();
+    if (!results) return std::unexpected(results.error());
+    auto scans = migrate_scans();
+    if (!scans) return std::unexpected(scans.error());
+    report = {*results, *scans, false};
+    return execute(fmt::format("PRAGMA user_version = {}", columns::kTypedVersion));
+  });
+  if (!done) return std::unexpected(done.error());
+  return report;
+}
+
+// In pages by id: a page is read whole before its rows are updated (SQLite does not promise what a statement
+// sees of rows changed while it steps).
+Result<int64_t> SqliteStore::migrate_results() {
+  constexpr int64_t kPage = 4096;
+  auto select = prepare("SELECT id, result FROM results WHERE id > ? ORDER BY id LIMIT ?");
+  auto update = prepare(fmt::format("UPDATE results SET {} WHERE id = ?", columns::assignments(columns::kResultColumns)));
+  if (!select || !update) return std::unexpected(!select ? select.error() : update.error());
+  int64_t migrated = 0, after = 0;
+  while (true) {
+    std::vector<std::pair<int64_t, ResultFacts>> page;
+    select->reset();
+    select->bind_all(after, kPage);
+    Result<bool> step;
+    while ((step = select->step()) && *step) page.emplace_back(select->column_int64(0), facts_from_result_json(select->column_text(1)));
+    if (!step) return std::unexpected(step.error());
+    if (page.empty()) return migrated;
+    for (const auto& [id, facts] : page) {
+      update->reset();
+      columns::bind_facts(*update, 1, facts);
+      update->bind(columns::kResultColumnCount + 1, id);
+      if (auto ran = update->run(); !ran) return std::unexpected(ran.error());
+    }
+    migrated += static_cast<int64_t>(page.size());
+    after = page.back().first;
+  }
+}
+
+Result<int64_t> SqliteStore::migrate_scans() {
+  auto select = prepare("SELECT id, summary FROM scans WHERE finished_at IS NOT NULL AND hosts IS NULL");
+  if (!select) return std::unexpected(select.error());
+  std::vector<std::pair<int64_t, ScanTally>> tallies;
+  Result<bool> step;
+  while ((step = select->step()) && *step) {
+    auto tally = tally_from_summary_json(select->column_text(1));
+    if (tally) tallies.emplace_back(select->column_int64(0), std::move(*tally));
+  }
+  if (!step) return std::unexpected(step.error());
+  for (const auto& [id, tally] : tallies) {
+    if (auto written = write_tally(id, tally); !written) return std::unexpected(written.error());
+  }
+  return static_cast<int64_t>(tallies.size());
 }
 
 Result<std::map<std::string, int64_t>> SqliteStore::counts() {

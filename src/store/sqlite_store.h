@@ -15,22 +15,25 @@ namespace mitmscope {
 
 class SqliteStore final : public Store {
  public:
-  static Result<std::unique_ptr<SqliteStore>> open(const std::filesystem::path& path);
+  // A store written by an earlier version is refused unless `for_migration`.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::filesystem::path& path, bool for_migration = false);
   ~SqliteStore() override;
 
   Result<ScanRecord> begin_scan(const std::string& parameters, bool resume) override;
   Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) override;
   Result<std::set<std::string>> stored_pairs(int64_t scan_id) override;
-  Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) override;
+  Result<void> finish_scan(int64_t scan_id, const ScanTally& tally, const std::string& summary_json) override;
   Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) override;
   Result<ScanRecord> begin_round(int64_t monitor_id, int round, const std::string& parameters) override;
-  Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
-                            const std::string& memory_json, std::span<const StoredEvent> events) override;
+  Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const ScanTally& tally,
+                            const std::string& summary_json, const std::string& memory_json,
+                            std::span<const StoredEvent> events) override;
   Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) override;
   Result<std::vector<IssuerUse>> intercepting_issuers() override;
   Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                  const std::string& to) override;
-  Result<std::vector<std::string>> intercepted_results(int64_t scan_id, size_t limit) override;
+  Result<std::vector<StoredResult>> intercepted_results(int64_t scan_id, size_t limit) override;
+  Result<std::optional<StoredResult>> example_intercepted(const std::string& issuer_sha256) override;
   Result<void> add_traces(std::span<const StoredTrace> traces) override;
   Result<std::vector<StoredTrace>> traces() override;
   Result<std::vector<ScanRow>> scan_rows() override;
@@ -42,6 +45,7 @@ class SqliteStore final : public Store {
   Result<void> put_scan(const ScanRow& scan) override;
   Result<void> put_events(int64_t monitor_id, std::span<const StoredEvent> events) override;
   Result<std::map<std::string, int64_t>> counts() override;
+  Result<MigrationReport> migrate() override;
   std::string location() const override { return path_; }
 
   // For tests: rows of one table.
@@ -53,7 +57,15 @@ class SqliteStore final : public Store {
   // BEGIN IMMEDIATE, body, COMMIT; ROLLBACK when either fails.
   Result<void> in_transaction(const std::function<Result<void>()>& body);
   Result<void> insert_events(int64_t monitor_id, std::span<const StoredEvent> events);
-  Result<void> migrate();
+  Result<std::set<std::string>> column_names(std::string_view table);
+  Result<void> add_columns();
+  Result<int64_t> single_number(const std::string& sql);
+  Result<void> check_version(bool for_migration);
+  Result<void> write_tally(int64_t scan_id, const ScanTally& tally);
+  Result<void> read_groups(std::vector<ScanRow>& scans, const std::map<int64_t, size_t>& by_id);
+  Result<int64_t> migrate_results();
+  Result<std::vector<std::pair<std::string, std::vector<uint8_t>>>> chain_of(int64_t result_id);
+  Result<int64_t> migrate_scans();
   Result<SqliteStatement> prepare(std::string_view sql);
   struct ResultStatements;
   Result<ResultStatements> result_statements();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "store/clickhouse_store.h"
 #include "store/sqlite_store.h"
 
@@ -29,7 +31,7 @@ Result<std::vector<StoredScan>> Store::scans() {
     const auto name = names->find(row.monitor_id);
     out.push_back({row.id, std::move(row.started_at), std::move(row.finished_at),
                    row.monitor_id && name != names->end() ? name->second : std::string(), row.round,
-                   std::move(row.summary_json), std::move(row.parameters)});
+                   std::move(row.tally), std::move(row.parameters)});
   }
   return out;
 }
@@ -49,15 +51,21 @@ Result<std::vector<std::pair<std::string, StoredEvent>>> Store::all_events() {
   return out;
 }
 
-Result<std::unique_ptr<Store>> open_store(const std::string& spec) {
+Error needs_migration(const std::string& location, std::string_view what) {
+  return {ErrorCode::kInvalidArgument,
+          fmt::format("{}: written by an earlier version of mitmscope: {}. Run `mitmscope store migrate {}` once "
+                      "to add them from the stored JSON (nothing is lost), then run this again", location, what, location)};
+}
+
+Result<std::unique_ptr<Store>> open_store(const std::string& spec, bool for_migration) {
   if (spec.starts_with("clickhouse://")) {
-    auto store = ClickHouseStore::open(spec);
+    auto store = ClickHouseStore::open(spec, for_migration);
     if (!store) return std::unexpected(store.error());
     return std::unique_ptr<Store>(std::move(*store));
   }
   const std::string path = spec.starts_with("sqlite://") ? spec.substr(9) : spec;
   if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "--store: empty path");
-  auto store = SqliteStore::open(path);
+  auto store = SqliteStore::open(path, for_migration);
   if (!store) return std::unexpected(store.error());
   return std::unique_ptr<Store>(std::move(*store));
 }

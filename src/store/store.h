@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "store/result_facts.h"
 
 namespace mitmscope {
 
@@ -33,13 +34,14 @@ struct StoredResult {
   std::string sni;
   std::string time;
   std::string verdict;
-  std::string result_json;     // the whole output object
+  std::string result_json;     // the whole output object: a rendering, kept; readers use `facts`
   // sha256 hex, DER; leaf first, as sent; a lone leaf signed by a registry certificate gets that certificate as
   // its issuer (position 1): see cli/scan_round.cc, stored_chain
   std::vector<std::pair<std::string, std::vector<uint8_t>>> certificates;
   // Which measurement of (ip, port, sni) this is, when a source holds many (OONI: "report_id/file:line/handshake");
   // empty for scans, which hold one result per pair.
   std::string measurement;
+  ResultFacts facts;
 };
 
 // A monitor: a named series of rounds (each round a scan). `memory` is the event derivation's
@@ -68,16 +70,23 @@ struct StoredScan {
   std::string finished_at;          // empty: unfinished
   std::string monitor;              // empty: a plain scan
   int round = 0;
-  std::string summary_json;
+  std::optional<ScanTally> tally;   // empty: unfinished (or finished by an earlier version, before `store migrate`)
   std::string parameters;
 };
 
 // Rows as stored, ids included: what `store copy` reads from one store and puts into another.
 struct ScanRow {
   int64_t id = 0;
-  std::string started_at, finished_at, parameters, summary_json;
+  std::string started_at, finished_at, parameters, summary_json;   // summary_json: the printed summary, kept
   int64_t monitor_id = 0;           // 0: a plain scan
   int round = 0;
+  std::optional<ScanTally> tally;
+};
+
+// What `store migrate` did: results and scans given their typed facts from the JSON an earlier version wrote.
+struct MigrationReport {
+  int64_t results = 0, scans = 0;
+  bool already_typed = false;
 };
 
 struct MonitorRow {
@@ -117,7 +126,8 @@ class Store {
   virtual Result<size_t> add_results(int64_t scan_id, std::span<const StoredResult> results) = 0;
   // "ip:port sni" of every result already stored for the scan.
   virtual Result<std::set<std::string>> stored_pairs(int64_t scan_id) = 0;
-  virtual Result<void> finish_scan(int64_t scan_id, const std::string& summary_json) = 0;
+  // `tally` is what report reads; `summary_json` (the summary as printed) is kept beside it.
+  virtual Result<void> finish_scan(int64_t scan_id, const ScanTally& tally, const std::string& summary_json) = 0;
 
   // The monitor of this name, created when new; refused when it exists with other parameters.
   virtual Result<MonitorRecord> open_monitor(const std::string& name, const std::string& parameters) = 0;
@@ -125,8 +135,9 @@ class Store {
   // removed with its results first, so the round is measured again whole, under its number.
   virtual Result<ScanRecord> begin_round(int64_t monitor_id, int round, const std::string& parameters) = 0;
   // Finishes the round's scan, stores its events and the monitor's memory, in one transaction.
-  virtual Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const std::string& summary_json,
-                                    const std::string& memory_json, std::span<const StoredEvent> events) = 0;
+  virtual Result<void> finish_round(int64_t monitor_id, int64_t scan_id, int round, const ScanTally& tally,
+                                    const std::string& summary_json, const std::string& memory_json,
+                                    std::span<const StoredEvent> events) = 0;
   virtual Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) = 0;
 
   // Every scan with its monitor's name, by id.
@@ -138,9 +149,12 @@ class Store {
   // Intercepted results signed by this issuer whose time is before `from` or after `to` (UTC text).
   virtual Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                          const std::string& to) = 0;
-  // The whole result JSON of the intercepted results of a scan, the first `limit` in (ip, port, sni)
+  // The latest intercepted result (of a live scan) whose leaf this issuer signed, with its chain: the forged chain
+  // the report draws. Ties in time go to the first in (ip, port, sni) order, in every store alike. Empty when none.
+  virtual Result<std::optional<StoredResult>> example_intercepted(const std::string& issuer_sha256) = 0;
+  // The intercepted results of a scan with their facts (no JSON, no chain), the first `limit` in (ip, port, sni)
   // order (the interceptor's profile).
-  virtual Result<std::vector<std::string>> intercepted_results(int64_t scan_id, size_t limit) = 0;
+  virtual Result<std::vector<StoredResult>> intercepted_results(int64_t scan_id, size_t limit) = 0;
 
   // Traces: stored as they finish, read back whole.
   virtual Result<void> add_traces(std::span<const StoredTrace> traces) = 0;
@@ -161,12 +175,20 @@ class Store {
   // Rows per table (scans, monitors, events, results, certificates, traces), as readers see them.
   virtual Result<std::map<std::string, int64_t>> counts() = 0;
 
+  // Gives results and scans written by an earlier version (JSON only) their typed facts. A store that needs it
+  // is refused by every other command, with a message naming this one.
+  virtual Result<MigrationReport> migrate() = 0;
+
   // Where this store is, for messages ("clickhouse://127.0.0.1:8123/mitmscope", a file path).
   virtual std::string location() const = 0;
 };
 
 // `--store` argument: clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME] for ClickHouse,
-// anything else a SQLite file (sqlite:// prefix allowed).
-Result<std::unique_ptr<Store>> open_store(const std::string& spec);
+// anything else a SQLite file (sqlite:// prefix allowed). A store written by an earlier version is refused
+// unless `for_migration` (`store migrate`).
+Result<std::unique_ptr<Store>> open_store(const std::string& spec, bool for_migration = false);
+
+// The refusal of a store that needs `store migrate`.
+Error needs_migration(const std::string& location, std::string_view what);
 
 }  // namespace mitmscope

@@ -11,6 +11,7 @@
 #include "store/clickhouse_store.h"
 #include "store/copy.h"
 #include "store/sqlite_store.h"
+#include "support/earlier_version.h"
 #include "support/test_pki.h"
 
 namespace mitmscope {
@@ -114,13 +115,17 @@ TEST_P(StoreContract, ResumeFindsTheUnfinishedScanWithTheSameParameters) {
   EXPECT_EQ(store_->begin_scan("P", true)->id, id);
   EXPECT_NE(store_->begin_scan("other parameters", true)->id, id);
   EXPECT_EQ(store_->stored_pairs(id)->size(), 1u);
-  ASSERT_TRUE(store_->finish_scan(id, R"({"hosts":1})"));
+  ASSERT_TRUE(store_->finish_scan(id, ScanTally{ScanSource::kScan, 1, 1, 1, 0, {{TallyKind::kTag, "AS9198", "", 1, 1, 0}}},
+                                  R"({"hosts":1})"));
   EXPECT_NE(store_->begin_scan("P", true)->id, id) << "a finished scan is not resumed";
   const auto scans = store_->scans();
   ASSERT_TRUE(scans);
   ASSERT_GE(scans->size(), 1u);
   EXPECT_EQ(scans->front().id, id);
-  EXPECT_EQ(scans->front().summary_json, R"({"hosts":1})");
+  ASSERT_TRUE(scans->front().tally);
+  EXPECT_EQ(scans->front().tally->hosts, 1u);
+  ASSERT_EQ(scans->front().tally->groups.size(), 1u);
+  EXPECT_EQ(scans->front().tally->groups[0].key, "AS9198");
   EXPECT_FALSE(scans->front().finished_at.empty());
 }
 
@@ -132,7 +137,7 @@ TEST_P(StoreContract, AnInterruptedRoundIsMeasuredAgainWholeUnderItsNumber) {
   auto first = store_->begin_round(monitor->id, 1, "{}");
   ASSERT_TRUE(first);
   const std::vector<StoredEvent> events = {{1, "2026-11-21T00:00:00Z", "baseline", "global", "{}"}};
-  ASSERT_TRUE(store_->finish_round(monitor->id, first->id, 1, R"({"intercepted_hosts":4})", R"({"memory":1})", events));
+  ASSERT_TRUE(store_->finish_round(monitor->id, first->id, 1, ScanTally{}, "", R"({"memory":1})", events));
   // Round 2 stores a result and an event, then the process dies before the round is committed.
   auto second = store_->begin_round(monitor->id, 2, "{}");
   ASSERT_TRUE(second);
@@ -155,7 +160,7 @@ TEST_P(StoreContract, AnInterruptedRoundIsMeasuredAgainWholeUnderItsNumber) {
   EXPECT_FALSE(store_->open_monitor("kz", R"({"every_ms":2000})")) << "same name, other inputs: refused";
   const std::vector<StoredEvent> round_two = {{2, "2026-11-21T00:00:02Z", "interception_stopped", "global", R"({"a":1})"},
                                               {2, "2026-11-21T00:00:02Z", "hosts_stopped", "AS9198", R"({"b":2})"}};
-  ASSERT_TRUE(store_->finish_round(monitor->id, again->id, 2, "{}", R"({"memory":2})", round_two));
+  ASSERT_TRUE(store_->finish_round(monitor->id, again->id, 2, ScanTally{}, "{}", R"({"memory":2})", round_two));
   const auto stored = store_->monitor_events(monitor->id);
   ASSERT_TRUE(stored);
   ASSERT_EQ(stored->size(), 3u);
@@ -229,7 +234,9 @@ TEST_P(StoreContract, CopyToSqliteAndBackKeepsEveryRow) {
                                                  result("10.0.0.1", "a.com", "2019-07-18T10:00:00Z", "intercepted", {"l1", "ii"}),
                                                  result("10.0.0.2", "b.com", "2019-07-18T10:00:01Z", "clean", {"l2"})}));
   const std::vector<StoredEvent> events = {{1, "2019-07-18T10:00:02Z", "baseline", "global", "{}"}};
-  ASSERT_TRUE(store_->finish_round(monitor->id, round->id, 1, R"({"hosts":2})", R"({"m":1})", events));
+  const ScanTally copied_tally{ScanSource::kScan, 2, 2, 2, 1,
+                               {{TallyKind::kAs, "AS9198", "JSC Kazakhtelecom", 2, 2, 1}, {TallyKind::kDomain, "a.com", "", 0, 0, 1}}};
+  ASSERT_TRUE(store_->finish_round(monitor->id, round->id, 1, copied_tally, R"({"hosts":2})", R"({"m":1})", events));
   ASSERT_TRUE(store_->add_traces(std::vector<StoredTrace>{
       {1, "2019-07-18T10:00:03Z", "10.0.0.1", 443, "a.com", "in_path_injector", 4, 7, "r1", "r2", "{}"}}));
   auto copy = SqliteStore::open(directory_.path() / "copy.db");
@@ -245,7 +252,7 @@ TEST_P(StoreContract, CopyToSqliteAndBackKeepsEveryRow) {
   ASSERT_EQ(scans->size(), 1u);
   EXPECT_EQ(scans->front().id, round->id) << "ids kept";
   EXPECT_EQ(scans->front().monitor, "kz");
-  EXPECT_EQ(scans->front().summary_json, R"({"hosts":2})");
+  EXPECT_EQ(scans->front().tally, copied_tally) << "the tally and its groups are copied";
   const auto reopened = (*copy)->open_monitor("kz", "{}");
   ASSERT_TRUE(reopened);
   EXPECT_EQ(reopened->last_round, 1);
@@ -253,6 +260,34 @@ TEST_P(StoreContract, CopyToSqliteAndBackKeepsEveryRow) {
   auto again = copy_store(*store_, **copy, 1);
   ASSERT_TRUE(again) << "an interrupted copy can run again: " << again.error().message;
   EXPECT_EQ(again->destination.at("results"), 2) << "and adds nothing twice";
+}
+
+TEST_P(StoreContract, ResultFactsRoundTripTyped) {
+  ASSERT_TRUE(store_);
+  const int64_t id = store_->begin_scan("facts", false)->id;
+  auto forged = result("10.0.0.1", "vk.com", "2019-07-18T10:00:00Z", "intercepted", {"f1", "ii"});
+  forged.facts = {Outcome::kIntercepted, {"AS9198", "kz-north"}, "qaznet-2019", "C=KZ, CN=Security Certificate", "ja3s-hash", "t120200_c02f_4e9", "ja4x-hash",
+                  ForgingFacts{-6.0, std::nullopt, 95, 32, false, "RSA", 2048, "3", {"keyUsage", "extendedKeyUsage"}}};
+  auto clean = result("10.0.0.2", "vk.com", "2019-07-18T10:00:01Z", "clean", {"g1"});
+  clean.facts.outcome = Outcome::kNotIntercepted;
+  clean.facts.networks = {"AS9198"};
+  clean.facts.issuer = "C=US, O=Lab CA";
+  ASSERT_TRUE(store_->add_results(id, std::vector<StoredResult>{forged, clean}));
+  std::vector<StoredResult> back;
+  ASSERT_TRUE(store_->for_each_result(id, 10, [&](std::span<const StoredResult> batch) -> Result<void> {
+    back.insert(back.end(), batch.begin(), batch.end());
+    return {};
+  }));
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].facts, forged.facts) << "a missing shift stays missing, lists keep their order";
+  EXPECT_EQ(back[1].facts, clean.facts);
+  EXPECT_FALSE(back[1].facts.forging);
+  const auto intercepted = store_->intercepted_results(id, 10);
+  ASSERT_TRUE(intercepted);
+  ASSERT_EQ(intercepted->size(), 1u);
+  EXPECT_EQ((*intercepted)[0].ip, "10.0.0.1");
+  EXPECT_EQ((*intercepted)[0].facts, forged.facts);
+  EXPECT_TRUE((*intercepted)[0].result_json.empty()) << "the profile reads facts, not JSON";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values("sqlite", "clickhouse", "clickhouse_cluster"),
@@ -276,6 +311,55 @@ TEST(ClickHouseUri, ParsesServersDatabaseAndCluster) {
       EXPECT_NE(parsed.error().message.find(bad), std::string::npos) << "the message names the argument";
     }
   }
+}
+
+// A database as the version before typed facts made it (its first tables, JSON only), then migrated.
+TEST(ClickHouseStore, ADatabaseOfAnEarlierVersionIsRefusedUntilMigratedAndLosesNothing) {
+  const char* servers = std::getenv("MITMSCOPE_TEST_CLICKHOUSE");
+  if (!servers || !*servers) GTEST_SKIP() << "MITMSCOPE_TEST_CLICKHOUSE (HOST:PORT,HOST:PORT) not set";
+  const std::string server = std::string(servers).substr(0, std::string(servers).find(','));
+  const std::string db = "earlier_" + std::to_string(::getpid());
+  clickhouse::Http http("http://" + server, "", "test");
+  for (const std::string& sql : {
+           "CREATE DATABASE " + db,
+           "CREATE TABLE " + db + ".scans (id Int64, started_at String, finished_at String, parameters String, summary String, "
+               "monitor_id Int64, round Int32, deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY id",
+           "CREATE TABLE " + db + ".results (scan_id Int64, ip String, port UInt16, sni String, time DateTime('UTC'), verdict String, "
+               "issuer String, chain Array(String), result String, measurement String) ENGINE = ReplacingMergeTree "
+               "PARTITION BY toYYYYMM(time) ORDER BY (scan_id, ip, port, sni, measurement)"}) {
+    ASSERT_TRUE(http.query(sql)) << sql;
+  }
+  std::string scan = "1\t2019-07-18T10:00:00Z\t2019-07-18T11:00:00Z\t{}\t";
+  clickhouse::append_tsv(scan, testing::kEarlierSummaryJson);
+  ASSERT_TRUE(http.insert("INSERT INTO " + db + ".scans FORMAT TabSeparated", scan + "\t0\t0\t0\t1\n"));
+  std::string result = "1\t10.0.0.1\t443\tvk.com\t2019-07-18 10:00:00\tintercepted\t\t[]\t";
+  clickhouse::append_tsv(result, testing::kEarlierResultJson);
+  ASSERT_TRUE(http.insert("INSERT INTO " + db + ".results FORMAT TabSeparated", result + "\t\n"));
+
+  const std::string uri = "clickhouse://" + server + "/" + db;
+  auto refused = open_store(uri);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("store migrate"), std::string::npos) << refused.error().message;
+  auto migrating = open_store(uri, true);
+  ASSERT_TRUE(migrating) << migrating.error().message;
+  auto migrated = (*migrating)->migrate();
+  ASSERT_TRUE(migrated) << migrated.error().message;
+  EXPECT_EQ(migrated->results, 1);
+  EXPECT_EQ(migrated->scans, 1);
+  auto store = open_store(uri);
+  ASSERT_TRUE(store) << store.error().message;
+  const auto intercepted = (*store)->intercepted_results(1, 10);
+  ASSERT_TRUE(intercepted);
+  ASSERT_EQ(intercepted->size(), 1u);
+  testing::expect_migrated((*intercepted)[0].facts);
+  EXPECT_EQ((*store)->counts()->at("results"), 1) << "the rewritten result is still one result";
+  const auto scans = (*store)->scans();
+  ASSERT_TRUE(scans);
+  ASSERT_EQ(scans->size(), 1u);
+  ASSERT_TRUE(scans->front().tally);
+  testing::expect_migrated(*scans->front().tally);
+  EXPECT_TRUE((*store)->migrate()->already_typed);
+  http.query("DROP DATABASE " + db);
 }
 
 TEST(ClickHouseStore, AServerThatIsNotThereIsAClearError) {
