@@ -17,7 +17,7 @@ std::string_view chain_role_name(ChainRole role) {
 
 namespace {
 
-constexpr std::string_view kSent = "stored with the result";
+constexpr std::string_view kStoredWithResult = "stored with the result";
 
 // The registry entry that is, or signed, `top`: its certificate, when that is a root above `top`.
 std::optional<ChainLink> registry_root(const Certificate& top, const InterceptorRegistry& registry) {
@@ -37,7 +37,7 @@ std::vector<ChainLink> chain_links(std::span<const Certificate> leaf_first, cons
   for (size_t i = 0; i < leaf_first.size(); ++i) {
     const Certificate& certificate = leaf_first[i];
     const ChainRole role = i == 0 ? ChainRole::kLeaf : certificate.self_signed() ? ChainRole::kRoot : ChainRole::kIntermediate;
-    links.push_back({role, certificate, std::string(kSent)});
+    links.push_back({role, certificate, std::string(kStoredWithResult)});
     if (role == ChainRole::kRoot) break;
   }
   if (!links.empty() && links.back().role != ChainRole::kRoot && registry) {

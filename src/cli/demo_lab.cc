@@ -198,8 +198,6 @@ TraceFindings trace_findings(const std::vector<StoredTrace>& traces) {
   return findings;
 }
 
-Result<std::unique_ptr<Store>> open_demo_store(const std::string& path) { return open_store(path); }
-
 int LabDemo::story() {
   const auto started = std::chrono::steady_clock::now();
   if (const int status = prepare(); status != kExitOk) return status;
@@ -316,7 +314,7 @@ int LabDemo::scan() {
                 "scan.log", true) != 0) {
     return fail_step("scan", "scan.log");
   }
-  auto store = open_demo_store(store_);
+  auto store = open_store(store_);
   auto findings = store ? scan_findings(**store) : Result<ScanFindings>(std::unexpected(store.error()));
   if (!findings) return report_error(findings.error());
   intercepted_ = findings->intercepted_hosts;
@@ -342,7 +340,7 @@ int LabDemo::trace() {
                 "trace.log", true) != 0) {
     return fail_step("trace", "trace.log");
   }
-  auto store = open_demo_store(store_);
+  auto store = open_store(store_);
   auto traces = store ? (*store)->traces() : Result<std::vector<StoredTrace>>(std::unexpected(store.error()));
   if (!traces) return report_error(traces.error());
   const TraceFindings found = trace_findings(*traces);
@@ -385,7 +383,7 @@ int LabDemo::monitor() {
 
 // The monitor's rounds and events, read typed from the store.
 int LabDemo::monitor_findings() {
-  auto store = open_demo_store(store_);
+  auto store = open_store(store_);
   if (!store) return report_error(store.error());
   auto scans = (*store)->scans();
   auto stored_events = (*store)->all_events();
@@ -418,7 +416,7 @@ int LabDemo::report() {
       return fail_step("report", "report.log");
     }
   }
-  auto store = open_demo_store(store_);
+  auto store = open_store(store_);
   auto scans = store ? (*store)->scans() : Result<std::vector<StoredScan>>(std::unexpected(store.error()));
   if (!scans) return report_error(scans.error());
   const auto scanned = std::ranges::find_if(*scans, [](const StoredScan& scan) { return scan.monitor.empty() && scan.tally; });
