@@ -120,4 +120,22 @@ Result<TargetOptions> make_target_options(const EngineCliOptions& options, uint3
   return target_options;
 }
 
+Result<ActiveSetup> load_active_setup(const ActiveInputs& inputs) {
+  auto targets = make_target_options(inputs.engine, inputs.shards, inputs.shard);
+  if (!targets) return std::unexpected(targets.error());
+  std::vector<std::string> domains;
+  if (!inputs.domains.empty()) {
+    auto read = read_domains_reporting(inputs.domains);
+    if (!read) return std::unexpected(read.error());
+    domains = std::move(*read);
+  }
+  auto asn_map = load_asn_map(inputs.pfx2as);
+  if (!asn_map) return std::unexpected(asn_map.error());
+  auto trust = load_trust_context(inputs.trust);
+  if (!trust) return std::unexpected(trust.error());
+  auto client = make_client_context(inputs.engine);
+  if (!client) return std::unexpected(client.error());
+  return ActiveSetup{std::move(*targets), std::move(domains), std::move(*asn_map), std::move(*trust), std::move(*client)};
+}
+
 }  // namespace mitmscope::cli

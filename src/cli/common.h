@@ -27,6 +27,7 @@ enum ExitCode : int {
   kExitUntrusted = 10,     // probe: the chain is not browser-trusted (no known interceptor)
   kExitIntercepted = 11,   // probe: the chain belongs to a known interceptor
   kExitProbeFailed = 12,   // probe: no certificate (refused, timeout, not TLS, alert...)
+  kExitInterrupted = 130,  // SIGINT/SIGTERM: what was measured is written and stored; the run can be resumed
 };
 
 int exit_code_for(const Error& error);
@@ -72,6 +73,25 @@ Result<std::vector<std::string>> read_domains_reporting(const std::string& file)
 // --pfx2as: the prefix table, or nullopt when no file was given.
 Result<std::optional<AsnMap>> load_asn_map(const std::string& file);
 
+// What every active command (scan, monitor, discover, trace) reads before it sends anything: the target policy
+// (with the shard), the domain list (when the command has one), the prefix table, the trust context and the client.
+struct ActiveSetup {
+  TargetOptions targets;
+  std::vector<std::string> domains;
+  std::optional<AsnMap> asn_map;
+  TrustContext trust;
+  TlsClientContext client;
+  const AsnMap* asn() const { return asn_map ? &*asn_map : nullptr; }
+};
+struct ActiveInputs {
+  const EngineCliOptions& engine;
+  const TrustOptions& trust;
+  std::string domains;                   // empty: none read
+  std::string pfx2as;                    // empty: no table
+  uint32_t shards = 1, shard = 0;
+};
+Result<ActiveSetup> load_active_setup(const ActiveInputs& inputs);
+
 // The scan method's flags (scan, monitor): controls, tries, the stateful re-test.
 struct ScanMethodOptions {
   int controls = 2;
@@ -80,7 +100,7 @@ struct ScanMethodOptions {
 };
 void add_scan_method_options(CLI::App& command, ScanMethodOptions& options);
 
-// Stopping a run: run/run.h (stop_requested, stop_on_signals, default_signals).
+// Stopping a run: run/run.h (stop_requested, stop_on_signals, default_signals; Runner and StopScope).
 using run::stop_requested;
 using run::stop_on_signals;
 using run::default_signals;

@@ -8,6 +8,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "detect/discover.h"
+#include "report/scan_output.h"
+#include "run/run.h"
 
 namespace mitmscope::cli {
 namespace {
@@ -17,6 +19,7 @@ struct DiscoverCliOptions {
   std::string domains;
   std::string json;
   std::string list;
+  std::string out;
   DiscoverOptions discover;
   double stateful_delay = 120;
   EngineCliOptions engine;
@@ -37,32 +40,17 @@ nlohmann::ordered_json domain_json(const DiscoveredDomain& entry) {
           {"evidence", entry.reasons}};
 }
 
-int run_discover(DiscoverCliOptions options) {
-  auto targets = make_target_options(options.engine);
-  if (!targets) return report_error(targets.error());
-  auto domains = read_domains_reporting(options.domains);
-  if (!domains) return report_error(domains.error());
-  auto trust = load_trust_context(options.trust);
-  if (!trust) return report_error(trust.error());
-  auto client = make_client_context(options.engine);
-  if (!client) return report_error(client.error());
-  options.discover.engine = engine_options(options.engine);
-  options.discover.seed = options.engine.seed;
-  options.discover.stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000));
-  auto report = discover(options.hosts, *targets, *domains, {trust->trust_store, trust->registry, trust->at}, *client,
-                         options.discover, [](std::string_view line) { fmt::print(stderr, "{}\n", line); });
-  if (!report) return report_error(report.error());
-
+void print_report(const DiscoverCliOptions& options, const DiscoverReport& report) {
   fmt::print("discover: {} domains on {} hosts ({} usable); {} screening + {} confirmation handshakes in {:.1f} s\n",
-             report->domains, report->hosts, report->usable_hosts.size(), report->screening_handshakes,
-             report->confirmation_handshakes, report->seconds);
-  for (const auto& host : report->unusable_hosts) fmt::print("unusable host: {}\n", host);
-  if (report->unscreened) fmt::print("NOT screened: {} domains (no usable host left)\n", report->unscreened);
-  fmt::print("candidates {}, confirmed {} (intercepted on at least {} hosts)\n", report->candidates,
-             report->confirmed.size(), std::min(options.discover.confirm, std::max<size_t>(1, report->usable_hosts.size())));
-  if (!report->confirmed.empty()) {
+             report.domains, report.hosts, report.usable_hosts.size(), report.screening_handshakes,
+             report.confirmation_handshakes, report.seconds);
+  for (const auto& host : report.unusable_hosts) fmt::print("unusable host: {}\n", host);
+  if (report.unscreened) fmt::print("NOT screened: {} domains (no usable host left)\n", report.unscreened);
+  fmt::print("candidates {}, confirmed {} (intercepted on at least {} hosts)\n", report.candidates,
+             report.confirmed.size(), std::min(options.discover.confirm, std::max<size_t>(1, report.usable_hosts.size())));
+  if (!report.confirmed.empty()) {
     fmt::print("{:>6}  {:<28} {:>6}  {:>6}  {}\n", "rank", "domain", "hosts", "shift", "interceptor / issuer");
-    for (const auto& entry : report->confirmed) {
+    for (const auto& entry : report.confirmed) {
       const std::string shift = entry.validity_shifts_hours.empty()
                                     ? "-"
                                     : fmt::format("{:+.0f} h", *entry.validity_shifts_hours.begin());
@@ -71,34 +59,69 @@ int run_discover(DiscoverCliOptions options) {
                  entry.issuers.empty() ? "-" : *entry.issuers.begin());
     }
   }
-  for (const auto& entry : report->rejected) {
+  for (const auto& entry : report.rejected) {
     std::string verdicts;
     for (const auto& [verdict, count] : entry.verdicts) verdicts += fmt::format(" {} {}", verdict, count);
     fmt::print("not confirmed: {} (intercepted on {} of {} hosts;{})\n", entry.domain, entry.intercepting_hosts.size(),
                entry.hosts_tested, verdicts);
   }
+}
+
+// --list (the confirmed names, for scan) and --json (the report with its evidence).
+int write_files(const DiscoverCliOptions& options, const DiscoverReport& report) {
   if (!options.list.empty()) {
     std::ofstream out(options.list);
-    for (const auto& entry : report->confirmed) out << entry.domain << "\n";
+    for (const auto& entry : report.confirmed) out << entry.domain << "\n";
     if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.list)});
   }
   if (!options.json.empty()) {
-    nlohmann::ordered_json json = {{"domains", report->domains},
-                                   {"hosts", report->hosts},
-                                   {"usable_hosts", report->usable_hosts},
-                                   {"unusable_hosts", report->unusable_hosts},
-                                   {"unscreened", report->unscreened},
-                                   {"candidates", report->candidates},
-                                   {"screening_handshakes", report->screening_handshakes},
-                                   {"confirmation_handshakes", report->confirmation_handshakes},
-                                   {"seconds", report->seconds},
+    nlohmann::ordered_json json = {{"domains", report.domains},
+                                   {"hosts", report.hosts},
+                                   {"usable_hosts", report.usable_hosts},
+                                   {"unusable_hosts", report.unusable_hosts},
+                                   {"unscreened", report.unscreened},
+                                   {"candidates", report.candidates},
+                                   {"screening_handshakes", report.screening_handshakes},
+                                   {"confirmation_handshakes", report.confirmation_handshakes},
+                                   {"seconds", report.seconds},
+                                   {"interrupted", report.interrupted},
                                    {"confirmed", nlohmann::ordered_json::array()},
                                    {"rejected", nlohmann::ordered_json::array()}};
-    for (const auto& entry : report->confirmed) json["confirmed"].push_back(domain_json(entry));
-    for (const auto& entry : report->rejected) json["rejected"].push_back(domain_json(entry));
+    for (const auto& entry : report.confirmed) json["confirmed"].push_back(domain_json(entry));
+    for (const auto& entry : report.rejected) json["rejected"].push_back(domain_json(entry));
     std::ofstream out(options.json);
     out << json.dump(2) << "\n";
     if (!out) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.json)});
+  }
+  return kExitOk;
+}
+
+
+int run_discover(DiscoverCliOptions options) {
+  auto setup = load_active_setup({options.engine, options.trust, options.domains, ""});
+  if (!setup) return report_error(setup.error());
+  const TrustContext* trust = &setup->trust;
+  auto out = run::LineOutput::open(options.out);
+  if (!out) return report_error(out.error());
+  run::Runner<run::NoRow> run(std::move(*out), nullptr);
+  options.discover.engine = engine_options(options.engine);
+  options.discover.engine.stop = &run.stop_flag();
+  options.discover.seed = options.engine.seed;
+  options.discover.stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000));
+  options.discover.observe = [&](const ScanResult& result) {
+    const std::string line = run.output().active() ? scan_result_json(result, trust->trust_store, {}).dump() : "";
+    run.add(line, std::nullopt, result.verdict == ScanVerdict::kIntercepted);
+  };
+  auto report = discover(options.hosts, setup->targets, setup->domains, {trust->trust_store, trust->registry, trust->at}, setup->client,
+                         options.discover, [](std::string_view line) { fmt::print(stderr, "{}\n", line); });
+  const run::RunEnd end = run.finish();
+  if (!report) return report_error(report.error());
+  print_report(options, *report);
+  if (auto written = write_files(options, *report); written != kExitOk) return written;
+  if (end.interrupted) {
+    fmt::print(stderr, "mitmscope: discover interrupted after {} results: the report above is partial{}\n", end.results,
+               options.out.empty() ? "" : fmt::format(" (every result is in {})", options.out));
+    return kExitInterrupted;
   }
   return kExitOk;
 }
@@ -120,6 +143,7 @@ void register_discover(CLI::App& app, SetAction set_action) {
       ->capture_default_str();
   command->add_option("--json", options->json, "Write the report with the evidence as JSON to this file");
   command->add_option("--list", options->list, "Write the confirmed domains, one per line, to this file (for scan)");
+  command->add_option("--out", options->out, "Every screening and confirmation result as JSON Lines (scan's rows), - for stdout");
   add_engine_options(*command, options->engine);
   add_trust_options(*command, options->trust);
   command->callback([options, set_action] { set_action([options] { return run_discover(*options); }); });

@@ -65,113 +65,131 @@ std::string event_text(const MonitorEvent& event) {
   return fmt::format("round {} {}: {}", event.round, event.time, event_sentence(event.type, event.scope, event.detail));
 }
 
-int run_monitor(const MonitorCliOptions& options) {
+// What a monitor run needs, read and checked before the first round.
+struct MonitorSetup {
+  std::chrono::milliseconds every{};
+  std::optional<UtcSeconds> until;
+  ActiveSetup active;
+};
+
+Result<MonitorSetup> monitor_setup(const MonitorCliOptions& options) {
   auto every = parse_duration(options.every);
-  if (!every) return report_error(every.error());
+  if (!every) return std::unexpected(every.error());
   std::optional<UtcSeconds> until;
   if (!options.until.empty()) {
     auto parsed = parse_utc(options.until);
-    if (!parsed) return report_error(parsed.error());
+    if (!parsed) return std::unexpected(parsed.error());
     until = *parsed;
   }
-  if (options.rounds < 0) return report_error({ErrorCode::kInvalidArgument, "--rounds must be positive"});
-  auto target_options = make_target_options(options.engine);
-  if (!target_options) return report_error(target_options.error());
-  auto domains = read_domains_reporting(options.domains);
-  if (!domains) return report_error(domains.error());
-  auto asn_map = load_asn_map(options.pfx2as);
-  if (!asn_map) return report_error(asn_map.error());
-  auto trust = load_trust_context(options.trust);
-  if (!trust) return report_error(trust.error());
-  auto client = make_client_context(options.engine);
-  if (!client) return report_error(client.error());
+  if (options.rounds < 0) return make_error(ErrorCode::kInvalidArgument, "--rounds must be positive");
+  auto active = load_active_setup({options.engine, options.trust, options.domains, options.pfx2as});
+  if (!active) return std::unexpected(active.error());
+  return MonitorSetup{*every, until, std::move(*active)};
+}
+
+Result<MonitorMemory> stored_memory(const MonitorCliOptions& options, const MonitorRecord& monitor) {
+  if (monitor.memory_json.empty()) return MonitorMemory{};
+  try {
+    return MonitorMemory::from_json(nlohmann::json::parse(monitor.memory_json));
+  } catch (const std::exception& error) {
+    return make_error(ErrorCode::kParseError, fmt::format("{}: monitor '{}': stored memory is unreadable: {}",
+                                                          options.store, options.name, error.what()));
+  }
+}
+
+void announce(const MonitorCliOptions& options, const std::vector<MonitorEvent>& events) {
+  for (const auto& event : events) {
+    const std::string json = event.json().dump();
+    fmt::print("{}\n", options.json ? json : event_text(event));
+    std::fflush(stdout);
+    if (options.on_event.empty()) continue;
+    const auto failure =
+        run_hook(options.on_event, json, std::chrono::milliseconds(static_cast<long>(options.hook_timeout * 1000)));
+    if (!failure.empty()) fmt::print(stderr, "mitmscope: --on-event: {}: {}\n", options.on_event, failure);
+  }
+}
+
+// One round: scanned, its events derived from the memory, stored with them, announced. An interrupted round is
+// left unfinished (its results stored): the monitor's next start runs it again, so no event comes from half a round.
+Result<bool> monitor_round(const MonitorCliOptions& options, const ScanRoundInputs& inputs, Store& store,
+                           const MonitorRecord& monitor, const std::string& parameters, int round, MonitorMemory& memory) {
+  auto record = store.begin_round(monitor.id, round, parameters);
+  if (!record) return std::unexpected(record.error());
+  RoundState state;
+  state.round = round;
+  state.started_at = record->started_at;
+  ScanRoundSinks sinks{.store = &store, .scan_id = record->id, .out = options.out, .append = true};
+  sinks.observe = [&](const ScanResult& result, const std::string& as_key) { state.add(result, as_key); };
+  auto report = run_scan_round(inputs, sinks);
+  if (!report) return std::unexpected(report.error());
+  if (report->store_error) return std::unexpected(*report->store_error);
+  if (report->interrupted) {
+    fmt::print(stderr, "mitmscope: monitor '{}' interrupted in round {} ({} results stored); the round is left "
+               "unfinished and runs again when the monitor is started again\n", options.name, round, report->results);
+    return false;
+  }
+  const auto events = derive_events(memory, state);
+  remember(memory, state);
+  std::vector<StoredEvent> stored;
+  for (const auto& event : events) stored.push_back({event.round, event.time, event.type, event.scope, event.detail.dump()});
+  if (auto finished = store.finish_round(monitor.id, record->id, round, report->tally, report->summary.dump(),
+                                         memory.json().dump(), stored);
+      !finished) {
+    return std::unexpected(finished.error());
+  }
+  fmt::print(stderr, "round {}: {} hosts intercepted, {} handshakes in {:.1f} s\n", round, state.intercepted_hosts.size(),
+             report->handshakes, report->seconds);
+  announce(options, events);
+  return true;
+}
+
+// Sleeps until `when`, waking for a signal; false when stopped.
+bool wait_until(std::chrono::system_clock::time_point when) {
+  while (!stop_requested() && std::chrono::system_clock::now() < when) {
+    std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(when - std::chrono::system_clock::now(),
+                                                                             std::chrono::milliseconds(100)));
+  }
+  return !stop_requested();
+}
+
+int run_monitor(const MonitorCliOptions& options) {
+  auto setup = monitor_setup(options);
+  if (!setup) return report_error(setup.error());
   auto store = open_store(options.store);
   if (!store) return report_error(store.error());
-
-  const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
-                                     {"domains", std::filesystem::absolute(options.domains).string()},
-                                     {"every_ms", every->count()}, {"seed", options.engine.seed},
-                                     {"controls", options.method.controls}, {"retries", options.method.retries}};
-  auto monitor = (*store)->open_monitor(options.name, parameters.dump());
+  const std::string parameters = nlohmann::json{{"hosts", std::filesystem::absolute(options.hosts).string()},
+                                                {"domains", std::filesystem::absolute(options.domains).string()},
+                                                {"every_ms", setup->every.count()}, {"seed", options.engine.seed},
+                                                {"controls", options.method.controls},
+                                                {"retries", options.method.retries}}.dump();
+  auto monitor = (*store)->open_monitor(options.name, parameters);
   if (!monitor) return report_error(monitor.error());
-  MonitorMemory memory;
-  if (!monitor->memory_json.empty()) {
-    try {
-      memory = MonitorMemory::from_json(nlohmann::json::parse(monitor->memory_json));
-    } catch (const std::exception& error) {
-      return report_error({ErrorCode::kParseError, fmt::format("{}: monitor '{}': stored memory is unreadable: {}",
-                                                               options.store, options.name, error.what())});
-    }
-  }
-  int round = monitor->last_round + 1;
+  auto memory = stored_memory(options, *monitor);
+  if (!memory) return report_error(memory.error());
   // The cadence continues from the last finished round's start, also across restarts.
   auto next_start = std::chrono::system_clock::now();
   if (!monitor->last_round_started_at.empty()) {
-    if (auto last = parse_utc(monitor->last_round_started_at)) next_start = std::max(next_start, std::chrono::time_point_cast<std::chrono::system_clock::duration>(*last + *every));
+    if (auto last = parse_utc(monitor->last_round_started_at)) {
+      next_start = std::max(next_start, std::chrono::time_point_cast<std::chrono::system_clock::duration>(*last + setup->every));
+    }
     fmt::print(stderr, "monitor '{}': continuing after round {} (started {})\n", options.name, monitor->last_round,
                monitor->last_round_started_at);
   }
-  UniqueFile out;
-  if (!options.out.empty()) {
-    auto opened = open_file(options.out, "a");
-    if (!opened) return report_error(opened.error());
-    out = std::move(*opened);
+  run::StopScope stop;   // for every round and the waits between them
+  const auto& active = setup->active;
+  const ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = active.targets, .domains = &active.domains,
+                               .trust = &active.trust, .client = &active.client, .engine = engine_options(options.engine),
+                               .asn_map = active.asn(), .method = options.method,
+                               .seed = options.engine.seed, .foxio = options.trust.foxio};
+  for (int round = monitor->last_round + 1; options.rounds == 0 || round <= options.rounds; ++round) {
+    if (!wait_until(next_start)) break;
+    if (setup->until && std::chrono::system_clock::now() >= *setup->until) break;
+    next_start = std::chrono::system_clock::now() + setup->every;
+    auto finished = monitor_round(options, inputs, **store, *monitor, parameters, round, *memory);
+    if (!finished) return report_error(finished.error());
+    if (!*finished) return kExitInterrupted;
   }
-  stop_on_signals();
-  ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = *target_options, .domains = &*domains,
-                         .trust = &*trust, .client = &*client, .engine = engine_options(options.engine),
-                         .asn_map = *asn_map ? &**asn_map : nullptr, .method = options.method,
-                         .seed = options.engine.seed, .foxio = options.trust.foxio};
-  while (!stop_requested()) {
-    if (options.rounds > 0 && round > options.rounds) break;
-    while (!stop_requested() && std::chrono::system_clock::now() < next_start) {
-      std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
-          next_start - std::chrono::system_clock::now(), std::chrono::milliseconds(100)));
-    }
-    if (stop_requested()) break;
-    if (until && std::chrono::system_clock::now() >= *until) break;
-    const auto round_start = std::chrono::system_clock::now();
-    auto record = (*store)->begin_round(monitor->id, round, parameters.dump());
-    if (!record) return report_error(record.error());
-    RoundState state;
-    state.round = round;
-    state.started_at = record->started_at;
-    ScanRoundSinks sinks;
-    sinks.store = store->get();
-    sinks.scan_id = record->id;
-    sinks.out = out.get();
-    sinks.observe = [&](const ScanResult& result, const std::string& as_key) { state.add(result, as_key); };
-    auto report = run_scan_round(inputs, sinks);
-    if (!report) return report_error(report.error());
-    if (report->store_error) return report_error(*report->store_error);
-    const auto events = derive_events(memory, state);
-    remember(memory, state);
-    std::vector<StoredEvent> stored;
-    for (const auto& event : events) {
-      stored.push_back({event.round, event.time, event.type, event.scope, event.detail.dump()});
-    }
-    if (auto finished = (*store)->finish_round(monitor->id, record->id, round, report->tally, report->summary.dump(),
-                                               memory.json().dump(), stored);
-        !finished) {
-      return report_error(finished.error());
-    }
-    fmt::print(stderr, "round {}: {} hosts intercepted, {} handshakes in {:.1f} s\n", round,
-               state.intercepted_hosts.size(), report->handshakes, report->seconds);
-    for (const auto& event : events) {
-      const std::string json = event.json().dump();
-      fmt::print("{}\n", options.json ? json : event_text(event));
-      std::fflush(stdout);
-      if (!options.on_event.empty()) {
-        const auto failure =
-            run_hook(options.on_event, json, std::chrono::milliseconds(static_cast<long>(options.hook_timeout * 1000)));
-        if (!failure.empty()) fmt::print(stderr, "mitmscope: --on-event: {}: {}\n", options.on_event, failure);
-      }
-    }
-    ++round;
-    next_start = round_start + *every;
-  }
-  default_signals();
-  return kExitOk;
+  return stop_requested() ? kExitInterrupted : kExitOk;
 }
 
 }  // namespace

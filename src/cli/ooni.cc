@@ -78,7 +78,9 @@ std::string ingest_parameters(const OoniCliOptions& options, const ooni::FileLis
   return parameters.dump();
 }
 
-Result<void> store_result(const std::string& spec, const std::string& parameters, const ooni::AnalysisResult& result,
+// The judged handshakes into the store; false when a signal stopped it (the ingest left unfinished, completed by
+// the next run over the same files).
+Result<bool> store_result(const std::string& spec, const std::string& parameters, const ooni::AnalysisResult& result,
                           const nlohmann::ordered_json& summary) {
   auto store = open_store(spec);
   if (!store) return std::unexpected(store.error());
@@ -89,51 +91,48 @@ Result<void> store_result(const std::string& spec, const std::string& parameters
     if (scan.parameters == parameters && !scan.finished_at.empty()) {
       fmt::print(stderr, "ooni: these files are already in {} as scan {} (stored {}); nothing added\n",
                  (*store)->location(), scan.id, scan.finished_at);
-      return {};
+      return true;
     }
   }
   // A run killed while storing left an unfinished scan with the same parameters: it is completed (results already
   // stored are kept, one per measurement handshake), so the store ends as an uninterrupted run leaves it.
   auto scan = (*store)->begin_scan(parameters, true);
   if (!scan) return std::unexpected(scan.error());
-  run::StoreBatches<StoredResult> batches(5000, [&](std::span<const StoredResult> rows) -> Result<void> {
+  run::Runner<StoredResult> run(run::LineOutput(), [&](std::span<const StoredResult> rows) -> Result<void> {
     if (auto added = (*store)->add_results(scan->id, rows); !added) return std::unexpected(added.error());
     return {};
-  });
+  }, {.batch = 5000});
   for (const auto& judged : result.judged) {
-    batches.add(judged_handshake_result(result, judged));
-    if (batches.error()) return std::unexpected(*batches.error());
+    if (run.stopping()) break;
+    run.add("", judged_handshake_result(result, judged), false);
   }
-  batches.flush();
-  if (batches.error()) return std::unexpected(*batches.error());
+  const run::RunEnd end = run.finish();
+  if (end.store_error) return std::unexpected(*end.store_error);
+  if (end.interrupted) return false;
   ScanTally tally;
   tally.source = ScanSource::kOoni;
   tally.results = result.judged.size();
-  return (*store)->finish_scan(scan->id, tally, nlohmann::ordered_json({{"source", "ooni"}, {"ooni", summary}}).dump());
+  auto finished = (*store)->finish_scan(scan->id, tally,
+                                        nlohmann::ordered_json({{"source", "ooni"}, {"ooni", summary}}).dump());
+  if (!finished) return std::unexpected(finished.error());
+  return true;
 }
 
-int run_ooni(const OoniCliOptions& options) {
-  auto trust = load_trust_context(options.trust);
-  if (!trust) return report_error(trust.error());
+Result<ooni::AnalysisOptions> analysis_options(const OoniCliOptions& options) {
   ooni::AnalysisOptions analysis;
   analysis.country = options.country;
   analysis.min_forged_domains = options.min_forged_domains;
+  analysis.stop = &run::stop_requested();
   for (const auto& [text, target] : {std::pair{&options.since, &analysis.since}, std::pair{&options.until, &analysis.until}}) {
     if (text->empty()) continue;
     auto time = parse_utc(*text);
-    if (!time) return report_error({ErrorCode::kInvalidArgument, fmt::format("--since/--until: not a date: {}", *text)});
+    if (!time) return make_error(ErrorCode::kInvalidArgument, fmt::format("--since/--until: not a date: {}", *text));
     *target = *time;
   }
-  ooni::FileFilter filter{options.country, analysis.since, analysis.until};
-  auto files = ooni::find_input_files(options.paths, filter);
-  if (!files) return report_error(files.error());
-  if (files->files.empty()) {
-    return report_error({ErrorCode::kFileNotFound,
-                         fmt::format("no measurement files (.jsonl, .jsonl.gz, .json, .json.gz) in {}", fmt::join(options.paths, " "))});
-  }
-  const size_t threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  const auto result = ooni::analyze_files(*files, trust->trust_store, trust->registry, analysis, threads);
+  return analysis;
+}
 
+void print_skipped(const OoniCliOptions& options, const ooni::AnalysisResult& result) {
   for (size_t i = 0; i < result.errors.size() && i < options.show_errors; ++i) {
     fmt::print(stderr, "mitmscope: skipped {}\n", ooni_error_text(result.errors[i]));
   }
@@ -141,32 +140,69 @@ int run_ooni(const OoniCliOptions& options) {
     fmt::print(stderr, "mitmscope: {} lines or files skipped in all{}\n", result.totals.malformed + result.totals.files_failed,
                options.out.empty() ? "" : fmt::format(" (every one in {}/errors.csv)", options.out));
   }
+}
+
+void print_text(const ooni::AnalysisResult& result, const std::vector<ReportTable>& tables) {
+  const auto& totals = result.totals;
+  const double per_second = totals.seconds > 0 ? 1 / totals.seconds : 0.0;
+  fmt::print("ooni: {} files ({:.1f} MB compressed, {:.1f} MB), {} measurements ({} with TLS, {} outside the filter, {} "
+             "malformed), {} handshakes in {:.2f} s ({:.0f} MB/s, {:.0f} measurements/s)\n",
+             totals.files, static_cast<double>(totals.bytes_in) / 1e6, static_cast<double>(totals.bytes_out) / 1e6,
+             totals.measurements, totals.with_tls, totals.filtered_out, totals.malformed, totals.handshakes,
+             totals.seconds, static_cast<double>(totals.bytes_out) / 1e6 * per_second,
+             static_cast<double>(totals.measurements) * per_second);
+  std::string verdicts;
+  for (const auto& [name, count] : totals.verdicts) verdicts += fmt::format("{}{} {}", verdicts.empty() ? "" : ", ", count, name);
+  fmt::print("verdicts: {}\n", verdicts);
+  for (const auto& [name, count] : totals.categories) fmt::print("  {:<50} {}\n", name, count);
+  fmt::print("\n{}", tables_markdown(tables));
+}
+
+void print_json(const ooni::AnalysisResult& result, const std::vector<ReportTable>& tables,
+                const nlohmann::ordered_json& summary) {
+  nlohmann::ordered_json errors = nlohmann::ordered_json::array();
+  for (const auto& error : result.errors) errors.push_back({{"file", error.file}, {"line", error.line}, {"reason", error.reason}});
+  fmt::print("{}\n", nlohmann::ordered_json({{"summary", summary}, {"tables", tables_json(tables)}, {"errors", errors}}).dump());
+}
+
+int run_ooni(const OoniCliOptions& options) {
+  auto trust = load_trust_context(options.trust);
+  if (!trust) return report_error(trust.error());
+  auto analysis = analysis_options(options);
+  if (!analysis) return report_error(analysis.error());
+  auto files = ooni::find_input_files(options.paths, {options.country, analysis->since, analysis->until});
+  if (!files) return report_error(files.error());
+  if (files->files.empty()) {
+    return report_error({ErrorCode::kFileNotFound,
+                         fmt::format("no measurement files (.jsonl, .jsonl.gz, .json, .json.gz) in {}", fmt::join(options.paths, " "))});
+  }
+  run::StopScope stop;
+  const size_t threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const auto result = ooni::analyze_files(*files, trust->trust_store, trust->registry, *analysis, threads);
+  if (result.interrupted) {
+    fmt::print(stderr, "mitmscope: ooni interrupted after {} of {} files ({} measurements): nothing written or stored; "
+               "the input is unchanged, run it again\n", result.totals.files, files->files.size(), result.totals.measurements);
+    return kExitInterrupted;
+  }
+  print_skipped(options, result);
   const auto tables = ooni_tables(result);
   const auto summary = ooni_summary_json(result);
   if (!options.out.empty()) {
     if (auto written = write_out(options.out, result, tables, summary); !written) return report_error(written.error());
   }
   if (!options.store.empty()) {
-    if (auto stored = store_result(options.store, ingest_parameters(options, *files), result, summary); !stored) {
-      return report_error(stored.error());
+    auto stored = store_result(options.store, ingest_parameters(options, *files), result, summary);
+    if (!stored) return report_error(stored.error());
+    if (!*stored) {
+      fmt::print(stderr, "mitmscope: ooni interrupted while storing into {}: the ingest is left unfinished and the same "
+                 "command completes it\n", options.store);
+      return kExitInterrupted;
     }
   }
   if (options.json) {
-    nlohmann::ordered_json errors = nlohmann::ordered_json::array();
-    for (const auto& error : result.errors) errors.push_back({{"file", error.file}, {"line", error.line}, {"reason", error.reason}});
-    fmt::print("{}\n", nlohmann::ordered_json({{"summary", summary}, {"tables", tables_json(tables)}, {"errors", errors}}).dump());
+    print_json(result, tables, summary);
   } else {
-    const auto& totals = result.totals;
-    fmt::print("ooni: {} files ({:.1f} MB compressed, {:.1f} MB), {} measurements ({} with TLS, {} outside the filter, {} "
-               "malformed), {} handshakes in {:.2f} s ({:.0f} MB/s, {:.0f} measurements/s)\n",
-               totals.files, static_cast<double>(totals.bytes_in) / 1e6, static_cast<double>(totals.bytes_out) / 1e6,
-               totals.measurements, totals.with_tls, totals.filtered_out, totals.malformed, totals.handshakes,
-               totals.seconds, summary["mb_per_second"].get<double>(), summary["measurements_per_second"].get<double>());
-    std::string verdicts;
-    for (const auto& [name, count] : totals.verdicts) verdicts += fmt::format("{}{} {}", verdicts.empty() ? "" : ", ", count, name);
-    fmt::print("verdicts: {}\n", verdicts);
-    for (const auto& [name, count] : totals.categories) fmt::print("  {:<50} {}\n", name, count);
-    fmt::print("\n{}", tables_markdown(tables));
+    print_text(result, tables);
   }
   // The whole input unusable: nothing read.
   if (result.totals.measurements == 0 && (result.totals.malformed > 0 || result.totals.files_failed > 0)) return kExitInput;

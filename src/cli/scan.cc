@@ -12,7 +12,6 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/scan_round.h"
-#include "core/unique_fd.h"
 #include "detect/scan.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
@@ -37,64 +36,71 @@ struct ScanCliOptions {
   TrustOptions trust;
 };
 
+// Opens the store and begins (or, with --resume, continues) the scan; a resumed scan's stored pairs are skipped.
+Result<std::unique_ptr<Store>> open_scan_store(const ScanCliOptions& options, ScanRoundSinks& sinks) {
+  auto store = open_store(options.store);
+  if (!store) return std::unexpected(store.error());
+  // A resume must continue the same work: same inputs, order, shard and method.
+  const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
+                                     {"domains", std::filesystem::absolute(options.domains).string()},
+                                     {"seed", options.engine.seed}, {"shards", options.shards}, {"shard", options.shard},
+                                     {"controls", options.method.controls}, {"retries", options.method.retries}};
+  auto begun = (*store)->begin_scan(parameters.dump(), options.resume);
+  if (!begun) return std::unexpected(begun.error());
+  auto pairs = (*store)->stored_pairs(begun->id);
+  if (!pairs) return std::unexpected(pairs.error());
+  sinks.store = store->get();
+  sinks.scan_id = begun->id;
+  sinks.stored = run::ResumeKeys(std::move(*pairs));
+  if (options.resume) {
+    fmt::print(stderr, "mitmscope: resuming scan {} ({} results already stored)\n", begun->id, sinks.stored.size());
+  }
+  return store;
+}
+
+// A signal stopped the scan: what it measured is written and stored, the scan stays unfinished for --resume.
+int interrupted(const ScanCliOptions& options, const ScanRoundReport& report, const ScanRoundSinks& sinks) {
+  fmt::print(stderr, "mitmscope: scan interrupted after {} results in {:.1f} s", report.results, report.seconds);
+  if (sinks.store) {
+    fmt::print(stderr, "; all of them are stored in scan {} of {}: continue it with the same command and --resume\n",
+               sinks.scan_id, options.store);
+  } else {
+    fmt::print(stderr, "; without --store it cannot be resumed\n");
+  }
+  return kExitInterrupted;
+}
+
 int run_scan(const ScanCliOptions& options) {
-  auto target_options = make_target_options(options.engine, options.shards, options.shard);
-  if (!target_options) return report_error(target_options.error());
-  auto domains = read_domains_reporting(options.domains);
-  if (!domains) return report_error(domains.error());
-  auto asn_map = load_asn_map(options.pfx2as);
-  if (!asn_map) return report_error(asn_map.error());
-  auto trust = load_trust_context(options.trust);
-  if (!trust) return report_error(trust.error());
-  auto context = make_client_context(options.engine);
-  if (!context) return report_error(context.error());
+  auto setup = load_active_setup({options.engine, options.trust, options.domains, options.pfx2as, options.shards,
+                                   options.shard});
+  if (!setup) return report_error(setup.error());
 
   ScanRoundSinks sinks;
   std::unique_ptr<Store> store;
   if (!options.store.empty()) {
-    auto opened = open_store(options.store);
+    auto opened = open_scan_store(options, sinks);
     if (!opened) return report_error(opened.error());
     store = std::move(*opened);
-    // A resume must continue the same work: same inputs, order, shard and method.
-    const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
-                                       {"domains", std::filesystem::absolute(options.domains).string()},
-                                       {"seed", options.engine.seed}, {"shards", options.shards}, {"shard", options.shard},
-                                       {"controls", options.method.controls}, {"retries", options.method.retries}};
-    auto begun = store->begin_scan(parameters.dump(), options.resume);
-    if (!begun) return report_error(begun.error());
-    sinks.store = store.get();
-    sinks.scan_id = begun->id;
-    auto pairs = store->stored_pairs(begun->id);
-    if (!pairs) return report_error(pairs.error());
-    sinks.stored = std::move(*pairs);
-    if (options.resume) {
-      fmt::print(stderr, "mitmscope: resuming scan {} ({} results already stored)\n", begun->id, sinks.stored.size());
-    }
   } else if (options.resume) {
     return report_error({ErrorCode::kInvalidArgument, "--resume needs --store"});
   }
-  UniqueFile out(stdout);
-  if (options.out != "-") {
-    auto opened = open_file(options.out, options.resume ? "a" : "w");
-    if (!opened) return report_error(opened.error());
-    out = std::move(*opened);
-  }
-  sinks.out = out.get();
+  sinks.out = options.out;
+  sinks.append = options.resume;
   sinks.progress = ::isatty(2);
-  ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = std::move(*target_options), .domains = &*domains,
-                         .trust = &*trust, .client = &*context, .engine = engine_options(options.engine),
-                         .asn_map = *asn_map ? &**asn_map : nullptr, .method = options.method,
+  ScanRoundInputs inputs{.hosts_file = options.hosts, .targets = setup->targets, .domains = &setup->domains,
+                         .trust = &setup->trust, .client = &setup->client, .engine = engine_options(options.engine),
+                         .asn_map = setup->asn(), .method = options.method,
                          .seed = options.engine.seed, .foxio = options.trust.foxio};
   auto report = run_scan_round(inputs, sinks);
-  out.reset();
   if (!report) return report_error(report.error());
   for (const auto& skipped : report->skipped_hosts) {
     fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
   }
+  if (report->store_error) return report_error(*report->store_error);
+  if (report->interrupted) return interrupted(options, *report, sinks);
   fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", report->summary_text, report->handshakes,
              report->seconds, double(report->handshakes) / std::max(report->seconds, 1e-9));
   if (!options.summary.empty()) std::ofstream(options.summary) << report->summary.dump(2) << "\n";
-  if (report->store_error) return report_error(*report->store_error);
   if (store) {
     if (auto finished = store->finish_scan(sinks.scan_id, report->tally, report->summary.dump()); !finished) {
       return report_error(finished.error());

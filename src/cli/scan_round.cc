@@ -45,33 +45,57 @@ run::StoreBatches<StoredResult>::Write store_writer(const ScanRoundSinks& sinks)
   };
 }
 
+std::string result_line(const ScanResult& result, const TrustStore& trust_store, const std::optional<AsnInfo>& asn,
+                        bool with_asn) {
+  auto row = scan_result_json(result, trust_store, {});
+  if (with_asn) {
+    row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
+                                              {"name", asn->name}, {"prefix", asn->prefix}}
+                     : nlohmann::ordered_json(nullptr);
+  }
+  return row.dump();
+}
+
+// A host whose every (host, name) pair an interrupted run stored is not scanned again.
+bool all_stored(const run::ResumeKeys& stored, const HostTarget& host, const std::vector<std::string>& domains) {
+  if (stored.empty()) return false;
+  const std::string prefix = host.endpoint.to_string() + " ";
+  return std::all_of(domains.begin(), domains.end(),
+                     [&](const std::string& domain) { return stored.contains(prefix + domain); });
+}
+
+Error no_usable_host(const std::string& hosts_file, const std::vector<SkippedTarget>& skipped) {
+  std::string reasons;
+  for (size_t i = 0; i < skipped.size() && i < 3; ++i) {
+    reasons += fmt::format("; line {}: {}", skipped[i].line, skipped[i].reason);
+  }
+  return {ErrorCode::kParseError, fmt::format("{}: no usable host ({} lines skipped{})", hosts_file, skipped.size(), reasons)};
+}
+
 }  // namespace
 
 Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks) {
   auto hosts = HostList::open(inputs.hosts_file, inputs.targets);
   if (!hosts) return std::unexpected(hosts.error());
+  auto output = run::LineOutput::open(sinks.out, sinks.append);
+  if (!output) return std::unexpected(output.error());
   const auto& domains = *inputs.domains;
   const auto& trust = *inputs.trust;
   const AsnMap* asn_map = inputs.asn_map;
-
-  ScanRoundReport report;
-  run::StoreBatches<StoredResult> batches(256, store_writer(sinks));
+  run::Runner<StoredResult> run(std::move(*output), store_writer(sinks),
+                                {.batch = 256, .expected = hosts->shard_size() * domains.size(), .progress = sinks.progress},
+                                std::move(sinks.stored));
+  EngineOptions engine_options = inputs.engine;
+  engine_options.stop = &run.stop_flag();
+  Engine engine(*inputs.client, engine_options);
   const auto started = std::chrono::steady_clock::now();
-  run::Progress progress(hosts->shard_size() * domains.size(), sinks.progress, started);
   ScanSummary summary;
-  Engine engine(*inputs.client, inputs.engine);
-  const auto& stored = sinks.stored;
   ScanRunner runner(
       *hosts, domains, {trust.trust_store, trust.registry, trust.at, inputs.foxio},
       {.controls = inputs.method.controls, .retries = inputs.method.retries,
        .stateful_delay = std::chrono::milliseconds(static_cast<long>(inputs.method.stateful_delay * 1000)),
        .max_active_hosts = std::max<size_t>(1, inputs.engine.concurrency), .seed = inputs.seed,
-       .skip_host = [&](const HostTarget& host) {
-         if (stored.empty()) return false;
-         const std::string prefix = host.endpoint.to_string() + " ";
-         return std::all_of(domains.begin(), domains.end(),
-                            [&](const std::string& domain) { return stored.contains(prefix + domain); });
-       },
+       .skip_host = [&](const HostTarget& host) { return all_stored(run.resume(), host, domains); },
        .host_done = [&](const HostOutcome& outcome) {
          if (!asn_map) return summary.add_host(outcome);
          auto asn = asn_map->lookup(outcome.host->endpoint.ip);
@@ -79,36 +103,25 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
          summary.add_host(outcome, &*asn);
        }},
       [&](const ScanResult& result) {
-        const std::string pair = result.host->endpoint.to_string() + " " + result.sni;
-        if (stored.contains(pair)) return;  // stored by the interrupted run: nothing twice
-        auto row = scan_result_json(result, trust.trust_store, {});
-        std::optional<AsnInfo> asn;
-        if (asn_map) {
-          asn = asn_map->lookup(result.host->endpoint.ip);
-          row["asn"] = asn ? nlohmann::ordered_json{{"number", asn->asn}, {"origins", asn->origins},
-                                                    {"name", asn->name}, {"prefix", asn->prefix}}
-                           : nlohmann::ordered_json(nullptr);
-        }
-        const std::string text = row.dump();
-        if (sinks.out) fmt::print(sinks.out, "{}\n", text);
-        if (sinks.store) batches.add(stored_result(result, text, asn ? &*asn : nullptr));
+        if (run.done_before(result.host->endpoint.to_string() + " " + result.sni)) return;  // nothing twice
+        const auto asn = asn_map ? asn_map->lookup(result.host->endpoint.ip) : std::nullopt;
+        std::optional<StoredResult> row;
+        const std::string line = result_line(result, trust.trust_store, asn, asn_map != nullptr);
+        if (sinks.store) row = stored_result(result, line, asn ? &*asn : nullptr);
+        run.add(line, std::move(row), result.verdict == ScanVerdict::kIntercepted);
         if (sinks.observe) sinks.observe(result, as_key(result.host->endpoint.ip, result.host->tags, asn_map));
         summary.add(result);
-        progress.add(result.verdict == ScanVerdict::kIntercepted);
       });
   runner.run(engine);
-  batches.flush();
-  report.store_error = batches.error();
-  progress.finish();
+  const run::RunEnd end = run.finish();
+  ScanRoundReport report;
+  report.store_error = end.store_error;
+  report.interrupted = end.interrupted;
+  report.results = end.results;
   report.skipped_hosts = hosts->skipped();
+  // Every line unusable: an error for scan and monitor alike, naming the first reasons.
   if (runner.counters().hosts == 0 && !report.skipped_hosts.empty()) {
-    // Every line unusable: an error for scan and monitor alike, naming the first reasons.
-    std::string reasons;
-    for (size_t i = 0; i < report.skipped_hosts.size() && i < 3; ++i) {
-      reasons += fmt::format("; line {}: {}", report.skipped_hosts[i].line, report.skipped_hosts[i].reason);
-    }
-    return make_error(ErrorCode::kParseError, fmt::format("{}: no usable host ({} lines skipped{})", inputs.hosts_file,
-                                                          report.skipped_hosts.size(), reasons));
+    return std::unexpected(no_usable_host(inputs.hosts_file, report.skipped_hosts));
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.handshakes = engine.started();

@@ -2,7 +2,6 @@
 // store, the summary. `scan` runs one; `monitor` runs one per round and watches the results go by.
 #pragma once
 
-#include <cstdio>
 #include <functional>
 #include <optional>
 #include <set>
@@ -14,6 +13,7 @@
 #include "analyze/asn_map.h"
 #include "cli/common.h"
 #include "detect/scan.h"
+#include "run/run.h"
 #include "store/store.h"
 
 namespace mitmscope::cli {
@@ -34,8 +34,9 @@ struct ScanRoundInputs {
 struct ScanRoundSinks {
   Store* store = nullptr;                 // with scan_id: results go there in batches
   int64_t scan_id = 0;
-  std::set<std::string> stored;           // "ip:port sni" already stored (resume): skipped
-  std::FILE* out = nullptr;               // JSON Lines, or null
+  run::ResumeKeys stored;                 // "ip:port sni" already stored (resume): skipped
+  std::string out;                        // JSON Lines: a file, "-" for stdout, "" for none
+  bool append = false;                    // add to `out` (a resumed scan, a monitor's rounds)
   bool progress = false;                  // a progress line on stderr
   // Every new result, with the host's AS key ("AS9198", or empty when unknown).
   std::function<void(const ScanResult&, const std::string& as_key)> observe;
@@ -49,6 +50,8 @@ struct ScanRoundReport {
   double seconds = 0;
   std::vector<SkippedTarget> skipped_hosts;
   std::optional<Error> store_error;       // results up to the failure are stored; the rest are in `out`
+  bool interrupted = false;               // a signal stopped it: what was measured is stored, the scan unfinished
+  size_t results = 0;                     // written by this run (not counting those a resume skipped)
 };
 
 Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundSinks& sinks);

@@ -1,5 +1,7 @@
 // `mitmscope trace ADDRESS[:PORT] --sni TARGET` and `mitmscope trace --hosts FILE --sni TARGET`:
 // where on the path the forged certificate is injected (docs/CLI.md, "trace").
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,7 +14,6 @@
 #include "cli/common.h"
 #include "engine/targets.h"
 #include "core/time.h"
-#include "core/unique_fd.h"
 #include "report/trace_output.h"
 #include "store/store.h"
 #include "trace/tracer.h"
@@ -41,151 +42,165 @@ struct TraceCliOptions {
   TrustOptions trust;
 };
 
-int run_trace(TraceCliOptions options) {
+StoredTrace stored_trace(int64_t run_id, const TraceResult& result, const std::string& json) {
+  const auto& point = result.point;
+  return {run_id, format_utc(now_utc()), result.host.endpoint.ip, result.host.endpoint.port, result.sni,
+          std::string(injection_kind_name(point.kind)), point.injection_ttl.value_or(0),
+          point.address_distance.value_or(0), point.router_before.value_or(""), point.router_after.value_or(""), json};
+}
+
+Result<void> check_trace_options(const TraceCliOptions& options) {
   if (options.address.empty() == options.hosts.empty()) {
-    return report_error({ErrorCode::kInvalidArgument, "trace: give one ADDRESS or --hosts FILE"});
+    return make_error(ErrorCode::kInvalidArgument, "trace: give one ADDRESS or --hosts FILE");
   }
-  auto sni = check_server_name(options.sni);
-  if (!sni) return report_error(sni.error());
-  if (!options.control_sni.empty()) {
-    auto control = check_server_name(options.control_sni);
-    if (!control) return report_error(control.error());
+  for (const auto* name : {&options.sni, &options.control_sni}) {
+    if (name->empty() && name == &options.control_sni) continue;
+    if (auto checked = check_server_name(*name); !checked) return std::unexpected(checked.error());
   }
-  if (options.runs < 1 || options.runs > 100) return report_error({ErrorCode::kInvalidArgument, "--runs must be 1..100"});
+  if (options.runs < 1 || options.runs > 100) return make_error(ErrorCode::kInvalidArgument, "--runs must be 1..100");
   if (options.first_ttl < 1 || options.max_ttl > 64 || options.first_ttl > options.max_ttl) {
-    return report_error({ErrorCode::kInvalidArgument, "--first-ttl and --max-ttl must satisfy 1 <= first <= max <= 64"});
+    return make_error(ErrorCode::kInvalidArgument, "--first-ttl and --max-ttl must satisfy 1 <= first <= max <= 64");
   }
-  if (options.window < 1 || options.window > 64) return report_error({ErrorCode::kInvalidArgument, "--window must be 1..64"});
-  auto targets = make_target_options(options.engine);
-  if (!targets) return report_error(targets.error());
-  auto asn_map = load_asn_map(options.pfx2as);
-  if (!asn_map) return report_error(asn_map.error());
-  auto trust = load_trust_context(options.trust);
-  if (!trust) return report_error(trust.error());
-  auto client = make_client_context(options.engine);
-  if (!client) return report_error(client.error());
+  if (options.window < 1 || options.window > 64) return make_error(ErrorCode::kInvalidArgument, "--window must be 1..64");
+  return {};
+}
 
-  // The hosts: one address, or the file through the same policy and order as scan.
-  std::optional<HostTarget> single;
-  std::optional<HostList> list;
-  if (!options.address.empty()) {
+TraceOptions trace_options(const TraceCliOptions& options, std::string sni) {
+  return {.sni = std::move(sni), .control_sni = options.control_sni, .seed = options.engine.seed,
+          .first_ttl = options.first_ttl, .max_ttl = options.max_ttl, .window = options.window, .runs = options.runs,
+          .path_series = !options.no_path, .path_port = options.path_port, .paris = options.paris};
+}
+
+// The hosts to trace: one address, or the file through the same policy and order as scan. IPv6 is skipped.
+class TraceHosts {
+ public:
+  static Result<TraceHosts> open(const TraceCliOptions& options, TargetOptions targets) {
+    TraceHosts hosts;
+    if (options.address.empty()) {
+      auto opened = HostList::open(options.hosts, std::move(targets));
+      if (!opened) return std::unexpected(opened.error());
+      hosts.list_.emplace(std::move(*opened));
+      return hosts;
+    }
     auto endpoint = parse_endpoint(options.address, 443);
-    if (!endpoint) return report_error(endpoint.error());
+    if (!endpoint) return std::unexpected(endpoint.error());
     auto allowed = check_address_policy(*endpoint, options.engine.allow_private);
-    if (!allowed) return report_error(allowed.error());
-    if (targets->blocklist && targets->blocklist->contains(*allowed)) {
-      return report_error({ErrorCode::kAddressRefused, fmt::format("{} is in the blocklist", allowed->ip)});
+    if (!allowed) return std::unexpected(allowed.error());
+    if (targets.blocklist && targets.blocklist->contains(*allowed)) {
+      return make_error(ErrorCode::kAddressRefused, fmt::format("{} is in the blocklist", allowed->ip));
     }
-    single = HostTarget{*allowed, {}, 0};
-  } else {
-    auto opened = HostList::open(options.hosts, std::move(*targets));
-    if (!opened) return report_error(opened.error());
-    list.emplace(std::move(*opened));
+    hosts.single_ = HostTarget{*allowed, {}, 0};
+    return hosts;
   }
-  auto next = [&]() -> std::optional<HostTarget> {
+  bool bulk() const { return list_.has_value(); }
+  size_t expected() const { return list_ ? list_->shard_size() : 1; }
+  const std::vector<SkippedTarget> skipped() const { return list_ ? list_->skipped() : std::vector<SkippedTarget>{}; }
+  std::optional<HostTarget> next() {
     for (;;) {
-      std::optional<HostTarget> host;
-      if (single) {
-        host = std::move(single);
-        single.reset();
-      } else if (list) {
-        host = list->next();
-      }
-      if (!host) return std::nullopt;
-      if (host->endpoint.family != AF_INET) {
-        fmt::print(stderr, "mitmscope: trace: {}: skipped: IPv6 is not traced yet (ICMPv6 time-exceeded is not read)\n",
-                   host->endpoint.ip);
-        continue;
-      }
-      return host;
+      std::optional<HostTarget> host = list_ ? list_->next() : std::exchange(single_, std::nullopt);
+      if (!host || host->endpoint.family == AF_INET) return host;
+      fmt::print(stderr, "mitmscope: trace: {}: skipped: IPv6 is not traced yet (ICMPv6 time-exceeded is not read)\n",
+                 host->endpoint.ip);
     }
-  };
-
-  auto icmp = IcmpListener::open();
-  if (!icmp) {
-    fmt::print(stderr, "mitmscope: trace: {}; routers will be unknown, expired TTLs are still exact\n",
-               icmp.error().message);
   }
-  TraceOptions trace;
-  trace.sni = *sni;
-  trace.control_sni = options.control_sni;
-  trace.seed = options.engine.seed;
-  trace.first_ttl = options.first_ttl;
-  trace.max_ttl = options.max_ttl;
-  trace.window = options.window;
-  trace.runs = options.runs;
-  trace.path_series = !options.no_path;
-  trace.path_port = options.path_port;
-  trace.paris = options.paris;
-  Tracer tracer(*client, engine_options(options.engine), trace, {trust->trust_store, trust->registry, trust->at},
-                icmp ? &*icmp : nullptr);
 
-  const AsnMap* asn = *asn_map ? &**asn_map : nullptr;
+ private:
+  std::optional<HostTarget> single_;
+  std::optional<HostList> list_;
+};
+
+// The bulk ending: skipped lines, the aggregate (text or JSON, and --summary), the counts.
+int finish_bulk(const TraceCliOptions& options, const TraceHosts& hosts, const TraceAggregate& aggregate,
+                const std::string& counts) {
+  for (const auto& skipped : hosts.skipped()) {
+    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
+  }
+  const auto summary = aggregate.json();
+  if (options.json) {
+    fmt::print("{}\n", nlohmann::ordered_json{{"aggregate", summary}}.dump());
+  } else {
+    fmt::print("{}", aggregate.text());
+  }
+  if (!options.summary.empty()) {
+    std::ofstream file(options.summary);
+    file << summary.dump(2) << "\n";
+    if (!file) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.summary)});
+  }
+  fmt::print(stderr, "{}\n", counts);
+  return kExitOk;
+}
+
+int single_exit(const std::optional<InjectionPoint>& point) {
+  if (!point) return kExitProbeFailed;
+  if (trace_found_interception(*point)) return kExitIntercepted;
+  return point->kind == InjectionKind::kNone ? kExitOk : kExitProbeFailed;
+}
+
+std::optional<IcmpListener> open_icmp() {
+  auto icmp = IcmpListener::open();
+  if (icmp) return std::move(*icmp);
+  fmt::print(stderr, "mitmscope: trace: {}; routers will be unknown, expired TTLs are still exact\n", icmp.error().message);
+  return std::nullopt;
+}
+
+int run_trace(const TraceCliOptions& options) {
+  if (auto checked = check_trace_options(options); !checked) return report_error(checked.error());
+  const auto sni = check_server_name(options.sni);
+  if (!sni) return report_error(sni.error());
+  auto setup = load_active_setup({options.engine, options.trust, "", options.pfx2as});
+  if (!setup) return report_error(setup.error());
+  const TrustContext* trust = &setup->trust;
+  auto hosts = TraceHosts::open(options, setup->targets);
+  if (!hosts) return report_error(hosts.error());
   auto out = run::LineOutput::open(options.out);
   if (!out) return report_error(out.error());
   std::unique_ptr<Store> store;
-  const int64_t run = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
   if (!options.store.empty()) {
     auto opened = open_store(options.store);
     if (!opened) return report_error(opened.error());
     store = std::move(*opened);
   }
+  const bool bulk = hosts->bulk();
+  const AsnMap* asn = setup->asn();
   // Traces go to the store in batches; after a store failure the output still gets every trace.
-  run::StoreBatches<StoredTrace> batches(100, store ? run::StoreBatches<StoredTrace>::Write(
-                                                          [&](std::span<const StoredTrace> rows) { return store->add_traces(rows); })
-                                                    : nullptr);
+  run::Runner<StoredTrace> run(std::move(*out),
+                               store ? run::Runner<StoredTrace>::Write(
+                                           [&](std::span<const StoredTrace> rows) { return store->add_traces(rows); })
+                                     : nullptr,
+                               {.batch = 100, .expected = hosts->expected(), .progress = bulk && ::isatty(2)});
+  EngineOptions engine = engine_options(options.engine);
+  engine.stop = &run.stop_flag();
+  auto icmp = open_icmp();
+  Tracer tracer(setup->client, engine, trace_options(options, *sni), {trust->trust_store, trust->registry, trust->at},
+                icmp ? &*icmp : nullptr);
+  const int64_t run_id = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
   TraceAggregate aggregate;
   std::optional<InjectionPoint> last_point;
-  const bool bulk = list.has_value();
-  size_t traced = 0;
-  tracer.run(next, [&](TraceResult result) {
-    ++traced;
+  tracer.run([&] { return hosts->next(); }, [&](TraceResult result) {
     aggregate.add(result, asn);
     last_point = result.point;
-    const bool stdout_json = options.json && !out->is_stdout();   // unless --out - already puts it there
-    if (store) {
-      const auto& point = result.point;
-      batches.add({run, format_utc(now_utc()), result.host.endpoint.ip, result.host.endpoint.port, result.sni,
-                   std::string(injection_kind_name(point.kind)), point.injection_ttl.value_or(0),
-                   point.address_distance.value_or(0), point.router_before.value_or(""), point.router_after.value_or(""),
-                   trace_result_json(result, asn).dump()});
-    }
-    if (out->active() || stdout_json) {
-      const auto json = trace_result_json(result, asn);
-      out->write(json.dump());
-      if (stdout_json) fmt::print("{}\n", bulk ? json.dump() : json.dump(2));
-    }
+    const bool stdout_json = options.json && !run.output().is_stdout();   // unless --out - already puts it there
+    const bool rendered = run.output().active() || stdout_json || store;
+    const auto json = rendered ? trace_result_json(result, asn) : nlohmann::ordered_json();
+    const std::string line = rendered ? json.dump() : std::string();
+    std::optional<StoredTrace> row;
+    if (store) row = stored_trace(run_id, result, line);
+    run.add(run.output().active() ? line : std::string(), std::move(row), trace_found_interception(result.point));
+    if (stdout_json) fmt::print("{}\n", bulk ? line : json.dump(2));
     if (!bulk && !options.json) fmt::print("{}", trace_result_text(result, asn));
-    if (bulk && traced % 100 == 0) fmt::print(stderr, "trace: {} hosts done\n", traced);
   });
-  out->close();
-  batches.flush();
-  if (batches.error()) return report_error(*batches.error());
-  if (list) {
-    for (const auto& skipped : list->skipped()) {
-      fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
-    }
+  const run::RunEnd end = run.finish();
+  if (end.store_error) return report_error(*end.store_error);
+  if (end.interrupted) {
+    fmt::print(stderr, "mitmscope: trace interrupted after {} hosts; they are written{}\n", end.results,
+               store ? " and stored" : "");
+    return kExitInterrupted;
   }
-  if (bulk) {
-    const auto summary = aggregate.json();
-    if (options.json) {
-      fmt::print("{}\n", nlohmann::ordered_json{{"aggregate", summary}}.dump());
-    } else {
-      fmt::print("{}", aggregate.text());
-    }
-    if (!options.summary.empty()) {
-      std::ofstream file(options.summary);
-      file << summary.dump(2) << "\n";
-      if (!file) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.summary)});
-    }
-    fmt::print(stderr, "trace: {} hosts, {} probes{}\n", traced, tracer.probes(),
-               icmp ? fmt::format(", {} ICMP time-exceeded read", icmp->received()) : std::string());
-    return kExitOk;
-  }
-  if (!last_point) return kExitProbeFailed;
-  if (trace_found_interception(*last_point)) return kExitIntercepted;
-  return last_point->kind == InjectionKind::kNone ? kExitOk : kExitProbeFailed;
+  if (!bulk) return single_exit(last_point);
+  return finish_bulk(options, *hosts, aggregate,
+                     fmt::format("trace: {} hosts, {} probes{}", end.results, tracer.probes(),
+                                 icmp ? fmt::format(", {} ICMP time-exceeded read", icmp->received()) : std::string()));
 }
 
 }  // namespace

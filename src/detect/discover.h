@@ -31,7 +31,8 @@ struct DiscoverOptions {
   size_t confirm = 3;               // hosts that must intercept a domain before it is reported
   std::chrono::milliseconds stateful_delay{120000};
   uint64_t seed = 1;
-  EngineOptions engine;
+  EngineOptions engine;             // engine.stop (a signal) ends the discovery early: `interrupted`
+  std::function<void(const ScanResult&)> observe;  // every screening and confirmation result, as it comes
 };
 
 struct DiscoveredDomain {
@@ -59,6 +60,7 @@ struct DiscoverReport {
   size_t screening_handshakes = 0;
   size_t confirmation_handshakes = 0;
   double seconds = 0;
+  bool interrupted = false;                 // stopped early: screening or confirmation is partial
 };
 
 using DiscoverProgress = std::function<void(std::string_view)>;

@@ -84,7 +84,7 @@ void Engine::finish(int fd, const Completion& completion) {
 void Engine::run(const Feed& feed, const Completion& completion) {
   std::vector<epoll_event> events(1024);
   bool feed_exhausted = false;
-  while (!stopping_) {
+  while (!stopping_ && !(options_.stop && options_.stop->load())) {
     auto now = Clock::now();
     // Delayed requests whose time has come.
     while (!delayed_.empty() && delayed_.top().when <= now) {

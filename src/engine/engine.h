@@ -9,6 +9,7 @@
 // between (bench/RESULTS.md has the figures).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,7 @@ struct EngineOptions {
   size_t concurrency = 1000;          // handshakes in flight at most
   double rate = 0;                    // new connections per second overall; 0: unlimited
   double host_rate = 5;               // new connections per second to one address
+  const std::atomic<bool>* stop = nullptr;  // when set (a signal, run/run.h): run returns within one poll (50 ms)
 };
 
 struct ProbeRequest {
@@ -51,7 +53,8 @@ class Engine {
   ~Engine();
 
   void submit(ProbeRequest request);
-  // Runs until the feed has nothing more, nothing is queued and nothing is in flight.
+  // Runs until the feed has nothing more, nothing is queued and nothing is in flight, or until stopped (stop(),
+  // EngineOptions::stop): what is in flight is then dropped unanswered.
   void run(const Feed& feed, const Completion& completion);
   void stop() { stopping_ = true; }
 

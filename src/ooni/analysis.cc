@@ -458,9 +458,11 @@ AnalysisResult analyze_files(const FileList& files, const TrustStore& trust_stor
   PipelineCallbacks callbacks{
       .consume = [&](Block& block, size_t worker) { analyzer.consume(block, worker); },
       .file_failed = [&](size_t file, const Error& error) { analyzer.file_failed(file, error); },
+      .stop = options.stop,
   };
   const PipelineStats stats = run_pipeline(files.files, threads, callbacks);
   AnalysisResult result = analyzer.finish();
+  result.interrupted = stats.stopped;
   result.totals.files = stats.files;
   result.totals.files_failed = stats.files_failed;
   result.totals.bytes_in = stats.bytes_in;

@@ -51,6 +51,7 @@ struct AnalysisOptions {
   std::optional<UtcSeconds> since, until; // measurement_start_time filter [since, until)
   size_t min_forged_domains = 3;          // the forging-CA rule's threshold (registrable domains)
   size_t max_reported_errors = 1000;      // malformed lines listed one by one; the rest counted
+  const std::atomic<bool>* stop = nullptr; // when set (a signal): reading ends after the blocks in hand
 };
 
 
@@ -171,6 +172,7 @@ struct AnalysisResult {
   std::vector<std::string> files;          // input paths by index
   std::vector<CertificateFacts> certificates;
   size_t min_forged_domains = 0;
+  bool interrupted = false;                // stopped before every file was read: a partial answer
   std::vector<std::unique_ptr<StringPool>> strings;  // what the handshakes' views point into
 };
 

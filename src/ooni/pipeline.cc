@@ -1,5 +1,6 @@
 #include "ooni/pipeline.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -31,6 +32,11 @@ class Pipeline {
   void work(size_t worker) {
     std::unique_lock lock(mutex_);
     while (true) {
+      if (callbacks_.stop && callbacks_.stop->load()) {
+        stats_.stopped = true;
+        changed_.notify_all();
+        return;
+      }
       if (!ready_.empty()) {
         Block block = std::move(ready_.front());
         ready_.pop_front();
@@ -52,7 +58,7 @@ class Pipeline {
           changed_.notify_all();
           return;
         }
-        changed_.wait(lock);
+        changed_.wait_for(lock, std::chrono::milliseconds(100));   // also to see `stop`
         continue;
       }
       ++reading_;

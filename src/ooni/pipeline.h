@@ -7,6 +7,8 @@
 // At most `threads` blocks wait at once: memory is bounded by the block size, not the input.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -22,6 +24,7 @@ struct PipelineStats {
   uint64_t bytes_in = 0;      // as stored (compressed)
   uint64_t bytes_out = 0;     // uncompressed
   uint64_t blocks = 0;
+  bool stopped = false;       // `stop` was set: files after it were not read to their end
 };
 
 struct PipelineCallbacks {
@@ -29,6 +32,8 @@ struct PipelineCallbacks {
   std::function<void(Block& block, size_t worker)> consume;
   // A file that could not be opened or ended in an error; its earlier blocks were consumed.
   std::function<void(size_t file_index, const Error& error)> file_failed;
+  // Polled between blocks: when set, the workers finish the block in hand and return (a signal, run/run.h).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 PipelineStats run_pipeline(const std::vector<InputFile>& files, size_t threads, const PipelineCallbacks& callbacks);

@@ -7,12 +7,12 @@
 
 namespace mitmscope::run {
 
-Result<LineOutput> LineOutput::open(const std::string& path) {
+Result<LineOutput> LineOutput::open(const std::string& path, bool append) {
   LineOutput output;
   if (path == "-") {
     output.file_.reset(stdout);
   } else if (!path.empty()) {
-    auto opened = open_file(path, "w");
+    auto opened = open_file(path, append ? "a" : "w");
     if (!opened) return std::unexpected(opened.error());
     output.file_ = std::move(*opened);
   }
@@ -63,6 +63,21 @@ void stop_on_signals() {
 void default_signals() {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+}
+
+namespace {
+int& stop_scope_depth() {
+  static int depth = 0;
+  return depth;
+}
+}  // namespace
+
+StopScope::StopScope() {
+  if (stop_scope_depth()++ == 0) stop_on_signals();
+}
+
+StopScope::~StopScope() {
+  if (--stop_scope_depth() == 0) default_signals();
 }
 
 }  // namespace mitmscope::run

@@ -147,8 +147,12 @@ check "scan --pfx2as: every result names its AS and prefix" 0 "$(jq -r 'select(.
  printf '%s\n' www.vk.com google.kz mail.google.co m.facebook.com youtube.com.evil.net instagram.org) | shuf --random-source=<(yes) >"$work/toplist.txt"
 jq -r '.intercepted_hosts[0:3][]' "$state/ground-truth.json" | sed 's/$/:443/' >"$work/discover-hosts.txt"
 lab exec -- "$mitmscope" discover --hosts "$work/discover-hosts.txt" --domains "$work/toplist.txt" "${scan_flags[@]}" \
-  --json "$work/discover.json" --list "$work/discovered.txt" >"$work/discover.txt" 2>&1
+  --json "$work/discover.json" --list "$work/discovered.txt" --out "$work/discover.jsonl" >"$work/discover.txt" 2>&1
 check "discover exits 0" 0 $? || cat "$work/discover.txt"
+check "discover --out: each confirmation's intercepted answer is a row (37 domains x 3 hosts at least)" true \
+  "$([ "$(jq -r 'select(.verdict == "intercepted") | "\(.ip) \(.sni)"' "$work/discover.jsonl" | sort -u | wc -l)" -ge $(( $(wc -l <"$state/domains.txt") * 3 )) ] && echo true || echo false)"
+/usr/bin/python3 "$(dirname "$0")/../schema/validate.py" "$(dirname "$0")/../../docs/schema" scan-result "$work/discover.jsonl" >/dev/null 2>&1
+check "discover --out: every row fits docs/schema/scan-result.schema.json" 0 $?
 check "discover: exactly the targeted domains" "$(sort "$state/domains.txt")" "$(sort "$work/discovered.txt")"
 check "discover: no decoy even became a candidate" "$(wc -l <"$state/domains.txt")" "$(jq -r .candidates "$work/discover.json")"
 check "discover: each confirmed on all 3 hosts, naming the lab root" 0 \

@@ -1,7 +1,11 @@
 // probe against TLS servers the test starts on loopback, one per behaviour.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "detect/chain_verdict.h"
+#include "engine/engine.h"
 #include "engine/tls_connection.h"
 #include "lab/forger.h"
 #include "lab/tls_server.h"
@@ -163,6 +167,35 @@ TEST_F(ProbeTest, ASilentPortTimesOutWithinTheHandshakeTimeout) {
   EXPECT_EQ(observation.error->code, ErrorCode::kHandshakeTimeout);
   EXPECT_GE(elapsed, std::chrono::milliseconds(300));
   EXPECT_LT(elapsed, std::chrono::seconds(5)) << "the timeout bounds the wait";
+}
+
+TEST_F(ProbeTest, TheEngineStopsWithinAPollWhenItsStopFlagIsSetAndDropsWhatIsInFlight) {
+  auto server = serve({.behavior = lab::ServerBehavior::kSilent});
+  auto context = TlsClientContext::create({.handshake_timeout = std::chrono::seconds(30)});
+  ASSERT_TRUE(context);
+  std::atomic<bool> stop{false};
+  Engine engine(*context, {.concurrency = 4, .host_rate = 0, .stop = &stop});
+  auto endpoint = parse_endpoint(server->address(), 443);
+  ASSERT_TRUE(endpoint);
+  size_t submitted = 0, completed = 0;
+  std::thread signal([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  const auto started = std::chrono::steady_clock::now();
+  engine.run(
+      [&] {
+        if (submitted == 4) return Engine::FeedResult::kLater;   // more would come: only the flag ends the run
+        engine.submit({*endpoint, "host.probe.test", submitted++});
+        return Engine::FeedResult::kSubmitted;
+      },
+      [&](uint64_t, Observation) { ++completed; });
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  signal.join();
+  EXPECT_EQ(submitted, 4u);
+  EXPECT_EQ(completed, 0u) << "the silent server never answered: nothing is reported as measured";
+  EXPECT_GE(elapsed, std::chrono::milliseconds(300));
+  EXPECT_LT(elapsed, std::chrono::seconds(5)) << "not the 30 s handshake timeout";
 }
 
 TEST_F(ProbeTest, GarbageAndHttpAreNotTls) {

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <fstream>
+
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "lab/pki.h"
+#include "support/test_pki.h"
 #include "core/base64.h"
 #include "report/json_output.h"
 
@@ -167,6 +173,23 @@ TEST_F(AnalysisTest, FiltersAndRegistrableDomains) {
   EXPECT_EQ(registrable_domain("astrakhan.sm.news"), "sm.news");
   EXPECT_EQ(registrable_domain("192.0.2.1"), "192.0.2.1");
   EXPECT_EQ(registrable_domain("Example.COM."), "example.com");
+}
+
+TEST_F(AnalysisTest, AStopEndsTheReadingAndSaysTheAnswerIsPartial) {
+  testing::TempDirectory directory;
+  std::string lines;
+  for (int i = 0; i < 50; ++i) lines += line({"knews.kg", {leaf("knews.kg", *world_->registered_intermediate)}}) + "\n";
+  for (int file = 0; file < 4; ++file) std::ofstream(directory.path() / fmt::format("m{}.jsonl", file)) << lines;
+  auto files = find_input_files({directory.path().string()}, {});
+  ASSERT_TRUE(files);
+  std::atomic<bool> stop{false};
+  const auto whole = analyze_files(*files, trust_, registry_, {.stop = &stop}, 2);
+  EXPECT_FALSE(whole.interrupted);
+  EXPECT_EQ(whole.totals.measurements, 200u);
+  stop = true;   // what SIGINT does
+  const auto stopped = analyze_files(*files, trust_, registry_, {.stop = &stop}, 2);
+  EXPECT_TRUE(stopped.interrupted);
+  EXPECT_EQ(stopped.totals.measurements, 0u) << "stopped before the first block";
 }
 
 }  // namespace
