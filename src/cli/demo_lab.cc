@@ -142,6 +142,7 @@ class LabDemo {
   std::string store_;
   bool loopback_ = false;
   Json truth_;                              // the lab's ground truth
+  double first_shift_hours_ = 0;            // the scenario's first forging rules: the validity shift
   std::vector<std::string> hosts_lines_, discovered_;
   std::set<std::string> intercepted_;
   size_t eligible_ = 0;
@@ -153,6 +154,7 @@ class LabDemo {
 struct ScanFindings {
   ScanTally tally;
   std::set<std::string> intercepted_hosts;
+  std::set<double> validity_shifts_hours;   // of the forged leaves, against the genuine ones
   size_t results = 0;
 };
 
@@ -164,11 +166,14 @@ Result<ScanFindings> scan_findings(Store& store) {
     if (scan.monitor.empty() && scan.tally) latest = &scan;
   }
   if (!latest) return make_error(ErrorCode::kParseError, fmt::format("{}: no finished scan", store.location()));
-  ScanFindings findings{*latest->tally, {}, 0};
+  ScanFindings findings{*latest->tally, {}, {}, 0};
   auto visited = store.for_each_result(latest->id, 4096, [&](std::span<const StoredResult> results) -> Result<void> {
     findings.results += results.size();
     for (const auto& result : results) {
-      if (result.verdict == "intercepted") findings.intercepted_hosts.insert(result.ip);
+      if (result.verdict != "intercepted") continue;
+      findings.intercepted_hosts.insert(result.ip);
+      const auto& forging = result.facts.forging;
+      if (forging && forging->not_before_shift_hours) findings.validity_shifts_hours.insert(*forging->not_before_shift_hours);
     }
     return {};
   });
@@ -236,6 +241,7 @@ int LabDemo::prepare() {
     if (file.name == "kz-2019.json") scenario = Json::parse(file.content);
   }
   scenario["name"] = "kz-2019-demo";
+  first_shift_hours_ = scenario["forging"]["validity_shift_hours"].get<double>();
   scenario["schedule"]["events"] = Json::array({{{"at_seconds", 9}, {"interceptor", "off"}},
                                                 {{"at_seconds", 21}, {"interceptor", "on"}, {"validity_shift_hours", -24}}});
   scenario["schedule"]["repeat_every_seconds"] = 0;
@@ -324,6 +330,9 @@ int LabDemo::scan() {
   const std::set<std::string> truth = truth_["intercepted_hosts"].get<std::set<std::string>>();
   ok(intercepted_ == truth, fmt::format("the intercepted hosts are the ground truth's {}", truth.size()));
   ok(findings->tally.intercepted_hosts == truth.size(), "the stored tally counts the same hosts");
+  // Before the monitor restarts the schedule, the lab holds the scenario's first rules however long discover took.
+  ok(findings->validity_shifts_hours == std::set<double>{first_shift_hours_},
+     fmt::format("every forged leaf's validity is shifted {:g} h, the scenario's first rules", first_shift_hours_));
   return kExitOk;
 }
 

@@ -125,9 +125,10 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.handshakes = engine.started();
-  report.summary = summary.json(runner.counters());
-  report.tally = summary.tally(runner.counters());
-  report.summary_text = summary.text(runner.counters());
+  const ScanOverview overview = summary.overview(runner.counters());
+  report.summary = scan_summary_json(overview);
+  report.tally = overview.tally;
+  report.summary_text = scan_summary_text(overview);
   return report;
 }
 

@@ -268,15 +268,26 @@ int run_daemon(const Scenario& scenario, const Plan& plan, const Topology& topol
   if (!acknowledged) g_stop = true;
 
   auto started = std::chrono::steady_clock::now();
+  bool paused = false;                                   // an override holds the schedule's clock
+  std::chrono::steady_clock::duration paused_at{};       // its reading then
   bool evening = scenario.schedule.evening_through_interceptor;
   while (!g_stop) {
     // The request file is removed once the restarted schedule's state is applied: that is the acknowledgement.
     const bool restart_requested = std::filesystem::exists(paths.schedule_restart());
-    if (restart_requested) started = std::chrono::steady_clock::now();
-    const long elapsed =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
-    auto state = schedule_at(scenario, elapsed);
+    const auto now = std::chrono::steady_clock::now();
+    if (restart_requested) {
+      started = now;
+      paused = false;
+    }
     const std::string override_state = read_text(paths.override_file());
+    // An override (switch on/off) pauses the schedule's clock: its rules stay those of the moment it was set, and
+    // `switch schedule` continues from there (`switch restart` from 0). So the demo's scan, run while the
+    // interceptor is held on, sees the scenario's first rules however long discover took.
+    if (paused && !override_state.empty()) started = now - paused_at;
+    paused = !override_state.empty();
+    paused_at = now - started;
+    const long elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - started).count();
+    auto state = schedule_at(scenario, elapsed);
     if (override_state.starts_with("on")) state.interceptor_on = true;
     if (override_state.starts_with("off")) state.interceptor_on = false;
     device->apply({.on = state.interceptor_on, .rules = state.rules, .intermediate = state.intermediate});

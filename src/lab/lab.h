@@ -69,7 +69,8 @@ Result<LabUpResult> lab_up(const LabUpOptions& options, const std::function<void
 Result<size_t> lab_down(const std::filesystem::path& state_directory);
 // A text report: scenario, paths, addresses, daemon and interceptor state.
 Result<std::string> lab_status(const std::filesystem::path& state_directory);
-// "on", "off" or "schedule": overrides the scenario's schedule until set back to "schedule";
+// "on", "off" or "schedule": overrides the scenario's schedule until set back to "schedule" (the override pauses
+// the schedule's clock: its rules stay those of the moment it was set, and "schedule" continues from there);
 // "restart": back to the schedule, whose clock starts again at 0 now (the demo times its pause so).
 Result<void> lab_switch(const std::filesystem::path& state_directory, std::string_view state);
 // The daemon's counters as JSON (interceptor, hosts, connection rates seen at the hosts).

@@ -1,6 +1,7 @@
 #include "report/scan_output.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -41,60 +42,52 @@ nlohmann::ordered_json scan_result_json(const ScanResult& result, const TrustSto
 }
 
 namespace {
-constexpr size_t kDeviceExamples = 5;
+
+nlohmann::ordered_json optional_name(const std::string& name) {
+  return name.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(name);
+}
+
+uint32_t as_number(std::string_view key) {   // "AS9198" -> 9198
+  uint32_t number = 0;
+  if (key.starts_with("AS")) std::from_chars(key.data() + 2, key.data() + key.size(), number);
+  return number;
+}
+
+double share(size_t part, size_t whole) { return whole == 0 ? 0.0 : double(part) / double(whole); }
+
+nlohmann::ordered_json per_as_json(const ScanOverview& overview) {
+  nlohmann::ordered_json ases = nlohmann::ordered_json::array();
+  for (const auto* group : overview.groups(TallyKind::kAs)) {
+    ases.push_back({{"asn", as_number(group->key)}, {"name", optional_name(group->name)}, {"hosts", group->hosts},
+                    {"eligible", group->eligible}, {"intercepted", group->intercepted},
+                    {"intercepted_share", share(group->intercepted, group->eligible)}});
+  }
+  return ases;
+}
+
+// The groups of one kind with any interception, the most intercepted first.
+std::vector<const TallyGroup*> intercepted_first(const ScanOverview& overview, TallyKind kind) {
+  std::vector<const TallyGroup*> groups;
+  for (const auto* group : overview.groups(kind)) {
+    if (group->intercepted != 0) groups.push_back(group);
+  }
+  std::stable_sort(groups.begin(), groups.end(), [](const auto* a, const auto* b) { return a->intercepted > b->intercepted; });
+  return groups;
+}
+
 }  // namespace
 
-void ScanSummary::add_host(const HostOutcome& outcome, const AsnInfo* asn) {
-  if (!outcome.device_evidence.empty()) {
-    auto& device = devices_[outcome.device_evidence];
-    ++device.hosts;
-    if (device.examples.size() < kDeviceExamples) device.examples.push_back(outcome.host->endpoint.to_string());
-  }
-  auto count = [&](Group& group) {
-    ++group.hosts;
-    group.eligible += outcome.eligible;
-    group.intercepted += outcome.intercepted;
-  };
-  count(per_tag_[outcome.host->tags.empty() ? "(untagged)" : outcome.host->tags.front()]);
-  if (asn) {
-    have_asn_table_ = true;
-    count(per_as_[asn->asn]);
-    if (!asn->name.empty()) as_names_[asn->asn] = asn->name;
-  }
-}
-
-void ScanSummary::add(const ScanResult& result) {
-  if (result.verdict == ScanVerdict::kIntercepted) {
-    const std::string host = result.host->endpoint.to_string();
-    intercepted_hosts_.insert(host);
-    intercepted_per_domain_[result.sni].insert(host);
-    if (result.assessment && result.assessment->verdict.known_interceptor) {
-      ++interceptors_[result.assessment->verdict.known_interceptor->name];
-    } else {
-      ++interceptors_["(unknown: untrusted changed chain)"];
-    }
-  }
-}
-
-nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
+nlohmann::ordered_json scan_summary_json(const ScanOverview& overview) {
+  const auto& counters = overview.counters;
   nlohmann::ordered_json domains = nlohmann::ordered_json::object();
-  for (const auto& [domain, hosts] : intercepted_per_domain_) domains[domain] = hosts.size();
+  for (const auto* group : overview.groups(TallyKind::kDomain)) domains[group->key] = group->intercepted;
   nlohmann::ordered_json tags = nlohmann::ordered_json::object();
-  for (const auto& [tag, group] : per_tag_) {
-    tags[tag] = {{"hosts", group.hosts}, {"eligible", group.eligible}, {"intercepted", group.intercepted}};
-  }
-  nlohmann::ordered_json ases = nlohmann::ordered_json::array();
-  for (const auto& [asn, group] : per_as_) {
-    ases.push_back({{"asn", asn},
-                    {"name", as_names_.contains(asn) ? nlohmann::ordered_json(as_names_.at(asn)) : nlohmann::ordered_json(nullptr)},
-                    {"hosts", group.hosts},
-                    {"eligible", group.eligible},
-                    {"intercepted", group.intercepted},
-                    {"intercepted_share", group.eligible == 0 ? 0.0 : double(group.intercepted) / double(group.eligible)}});
+  for (const auto* group : overview.groups(TallyKind::kTag)) {
+    tags[group->key] = {{"hosts", group->hosts}, {"eligible", group->eligible}, {"intercepted", group->intercepted}};
   }
   nlohmann::ordered_json devices = nlohmann::ordered_json::array();
-  for (const auto& [evidence, device] : devices_) {
-    devices.push_back({{"evidence", evidence}, {"hosts", device.hosts}, {"examples", device.examples}});
+  for (const auto& device : overview.devices) {
+    devices.push_back({{"evidence", device.evidence}, {"hosts", device.hosts}, {"examples", device.examples}});
   }
   nlohmann::ordered_json summary = {{"hosts", counters.hosts},
           {"eligible", counters.eligible},
@@ -105,75 +98,49 @@ nlohmann::ordered_json ScanSummary::json(const ScanCounters& counters) const {
           {"devices", devices},
           {"results", counters.results},
           {"verdicts", counters.verdicts},
-          {"intercepted_hosts", intercepted_hosts_.size()},
-          {"intercepted_share", counters.eligible ? double(intercepted_hosts_.size()) / double(counters.eligible) : 0.0},
+          {"intercepted_hosts", overview.tally.intercepted_hosts},
+          {"intercepted_share", share(overview.tally.intercepted_hosts, counters.eligible)},
           {"intercepted_hosts_per_domain", domains},
-          {"interceptors", interceptors_},
+          {"interceptors", overview.interceptors},
           {"per_tag", tags}};
-  if (have_asn_table_) summary["per_as"] = ases;
+  if (overview.per_as) summary["per_as"] = per_as_json(overview);
   return summary;
 }
 
-ScanTally ScanSummary::tally(const ScanCounters& counters) const {
-  ScanTally tally{ScanSource::kScan, counters.hosts, counters.eligible, counters.results, intercepted_hosts_.size(), {}};
-  for (const auto& [asn, group] : per_as_) {
-    tally.groups.push_back({TallyKind::kAs, fmt::format("AS{}", asn), as_names_.contains(asn) ? as_names_.at(asn) : "",
-                            group.hosts, group.eligible, group.intercepted});
-  }
-  for (const auto& [tag, group] : per_tag_) {
-    tally.groups.push_back({TallyKind::kTag, tag, "", group.hosts, group.eligible, group.intercepted});
-  }
-  for (const auto& [domain, hosts] : intercepted_per_domain_) {
-    tally.groups.push_back({TallyKind::kDomain, domain, "", 0, 0, hosts.size()});
-  }
-  return tally;
-}
-
-std::string ScanSummary::text(const ScanCounters& counters) const {
+std::string scan_summary_text(const ScanOverview& overview) {
+  const auto& counters = overview.counters;
+  const size_t intercepted = overview.tally.intercepted_hosts;
   std::string text = fmt::format(
       "scan: {} hosts, {} eligible, {} ineligible, {} with failing controls; {} results\n"
       "intercepted hosts: {} ({:.1f}% of eligible)\n",
       counters.hosts, counters.eligible, counters.ineligible, counters.control_failed_hosts, counters.results,
-      intercepted_hosts_.size(),
-      counters.eligible ? 100.0 * double(intercepted_hosts_.size()) / double(counters.eligible) : 0.0);
+      intercepted, 100.0 * share(intercepted, counters.eligible));
   if (counters.templates_from_test_names > 0) {
     text += fmt::format("{} hosts failed every control name; their template came from the test names' own "
                         "browser-trusted answers\n", counters.templates_from_test_names);
   }
-  for (const auto& [evidence, device] : devices_) {
-    text += fmt::format("device on {} hosts (e.g. {}): {}\n", device.hosts, device.examples.front(), evidence);
+  for (const auto& device : overview.devices) {
+    text += fmt::format("device on {} hosts (e.g. {}): {}\n", device.hosts, device.examples.front(), device.evidence);
   }
   text += "verdicts:";
   for (const auto& [verdict, count] : counters.verdicts) text += fmt::format(" {} {}", verdict, count);
   text += "\n";
-  for (const auto& [name, count] : interceptors_) text += fmt::format("interceptor: {} ({} results)\n", name, count);
-  if (!intercepted_per_domain_.empty()) {
+  for (const auto& [name, count] : overview.interceptors) text += fmt::format("interceptor: {} ({} results)\n", name, count);
+  const auto domains = overview.groups(TallyKind::kDomain);
+  if (!domains.empty()) {
     text += "intercepted hosts per domain:\n";
-    for (const auto& [domain, hosts] : intercepted_per_domain_) text += fmt::format("  {:<28} {}\n", domain, hosts.size());
+    for (const auto* group : domains) text += fmt::format("  {:<28} {}\n", group->key, group->intercepted);
   }
-  std::vector<std::pair<std::string, const Group*>> tags;
-  for (const auto& [tag, group] : per_tag_) {
-    if (group.intercepted != 0) tags.emplace_back(tag, &group);
-  }
-  std::sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.second->intercepted > b.second->intercepted; });
-  if (!tags.empty()) {
+  if (const auto tags = intercepted_first(overview, TallyKind::kTag); !tags.empty()) {
     text += "per tag (intercepted / eligible):\n";
-    for (const auto& [tag, group] : tags) {
-      text += fmt::format("  {:<12} {} / {}\n", tag, group->intercepted, group->eligible);
-    }
+    for (const auto* group : tags) text += fmt::format("  {:<12} {} / {}\n", group->key, group->intercepted, group->eligible);
   }
   // BRIEF's Table 1: intercepted hosts per AS, largest first; ASes without interception are in the JSON.
-  std::vector<std::pair<uint32_t, const Group*>> ases;
-  for (const auto& [asn, group] : per_as_) {
-    if (group.intercepted != 0) ases.emplace_back(asn, &group);
-  }
-  std::sort(ases.begin(), ases.end(), [](const auto& a, const auto& b) { return a.second->intercepted > b.second->intercepted; });
-  if (!ases.empty()) {
+  if (const auto ases = intercepted_first(overview, TallyKind::kAs); !ases.empty()) {
     text += "per AS (intercepted / eligible hosts):\n";
-    for (const auto& [asn, group] : ases) {
-      text += fmt::format("  AS{:<10} {:>6} / {:<6} {:5.1f}%  {}\n", asn, group->intercepted, group->eligible,
-                          group->eligible == 0 ? 0.0 : 100.0 * double(group->intercepted) / double(group->eligible),
-                          as_names_.contains(asn) ? as_names_.at(asn) : "");
+    for (const auto* group : ases) {
+      text += fmt::format("  AS{:<10} {:>6} / {:<6} {:5.1f}%  {}\n", as_number(group->key), group->intercepted,
+                          group->eligible, 100.0 * share(group->intercepted, group->eligible), group->name);
     }
   }
   return text;

@@ -347,48 +347,64 @@ Result<ScanRecord> ClickHouseStore::begin_scan(const std::string& parameters, bo
   return ScanRecord{scan.id, scan.started_at, parameters, false};
 }
 
+namespace {
+
+// SQL IN lists of at most this many bytes each: ClickHouse refuses a query longer than its max_query_size
+// (256 KiB by default), which one list of a 10,000-result batch's keys exceeds.
+constexpr size_t kMaxInListBytes = 128 * 1024;
+
+std::vector<std::string> in_lists(const std::vector<std::string>& literals) {
+  std::vector<std::string> lists;
+  for (const auto& literal : literals) {
+    if (lists.empty() || lists.back().size() + literal.size() + 1 > kMaxInListBytes) lists.emplace_back();
+    if (!lists.back().empty()) lists.back() += ',';
+    lists.back() += literal;
+  }
+  return lists;
+}
+
+}  // namespace
+
 // The invariants SQLite enforces in its transaction, checked before a batch is written: no stored observation
 // gets a second, different verdict, and no stored SHA-256 gets other certificate bytes. (Two writers racing on
 // the same key are not caught: ClickHouse has no transactions; readers then keep one row per key.)
 Result<void> ClickHouseStore::check_invariants(int64_t scan_id, std::span<const StoredResult> results) {
-  if (results.empty()) return {};
-  std::string keys, shas;
+  std::vector<std::string> keys;
+  std::set<std::string> shas;
   std::unordered_map<std::string, std::string_view> verdicts;
   std::unordered_map<std::string, const std::vector<uint8_t>*> ders;
   for (const auto& result : results) {
     const std::string key = fmt::format("{}\t{}\t{}\t{}", result.ip, result.port, result.sni, result.measurement);
     if (verdicts.emplace(key, result.verdict).second) {
-      keys += fmt::format("{}({}, {}, {}, {})", keys.empty() ? "" : ",", sql_string(result.ip), result.port,
-                          sql_string(result.sni), sql_string(result.measurement));
+      keys.push_back(fmt::format("({}, {}, {}, {})", sql_string(result.ip), result.port, sql_string(result.sni),
+                                 sql_string(result.measurement)));
     }
     for (const auto& [sha256, der] : result.certificates) {
-      if (ders.emplace(sha256, &der).second) shas += (shas.empty() ? "" : ",") + sql_string(sha256);
+      if (ders.emplace(sha256, &der).second) shas.insert(sha256);
     }
   }
-  const std::string& db = location_.database;
-  auto stored = select(fmt::format("SELECT ip, port, sni, measurement, any(verdict) FROM {}.results WHERE scan_id = {} AND "
-                                   "(ip, port, sni, measurement) IN ({}) GROUP BY ip, port, sni, measurement",
-                                   db, scan_id, keys));
-  if (!stored) return std::unexpected(stored.error());
-  for (const auto& row : *stored) {
-    if (row.size() < 5) continue;
-    const auto wanted = verdicts.find(fmt::format("{}\t{}\t{}\t{}", row[0], row[1], row[2], row[3]));
-    if (wanted != verdicts.end() && wanted->second != row[4]) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("{}: scan {}: {}:{} {} is stored with verdict '{}'; refusing '{}' (one verdict per "
-                                    "observation)", uri_, scan_id, row[0], row[1], row[2], row[4], wanted->second));
+  for (const auto& list : in_lists(keys)) {
+    auto stored = select(fmt::format("SELECT ip, port, sni, measurement, any(verdict) FROM {}.results WHERE scan_id = {} "
+                                     "AND (ip, port, sni, measurement) IN ({}) GROUP BY ip, port, sni, measurement",
+                                     location_.database, scan_id, list));
+    if (!stored) return std::unexpected(stored.error());
+    for (const auto& row : *stored) {
+      if (row.size() < 5) continue;
+      const auto wanted = verdicts.find(fmt::format("{}\t{}\t{}\t{}", row[0], row[1], row[2], row[3]));
+      if (wanted != verdicts.end() && wanted->second != row[4]) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: scan {}: {}:{} {} is stored with verdict '{}'; refusing '{}' (one verdict per "
+                                      "observation)", uri_, scan_id, row[0], row[1], row[2], row[4], wanted->second));
+      }
     }
   }
-  if (shas.empty()) return {};
-  auto certificates = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256", db, shas));
-  if (!certificates) return std::unexpected(certificates.error());
-  for (const auto& row : *certificates) {
-    if (row.size() < 2) continue;
-    const auto wanted = ders.find(row[0]);
-    if (wanted != ders.end() && clickhouse::unhex(row[1]) != *wanted->second) {
+  auto stored_ders = certificates(shas);
+  if (!stored_ders) return std::unexpected(stored_ders.error());
+  for (const auto& [sha256, der] : *stored_ders) {
+    if (der != *ders.at(sha256)) {
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("{}: certificate {} is stored with other bytes; refusing a second one under the same "
-                                    "SHA-256", uri_, row[0]));
+                                    "SHA-256", uri_, sha256));
     }
   }
   return {};
@@ -565,21 +581,17 @@ Result<std::vector<IssuerUse>> ClickHouseStore::intercepting_issuers() {
                                  intercepted_rows(db, "")));
   if (!rows) return std::unexpected(rows.error());
   std::vector<IssuerUse> out;
-  std::string names;
+  std::set<std::string> names;
   for (auto& row : *rows) {
     if (row.size() < 4) continue;
-    if (!names.empty()) names += ',';
-    names += sql_string(row[0]);
+    names.insert(row[0]);
     out.push_back({row[0], {}, static_cast<size_t>(to_int(row[1])), from_datetime(row[2]), from_datetime(row[3])});
   }
-  if (out.empty()) return out;
-  auto ders = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256", db, names));
+  auto ders = certificates(names);
   if (!ders) return std::unexpected(ders.error());
-  std::unordered_map<std::string, std::string> by_sha;
-  for (auto& row : *ders) {
-    if (row.size() >= 2) by_sha[row[0]] = std::move(row[1]);
+  for (auto& use : out) {
+    if (auto found = ders->find(use.sha256); found != ders->end()) use.der = std::move(found->second);
   }
-  for (auto& use : out) use.der = clickhouse::unhex(by_sha[use.sha256]);
   return out;
 }
 
@@ -694,13 +706,12 @@ Result<void> ClickHouseStore::for_each_result(int64_t scan_id, size_t page,
   }
 }
 
-// DER by SHA-256, in queries of 500 names.
+// DER by SHA-256, in queries of bounded size.
 Result<std::unordered_map<std::string, std::vector<uint8_t>>> ClickHouseStore::certificates(const std::set<std::string>& wanted) {
   std::unordered_map<std::string, std::vector<uint8_t>> ders;
-  std::vector<std::string> names(wanted.begin(), wanted.end());
-  for (size_t start = 0; start < names.size(); start += 500) {
-    std::string list;
-    for (size_t i = start; i < std::min(names.size(), start + 500); ++i) list += (i > start ? "," : "") + sql_string(names[i]);
+  std::vector<std::string> names;
+  for (const auto& name : wanted) names.push_back(sql_string(name));
+  for (const auto& list : in_lists(names)) {
     auto found = select(fmt::format("SELECT sha256, any(der) FROM {}.certificates WHERE sha256 IN ({}) GROUP BY sha256",
                                     location_.database, list));
     if (!found) return std::unexpected(found.error());

@@ -218,21 +218,26 @@ server_pid=
 check "a 301 answer is reported as not TLS" not_tls "$(jq -r '.error.code' "$work/redirect.json")"
 check "probe, scan and discover never follow the redirect" 1 "$(grep -c ', 0 to the redirect target' "$work/server.err")"
 
-# The per-host cap, counted at the hosts, under flags that push the other way.
-for flags in "--host-rate 3 --concurrency 5000 --rate 0" "--host-rate 3 --retries 5 --controls 3" \
-             "--host-rate 3 --rate 100000 --concurrency 1" "--host-rate 3 --shards 1 --shard 0 --seed 9"; do
-  start_server
-  write_hosts 3
-  # shellcheck disable=SC2086
-  "$mitmscope" scan --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem" \
-    --connect-timeout 2 --handshake-timeout 3 --stateful-delay 1 --out /dev/null $flags >/dev/null 2>&1
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=
-  seen=$(grep -o 'at most [0-9]* to one address' "$work/server.err" | grep -o '[0-9]*')
-  # 3 per second, plus the window's edge.
-  check "cap 3/s held with $flags (seen ${seen:-?} in one second at one address)" 1 "$([ -n "$seen" ] && [ "$seen" -le 4 ] && echo 1 || echo 0)"
-done
+# The per-host cap, counted at the hosts, under flags that push the other way. Timing, not memory: the release
+# build checks it (under the sanitizers it only adds CI time).
+if [ "${MITMSCOPE_SANITIZED:-0}" == 1 ]; then
+  echo "skip the per-host cap checks under the sanitizers (the release build runs them)"
+else
+  for flags in "--host-rate 3 --concurrency 5000 --rate 0" "--host-rate 3 --retries 5 --controls 3" \
+               "--host-rate 3 --rate 100000 --concurrency 1" "--host-rate 3 --shards 1 --shard 0 --seed 9"; do
+    start_server
+    write_hosts 3
+    # shellcheck disable=SC2086
+    "$mitmscope" scan --hosts "$work/hosts" --domains "$work/domains" --allow-private --trust-store "$work/ca.pem" \
+      --connect-timeout 2 --handshake-timeout 3 --stateful-delay 1 --out /dev/null $flags >/dev/null 2>&1
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=
+    seen=$(grep -o 'at most [0-9]* to one address' "$work/server.err" | grep -o '[0-9]*')
+    # 3 per second, plus the window's edge.
+    check "cap 3/s held with $flags (seen ${seen:-?} in one second at one address)" 1 "$([ -n "$seen" ] && [ "$seen" -le 4 ] && echo 1 || echo 0)"
+  done
+fi
 
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -56,6 +56,8 @@ EOF
 check "scan: every (host, name) as the ground truth says" 0 "$(head -1 "$work/scan-check.txt" | cut -d' ' -f1)" ||
   tail -n +2 "$work/scan-check.txt"
 echo "     $product: scan verdicts $(head -1 "$work/scan-check.txt" | cut -d' ' -f2-)"
+check "scan: each row's outcome is its verdict in the vocabulary every source shares" 0 \
+  "$(jq -r 'select(.outcome != ({"intercepted": "intercepted", "mismatch": "suspicious", "clean": "not_intercepted", "control_failed": "inconclusive", "stateful": "inconclusive", "ineligible": "inconclusive", "error": "error"}[.verdict] // "?")) | "\(.ip) \(.sni) \(.verdict) \(.outcome)"' "$work/scan.jsonl" | wc -l)"
 check "scan: every intercepted result names the product's CA" 0 \
   "$(jq -r 'select(.verdict == "intercepted" and (.interception.known_interceptor.id // "") != "lab-root") | .sni' "$work/scan.jsonl" | wc -l)"
 case "$product" in
@@ -106,9 +108,11 @@ check "monitor: interception stops when the product is switched off and starts a
 
 # report and export name the product's CA.
 root_cn=$(openssl x509 -in "$state/known-roots/lab-root.pem" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')
-"$mitmscope" report --store "$work/scan.db" --format json --out "$work/report.json" 2>/dev/null
+"$mitmscope" report --store "$work/scan.db" --format json --out "$work/report.json" --known-roots "$state/known-roots" 2>/dev/null
 check "report: the intercepting CA is the product's" "$root_cn" \
   "$(jq -r '[.intermediates[].subject] | unique | join(",")' "$work/report.json" | grep -o "CN=[^,]*" | sed 's/^CN=//' | sort -u | paste -sd,)"
+check "report: the forged chain runs from the product's CA down to a leaf it forged" "root $root_cn|leaf" \
+  "$(jq -r '.forged_chain | "\(.[0].role) \(.[0].subject | capture("CN=(?<cn>[^,]*)").cn)|\(.[-1].role)"' "$work/report.json")"
 "$mitmscope" export --store "$work/scan.db" --out "$work/export" "${flags[@]:0:4}" >/dev/null 2>&1
 check "export: the evidence names the product's CA" true \
   "$(jq -r --arg cn "$root_cn" '[.certificates[] | .subject | contains($cn)] | any' "$work/export/evidence.json" 2>/dev/null)"

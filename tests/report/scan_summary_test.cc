@@ -40,7 +40,8 @@ TEST(ScanSummary, CountsHostsPerTagAndPerAsOnceEachAndInterceptionPerDomain) {
   ScanCounters counters;
   counters.hosts = 4;
   counters.eligible = 3;
-  const auto json = summary.json(counters);
+  const ScanOverview overview = summary.overview(counters);
+  const auto json = scan_summary_json(overview);
   EXPECT_EQ(json["intercepted_hosts"], 2);
   EXPECT_DOUBLE_EQ(json["intercepted_share"].get<double>(), 2.0 / 3.0);
   EXPECT_EQ(json["intercepted_hosts_per_domain"]["facebook.com"], 1);
@@ -58,16 +59,29 @@ TEST(ScanSummary, CountsHostsPerTagAndPerAsOnceEachAndInterceptionPerDomain) {
   EXPECT_DOUBLE_EQ(json["per_as"][1]["intercepted_share"].get<double>(), 0.5);
   EXPECT_EQ(json["per_as"][2]["asn"], 206026);
   EXPECT_TRUE(json["per_as"][2]["name"].is_null());
-  const std::string text = summary.text(counters);
+  const std::string text = scan_summary_text(overview);
   EXPECT_NE(text.find("AS9198"), std::string::npos) << text;
   EXPECT_NE(text.find("JSC Kazakhtelecom"), std::string::npos) << text;
+  // The store's tally is the same values the JSON renders.
+  EXPECT_EQ(overview.tally.intercepted_hosts, 2u);
+  EXPECT_EQ(overview.tally.eligible, 3u);
+  const auto ases = overview.groups(TallyKind::kAs);
+  ASSERT_EQ(ases.size(), 3u);
+  EXPECT_EQ(ases[1]->key, "AS9198");
+  EXPECT_EQ(ases[1]->name, "JSC Kazakhtelecom");
+  EXPECT_EQ(ases[1]->intercepted, 1u);
+  const auto domains = overview.groups(TallyKind::kDomain);
+  ASSERT_EQ(domains.size(), 2u);
+  EXPECT_EQ(domains[1]->key, "vk.com");
+  EXPECT_EQ(domains[1]->intercepted, 2u) << "intercepted hosts, not results";
+  EXPECT_EQ(overview.interceptors.at("(unknown: untrusted changed chain)"), 3u);
 }
 
 TEST(ScanSummary, NoPerAsSectionWithoutAPrefixTable) {
   const auto a = host("198.18.0.1", "AS9198");
   ScanSummary summary;
   summary.add_host({&a, true, false});
-  const auto json = summary.json({});
+  const auto json = scan_summary_json(summary.overview({}));
   EXPECT_FALSE(json.contains("per_as"));
   EXPECT_EQ(json["per_tag"]["AS9198"]["hosts"], 1);
 }
