@@ -19,16 +19,27 @@ echo "== $rows observations: ingest through the Store interface, then the report
 MITMSCOPE_BENCH_ROWS=$rows MITMSCOPE_BENCH_STORES="$stores" "$build/store_bench" --benchmark_format=json \
   --benchmark_out="$work/bench.json" --benchmark_out_format=json >/dev/null 2>"$work/bench.err" || { cat "$work/bench.err"; exit 1; }
 
+# A benchmark that failed (a store's error) fails the run, with the error, rather than leaving a hole in the table.
+if ! jq -e '[.benchmarks[] | select(.error_occurred)] | length == 0' "$work/bench.json" >/dev/null; then
+  jq -r '.benchmarks[] | select(.error_occurred) | "\(.name): \(.error_message)"' "$work/bench.json" >&2
+  exit 1
+fi
+
 # The peer: the server making the same rows itself.
 q() { curl -sS "http://$first/" --data-binary "$1"; }
 q "CREATE TABLE bench_single.peer AS bench_single.results" >/dev/null
+# Constant strings written out (ClickHouse 18.16 has no repeat(); arrayMap per row would time itself, not the insert).
+a64=$(printf 'a%.0s' $(seq 64)); b64=$(printf 'b%.0s' $(seq 64)); x650=$(printf 'x%.0s' $(seq 650))
 start=$(date +%s.%N)
-q "INSERT INTO bench_single.peer (scan_id, ip, port, sni, time, verdict, issuer, chain, result, measurement)
+peer_error=$(q "INSERT INTO bench_single.peer (scan_id, ip, port, sni, time, verdict, issuer, chain, result, measurement)
    SELECT number % 100 AS scan_id, concat('10.0.', toString(intDiv(number, 10) % 256), '.', toString(intDiv(number, 2560) % 256)) AS ip, 443 AS port,
    concat('site', toString(number % 10), '.example.kz') AS sni, toDateTime(1563408000 + intDiv(number, 100000) * 600, 'UTC') AS time,
-   if(number % 100 < 5, 'intercepted', 'clean') AS verdict, repeat('a', 64) AS issuer, [repeat('b', 64), repeat('a', 64)] AS chain,
-   concat('{\"ip\":\"10.0.0.1\",\"sni\":\"site.example.kz\",', repeat('x', 650), '}') AS result, '' AS measurement FROM numbers($rows)" >/dev/null
+   if(number % 100 < 5, 'intercepted', 'clean') AS verdict, '$a64' AS issuer, ['$b64', '$a64'] AS chain,
+   concat('{\"ip\":\"10.0.0.1\",\"sni\":\"site.example.kz\",', '$x650', '}') AS result, '' AS measurement FROM numbers($rows)")
 end=$(date +%s.%N)
+# An answer to an INSERT is an error (the peer's figure was once an error's time: 18 million "rows" a second).
+[ -z "$peer_error" ] || { echo "the peer's INSERT failed: $peer_error" >&2; exit 1; }
+[ "$(q "SELECT count() FROM bench_single.peer")" -eq "$rows" ] || { echo "the peer's INSERT wrote another count" >&2; exit 1; }
 peer_seconds=$(echo "$end - $start" | bc -l)
 sizes=$(q "SELECT formatReadableSize(sum(bytes_on_disk)), formatReadableSize(sum(data_uncompressed_bytes)) FROM system.parts WHERE database = 'bench_single' AND table = 'results' AND active FORMAT TSV")
 

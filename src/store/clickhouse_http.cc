@@ -1,5 +1,7 @@
 #include "store/clickhouse_http.h"
 
+#include <memory>
+
 #include <curl/curl.h>
 
 #include <cctype>
@@ -49,14 +51,19 @@ Http::Http(std::string base, std::string settings, std::string label)
 
 Http::~Http() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-Result<std::string> Http::post(const std::string& url, std::string_view body) {
+Result<std::string> Http::post(const std::string& url, std::string_view body, const void* form) {
   auto* curl = static_cast<CURL*>(curl_);
   if (!curl) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot start an HTTP client", label_));
   std::string answer;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  if (form) {
+    curl_easy_setopt(curl, CURLOPT_MIMEPOST, static_cast<const curl_mime*>(form));
+  } else {
+    curl_easy_setopt(curl, CURLOPT_MIMEPOST, static_cast<curl_mime*>(nullptr));
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
@@ -81,6 +88,21 @@ Result<std::string> Http::post(const std::string& url, std::string_view body) {
 
 Result<std::string> Http::query(std::string_view sql) {
   return post(fmt::format("{}/?{}", base_, settings_), sql);
+}
+
+Result<std::string> Http::query_with_table(std::string_view sql, std::string_view name, std::string_view structure,
+                                           std::string_view rows) {
+  std::unique_ptr<curl_mime, decltype(&curl_mime_free)> form(curl_mime_init(static_cast<CURL*>(curl_)), curl_mime_free);
+  if (!form) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot build an HTTP form", label_));
+  curl_mimepart* part = curl_mime_addpart(form.get());
+  const std::string part_name(name);
+  curl_mime_name(part, part_name.c_str());
+  curl_mime_filename(part, part_name.c_str());   // the server reads a table from a file part only
+  curl_mime_data(part, rows.data(), rows.size());
+  const std::string url = fmt::format("{}/?{}query={}&{}_structure={}&{}_format=TabSeparated", base_,
+                                      settings_.empty() ? "" : settings_ + "&", url_encode(sql), name,
+                                      url_encode(structure), name);
+  return post(url, {}, form.get());
 }
 
 Result<void> Http::insert(std::string_view insert_head, std::string_view rows) {

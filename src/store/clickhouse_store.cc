@@ -369,33 +369,42 @@ std::vector<std::string> in_lists(const std::vector<std::string>& literals) {
 // gets a second, different verdict, and no stored SHA-256 gets other certificate bytes. (Two writers racing on
 // the same key are not caught: ClickHouse has no transactions; readers then keep one row per key.)
 Result<void> ClickHouseStore::check_invariants(int64_t scan_id, std::span<const StoredResult> results) {
-  std::vector<std::string> keys;
+  if (results.empty()) return {};
+  std::string keys;   // the batch's keys, sent as a table with the query
   std::set<std::string> shas;
   std::unordered_map<std::string, std::string_view> verdicts;
   std::unordered_map<std::string, const std::vector<uint8_t>*> ders;
   for (const auto& result : results) {
-    const std::string key = fmt::format("{}\t{}\t{}\t{}", result.ip, result.port, result.sni, result.measurement);
-    if (verdicts.emplace(key, result.verdict).second) {
-      keys.push_back(fmt::format("({}, {}, {}, {})", sql_string(result.ip), result.port, sql_string(result.sni),
-                                 sql_string(result.measurement)));
+    std::string key;
+    const std::string port = std::to_string(result.port);
+    for (const std::string_view field : {std::string_view(result.ip), std::string_view(port), std::string_view(result.sni),
+                                         std::string_view(result.measurement)}) {
+      if (!key.empty()) key += '\t';
+      clickhouse::append_tsv(key, field);
     }
+    if (verdicts.emplace(key, result.verdict).second) keys += key + '\n';
     for (const auto& [sha256, der] : result.certificates) {
       if (ders.emplace(sha256, &der).second) shas.insert(sha256);
     }
   }
-  for (const auto& list : in_lists(keys)) {
-    auto stored = select(fmt::format("SELECT ip, port, sni, measurement, any(verdict) FROM {}.results WHERE scan_id = {} "
-                                     "AND (ip, port, sni, measurement) IN ({}) GROUP BY ip, port, sni, measurement",
-                                     location_.database, scan_id, list));
-    if (!stored) return std::unexpected(stored.error());
-    for (const auto& row : *stored) {
-      if (row.size() < 5) continue;
-      const auto wanted = verdicts.find(fmt::format("{}\t{}\t{}\t{}", row[0], row[1], row[2], row[3]));
-      if (wanted != verdicts.end() && wanted->second != row[4]) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("{}: scan {}: {}:{} {} is stored with verdict '{}'; refusing '{}' (one verdict per "
-                                      "observation)", uri_, scan_id, row[0], row[1], row[2], row[4], wanted->second));
-      }
+  auto stored = http_->query_with_table(
+      fmt::format("SELECT ip, port, sni, measurement, any(verdict) FROM {}.results WHERE scan_id = {} AND "
+                  "(ip, port, sni, measurement) IN batch_keys GROUP BY ip, port, sni, measurement FORMAT TabSeparated",
+                  location_.database, scan_id),
+      "batch_keys", "ip String, port UInt16, sni String, measurement String", keys);
+  if (!stored) return std::unexpected(stored.error());
+  for (const auto& row : clickhouse::parse_tsv(*stored)) {
+    if (row.size() < 5) continue;
+    std::string key;
+    for (size_t i = 0; i < 4; ++i) {
+      if (i) key += '\t';
+      clickhouse::append_tsv(key, row[i]);
+    }
+    const auto wanted = verdicts.find(key);
+    if (wanted != verdicts.end() && wanted->second != row[4]) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: scan {}: {}:{} {} is stored with verdict '{}'; refusing '{}' (one verdict per "
+                                    "observation)", uri_, scan_id, row[0], row[1], row[2], row[4], wanted->second));
     }
   }
   auto stored_ders = certificates(shas);
@@ -724,9 +733,20 @@ Result<std::unordered_map<std::string, std::vector<uint8_t>>> ClickHouseStore::c
 
 Result<std::optional<StoredResult>> ClickHouseStore::example_intercepted(const std::string& issuer_sha256) {
   const std::string& db = location_.database;
-  auto rows = select(fmt::format("SELECT ip, port, sni, time, verdict, chain, measurement{} FROM {}.results WHERE verdict = "
-                                 "'intercepted' AND issuer = {} AND scan_id GLOBAL IN {} ORDER BY time DESC, ip, port, sni, measurement LIMIT 1",
-                                 facts::select_list(facts::kResultColumns, "{}"), db, sql_string(issuer_sha256), live_scans(db)));
+  // Its key first, from the key columns only (sorting the wide rows of every result the issuer signed took most of
+  // a report's time), then that one row by its primary key.
+  const std::string signed_by = fmt::format("verdict = 'intercepted' AND issuer = {} AND scan_id GLOBAL IN {}",
+                                            sql_string(issuer_sha256), live_scans(db));
+  auto keys = select(fmt::format("SELECT scan_id, ip, port, sni, measurement FROM {0}.results WHERE {1} AND time = "
+                                 "(SELECT max(time) FROM {0}.results WHERE {1}) ORDER BY ip, port, sni, measurement LIMIT 1",
+                                 db, signed_by));
+  if (!keys) return std::unexpected(keys.error());
+  if (keys->empty() || keys->front().size() < 5) return std::optional<StoredResult>();
+  const auto& key = keys->front();
+  auto rows = select(fmt::format("SELECT ip, port, sni, time, verdict, chain, measurement{} FROM {}.results WHERE scan_id = {} "
+                                 "AND ip = {} AND port = {} AND sni = {} AND measurement = {} LIMIT 1",
+                                 facts::select_list(facts::kResultColumns, "{}"), db, key[0], sql_string(key[1]),
+                                 to_int(key[2]), sql_string(key[3]), sql_string(key[4])));
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty() || rows->front().size() < 7 + facts::kResultColumnCount) return std::optional<StoredResult>();
   auto& row = rows->front();

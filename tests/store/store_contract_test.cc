@@ -232,6 +232,24 @@ TEST_P(StoreContract, InterceptingIssuersWithTheirUseOutsideValidity) {
   const auto intercepted = store_->intercepted_results(id, 100);
   ASSERT_TRUE(intercepted);
   EXPECT_EQ(intercepted->size(), 4u);
+  // The forged chain's example: the latest leaf an issuer signed; at the same time, the first address.
+  auto tie = result("10.0.0.0", "b.com", "2019-07-25T10:00:00Z", "intercepted", {"l6", "ii"});
+  tie.facts.outcome = Outcome::kIntercepted;
+  tie.facts.interceptor = "lab-root";
+  ASSERT_TRUE(store_->add_results(id, std::span(&tie, 1)));
+  const auto example = store_->example_intercepted("ii");
+  ASSERT_TRUE(example) << example.error().message;
+  ASSERT_TRUE(*example);
+  EXPECT_EQ((*example)->ip, "10.0.0.0");
+  EXPECT_EQ((*example)->sni, "b.com");
+  EXPECT_EQ((*example)->time, "2019-07-25T10:00:00Z");
+  EXPECT_EQ((*example)->facts.interceptor, "lab-root") << "with its typed facts";
+  ASSERT_EQ((*example)->certificates.size(), 2u);
+  EXPECT_EQ((*example)->certificates[0].first, "l6");
+  EXPECT_EQ((*example)->certificates[1].second, batch[0].certificates[1].second) << "and its chain's bytes";
+  const auto none = store_->example_intercepted("zz");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none) << "an issuer that signed nothing intercepted";
 }
 
 TEST_P(StoreContract, TracesRoundTrip) {
