@@ -68,7 +68,7 @@ class Engine {
     uint64_t sequence;
     bool operator>(const Delayed& other) const { return when != other.when ? when > other.when : sequence > other.sequence; }
   };
-  bool try_start(ProbeRequest& request, Clock::time_point now, Clock::time_point& retry_at);
+  bool try_start(ProbeRequest& request, Clock::time_point& retry_at);
   void watch(TlsConnection& connection, bool add);
   void finish(int fd, const Completion& completion);
 
