@@ -103,10 +103,13 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
          summary.add_host(outcome, &*asn);
        }},
       [&](const ScanResult& result) {
-        if (run.done_before(result.host->endpoint.to_string() + " " + result.sni)) return;  // nothing twice
+        // Stored by the interrupted run: nothing twice (the key is built only when resuming).
+        if (!run.resume().empty() && run.done_before(result.host->endpoint.to_string() + " " + result.sni)) return;
         const auto asn = asn_map ? asn_map->lookup(result.host->endpoint.ip) : std::nullopt;
         std::optional<StoredResult> row;
-        const std::string line = result_line(result, trust.trust_store, asn, asn_map != nullptr);
+        // The JSON rendering is most of a result's cost: made only when an output or the store takes it.
+        const bool rendered = run.output().active() || sinks.store;
+        const std::string line = rendered ? result_line(result, trust.trust_store, asn, asn_map != nullptr) : std::string();
         if (sinks.store) row = stored_result(result, line, asn ? &*asn : nullptr);
         run.add(line, std::move(row), result.verdict == ScanVerdict::kIntercepted);
         if (sinks.observe) sinks.observe(result, as_key(result.host->endpoint.ip, result.host->tags, asn_map));

@@ -53,9 +53,9 @@ Result<void> check_trace_options(const TraceCliOptions& options) {
   if (options.address.empty() == options.hosts.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "trace: give one ADDRESS or --hosts FILE");
   }
-  for (const auto* name : {&options.sni, &options.control_sni}) {
-    if (name->empty() && name == &options.control_sni) continue;
-    if (auto checked = check_server_name(*name); !checked) return std::unexpected(checked.error());
+  if (auto checked = check_server_name(options.sni); !checked) return std::unexpected(checked.error());
+  if (!options.control_sni.empty()) {   // empty: a random untargeted name per address
+    if (auto checked = check_server_name(options.control_sni); !checked) return std::unexpected(checked.error());
   }
   if (options.runs < 1 || options.runs > 100) return make_error(ErrorCode::kInvalidArgument, "--runs must be 1..100");
   if (options.first_ttl < 1 || options.max_ttl > 64 || options.first_ttl > options.max_ttl) {
@@ -94,7 +94,7 @@ class TraceHosts {
   }
   bool bulk() const { return list_.has_value(); }
   size_t expected() const { return list_ ? list_->shard_size() : 1; }
-  const std::vector<SkippedTarget> skipped() const { return list_ ? list_->skipped() : std::vector<SkippedTarget>{}; }
+  std::vector<SkippedTarget> skipped() const { return list_ ? list_->skipped() : std::vector<SkippedTarget>{}; }
   std::optional<HostTarget> next() {
     for (;;) {
       std::optional<HostTarget> host = list_ ? list_->next() : std::exchange(single_, std::nullopt);
