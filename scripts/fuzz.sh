@@ -55,6 +55,10 @@ cat data/known-roots/isca-*.pem >"$seeds/certificate/chain.pem"
 for sample in tests/data/ooni-samples/*.json; do
   jq -c . "$sample" >"$seeds/ooni_measurement/$(basename "$sample" .json)"
 done
+# The other public sources go through the same harness (the analyzer recognises a record's source by its fields).
+for sample in tests/data/source-samples/*.json; do
+  jq -c . "$sample" >"$seeds/ooni_measurement/$(basename "$sample" .json)"
+done
 printf '{"measurement_start_time":"2021-08-08 01:57:58","probe_cc":"KZ","probe_asn":"AS9198","test_keys":{"tls_handshakes":[{"address":"1.2.3.4:443","server_name":"knews.kg","failure":"ssl_unknown_authority","peer_certificates":[{"data":"%s","format":"base64"}]}],"control":{"dns":{"addrs":["1.2.3.4"]},"tls_handshake":{"1.2.3.4:443":{"status":true,"failure":null}}}}}' \
   "$(openssl x509 -in data/known-roots/isca-root-2020-0646-valid2040-ooni-sha1-fabda72f_sha256-0bd39de4.pem -outform DER | base64 -w0)" \
   >"$seeds/ooni_measurement/kz-lone-leaf"

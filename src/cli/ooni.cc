@@ -29,6 +29,7 @@ struct OoniCliOptions {
   size_t min_forged_domains = 3;
   std::string store;
   std::string out;
+  std::string pfx2as;
   bool json = false;
   size_t show_errors = 20;
   TrustOptions trust;
@@ -73,7 +74,7 @@ std::string ingest_parameters(const OoniCliOptions& options, const ooni::FileLis
   SHA256(reinterpret_cast<const unsigned char*>(listing.data()), listing.size(), digest);
   const nlohmann::ordered_json parameters = {
       {"source", "ooni"}, {"paths", options.paths}, {"cc", options.country}, {"since", options.since},
-      {"until", options.until}, {"min_forged_domains", options.min_forged_domains}, {"files", files.files.size()},
+      {"until", options.until}, {"min_forged_domains", options.min_forged_domains}, {"pfx2as", options.pfx2as}, {"files", files.files.size()},
       {"files_sha256", to_hex(std::span<const uint8_t>(digest, sizeof digest))}};
   return parameters.dump();
 }
@@ -170,6 +171,16 @@ int run_ooni(const OoniCliOptions& options) {
   if (!trust) return report_error(trust.error());
   auto analysis = analysis_options(options);
   if (!analysis) return report_error(analysis.error());
+  auto asn_map = load_asn_map(options.pfx2as);
+  if (!asn_map) return report_error(asn_map.error());
+  if (*asn_map) {
+    // RIPE Atlas probes, Censored Planet vantage points and ZGrab2 targets name an address, not an AS.
+    analysis->network_of = [map = &**asn_map](std::string_view address) -> std::optional<ooni::NetworkOf> {
+      auto info = map->lookup(std::string(address));
+      if (!info) return std::nullopt;
+      return ooni::NetworkOf{info->asn, info->name};
+    };
+  }
   auto files = ooni::find_input_files(options.paths, {options.country, analysis->since, analysis->until});
   if (!files) return report_error(files.error());
   if (files->files.empty()) {
@@ -214,7 +225,9 @@ int run_ooni(const OoniCliOptions& options) {
 void register_ooni(CLI::App& app, SetAction set_action) {
   auto options = std::make_shared<OoniCliOptions>();
   auto* command = app.add_subcommand(
-      "ooni", "TLS interception in OONI measurements (.jsonl, .jsonl.gz, .json, raw/YYYYMMDD/HH/CC/test/ trees)");
+      "ooni", "TLS interception in public measurement data: OONI, Censored Planet Hyperquack and Satellite, RIPE Atlas "
+              "sslcert, ZGrab2 (.jsonl, .jsonl.gz, .json, .json.gz, OONI's raw/YYYYMMDD/HH/CC/test/ trees; the source of "
+              "each record is recognised by its fields)");
   command->add_option("paths", options->paths, "Measurement files or directories")->required();
   command->add_option("--cc", options->country, "Only measurements from this probe country (e.g. KZ)");
   command->add_option("--since", options->since, "Only measurements from this time on (YYYY-MM-DD or RFC 3339)");
@@ -225,6 +238,9 @@ void register_ooni(CLI::App& app, SetAction set_action) {
                       "forging CA")
       ->default_val(3)
       ->check(CLI::Range(1, 1000000));
+  command->add_option("--pfx2as", options->pfx2as,
+                      "Prefix-to-AS table (CAIDA pfx2as text, or a MaxMind ASN .mmdb): the network of sources that name "
+                      "only an address (RIPE Atlas probes, Censored Planet vantage points, ZGrab2 targets)");
   command->add_option("--store", options->store, "Store the judged handshakes (SQLite file or clickhouse://...)");
   command->add_option("--out", options->out, "Directory for CSV tables, analysis.json, observations.jsonl, errors.csv");
   command->add_flag("--json", options->json, "The summary and tables as one JSON object");

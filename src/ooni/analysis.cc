@@ -14,6 +14,7 @@
 #include "engine/endpoint.h"
 #include "ooni/judge.h"
 #include "ooni/pipeline.h"
+#include "ooni/sources.h"
 #include "ooni/tables.h"
 #include "core/base64.h"
 #include "x509/certificate_reader.h"
@@ -102,11 +103,15 @@ struct Analyzer::Shared {
   std::mutex errors_mutex;
   std::vector<LineError> errors;
   uint64_t error_count = 0;
+  std::set<size_t> rejected_files;            // not measurement files: their later blocks are skipped (errors_mutex)
 };
 
 struct Analyzer::Worker {
   std::unique_ptr<StringPool> strings = std::make_unique<StringPool>();
   MeasurementReader reader;
+  SourceReader sources;
+  std::string network_name;                 // the looked-up AS name of the record in hand
+  std::string ooni_copy;                    // an OONI measurement met inside an array, padded
   MeasurementFacts facts;
   std::unordered_map<size_t, CachedCertificate> certificate_ids;  // hash of the base64 text (checked against the text)
   std::vector<uint32_t> chain;
@@ -168,26 +173,44 @@ void Analyzer::consume(Block& block, size_t worker_index) {
     ++worker.totals.malformed;
     add_error(block.file_index, line, std::move(reason));
   }
+  {
+    std::lock_guard guard(shared_->errors_mutex);
+    if (shared_->rejected_files.contains(block.file_index)) return;
+  }
   const char* data = block.data.data();
   const char* end = data + block.size;
   const size_t capacity = block.data.size();
+  std::optional<DataSource> source;  // the block's, from its first record that parses
   auto parse = [&](const char* start, size_t length, uint64_t line) {
     ++worker.totals.lines;
     if (length > BlockReader::kMaxLine) {  // inside a block inflated at once: memory was bounded by the member
       ++worker.totals.malformed;
       add_error(block.file_index, line, fmt::format("line longer than {} MiB, skipped", BlockReader::kMaxLine >> 20));
-      return;
+      return true;
     }
-    auto read = worker.reader.read(start, length, capacity - static_cast<size_t>(start - data), worker.facts);
-    if (!read) {
-      ++worker.totals.malformed;
-      add_error(block.file_index, line, read.error().message);
-      return;
+    const size_t room = capacity - static_cast<size_t>(start - data);
+    if (!source) {
+      auto detected = worker.sources.detect(start, length, room);
+      if (!detected) {
+        ++worker.totals.malformed;
+        if (line == 1 && detected.error().message.starts_with("not a measurement")) return !reject_file(worker, block.file_index, line, detected.error());
+        add_error(block.file_index, line, detected.error().message);
+        return true;
+      }
+      source = *detected;
     }
-    consume_measurement(worker.facts, block.file_index, line, worker_index);
+    const bool array = *start == '[';
+    if (*source == DataSource::kOoni && !array) {
+      consume_record(worker, block.file_index, line, start, length, room, worker_index);
+    } else {
+      consume_other_sources(worker, block.file_index, line, start, length, room, worker_index);
+    }
+    return true;
   };
   if (block.whole_document) {
-    parse(data, block.size, 1);
+    const char* start = data;
+    while (start < end && std::isspace(static_cast<unsigned char>(*start))) ++start;
+    parse(start, static_cast<size_t>(end - start), 1);
     return;
   }
   uint64_t line = block.first_line;
@@ -196,9 +219,66 @@ void Analyzer::consume(Block& block, size_t worker_index) {
     const char* line_end = newline ? newline : end;
     size_t length = static_cast<size_t>(line_end - cursor);
     while (length > 0 && (cursor[length - 1] == '\r' || cursor[length - 1] == ' ' || cursor[length - 1] == '\t')) --length;
-    if (length > 0) parse(cursor, length, line);
+    if (length > 0 && !parse(cursor, length, line)) return;
     cursor = newline ? newline + 1 : end;
   }
+}
+
+// A file whose first record is JSON but no known source's: one error naming it, and none of its records read.
+bool Analyzer::reject_file(Worker&, size_t file_index, uint64_t, const Error& error) {
+  {
+    std::lock_guard guard(shared_->errors_mutex);
+    shared_->rejected_files.insert(file_index);
+  }
+  add_error(file_index, 0,
+            fmt::format("{}: {}; the file is skipped", file_index < files_.size() ? files_[file_index] : std::string(), error.message));
+  return true;
+}
+
+// One OONI measurement (a line or a whole document).
+void Analyzer::consume_record(Worker& worker, size_t file_index, uint64_t line, const char* start, size_t length,
+                              size_t capacity, size_t worker_index) {
+  auto read = worker.reader.read(start, length, capacity, worker.facts);
+  if (!read) {
+    ++worker.totals.malformed;
+    add_error(file_index, line, read.error().message);
+    return;
+  }
+  consume_measurement(worker.facts, file_index, line, worker_index);
+}
+
+// The records of another source (ooni/sources.h), one or an array of them; OONI measurements inside an array too.
+void Analyzer::consume_other_sources(Worker& worker, size_t file_index, uint64_t line, const char* start, size_t length,
+                                     size_t capacity, size_t worker_index) {
+  auto failed = [&](size_t element, const Error& error) {
+    ++worker.totals.malformed;
+    add_error(file_index, line, element == 0 ? error.message : fmt::format("record {}: {}", element, error.message));
+  };
+  auto read = worker.sources.read(
+      start, length, capacity,
+      [&](size_t element, Result<MeasurementFacts*> record) {
+        if (!record) return failed(element, record.error());
+        resolve_network(**record, worker);
+        consume_measurement(**record, file_index, line, worker_index, static_cast<uint32_t>(element));
+      },
+      [&](size_t element, std::string_view json) {
+        worker.ooni_copy.assign(json);
+        worker.ooni_copy.append(MeasurementReader::kPadding, ' ');
+        auto measurement = worker.reader.read(worker.ooni_copy.data(), json.size(), worker.ooni_copy.size(), worker.facts);
+        if (!measurement) return failed(element, measurement.error());
+        consume_measurement(worker.facts, file_index, line, worker_index, static_cast<uint32_t>(element));
+      });
+  if (!read) failed(0, read.error());
+}
+
+// The AS of a source that names only an address, from --pfx2as.
+void Analyzer::resolve_network(MeasurementFacts& facts, Worker& worker) {
+  if (facts.probe_asn != 0 || facts.network_address.empty() || !options_.network_of) return;
+  auto network = options_.network_of(facts.network_address);
+  if (!network) return;
+  facts.probe_asn = network->asn;
+  worker.network_name = std::move(network->name);
+  facts.probe_network_name = worker.network_name;
 }
 
 namespace {
@@ -233,6 +313,7 @@ bool Analyzer::admit(const MeasurementFacts& facts, Worker& worker) {
     return false;
   }
   ++worker.countries[std::string(facts.probe_cc)];
+  ++worker.totals.sources[std::string(data_source_name(facts.source))];
   auto& network = worker.networks[facts.probe_asn];
   if (network.first.empty()) network.first = facts.probe_network_name;
   ++network.second;
@@ -331,7 +412,8 @@ KeptHandshake Analyzer::kept_handshake(Worker& worker, const MeasurementFacts& f
                                        int64_t time, const ValidationSummary& summary) {
   StringPool& strings = *worker.strings;
   const std::string_view sni = handshake.server_name;
-  KeptHandshake kept{.time = time,
+  KeptHandshake kept{.source = facts.source,
+                     .time = time,
                      .asn = facts.probe_asn,
                      .country = strings.intern(facts.probe_cc),
                      .network = strings.intern(facts.probe_network_name),
@@ -344,6 +426,8 @@ KeptHandshake Analyzer::kept_handshake(Worker& worker, const MeasurementFacts& f
                      .test_name = strings.intern(facts.test_name),
                      .report_id = strings.intern(facts.report_id),
                      .chain = worker.chain};
+  kept.vantage = strings.intern(facts.vantage);
+  if (handshake.matches_template) kept.matches_template = *handshake.matches_template ? Tri::kYes : Tri::kNo;
   kept.trusted = summary.trusted;
   kept.validation_error = strings.intern(summary.error);
   kept.dns_consistent = dns_view(facts, handshake.address, kept.sni);
@@ -362,7 +446,8 @@ KeptHandshake Analyzer::kept_handshake(Worker& worker, const MeasurementFacts& f
   return kept;
 }
 
-void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_index, uint64_t line, size_t worker_index) {
+void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_index, uint64_t line, size_t worker_index,
+                                   uint32_t record) {
   Worker& worker = *workers_[worker_index];
   if (!admit(facts, worker)) return;
   for (size_t index = 0; index < facts.handshakes.size(); ++index) {
@@ -382,6 +467,7 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
     KeptHandshake kept = kept_handshake(worker, facts, handshake, time, summary);
     kept.file = static_cast<uint32_t>(file_index);
     kept.line = line;
+    kept.record = record;
     kept.handshake = static_cast<uint16_t>(index);
     worker.kept.push_back(std::move(kept));
   }
@@ -401,6 +487,7 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     totals.with_tls += partial.with_tls;
     totals.handshakes += partial.handshakes;
     for (const auto& [name, count] : partial.verdicts) totals.verdicts[name] += count;
+    for (const auto& [name, count] : partial.sources) totals.sources[name] += count;
     for (auto& [asn, network] : worker->networks) {
       auto& merged = counts.networks[asn];
       if (merged.first.empty() || (!network.first.empty() && network.first < merged.first)) merged.first = network.first;
@@ -413,7 +500,7 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     worker->strings = std::make_unique<StringPool>();
   }
   std::sort(result.kept.begin(), result.kept.end(), [](const KeptHandshake& a, const KeptHandshake& b) {
-    return std::tie(a.file, a.line, a.handshake) < std::tie(b.file, b.line, b.handshake);
+    return std::tie(a.file, a.line, a.record, a.handshake) < std::tie(b.file, b.line, b.record, b.handshake);
   });
   std::lock_guard guard(shared_->errors_mutex);
   result.errors = std::move(shared_->errors);

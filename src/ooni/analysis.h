@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,12 +47,20 @@
 
 namespace mitmscope::ooni {
 
+// The AS of an address (a RIPE Atlas probe's, a Censored Planet vantage point's), for sources that do not name it.
+struct NetworkOf {
+  uint32_t asn = 0;
+  std::string name;
+};
+using NetworkLookup = std::function<std::optional<NetworkOf>(std::string_view address)>;
+
 struct AnalysisOptions {
   std::string country;                    // probe_cc filter; empty: all
   std::optional<UtcSeconds> since, until; // measurement_start_time filter [since, until)
   size_t min_forged_domains = 3;          // the forging-CA rule's threshold (registrable domains)
   size_t max_reported_errors = 1000;      // malformed lines listed one by one; the rest counted
   const std::atomic<bool>* stop = nullptr; // when set (a signal): reading ends after the blocks in hand
+  NetworkLookup network_of;               // --pfx2as; unset: such measurements have AS 0
 };
 
 
@@ -84,9 +93,12 @@ class StringPool {
 
 // A handshake kept for the final judgement (everything but clean and failed ones), about 250 bytes.
 struct KeptHandshake {
+  DataSource source = DataSource::kOoni;
   int64_t time = 0;                        // UTC seconds
   uint32_t asn = 0;
   std::string_view country, network, input, sni, address, failure, tls_version, cipher_suite, test_name, report_id;
+  std::string_view vantage;                // RIPE Atlas probe, Censored Planet vantage point; empty for OONI
+  Tri matches_template = Tri::kUnknown;    // Censored Planet: the answer equals the host's answer to the controls
   std::vector<uint32_t> chain;             // certificate ids, as archived (leaf first)
   Tri dns_consistent = Tri::kUnknown;
   Tri control_tls_ok = Tri::kUnknown;      // the control's handshake to the same address
@@ -97,6 +109,7 @@ struct KeptHandshake {
   uint32_t file = 0;
   uint16_t handshake = 0;
   uint64_t line = 0;
+  uint32_t record = 0;                     // the record's place in a JSON array on that line (from 1); 0: the line is one
 };
 
 struct JudgedHandshake {
@@ -157,6 +170,7 @@ struct AnalysisTotals {
   uint64_t with_tls = 0, handshakes = 0;
   std::map<std::string, uint64_t> verdicts;       // per verdict name, handshakes
   std::map<std::string, uint64_t> categories;     // not_intercepted/inconclusive/intercepted categories
+  std::map<std::string, uint64_t> sources;        // measurements per source ("ooni", "atlas-sslcert", ...)
   uint64_t distinct_certificates = 0, certificates_unparseable = 0, validations = 0;
   double seconds = 0;
 };
@@ -166,6 +180,7 @@ struct AnalysisResult {
   std::vector<IssuerRow> issuers;          // by first use
   std::vector<ValidityGap> gaps;
   std::vector<CountRow> domains, networks, countries;
+  std::vector<CountRow> sources;           // per source: measurements, intercepted handshakes and measurements
   std::vector<JudgedHandshake> judged;     // every kept handshake, in input order
   std::vector<KeptHandshake> kept;
   std::vector<LineError> errors;           // at most max_reported_errors
@@ -194,7 +209,8 @@ class Analyzer {
   AnalysisResult finish();
 
   // One measurement, for tests and for `ooni` on a single document.
-  void consume_measurement(const MeasurementFacts& facts, size_t file_index, uint64_t line, size_t worker);
+  void consume_measurement(const MeasurementFacts& facts, size_t file_index, uint64_t line, size_t worker,
+                           uint32_t record = 0);
 
  private:
   struct Worker;
@@ -203,6 +219,13 @@ class Analyzer {
   struct ValidationSummary;
   struct ChainFacts;
   void add_error(size_t file_index, uint64_t line, std::string reason);
+  // Reading a block's records (ooni/analysis.cc): OONI's own reader or the other sources' (ooni/sources.h).
+  void consume_record(Worker& worker, size_t file_index, uint64_t line, const char* start, size_t length, size_t capacity,
+                      size_t worker_index);
+  void consume_other_sources(Worker& worker, size_t file_index, uint64_t line, const char* start, size_t length,
+                             size_t capacity, size_t worker_index);
+  bool reject_file(Worker& worker, size_t file_index, uint64_t line, const Error& error);
+  void resolve_network(MeasurementFacts& facts, Worker& worker);
   // Reading, per measurement and handshake (ooni/analysis.cc).
   bool admit(const MeasurementFacts& facts, Worker& worker);
   const CachedCertificate& certificate_of(Worker& worker, std::string_view text);

@@ -109,6 +109,20 @@ class LineAssembler {
   }
   size_t used() const { return used_; }
 
+  // Whether the first buffered line is a whole JSON value on its own ('{'...'}' or '['...']'): a .json file that
+  // is JSON Lines (Censored Planet's results.json), not one document spread over lines. nullopt until a line ends
+  // (or `at_end`).
+  std::optional<bool> first_line_whole(bool at_end) const {
+    const char* data = buffer_.data();
+    const char* newline = static_cast<const char*>(std::memchr(data, '\n', used_));
+    if (!newline && !at_end) return std::nullopt;
+    std::string_view line(data, newline ? static_cast<size_t>(newline - data) : used_);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
+    if (line.size() < 2) return false;
+    return (line.front() == '{' && line.back() == '}') || (line.front() == '[' && line.back() == ']');
+  }
+
   // The complete lines buffered (all of them at the end of the file), when at least `minimum` bytes are.
   std::optional<Block> take(size_t minimum, bool at_end) {
     if (used_ < minimum || (used_ == 0 && errors_.empty())) return std::nullopt;
@@ -191,8 +205,9 @@ class FileReader final : public BlockReader {
   }
 
   Result<std::optional<Block>> next() override {
-    const bool document = file_.format == FileFormat::kJson || file_.format == FileFormat::kJsonGzip;
     while (true) {
+      decide_layout();
+      const bool document = document_;
       if (done_) return std::optional<Block>{};
       if (pending_error_) {
         // The whole lines before the damage first; the partial line at the damage is dropped.
@@ -234,6 +249,21 @@ class FileReader final : public BlockReader {
   uint64_t bytes_out() const override { return bytes_out_; }
 
  private:
+  // A .json file is one document (OONI's API, a RIPE Atlas result array, pretty-printed) unless its first line is a
+  // whole JSON value: then it is JSON Lines under another name and is read line by line, in bounded blocks.
+  void decide_layout() {
+    if (layout_decided_) return;
+    if (file_.format != FileFormat::kJson && file_.format != FileFormat::kJsonGzip) {
+      layout_decided_ = true;
+      document_ = false;
+      return;
+    }
+    auto whole = lines_.first_line_whole(finished_);
+    if (!whole) return;
+    layout_decided_ = true;
+    document_ = !*whole;
+  }
+
   // Adds bytes to the assembler; false at the end of the file.
   Result<bool> produce() {
     switch (file_.format) {
@@ -372,6 +402,8 @@ class FileReader final : public BlockReader {
   bool member_open_ = false;
   bool finished_ = false;
   bool done_ = false;
+  bool document_ = true;         // until decide_layout() has seen the first line
+  bool layout_decided_ = false;
   std::optional<Error> pending_error_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;

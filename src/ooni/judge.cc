@@ -89,6 +89,7 @@ HandshakeEvidence evidence_of(const JudgedHandshake& judged, const CertificateFa
           .trusted = kept.trusted,
           .dns_consistent = kept.dns_consistent,
           .control_tls_ok = kept.control_tls_ok,
+          .matches_template = kept.matches_template,
           .failure = kept.failure,
           .validation_error = kept.validation_error,
           .test_name = kept.test_name,
@@ -199,6 +200,9 @@ std::vector<std::string> judged_reasons(const AnalysisResult& result, const Judg
       return known_interceptor_reasons(result, judged);
     case OoniCategory::kUnparseableCertificate:
       return {"the leaf certificate does not parse: " + leaf.parse_error};
+    case OoniCategory::kMatchesTemplate:
+      return {"Censored Planet compared this answer with the host's answers to its control names and they matched: the "
+              "host presents this certificate for any name, so nothing on the path changed it"};
     case OoniCategory::kSelfSignedService:
       return {fmt::format("the certificate is self-signed ({}): a service with its own pinned certificate, not a forging CA",
                           leaf.subject)};

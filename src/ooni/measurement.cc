@@ -38,7 +38,21 @@ std::optional<UtcSeconds> parse_start_time(std::string_view text) {
 
 }  // namespace
 
+std::string_view data_source_name(DataSource source) {
+  switch (source) {
+    case DataSource::kOoni: return "ooni";
+    case DataSource::kHyperquackV1: return "hyperquack-v1";
+    case DataSource::kHyperquackV2: return "hyperquack-v2";
+    case DataSource::kSatellite: return "satellite";
+    case DataSource::kAtlas: return "atlas-sslcert";
+    case DataSource::kZgrab2: return "zgrab2";
+  }
+  return "unknown";
+}
+
 void MeasurementFacts::clear() {
+  source = DataSource::kOoni;
+  vantage = network_address = {};
   measurement_start_time = probe_cc = probe_network_name = input = test_name = test_version = report_id =
       measurement_uid = dns_consistency = {};
   start = {};

@@ -23,6 +23,13 @@
 
 namespace mitmscope::ooni {
 
+// Where a measurement comes from: OONI, or another public data set read into the same facts (ooni/sources.h).
+enum class DataSource : uint8_t { kOoni, kHyperquackV1, kHyperquackV2, kSatellite, kAtlas, kZgrab2 };
+inline constexpr DataSource kEveryDataSource[] = {DataSource::kOoni,      DataSource::kHyperquackV1, DataSource::kHyperquackV2,
+                                                  DataSource::kSatellite, DataSource::kAtlas,        DataSource::kZgrab2};
+// "ooni", "hyperquack-v1", "hyperquack-v2", "satellite", "atlas-sslcert", "zgrab2"
+std::string_view data_source_name(DataSource source);
+
 struct HandshakeFacts {
   std::string_view address;          // "ip:port"; empty when the test does not record it (signal)
   std::string_view server_name;
@@ -33,6 +40,9 @@ struct HandshakeFacts {
   double t = 0;                      // seconds since the measurement started
   size_t first_certificate = 0;      // [first, first + count) in MeasurementFacts::certificates
   size_t certificate_count = 0;
+  // Censored Planet: whether this answer matched the host's answer to the control names (its template);
+  // nullopt when the source has no template.
+  std::optional<bool> matches_template;
 };
 
 struct DnsAnswer {
@@ -48,6 +58,9 @@ struct ControlTls {
 };
 
 struct MeasurementFacts {
+  DataSource source = DataSource::kOoni;
+  std::string_view vantage;          // who measured, beside the network: a RIPE Atlas probe, a Censored Planet vantage point
+  std::string_view network_address;  // an address whose AS is the measurement's network, when probe_asn is not given
   std::string_view measurement_start_time;
   UtcSeconds start{};
   std::string_view probe_cc;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -11,7 +12,7 @@ namespace {
 UtcSeconds from_seconds(int64_t seconds) { return UtcSeconds{std::chrono::seconds{seconds}}; }
 int64_t day_of(int64_t seconds) { return seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400; }
 
-using MeasurementKey = std::pair<uint32_t, uint64_t>;   // (file, line)
+using MeasurementKey = std::tuple<uint32_t, uint64_t, uint32_t>;   // (file, line, record)
 
 // The first sight of an issuer: what the row says about it, its issuer and its registry root.
 IssuerRow new_issuer_row(const AnalysisResult& result, const JudgedHandshake& judged) {
@@ -84,17 +85,21 @@ bool more_intercepted(const CountRow& a, const CountRow& b) {
 
 // Per domain, network and country, with the distinct intercepted measurements of each.
 struct CountTables {
-  std::map<std::string, CountRow> domains, countries;
+  std::map<std::string, CountRow> domains, countries, sources;
+  std::map<std::string, std::set<MeasurementKey>> source_measurements;
   std::map<uint32_t, CountRow> networks;
   std::map<uint32_t, std::set<MeasurementKey>> network_measurements;
   std::map<std::string, std::set<MeasurementKey>> country_measurements;
 
   void add(const JudgedHandshake& judged) {
     const KeptHandshake& kept = *judged.handshake;
-    const MeasurementKey measurement{kept.file, kept.line};
+    const MeasurementKey measurement{kept.file, kept.line, kept.record};
     touch(domains[std::string(kept.sni)], std::string(kept.sni), judged);
     touch(networks[kept.asn], fmt::format("AS{}", kept.asn), judged);
     touch(countries[std::string(kept.country)], std::string(kept.country), judged);
+    const std::string source(data_source_name(kept.source));
+    touch(sources[source], source, judged);
+    source_measurements[source].insert(measurement);
     network_measurements[kept.asn].insert(measurement);
     country_measurements[std::string(kept.country)].insert(measurement);
   }
@@ -109,6 +114,12 @@ struct CountTables {
       result.networks.push_back(std::move(row));
     }
     std::sort(result.networks.begin(), result.networks.end(), more_intercepted);
+    for (const auto& [source, measurements] : result.totals.sources) {
+      CountRow row = sources.contains(source) ? std::move(sources[source]) : CountRow{.key = source};
+      row.measurements = measurements;
+      row.intercepted_measurements = source_measurements[source].size();
+      result.sources.push_back(std::move(row));
+    }
     for (auto& [country, row] : countries) {
       const auto found = counts.countries.find(country);
       row.measurements = found == counts.countries.end() ? 0 : found->second;

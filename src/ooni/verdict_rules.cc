@@ -29,6 +29,7 @@ std::string_view category_name(OoniCategory category) {
     case OoniCategory::kKnownInterceptor: return "known_interceptor";
     case OoniCategory::kForgingCa: return "forging_ca";
     case OoniCategory::kUnparseableCertificate: return "unparseable_certificate";
+    case OoniCategory::kMatchesTemplate: return "matches_template";
     case OoniCategory::kSelfSignedService: return "self_signed_service";
     case OoniCategory::kPinnedByTest: return "pinned_by_test";
     case OoniCategory::kDnsInconsistent: return "dns_inconsistent";
@@ -46,6 +47,7 @@ OoniVerdict category_verdict(OoniCategory category) {
     case OoniCategory::kKnownInterceptor:
     case OoniCategory::kForgingCa:
       return OoniVerdict::kIntercepted;
+    case OoniCategory::kMatchesTemplate:
     case OoniCategory::kSelfSignedService:
     case OoniCategory::kPinnedByTest:
     case OoniCategory::kDnsInconsistent:
@@ -67,6 +69,10 @@ bool control_agrees(const HandshakeEvidence& evidence) {
   return evidence.dns_consistent == Tri::kYes && evidence.control_tls_ok == Tri::kYes;
 }
 
+bool no_control(const HandshakeEvidence& evidence) {
+  return evidence.dns_consistent == Tri::kUnknown && evidence.control_tls_ok == Tri::kUnknown;
+}
+
 bool validity_failure(const HandshakeEvidence& evidence) {
   return evidence.failure == "ssl_invalid_certificate" || evidence.validation_error == "expired" ||
          evidence.validation_error == "not_yet_valid";
@@ -75,17 +81,22 @@ bool validity_failure(const HandshakeEvidence& evidence) {
 }  // namespace
 
 bool counts_for_forging_rule(const HandshakeEvidence& evidence) {
-  return evidence.leaf_parsed && !evidence.leaf_self_signed && !evidence.trusted && control_agrees(evidence);
+  return evidence.leaf_parsed && !evidence.leaf_self_signed && !evidence.trusted && control_agrees(evidence) &&
+         evidence.matches_template != Tri::kYes;
 }
 
 OoniCategory decide_category(const HandshakeEvidence& evidence, size_t min_forged_domains) {
   const bool control_succeeded = evidence.control_tls_ok == Tri::kYes;
   if (evidence.known_interceptor) return OoniCategory::kKnownInterceptor;
   if (!evidence.leaf_parsed) return OoniCategory::kUnparseableCertificate;
+  if (evidence.matches_template == Tri::kYes) return OoniCategory::kMatchesTemplate;
   if (evidence.leaf_self_signed) return OoniCategory::kSelfSignedService;
   if (evidence.failure.empty() && evidence.test_name == "signal") return OoniCategory::kPinnedByTest;
   if (evidence.dns_consistent == Tri::kNo) return OoniCategory::kDnsInconsistent;
   if (control_agrees(evidence) && evidence.forged_domains >= min_forged_domains) return OoniCategory::kForgingCa;
+  // No control at all (RIPE Atlas, ZGrab2, an OONI test without a helper): the issuer key was proven a forging CA
+  // by the handshakes that had one.
+  if (no_control(evidence) && !evidence.trusted && evidence.forged_domains >= min_forged_domains) return OoniCategory::kForgingCa;
   if (validity_failure(evidence) && !control_succeeded) return OoniCategory::kServerCertificateInvalid;
   if (evidence.failure == "ssl_invalid_hostname" && !control_succeeded) return OoniCategory::kServerHostnameMismatch;
   if (evidence.control_tls_ok == Tri::kNo) return OoniCategory::kControlFailedToo;

@@ -20,8 +20,10 @@ enum class Tri : uint8_t { kUnknown, kYes, kNo };
 
 enum class OoniCategory : uint8_t {
   kKnownInterceptor,          // a chain certificate, or the leaf's issuer, is/shares a key with/was signed by a registry entry
-  kForgingCa,                 // untrusted, DNS and control agree, and its issuer key signed for many unrelated domains
+  kForgingCa,                 // untrusted, DNS and control agree (or there is no control at all), and its issuer key
+                              // signed for many unrelated domains where they agreed
   kUnparseableCertificate,    // the leaf does not parse
+  kMatchesTemplate,           // Censored Planet: the same answer the host gave for the control names (its own certificate)
   kSelfSignedService,         // a self-signed certificate: a service pinning its own, not a forging CA
   kPinnedByTest,              // OONI's signal test checked Signal's own CA and this handshake passed
   kDnsInconsistent,           // the address came from DNS the control did not see
@@ -33,7 +35,7 @@ enum class OoniCategory : uint8_t {
 };
 inline constexpr OoniCategory kEveryCategory[] = {
     OoniCategory::kKnownInterceptor,       OoniCategory::kForgingCa,           OoniCategory::kUnparseableCertificate,
-    OoniCategory::kSelfSignedService,      OoniCategory::kPinnedByTest,        OoniCategory::kDnsInconsistent,
+    OoniCategory::kMatchesTemplate,        OoniCategory::kSelfSignedService,      OoniCategory::kPinnedByTest,        OoniCategory::kDnsInconsistent,
     OoniCategory::kServerCertificateInvalid, OoniCategory::kServerHostnameMismatch, OoniCategory::kControlFailedToo,
     OoniCategory::kIssuerOnFewDomains,     OoniCategory::kNoControl};
 
@@ -48,6 +50,7 @@ struct HandshakeEvidence {
   bool trusted = false;            // browser-trusted for its name at its time
   Tri dns_consistent = Tri::kUnknown;
   Tri control_tls_ok = Tri::kUnknown;
+  Tri matches_template = Tri::kUnknown;  // Censored Planet's comparison with the host's answer to control names
   std::string_view failure;        // the probe's failure string (ssl_invalid_certificate, ...)
   std::string_view validation_error;  // our validation's short error (expired, not_yet_valid, ...)
   std::string_view test_name;
@@ -55,10 +58,12 @@ struct HandshakeEvidence {
 };
 
 // Whether the handshake counts towards its issuer's forging-CA domains: untrusted, not self-signed, DNS agreed
-// with the control and the control's own handshake succeeded.
+// with the control, the control's own handshake succeeded, and (Censored Planet) the answer differs from the
+// host's template.
 bool counts_for_forging_rule(const HandshakeEvidence& evidence);
 
-// The first rule that applies, in order: known interceptor, unparseable, self-signed, pinned, DNS, forging CA,
+// The first rule that applies, in order: known interceptor, unparseable, the host's template, self-signed, pinned,
+// DNS, forging CA,
 // the server's own invalid certificate or name, failed control, and what stays inconclusive.
 OoniCategory decide_category(const HandshakeEvidence& evidence, size_t min_forged_domains);
 

@@ -17,6 +17,7 @@ json optional_time(const std::optional<UtcSeconds>& time) { return time ? json(f
 
 std::string measurement_id(const ooni::AnalysisResult& result, const ooni::KeptHandshake& kept) {
   const std::string& file = kept.file < result.files.size() ? result.files[kept.file] : std::string();
+  if (kept.record > 0) return fmt::format("{}/{}:{}#{}/{}", kept.report_id, file, kept.line, kept.record, kept.handshake);
   return fmt::format("{}/{}:{}/{}", kept.report_id, file, kept.line, kept.handshake);
 }
 
@@ -88,6 +89,15 @@ std::vector<ReportTable> ooni_tables(const ooni::AnalysisResult& result) {
   }
   tables.push_back(std::move(countries));
 
+  ReportTable sources{"sources", "Which public data source saw what",
+                      {"source", "measurements", "intercepted_measurements", "intercepted_handshakes", "issuers", "first_seen", "last_seen"}, {}};
+  for (const auto& row : result.sources) {
+    const bool seen = row.intercepted > 0;
+    sources.rows.push_back({row.key, row.measurements, row.intercepted_measurements, row.intercepted, row.issuers.size(),
+                            seen ? json(format_utc(row.first_seen)) : json(nullptr), seen ? json(format_utc(row.last_seen)) : json(nullptr)});
+  }
+  tables.push_back(std::move(sources));
+
   ReportTable timeline{"timeline", "Intercepted handshakes per issuer and day", {"issuer_sha1", "issuer_key", "day", "handshakes", "issuer_valid"}, {}};
   for (const auto& row : result.issuers) {
     for (const auto& [day, count] : row.per_day) {
@@ -106,6 +116,8 @@ ordered_json ooni_summary_json(const ooni::AnalysisResult& result) {
   for (const auto& [name, count] : totals.verdicts) verdicts[name] = count;
   ordered_json categories = ordered_json::object();
   for (const auto& [name, count] : totals.categories) categories[name] = count;
+  ordered_json sources = ordered_json::object();
+  for (const auto& [name, count] : totals.sources) sources[name] = count;
   const double mb = static_cast<double>(totals.bytes_out) / 1e6;
   return {
       {"files", totals.files},
@@ -114,6 +126,7 @@ ordered_json ooni_summary_json(const ooni::AnalysisResult& result) {
       {"bytes_uncompressed", totals.bytes_out},
       {"lines", totals.lines},
       {"measurements", totals.measurements},
+      {"sources", sources},
       {"filtered_out", totals.filtered_out},
       {"malformed", totals.malformed},
       {"errors", result.errors.size()},
@@ -157,9 +170,10 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
   }
   return {
       {"ts", format_utc(UtcSeconds{std::chrono::seconds{kept.time}})},
-      {"source", "ooni"},
+      {"source", ooni::data_source_name(kept.source)},
       {"file", kept.file < result.files.size() ? result.files[kept.file] : std::string()},
       {"line", kept.line},
+      {"record", kept.record},
       {"handshake", kept.handshake},
       {"report_id", kept.report_id},
       {"test_name", kept.test_name},
@@ -167,6 +181,7 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
       {"probe_cc", kept.country},
       {"probe_asn", fmt::format("AS{}", kept.asn)},
       {"probe_network_name", kept.network},
+      {"vantage", kept.vantage},
       {"address", kept.address},
       {"sni", kept.sni},
       {"failure", kept.failure.empty() ? json(nullptr) : json(kept.failure)},
@@ -174,6 +189,7 @@ ordered_json judged_handshake_json(const ooni::AnalysisResult& result, const oon
       {"cipher_suite", kept.cipher_suite},
       {"dns_consistent", tri_name(kept.dns_consistent)},
       {"control_tls", tri_name(kept.control_tls_ok)},
+      {"matches_template", tri_name(kept.matches_template)},
       {"browser_error", kept.validation_error},
       {"verdict", ooni::ooni_verdict_name(judged.verdict)},
       {"outcome", outcome_name(ooni::ooni_outcome(judged.verdict))},

@@ -112,7 +112,21 @@ expect ooni binary 0 'ooni.binary.jsonl:2: ' -- "$mitmscope" ooni ooni.binary.js
 expect ooni huge-line 0 'ooni.huge.jsonl:2: line longer than 32 MiB' -- "$mitmscope" ooni ooni.huge.jsonl
 expect ooni wrong-encoding 0 'ooni.encoding.jsonl:2: .*UTF-8' -- "$mitmscope" ooni ooni.encoding.jsonl
 expect ooni wrong-type 0 'ooni.type.jsonl:2: field test_keys.tls_handshakes' -- "$mitmscope" ooni ooni.type.jsonl
-expect ooni unusable 3 'ooni.unusable.jsonl:1: not a JSON object' -- "$mitmscope" ooni ooni.unusable.jsonl
+expect ooni unusable 3 'ooni.unusable.jsonl:1: not JSON' -- "$mitmscope" ooni ooni.unusable.jsonl
+
+# the other public sources (ooni/sources.h): a record without a field its source needs is skipped and named, the
+# records around it kept; a file of JSON that is no known source is one error naming it.
+atlas='{"type":"sslcert","prb_id":1,"from":"192.0.2.1","dst_addr":"192.0.2.9","dst_name":"example.com","timestamp":1600000000,"cert":[]}'
+{ echo "$atlas"; echo '{"type":"sslcert","prb_id":2,"timestamp":1600000000}'; echo "$atlas"; } >atlas.field.jsonl
+echo "[$atlas,{\"type\":\"sslcert\",\"prb_id\":3,\"dst_addr\":\"192.0.2.9\"}]" >atlas.array.json
+{ echo '{"vp":"192.0.2.7","test_url":"example.com","response":[{"start_time":"2021-05-30T01:01:03-04:00","matches_template":false,"response":{"Certificate":"AAAA"}}]}'; echo '{"vp":"192.0.2.7","test_url":"example.com","response":"none"}'; } >hyperquack.type.jsonl
+echo '{"ip":"192.0.2.8","domain":"example.com","data":"none"}' >zgrab2.type.jsonl
+echo '{"name":"a list of domains, not measurements"}' >other.json
+expect atlas missing-field 0 'atlas.field.jsonl:2: RIPE Atlas sslcert: field dst_addr' -- "$mitmscope" ooni atlas.field.jsonl
+expect atlas array-record 0 'atlas.array.json:1: record 2: RIPE Atlas sslcert: field timestamp' -- "$mitmscope" ooni atlas.array.json
+expect hyperquack wrong-type 0 'hyperquack.type.jsonl:2: Hyperquack v2: field response' -- "$mitmscope" ooni hyperquack.type.jsonl
+expect zgrab2 wrong-type 3 'zgrab2.type.jsonl:1: ZGrab2: field data' -- "$mitmscope" ooni zgrab2.type.jsonl
+expect sources unknown-format 3 'other.json: not a measurement of a known source' -- "$mitmscope" ooni other.json
 
 # the store
 printf 'not a database\n' >store.type.db

@@ -137,7 +137,7 @@ check "a plain .jsonl reads the same measurements" "$(wc -l <"$work/plain.jsonl"
 printf 'not json\n\x00\x01\x02\n' >"$work/garbage.jsonl"
 "$mitmscope" ooni "$work/garbage.jsonl" >/dev/null 2>"$work/garbage.err"
 check "an unusable input exits 3" 3 $?
-grep -q "garbage.jsonl:1: not a JSON object" "$work/garbage.err"
+grep -q "garbage.jsonl:1: not JSON" "$work/garbage.err"
 check "its error names file and line" 0 $?
 "$mitmscope" ooni "$work/nothing-here" >/dev/null 2>&1
 check "a missing path exits 3" 3 $?

@@ -24,15 +24,7 @@ UtcSeconds at(const char* text) { return parse_utc(text).value(); }
 class AnalysisTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const lab::KeySpec ec{lab::KeySpec::Type::kEcP256};
-    auto ca = [&](const char* name, const lab::Identity* issuer) {
-      lab::CertificateSpec spec;
-      spec.subject = {{"CN", name}};
-      spec.is_ca = true;
-      spec.not_before = at("2020-01-01");
-      spec.not_after = at("2030-01-01");
-      return lab::make_identity(spec, ec, issuer).value();
-    };
+    auto ca = testing::corpus_ca;
     world_ = new World{ca("Test Public Root", nullptr), ca("Test Interception Root", nullptr), ca("Unregistered Root", nullptr),
                        std::nullopt, std::nullopt, std::nullopt};
     world_->public_intermediate = ca("Test Public CA", &world_->public_root);

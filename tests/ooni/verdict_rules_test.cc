@@ -99,6 +99,29 @@ TEST(VerdictRules, NothingToCompareWithIsInconclusive) {
   EXPECT_FALSE(counts_for_forging_rule(evidence));
 }
 
+TEST(VerdictRules, WithoutAnyControlAnIssuerProvenElsewhereIsAForgingCa) {
+  HandshakeEvidence evidence{.forged_domains = kThreshold};  // RIPE Atlas, ZGrab2: no DNS view, no control
+  EXPECT_FALSE(counts_for_forging_rule(evidence)) << "it does not prove the issuer itself";
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kForgingCa);
+  evidence.forged_domains = kThreshold - 1;
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kNoControl);
+  evidence.forged_domains = kThreshold;
+  evidence.control_tls_ok = Tri::kNo;   // a control that failed is a control: the usual rules
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kControlFailedToo);
+}
+
+TEST(VerdictRules, AnAnswerEqualToTheHostsTemplateIsTheHostsOwn) {
+  auto evidence = agreed();
+  evidence.matches_template = Tri::kYes;
+  evidence.forged_domains = 10;
+  EXPECT_FALSE(counts_for_forging_rule(evidence));
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kMatchesTemplate);
+  EXPECT_EQ(category_verdict(OoniCategory::kMatchesTemplate), OoniVerdict::kNotIntercepted);
+  evidence.matches_template = Tri::kNo;
+  EXPECT_TRUE(counts_for_forging_rule(evidence));
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kForgingCa);
+}
+
 TEST(VerdictRules, ATrustedChainNeverCountsForTheForgingRule) {
   auto evidence = agreed();
   evidence.trusted = true;

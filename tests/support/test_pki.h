@@ -69,4 +69,15 @@ inline lab::Identity must(Result<lab::Identity> identity) {
   return std::move(*identity);
 }
 
+// A CA of the OONI and source tests' small hierarchies: "CN=name", valid 2020 to 2030, EC P-256; self-signed when
+// `issuer` is null.
+inline lab::Identity corpus_ca(const char* name, const lab::Identity* issuer) {
+  lab::CertificateSpec spec;
+  spec.subject = {{"CN", name}};
+  spec.is_ca = true;
+  spec.not_before = parse_utc("2020-01-01").value();
+  spec.not_after = parse_utc("2030-01-01").value();
+  return must(lab::make_identity(spec, kEcKey, issuer));
+}
+
 }  // namespace mitmscope::testing

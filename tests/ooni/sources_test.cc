@@ -1,0 +1,288 @@
+// The other public data sources (ooni/sources.h): real samples parse and their traps stay traps; a campaign generated
+// under a test root is found exactly in every format and in a mix of them; bad records are reported and skipped.
+#include "ooni/sources.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <numeric>
+
+#include "core/base64.h"
+#include "lab/pki.h"
+#include "ooni/analysis.h"
+#include "support/source_records.h"
+#include "support/test_pki.h"
+#include "x509/trust_store.h"
+
+namespace mitmscope::ooni {
+namespace {
+
+using testing::RecordFormat;
+using testing::SourceRecord;
+
+UtcSeconds at(const char* text) { return parse_utc(text).value(); }
+
+const JudgedHandshake* judged_for(const AnalysisResult& result, std::string_view sni) {
+  for (const auto& judged : result.judged) {
+    if (judged.handshake->sni == sni) return &judged;
+  }
+  return nullptr;
+}
+
+TEST(SourceSamples, RealSamplesOfEverySourceParseAndTheirTrapsAreNotInterception) {
+  auto trust = TrustStore::load_mozilla_default();
+  ASSERT_TRUE(trust) << trust.error().message;
+  const InterceptorRegistry registry = InterceptorRegistry::builtin().value();
+  auto files = find_input_files({testing::test_data("source-samples").string()}, {});
+  ASSERT_TRUE(files) << files.error().message;
+  const auto result = analyze_files(*files, *trust, registry, {}, 2);
+  EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
+  const std::map<std::string, uint64_t> sources = {{"atlas-sslcert", 1}, {"hyperquack-v1", 1}, {"hyperquack-v2", 1},
+                                                   {"satellite", 1}, {"zgrab2", 1}};
+  EXPECT_EQ(result.totals.sources, sources);
+  // RIPE Atlas (COMODO chain for reviwiki.info, 2018) and Satellite (DigiCert chain for adobe.com, 2022): trusted at
+  // their own time, so clean; the Hyperquack v2 sample holds only a control response, so no handshake.
+  EXPECT_EQ(result.totals.handshakes, 4u);
+  EXPECT_EQ(result.totals.verdicts.at("clean"), 2u);
+  EXPECT_FALSE(result.totals.verdicts.contains("intercepted"));
+  const auto* localhost = judged_for(result, "target");   // ZGrab2's self-signed CN=localhost on a postgres port
+  ASSERT_NE(localhost, nullptr);
+  EXPECT_EQ(localhost->category, OoniCategory::kSelfSignedService);
+  EXPECT_EQ(localhost->handshake->tls_version, "TLSv1.2");
+  EXPECT_EQ(localhost->handshake->cipher_suite, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA");
+  // Hyperquack v1: a Lebanese bank's Entrust certificate for www.arabhra.org; the leaf alone cannot show its chain.
+  const auto* mismatch = judged_for(result, "www.arabhra.org");
+  ASSERT_NE(mismatch, nullptr);
+  EXPECT_EQ(mismatch->verdict, OoniVerdict::kInconclusive);
+  EXPECT_EQ(mismatch->handshake->address, "213.175.166.157:443");
+  EXPECT_EQ(mismatch->handshake->vantage, "213.175.166.157");
+  EXPECT_EQ(mismatch->handshake->matches_template, Tri::kNo);
+  EXPECT_EQ(mismatch->handshake->time, at("2020-11-06T20:24:21Z").time_since_epoch().count());
+}
+
+TEST(SourceSamples, GoTimesAndPemBodies) {
+  EXPECT_EQ(parse_go_time("2022-06-26 12:37:45.45643359 -0400 EDT m=+45402.040608357"), at("2022-06-26T16:37:45Z"));
+  EXPECT_EQ(parse_go_time("2022-06-26T16:37:45Z"), at("2022-06-26T16:37:45Z"));
+  EXPECT_FALSE(parse_go_time("yesterday at noon"));
+  EXPECT_EQ(pem_body("-----BEGIN CERTIFICATE-----\nAAAA\nBBBB\n-----END CERTIFICATE-----\n"), "AAAABBBB");
+  EXPECT_EQ(pem_body("no armour"), "");
+}
+
+// A registered root with its intermediate, an unregistered one, a public CA for the traps, and the networks.
+class SourceCampaignTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto ca = testing::corpus_ca;
+    world_ = new World{ca("Test Public Root", nullptr), ca("Test Interception Root", nullptr), ca("Unregistered Root", nullptr),
+                       std::nullopt, std::nullopt, std::nullopt};
+    world_->public_ca = ca("Test Public CA", &world_->public_root);
+    world_->registered = ca("Security Certificate", &world_->registered_root);
+    world_->unknown = ca("Unknown Intermediate", &world_->unknown_root);
+    world_->private_ca = ca("Intranet CA", nullptr);
+  }
+  static void TearDownTestSuite() { delete world_; }
+
+  void SetUp() override {
+    trust_ = TrustStore::from_certificates({world_->public_root.certificate}, "test roots").value();
+    registry_ = InterceptorRegistry::from_metadata(
+                    R"({"entries": [{"id": "test-root", "name": "Test Interception Root", "country": "KZ", "file": "root.pem"}]})",
+                    "test", {{"root.pem", lab::certificate_pem(world_->registered_root.certificate)}})
+                    .value();
+  }
+
+  static std::string leaf(const std::string& name, const lab::Identity* issuer) {
+    lab::CertificateSpec spec;
+    spec.subject = {{"CN", name}};
+    spec.dns_names = {name};
+    spec.not_before = at("2021-01-01");
+    spec.not_after = at("2029-01-01");
+    auto identity = lab::make_identity(spec, {lab::KeySpec::Type::kEcP256}, issuer).value();
+    return base64_encode(identity.certificate.der());
+  }
+  static std::string b64(const lab::Identity& identity) { return base64_encode(identity.certificate.der()); }
+  // What `openssl req -x509` makes: CA:TRUE, its own issuer.
+  static std::string self_signed(const std::string& name) {
+    lab::CertificateSpec spec;
+    spec.subject = {{"CN", name}};
+    spec.is_ca = true;
+    spec.not_before = at("2021-01-01");
+    spec.not_after = at("2029-01-01");
+    return base64_encode(lab::make_identity(spec, {lab::KeySpec::Type::kEcP256}, nullptr).value().certificate.der());
+  }
+
+  // Four targeted domains forged under `intermediate` from two networks, and three traps that are not interception:
+  // a self-signed service, a server with another name's certificate, a private CA on one domain.
+  static std::vector<SourceRecord> campaign(const lab::Identity& intermediate) {
+    std::vector<SourceRecord> records;
+    const char* domains[] = {"knews.kg", "rutracker.org", "xakep.ru", "regnum.ru"};
+    for (size_t i = 0; i < std::size(domains); ++i) {
+      records.push_back({.time = at("2022-03-01T10:00:00Z") + std::chrono::hours{i},
+                         .vantage_ip = fmt::format("10.{}.0.{}", 1 + i % 2, 10 + i), .country = "KZ",
+                         .server_ip = fmt::format("198.51.100.{}", 10 + i), .sni = domains[i],
+                         .chain = {leaf(domains[i], &intermediate), b64(intermediate)}, .probe = static_cast<int>(1000 + i)});
+    }
+    auto trap = [&](const char* sni, std::vector<std::string> chain) {
+      return SourceRecord{.time = at("2022-03-02T10:00:00Z"), .vantage_ip = "10.1.0.99", .country = "KZ",
+                          .server_ip = "198.51.100.99", .sni = sni, .chain = std::move(chain), .probe = 1099};
+    };
+    records.push_back(trap("localhost", {self_signed("localhost")}));
+    records.push_back(trap("www.bank.example", {leaf("other.example", &*world_->public_ca), b64(*world_->public_ca)}));
+    records.push_back(trap("intranet.example", {leaf("intranet.example", &*world_->private_ca), b64(*world_->private_ca)}));
+    return records;
+  }
+
+  AnalysisResult analyze(const std::vector<std::pair<RecordFormat, SourceRecord>>& records) {
+    testing::TempDirectory directory;
+    std::map<RecordFormat, std::string> files;
+    for (const auto& [format, record] : records) files[format] += testing::record_json(format, record).dump() + "\n";
+    for (const auto& [format, text] : files) {
+      testing::write_file(directory.path() / fmt::format("records-{}.json", static_cast<int>(format)), text);
+    }
+    auto found = find_input_files({directory.path().string()}, {});
+    EXPECT_TRUE(found);
+    AnalysisOptions options;
+    options.network_of = [](std::string_view address) -> std::optional<NetworkOf> {
+      if (address.starts_with("10.1.")) return NetworkOf{9198, "Kazakhtelecom"};
+      if (address.starts_with("10.2.")) return NetworkOf{48716, "PS Internet Company"};
+      return std::nullopt;
+    };
+    return analyze_files(*found, trust_, registry_, options, 2);
+  }
+  std::vector<std::pair<RecordFormat, SourceRecord>> in(RecordFormat format, const std::vector<SourceRecord>& records) {
+    std::vector<std::pair<RecordFormat, SourceRecord>> out;
+    for (const auto& record : records) out.emplace_back(format, record);
+    return out;
+  }
+
+  struct World {
+    lab::Identity public_root, registered_root, unknown_root;
+    std::optional<lab::Identity> public_ca, registered, unknown, private_ca;
+  };
+  static World* world_;
+  TrustStore trust_ = TrustStore::from_certificates({}, "none").value();
+  InterceptorRegistry registry_;
+};
+SourceCampaignTest::World* SourceCampaignTest::world_ = nullptr;
+
+void expect_traps_are_not_interception(const AnalysisResult& result) {
+  for (const char* trap : {"localhost", "www.bank.example", "intranet.example"}) {
+    const auto* judged = judged_for(result, trap);
+    ASSERT_NE(judged, nullptr) << trap;
+    EXPECT_NE(judged->verdict, OoniVerdict::kIntercepted) << trap << ": " << category_name(judged->category);
+  }
+  EXPECT_EQ(judged_for(result, "localhost")->category, OoniCategory::kSelfSignedService);
+}
+
+TEST_F(SourceCampaignTest, AChainSourceFindsTheCampaignExactlyUnderItsRegisteredRoot) {
+  for (RecordFormat format : {RecordFormat::kAtlas, RecordFormat::kSatellite, RecordFormat::kZgrab2}) {
+    SCOPED_TRACE(static_cast<int>(format));
+    const auto result = analyze(in(format, campaign(*world_->registered)));
+    EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
+    EXPECT_EQ(result.totals.verdicts.at("intercepted"), 4u);
+    ASSERT_EQ(result.issuers.size(), 1u);
+    const IssuerRow& issuer = result.issuers[0];
+    EXPECT_EQ(issuer.subject, "CN=Security Certificate");
+    EXPECT_EQ(issuer.root_id, "test-root");
+    EXPECT_EQ(issuer.count, 4u);
+    EXPECT_EQ(issuer.domains, (std::set<std::string>{"knews.kg", "regnum.ru", "rutracker.org", "xakep.ru"}));
+    // The network is the RIPE Atlas probe's, the address Satellite fetched from, the host ZGrab2 scanned.
+    EXPECT_EQ(issuer.networks, (std::set<uint32_t>{9198, 48716}));
+    EXPECT_EQ(issuer.first_seen, at("2022-03-01T10:00:00Z"));
+    EXPECT_EQ(issuer.last_seen, at("2022-03-01T13:00:00Z"));
+    expect_traps_are_not_interception(result);
+  }
+}
+
+TEST_F(SourceCampaignTest, ALeafAloneSupportsOnlyTheForgingRuleAndOnlyWithTheTemplateAndControls) {
+  for (RecordFormat format : {RecordFormat::kHyperquackV1, RecordFormat::kHyperquackV2}) {
+    SCOPED_TRACE(static_cast<int>(format));
+    auto records = campaign(*world_->registered);
+    const auto result = analyze(in(format, records));
+    EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
+    // The intermediate is never archived: no registry attribution, but an untrusted issuer answering for four
+    // unrelated names where the host's template and the controls agree is a forging CA.
+    EXPECT_EQ(result.totals.categories.at("intercepted/forging_ca"), 4u);
+    ASSERT_EQ(result.issuers.size(), 1u);
+    EXPECT_EQ(result.issuers[0].root, "unknown");
+    EXPECT_EQ(result.issuers[0].networks, (std::set<uint32_t>{9198, 48716}));
+    expect_traps_are_not_interception(result);
+    // The same answers matching the host's template are the host's own certificates; failed controls decide nothing.
+    for (auto& record : records) record.matches_template = true;
+    EXPECT_FALSE(analyze(in(format, records)).totals.verdicts.contains("intercepted"));
+    for (auto& record : records) record.matches_template = false, record.controls_failed = true;
+    EXPECT_FALSE(analyze(in(format, records)).totals.verdicts.contains("intercepted"));
+  }
+}
+
+TEST_F(SourceCampaignTest, WithoutAControlAnUnknownIssuerStaysInconclusive) {
+  const auto result = analyze(in(RecordFormat::kAtlas, campaign(*world_->unknown)));
+  EXPECT_FALSE(result.totals.verdicts.contains("intercepted"));
+  // The four, the private CA trap and the other name's certificate: nothing to compare them with.
+  EXPECT_EQ(result.totals.categories.at("inconclusive/no_control"), 6u);
+}
+
+TEST_F(SourceCampaignTest, AnUnknownIssuerProvenByHyperquackIsAForgingCaInRipeAtlasToo) {
+  std::vector<std::pair<RecordFormat, SourceRecord>> mixed;
+  for (RecordFormat format : {RecordFormat::kHyperquackV2, RecordFormat::kAtlas}) {
+    for (const auto& record : campaign(*world_->unknown)) mixed.emplace_back(format, record);
+  }
+  const auto result = analyze(mixed);
+  // Hyperquack's four prove the issuer (template differs, controls worked); Atlas has no control of its own.
+  EXPECT_EQ(result.totals.categories.at("intercepted/forging_ca"), 8u);
+  ASSERT_EQ(result.issuers.size(), 1u);
+  EXPECT_EQ(result.issuers[0].subject, "CN=Unknown Intermediate");   // archived by Atlas: the leaves' issuer found
+  EXPECT_FALSE(judged_for(result, "intranet.example")->verdict == OoniVerdict::kIntercepted) << "one name: a private CA";
+}
+
+TEST_F(SourceCampaignTest, AMixedCampaignGivesOneIssuerAndPerSourceCountsThatAddUp) {
+  std::vector<std::pair<RecordFormat, SourceRecord>> mixed;
+  const auto records = campaign(*world_->registered);
+  for (RecordFormat format : testing::kEveryRecordFormat) {
+    for (const auto& record : records) mixed.emplace_back(format, record);
+  }
+  const auto result = analyze(mixed);
+  EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
+  // The Hyperquack leaves are attributed too: the other sources archived their intermediate.
+  EXPECT_EQ(result.totals.categories.at("intercepted/known_interceptor"), 4u * std::size(testing::kEveryRecordFormat));
+  ASSERT_EQ(result.issuers.size(), 1u);
+  EXPECT_EQ(result.issuers[0].root_id, "test-root");
+  ASSERT_EQ(result.sources.size(), 5u);
+  size_t intercepted = 0;
+  for (const auto& source : result.sources) {
+    EXPECT_EQ(source.intercepted, 4u) << source.key;
+    EXPECT_EQ(source.measurements, records.size()) << source.key;
+    intercepted += source.intercepted;
+  }
+  EXPECT_EQ(intercepted, result.issuers[0].count);
+}
+
+TEST_F(SourceCampaignTest, BadRecordsAreReportedWithTheirFieldAndTheRestIsKept) {
+  testing::TempDirectory directory;
+  auto good = testing::atlas_json(campaign(*world_->registered)[0]);
+  auto no_time = good;
+  no_time.erase("timestamp");
+  testing::write_file(directory.path() / "atlas.json", nlohmann::json::array({good, no_time, good}).dump() + "\n");
+  testing::write_file(directory.path() / "lines.jsonl", good.dump() + "\n{\"broken\n" + good.dump() + "\n");
+  testing::write_file(directory.path() / "other.jsonl", "{\"name\": \"not a measurement\"}\n{\"name\": \"nor this\"}\n");
+  auto files = find_input_files({directory.path().string()}, {});
+  ASSERT_TRUE(files);
+  const auto result = analyze_files(*files, trust_, registry_, {}, 1);
+  EXPECT_EQ(result.totals.measurements, 4u);
+  EXPECT_EQ(result.totals.verdicts.at("intercepted"), 4u);
+  ASSERT_EQ(result.errors.size(), 3u);
+  std::map<std::string, std::string> errors;
+  for (const auto& error : result.errors) errors[std::filesystem::path(error.file).filename().string() + ":" + std::to_string(error.line)] = error.reason;
+  EXPECT_NE(errors["atlas.json:1"].find("record 2: RIPE Atlas sslcert: field timestamp"), std::string::npos) << errors["atlas.json:1"];
+  EXPECT_NE(errors["lines.jsonl:2"].find("not JSON"), std::string::npos) << errors["lines.jsonl:2"];
+  EXPECT_NE(errors["other.jsonl:0"].find("other.jsonl: not a measurement of a known source"), std::string::npos)
+      << errors["other.jsonl:0"];
+  // The array's records are told apart (their measurement ids differ).
+  std::set<uint32_t> records;
+  for (const auto& judged : result.judged) {
+    if (judged.handshake->file == 0) records.insert(judged.handshake->record);
+  }
+  EXPECT_EQ(records, (std::set<uint32_t>{1, 3}));
+}
+
+}  // namespace
+}  // namespace mitmscope::ooni
