@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   # libraries (see docs/ARCHITECTURE.md for what each one is for)
   libssl-dev openssl libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
-  libsqlite3-dev zlib1g-dev libdeflate-dev libzstd-dev libmaxminddb-dev
+  libsqlite3-dev libisal-dev libdeflate-dev libzstd-dev libmaxminddb-dev
   # the ClickHouse store speaks HTTP through libcurl; tests run the real Debian server
   libcurl4-openssl-dev clickhouse-server curl
   # tests and benchmarks

@@ -1,6 +1,7 @@
 #include "ooni/analysis.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -112,12 +113,19 @@ struct Analyzer::Worker {
   SourceReader sources;
   std::string network_name;                 // the looked-up AS name of the record in hand
   std::string ooni_copy;                    // an OONI measurement met inside an array, padded
+  // The string each field of the kept handshake interned last: consecutive records mostly repeat their country,
+  // network, test and version, and a comparison is cheaper than hashing into the pool.
+  std::array<std::string_view, 16> recent{};
+  std::string_view intern(size_t field, std::string_view text) {
+    if (recent[field] == text && (text.empty() || recent[field].data() != nullptr)) return recent[field];
+    return recent[field] = strings->intern(text);
+  }
   MeasurementFacts facts;
   std::unordered_map<size_t, CachedCertificate> certificate_ids;  // hash of the base64 text (checked against the text)
   std::vector<uint32_t> chain;
   std::vector<const CertificateFacts*> chain_facts;
   std::string key;
-  std::vector<KeptHandshake> kept;
+  std::deque<KeptHandshake> kept;           // a deque: growing never moves what is kept (a vector did, page by page)
   AnalysisTotals totals;
   std::map<uint32_t, std::pair<std::string, uint64_t>> networks;  // asn -> (name, measurements)
   std::map<std::string, uint64_t, std::less<>> countries;
@@ -410,32 +418,32 @@ Analyzer::ValidationSummary Analyzer::validate_once(Worker& worker, std::string_
 // What is kept of a handshake for the judging stage: its strings interned, its DNS and control views.
 KeptHandshake Analyzer::kept_handshake(Worker& worker, const MeasurementFacts& facts, const HandshakeFacts& handshake,
                                        int64_t time, const ValidationSummary& summary) {
-  StringPool& strings = *worker.strings;
   const std::string_view sni = handshake.server_name;
+  auto intern = [&worker](size_t field, std::string_view text) { return worker.intern(field, text); };
   KeptHandshake kept{.source = facts.source,
                      .time = time,
                      .asn = facts.probe_asn,
-                     .country = strings.intern(facts.probe_cc),
-                     .network = strings.intern(facts.probe_network_name),
-                     .input = strings.intern(facts.input),
-                     .sni = strings.intern(sni.empty() ? std::string_view(url_host(facts.input)) : sni),
-                     .address = strings.intern(handshake.address),
-                     .failure = strings.intern(handshake.failure),
-                     .tls_version = strings.intern(handshake.tls_version),
-                     .cipher_suite = strings.intern(handshake.cipher_suite),
-                     .test_name = strings.intern(facts.test_name),
-                     .report_id = strings.intern(facts.report_id),
+                     .country = intern(0, facts.probe_cc),
+                     .network = intern(1, facts.probe_network_name),
+                     .input = intern(2, facts.input),
+                     .sni = intern(3, sni.empty() ? std::string_view(url_host(facts.input)) : sni),
+                     .address = intern(4, handshake.address),
+                     .failure = intern(5, handshake.failure),
+                     .tls_version = intern(6, handshake.tls_version),
+                     .cipher_suite = intern(7, handshake.cipher_suite),
+                     .test_name = intern(8, facts.test_name),
+                     .report_id = intern(9, facts.report_id),
                      .chain = worker.chain};
-  kept.vantage = strings.intern(facts.vantage);
+  kept.vantage = intern(10, facts.vantage);
   if (handshake.matches_template) kept.matches_template = *handshake.matches_template ? Tri::kYes : Tri::kNo;
   kept.trusted = summary.trusted;
-  kept.validation_error = strings.intern(summary.error);
+  kept.validation_error = intern(11, summary.error);
   kept.dns_consistent = dns_view(facts, handshake.address, kept.sni);
   // The control's own handshake to the same address; an older test helper only fetched the page.
   for (const auto& control : facts.control_tls) {
     if (!handshake.address.empty() && control.address == handshake.address) {
       kept.control_tls_ok = control.status ? Tri::kYes : Tri::kNo;
-      kept.control_failure = strings.intern(control.failure);
+      kept.control_failure = intern(12, control.failure);
     }
   }
   if (kept.control_tls_ok == Tri::kUnknown && facts.control_tls.empty() && facts.control_http_ok &&
@@ -478,6 +486,9 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
 MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
   MeasurementCounts counts;
   AnalysisTotals& totals = result.totals;
+  size_t kept = 0;
+  for (const auto& worker : workers_) kept += worker->kept.size();
+  result.kept.reserve(kept);
   for (auto& worker : workers_) {
     const auto& partial = worker->totals;
     totals.lines += partial.lines;
@@ -496,12 +507,15 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     for (const auto& [country, count] : worker->countries) counts.countries[country] += count;
     std::move(worker->kept.begin(), worker->kept.end(), std::back_inserter(result.kept));
     worker->kept.clear();
+    worker->recent = {};
     result.strings.push_back(std::move(worker->strings));
     worker->strings = std::make_unique<StringPool>();
   }
-  std::sort(result.kept.begin(), result.kept.end(), [](const KeptHandshake& a, const KeptHandshake& b) {
+  // Input order (each worker's part is in it already when one worker read everything).
+  auto input_order = [](const KeptHandshake& a, const KeptHandshake& b) {
     return std::tie(a.file, a.line, a.record, a.handshake) < std::tie(b.file, b.line, b.record, b.handshake);
-  });
+  };
+  if (!std::is_sorted(result.kept.begin(), result.kept.end(), input_order)) std::sort(result.kept.begin(), result.kept.end(), input_order);
   std::lock_guard guard(shared_->errors_mutex);
   result.errors = std::move(shared_->errors);
   std::sort(result.errors.begin(), result.errors.end(),

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -174,13 +174,12 @@ Result<size_t> read_some(int fd, char* out, size_t count, const std::filesystem:
 }
 
 // One reader for every format: bytes come from the file (plain), from libdeflate (a whole gzip
-// member at once) or from zlib (streaming); the assembler cuts them into lines.
+// member at once) or from ISA-L (streaming); the assembler cuts them into lines.
 class FileReader final : public BlockReader {
  public:
   FileReader(const InputFile& file, size_t file_index, UniqueFd handle)
       : file_(file), handle_(std::move(handle)), lines_(file_index) {}
   ~FileReader() override {
-    if (zlib_active_) inflateEnd(&zlib_);
     if (decompressor_) libdeflate_free_decompressor(decompressor_);
   }
 
@@ -188,7 +187,7 @@ class FileReader final : public BlockReader {
     const bool gzip = file_.format == FileFormat::kJsonLinesGzip || file_.format == FileFormat::kJsonGzip;
     if (!gzip) return {};
     if (file_.size <= kWholeFileLimit) {
-      compressed_.resize(file_.size);
+      compressed_.resize_and_overwrite(file_.size, [](char*, size_t n) { return n; });  // read over at once
       size_t got = 0;
       while (got < compressed_.size()) {
         auto read = read_some(handle_.get(), compressed_.data() + got, compressed_.size() - got, file_.path);
@@ -232,7 +231,7 @@ class FileReader final : public BlockReader {
         pending_error_ = produced.error();
       } else if (!*produced) {
         finished_ = true;
-      } else if (whole_ && !zlib_active_ && !document) {
+      } else if (whole_ && !stream_active_ && !document) {
         // A whole member was inflated: hand its lines out now.
         if (auto block = lines_.take(0, false)) return block;
       }
@@ -279,7 +278,7 @@ class FileReader final : public BlockReader {
       }
       case FileFormat::kJsonLinesGzip:
       case FileFormat::kJsonGzip:
-        if (whole_ && !zlib_active_) return inflate_member();
+        if (whole_ && !stream_active_) return inflate_member();
         return inflate_stream();
     }
     return false;
@@ -297,6 +296,9 @@ class FileReader final : public BlockReader {
       guess = static_cast<size_t>(trailer[0]) | static_cast<size_t>(trailer[1]) << 8 |
               static_cast<size_t>(trailer[2]) << 16 | static_cast<size_t>(trailer[3]) << 24;
     }
+    // A (last) member larger than one call may inflate, as its trailer says: the file streams from the start, since
+    // trying first would inflate kWholeMemberLimit bytes for nothing.
+    if (offset_ == 0 && guess > kWholeMemberLimit) return start_stream_at(offset_);
     size_t capacity = std::clamp<size_t>(std::max(guess, available * 4), 1u << 16, kWholeMemberLimit);
     while (true) {
       char* out = lines_.reserve(capacity);
@@ -315,65 +317,84 @@ class FileReader final : public BlockReader {
         capacity = std::min(capacity * 4, kWholeMemberLimit);
         continue;
       }
-      // Too large for one call, or damaged: zlib streams this member and keeps what precedes the damage.
+      // Too large for one call, or damaged: ISA-L streams this member and keeps what precedes the damage.
       return start_stream_at(offset_);
     }
   }
 
   Result<bool> start_stream_at(size_t offset) {
-    std::memset(&zlib_, 0, sizeof zlib_);
-    if (inflateInit2(&zlib_, 16 + MAX_WBITS) != Z_OK) return make_error(ErrorCode::kCryptoError, "cannot start zlib");
-    zlib_active_ = true;
+    if (!stream_) stream_ = std::make_unique<inflate_state>();
+    isal_inflate_init(stream_.get());
+    stream_->crc_flag = ISAL_GZIP;  // the gzip header parsed, the CRC-32 checked
+    stream_active_ = true;
     stream_offset_ = offset;
     return true;
   }
 
-  // zlib: up to kStreamBlock more bytes; members follow each other.
+  // The next input for the stream: the rest of the file in memory, or 1 MiB more from the file; false at its end.
+  Result<bool> feed_stream() {
+    if (whole_) {
+      if (stream_offset_ >= compressed_.size()) return false;
+      const size_t chunk = std::min<size_t>(compressed_.size() - stream_offset_, 1u << 30);
+      stream_->next_in = reinterpret_cast<uint8_t*>(compressed_.data() + stream_offset_);
+      stream_->avail_in = static_cast<uint32_t>(chunk);
+      stream_offset_ += chunk;
+      return true;
+    }
+    input_.resize(1u << 20);
+    auto got = read_some(handle_.get(), input_.data(), input_.size(), file_.path);
+    if (!got) return std::unexpected(got.error());
+    stream_->next_in = reinterpret_cast<uint8_t*>(input_.data());
+    stream_->avail_in = static_cast<uint32_t>(*got);
+    return *got > 0;
+  }
+
+  // A member ended: the next one starts where it stopped (anything but a gzip header there is an error).
+  Result<void> next_member() {
+    member_open_ = false;
+    if (stream_->avail_in > 0 && stream_->next_in[0] != 0x1f) {
+      return make_error(ErrorCode::kParseError,
+                        fmt::format("{}: data after the last gzip member at byte {}", file_.path.string(), bytes_in_));
+    }
+    uint8_t* next_in = stream_->next_in;
+    const uint32_t avail_in = stream_->avail_in;
+    isal_inflate_reset(stream_.get());
+    stream_->crc_flag = ISAL_GZIP;
+    stream_->next_in = next_in;
+    stream_->avail_in = avail_in;
+    return {};
+  }
+
+  // ISA-L (igzip, several times zlib's speed): up to kStreamBlock more bytes; members follow each other.
   Result<bool> inflate_stream() {
-    if (!zlib_active_) {
+    if (!stream_active_) {
       if (auto started = start_stream_at(0); !started) return started;
     }
     size_t produced = 0;
     while (produced < kStreamBlock) {
-      if (zlib_.avail_in == 0) {
-        if (whole_) {
-          if (stream_offset_ >= compressed_.size()) return end_of_input(produced);
-          zlib_.next_in = reinterpret_cast<Bytef*>(compressed_.data() + stream_offset_);
-          const size_t chunk = std::min<size_t>(compressed_.size() - stream_offset_, 1u << 30);
-          zlib_.avail_in = static_cast<uInt>(chunk);
-          stream_offset_ += chunk;
-        } else {
-          input_.resize(1u << 20);
-          auto got = read_some(handle_.get(), input_.data(), input_.size(), file_.path);
-          if (!got) return std::unexpected(got.error());
-          if (*got == 0) return end_of_input(produced);
-          zlib_.next_in = reinterpret_cast<Bytef*>(input_.data());
-          zlib_.avail_in = static_cast<uInt>(*got);
-        }
+      if (stream_->avail_in == 0) {
+        auto fed = feed_stream();
+        if (!fed) return std::unexpected(fed.error());
+        if (!*fed) return end_of_input(produced);
       }
       const size_t room = kStreamBlock - produced;
       char* out = lines_.reserve(room);
-      zlib_.next_out = reinterpret_cast<Bytef*>(out);
-      zlib_.avail_out = static_cast<uInt>(room);
-      const uInt before_in = zlib_.avail_in;
-      const int status = inflate(&zlib_, Z_NO_FLUSH);
-      const size_t wrote = room - zlib_.avail_out;
+      stream_->next_out = reinterpret_cast<uint8_t*>(out);
+      stream_->avail_out = static_cast<uint32_t>(room);
+      const uint32_t before_in = stream_->avail_in;
+      const int status = isal_inflate(stream_.get());
+      const size_t wrote = room - stream_->avail_out;
       lines_.commit(wrote);
       produced += wrote;
       bytes_out_ += wrote;
-      bytes_in_ += before_in - zlib_.avail_in;
+      bytes_in_ += before_in - stream_->avail_in;
       member_open_ = true;
-      if (status == Z_STREAM_END) {
-        member_open_ = false;
-        if (zlib_.avail_in > 0 && zlib_.next_in[0] != 0x1f) {
-          return make_error(ErrorCode::kParseError,
-                            fmt::format("{}: data after the last gzip member at byte {}", file_.path.string(), bytes_in_));
-        }
-        inflateReset(&zlib_);
-      } else if (status != Z_OK && status != Z_BUF_ERROR) {
-        return make_error(ErrorCode::kParseError,
-                          fmt::format("{}: corrupt gzip data near compressed byte {}: {}", file_.path.string(),
-                                      bytes_in_, zlib_.msg ? zlib_.msg : "inflate failed"));
+      if (status < 0) {
+        return make_error(ErrorCode::kParseError, fmt::format("{}: corrupt gzip data near compressed byte {} (ISA-L error {})",
+                                                              file_.path.string(), bytes_in_, status));
+      }
+      if (stream_->block_state == ISAL_BLOCK_FINISH) {
+        if (auto next = next_member(); !next) return std::unexpected(next.error());
       }
     }
     return true;
@@ -397,8 +418,8 @@ class FileReader final : public BlockReader {
   size_t stream_offset_ = 0;
   bool whole_ = false;
   libdeflate_decompressor* decompressor_ = nullptr;
-  z_stream zlib_{};
-  bool zlib_active_ = false;
+  std::unique_ptr<inflate_state> stream_;   // ISA-L's state (tens of KiB): made when a file first streams
+  bool stream_active_ = false;
   bool member_open_ = false;
   bool finished_ = false;
   bool done_ = false;

@@ -7,7 +7,7 @@
 //
 // Memory is bounded whatever the file: a gzip member of up to kWholeMemberLimit bytes is
 // inflated in one call with libdeflate (about twice zlib's speed); a larger member, or a
-// compressed file larger than kWholeFileLimit, streams through zlib in blocks. A line longer
+// compressed file larger than kWholeFileLimit, streams through ISA-L's igzip in blocks. A line longer
 // than kMaxLine is reported and skipped, and so is the rest of a file after corrupt
 // compressed data; every line before it is kept.
 #pragma once

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -74,12 +75,12 @@ std::optional<DataSource> source_of(element record) {
 
 // The certificates of a handshake: a base64 string, or an array of them (leaf first), or PEM texts.
 void add_certificates(MeasurementFacts& facts, HandshakeFacts& handshake, element value,
-                      const std::function<std::string_view(std::string)>& keep, bool pem) {
+                      const std::function<std::string_view(std::string_view)>& certificate_text) {
   handshake.first_certificate = facts.certificates.size();
   auto one = [&](element item) {
     std::string_view text;
     if (item.get_string().get(text) || text.empty()) return;
-    facts.certificates.push_back(pem ? keep(pem_body(text)) : text);
+    facts.certificates.push_back(certificate_text(text));
   };
   array items;
   if (!value.get_array().get(items)) {
@@ -113,24 +114,51 @@ std::optional<UtcSeconds> parse_go_time(std::string_view text) {
   return parsed ? std::optional(*parsed) : std::nullopt;
 }
 
-std::string pem_body(std::string_view pem) {
+void pem_body_into(std::string_view pem, std::string& out) {
   constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----", kEnd = "-----END CERTIFICATE-----";
+  out.clear();
   const size_t begin = pem.find(kBegin);
-  if (begin == std::string_view::npos) return {};
+  if (begin == std::string_view::npos) return;
   pem.remove_prefix(begin + kBegin.size());
   pem = pem.substr(0, pem.find(kEnd));
-  std::string out;
-  out.reserve(pem.size());
-  for (char c : pem) {
-    if (!std::isspace(static_cast<unsigned char>(c))) out.push_back(c);
+  out.resize(pem.size());
+  // Base64 lines (64 characters) copied whole, each trimmed of the spaces and carriage return around it.
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  size_t used = 0;
+  for (const char *at = pem.data(), *end = pem.data() + pem.size(); at < end;) {
+    const char* line_end = static_cast<const char*>(std::memchr(at, '\n', static_cast<size_t>(end - at)));
+    const char* next = line_end ? line_end + 1 : end;
+    if (!line_end) line_end = end;
+    while (at < line_end && blank(*at)) ++at;
+    while (line_end > at && blank(line_end[-1])) --line_end;
+    std::memcpy(out.data() + used, at, static_cast<size_t>(line_end - at));
+    used += static_cast<size_t>(line_end - at);
+    at = next;
   }
+  out.resize(used);
+}
+
+std::string pem_body(std::string_view pem) {
+  std::string out;
+  pem_body_into(pem, out);
   return out;
 }
 
 SourceReader::SourceReader() : parser_(std::make_unique<simdjson::dom::parser>()) {}
 SourceReader::~SourceReader() = default;
 
-std::string_view SourceReader::keep(std::string text) { return scratch_.emplace_back(std::move(text)); }
+std::string& SourceReader::next_scratch() {
+  if (scratch_used_ == scratch_.size()) scratch_.emplace_back();
+  return scratch_[scratch_used_++];
+}
+
+std::string_view SourceReader::keep(std::string_view text) { return next_scratch().assign(text); }
+
+std::string_view SourceReader::keep_pem(std::string_view pem) {
+  std::string& slot = next_scratch();
+  pem_body_into(pem, slot);
+  return slot;
+}
 
 Result<DataSource> SourceReader::detect(const char* json, size_t length, size_t capacity) {
   element document;
@@ -186,7 +214,7 @@ Result<void> SourceReader::read(const char* json, size_t length, size_t capacity
 
 Result<void> SourceReader::read_record(element record, DataSource source) {
   facts_.clear();
-  scratch_.clear();
+  scratch_used_ = 0;
   facts_.source = source;
   switch (source) {
     case DataSource::kAtlas: return read_atlas(record);
@@ -223,7 +251,7 @@ Result<void> SourceReader::read_atlas(element record) {
   if (const std::string_view version = text_of(record, "ver"); !version.empty()) handshake.tls_version = keep(fmt::format("TLSv{}", version));
   handshake.cipher_suite = text_of(record, "server_cipher");
   if (auto certificates = record["cert"]; !certificates.error()) {
-    add_certificates(facts_, handshake, certificates.value_unsafe(), [&](std::string text) { return keep(std::move(text)); }, true);
+    add_certificates(facts_, handshake, certificates.value_unsafe(), [&](std::string_view pem) { return keep_pem(pem); });
   }
   if (auto alert = record["alert"]; !alert.error()) {
     handshake.failure = keep(fmt::format("tls_alert_{}", integer_of(alert.value_unsafe(), "description").value_or(-1)));
@@ -239,11 +267,11 @@ Result<void> SourceReader::read_atlas(element record) {
 // The TLS fields of a Censored Planet HTTPS response (v2 `response`, v1 `Received.tls`), with its certificate(s).
 void censored_planet_tls(MeasurementFacts& facts, HandshakeFacts& handshake, element tls, std::string_view version_key,
                          std::string_view cipher_key, std::string_view certificate_key,
-                         const std::function<std::string_view(std::string)>& keep) {
+                         const std::function<std::string_view(std::string_view)>& keep) {
   if (auto version = integer_of(tls, version_key)) handshake.tls_version = keep(tls_version_name(static_cast<uint16_t>(*version)));
   if (auto cipher = integer_of(tls, cipher_key)) handshake.cipher_suite = keep(fmt::format("0x{:04X}", *cipher));
   if (auto certificates = tls[certificate_key]; !certificates.error()) {
-    add_certificates(facts, handshake, certificates.value_unsafe(), keep, false);
+    add_certificates(facts, handshake, certificates.value_unsafe(), [](std::string_view base64) { return base64; });
   }
 }
 
@@ -276,7 +304,7 @@ Result<void> SourceReader::read_hyperquack_v1(element record) {
     handshake.t = seconds_after(facts_.start, started ? std::optional(*started) : std::nullopt);
     handshake.matches_template = bool_of(result, "Success");
     if (auto tls = result["Received"]["tls"]; !tls.error()) {
-      censored_planet_tls(facts_, handshake, tls.value_unsafe(), "version", "cipher_suite", "cert", [&](std::string text) { return keep(std::move(text)); });
+      censored_planet_tls(facts_, handshake, tls.value_unsafe(), "version", "cipher_suite", "cert", [&](std::string_view text) { return keep(text); });
     }
     if (handshake.certificate_count == 0) handshake.failure = text_of(result, "Error").empty() ? "no_certificate" : text_of(result, "Error");
     facts_.handshakes.push_back(handshake);
@@ -312,7 +340,7 @@ Result<void> SourceReader::read_hyperquack_v2(element record) {
     handshake.t = seconds_after(facts_.start, started ? std::optional(*started) : std::nullopt);
     handshake.matches_template = bool_of(response, "matches_template");
     if (auto tls = response["response"]; !tls.error() && tls.value_unsafe().is_object()) {
-      censored_planet_tls(facts_, handshake, tls.value_unsafe(), "TlsVersion", "CipherSuite", "Certificate", [&](std::string text) { return keep(std::move(text)); });
+      censored_planet_tls(facts_, handshake, tls.value_unsafe(), "TlsVersion", "CipherSuite", "Certificate", [&](std::string_view text) { return keep(text); });
     }
     if (handshake.certificate_count == 0) handshake.failure = text_of(response, "error").empty() ? "no_certificate" : text_of(response, "error");
     facts_.handshakes.push_back(handshake);
@@ -335,7 +363,7 @@ Result<void> SourceReader::read_satellite(element record) {
   facts_.dns_consistency = "inconsistent";  // fetched because the resolver's answer did not match the controls'
   HandshakeFacts handshake{.address = keep(host_port(ip, "443")), .server_name = keyword};
   if (auto https = record["https"]; !https.error() && https.value_unsafe().is_object()) {
-    censored_planet_tls(facts_, handshake, https.value_unsafe(), "TlsVersion", "CipherSuite", "Certificate", [&](std::string text) { return keep(std::move(text)); });
+    censored_planet_tls(facts_, handshake, https.value_unsafe(), "TlsVersion", "CipherSuite", "Certificate", [&](std::string_view text) { return keep(text); });
   }
   if (handshake.certificate_count == 0) handshake.failure = "no_certificate";
   facts_.handshakes.push_back(handshake);

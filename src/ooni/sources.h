@@ -35,6 +35,7 @@ std::optional<UtcSeconds> parse_go_time(std::string_view text);
 
 // A PEM certificate's base64 body without armour and line breaks ("" when there is none).
 std::string pem_body(std::string_view pem);
+void pem_body_into(std::string_view pem, std::string& out);
 
 class SourceReader {
  public:
@@ -64,11 +65,15 @@ class SourceReader {
   Result<void> read_hyperquack_v2(simdjson::dom::element record);
   Result<void> read_satellite(simdjson::dom::element record);
   Result<void> read_zgrab2(simdjson::dom::element record);
-  std::string_view keep(std::string text);  // into the scratch strings, cleared per record
+  // Into the scratch strings, reused record after record (a deque: what was kept does not move).
+  std::string& next_scratch();
+  std::string_view keep(std::string_view text);
+  std::string_view keep_pem(std::string_view pem);  // the base64 body
 
   std::unique_ptr<simdjson::dom::parser> parser_;
   MeasurementFacts facts_;
   std::deque<std::string> scratch_;
+  size_t scratch_used_ = 0;
 };
 
 }  // namespace mitmscope::ooni

@@ -22,7 +22,7 @@ corpus=$work/corpus
 options=(--known-roots "$corpus/known-roots" --trust-store "$corpus/trust/public-root.pem" --pfx2as "$corpus/pfx2as.txt")
 
 for source in atlas-sslcert hyperquack-v1 hyperquack-v2 satellite zgrab2; do
-  "$mitmscope" ooni "$corpus/$source.jsonl.gz" "${options[@]}" --json >"$work/$source.json" 2>"$work/$source.err"
+  "$mitmscope" ooni "$corpus/$source" "${options[@]}" --json >"$work/$source.json" 2>"$work/$source.err"
   check "$source: exits 0" 0 $?
   want=$(jq ".\"$source\"" "$corpus/ground-truth.json")
   got=$(jq "{records: .summary.sources.\"$source\", intercepted: (.summary.verdicts.intercepted // 0),
@@ -39,7 +39,7 @@ check "Hyperquack v2 alone: a forging CA, root unknown" "forging_ca unknown" \
 check "Hyperquack v1: clean answers equal the host's template" 1920 "$(jq '.summary.categories["not_intercepted/matches_template"]' "$work/hyperquack-v1.json")"
 
 # All of them at once: one issuer, attributed; per-source counts add up to its uses.
-"$mitmscope" ooni "$corpus"/*.jsonl.gz "${options[@]}" --json --store "$work/campaign.db" >"$work/all.json" 2>"$work/all.err"
+"$mitmscope" ooni "$corpus"/{atlas-sslcert,hyperquack-v1,hyperquack-v2,satellite,zgrab2} "${options[@]}" --json --store "$work/campaign.db" >"$work/all.json" 2>"$work/all.err"
 check "mixed: exits 0" 0 $?
 check "mixed: one issuer" 1 "$(jq '.tables.issuers | length' "$work/all.json")"
 check "mixed: under the registered root" "corpus-root" "$(jq -r '.tables.issuers[0].root_id' "$work/all.json")"

@@ -5,10 +5,11 @@
 //
 // The campaign: an interception root (written to known-roots/ as the registry) with one intermediate forges
 // certificates for 12 targeted domains; one record in 25 is forged, the rest are clean answers under a public CA
-// (trust/public-root.pem) for 200 other domains. Records come from 20 networks (pfx2as.txt maps them to ASes), over
+// (trust/public-root.pem) for 200 other domains. Records come from 2,000 vantage points in 20 networks (pfx2as.txt maps them to ASes), over
 // 2022. Hyperquack keeps only the leaf, as the real data does; the other sources keep the chain.
 //
-// Layout: OUT/<source>.jsonl.gz per source, OUT/known-roots/, OUT/trust/public-root.pem, OUT/pfx2as.txt,
+// Layout: OUT/<source>/part-NN.jsonl.gz (kParts files per source, as the data sets publish them: per day, per
+// scan, per shard), OUT/known-roots/, OUT/trust/public-root.pem, OUT/pfx2as.txt,
 // OUT/ground-truth.json ({"<source>": {"records", "intercepted", "domains", "networks"}}).
 #include <libdeflate.h>
 
@@ -32,7 +33,7 @@ using namespace mitmscope;
 using testing::RecordFormat;
 using testing::SourceRecord;
 
-constexpr size_t kTargeted = 12, kClean = 200, kNetworks = 20, kForgedEvery = 25;
+constexpr size_t kTargeted = 12, kClean = 200, kNetworks = 20, kForgedEvery = 25, kParts = 8, kVantages = 2000;
 constexpr const char* kSourceNames[] = {"atlas-sslcert", "hyperquack-v1", "hyperquack-v2", "satellite", "zgrab2"};
 
 lab::Identity must(Result<lab::Identity> identity) {
@@ -95,19 +96,20 @@ std::string gzip(const std::string& text) {
 
 SourceRecord record_at(const Pki& pki, size_t i, size_t records) {
   const bool forged = i % kForgedEvery == 0;
-  const size_t network = i % kNetworks;
   const size_t domain = forged ? (i / kForgedEvery) % kTargeted : i % kClean;
   SourceRecord record;
   const auto from = parse_utc("2022-01-01").value();
   record.time = from + std::chrono::seconds{static_cast<int64_t>(i * (365 * 86400ull) / std::max<size_t>(records, 1))};
-  record.vantage_ip = fmt::format("10.{}.{}.{}", 16 + network, (i / 250) % 250, 1 + i % 250);
+  // 2,000 vantage points (probes, servers, hosts) per source, as a real scan's few thousand, each seen many times.
+  const size_t vantage = i % kVantages;
+  record.vantage_ip = fmt::format("10.{}.{}.{}", 16 + vantage % kNetworks, vantage / kNetworks / 250, 1 + vantage / kNetworks % 250);
   record.server_ip = fmt::format("198.51.100.{}", 1 + domain % 250);
   record.country = "KZ";
   record.sni = forged ? fmt::format("target{}.example", domain) : fmt::format("www.site{}.example", domain);
   record.chain = forged ? std::vector{pki.forged_leaf[domain], pki.intermediate_b64}
                         : std::vector{pki.clean_chains_leaf[domain], pki.public_ca_b64};
   record.matches_template = !forged;
-  record.probe = static_cast<int>(10000 + network);
+  record.probe = static_cast<int>(10000 + i % kVantages);
   return record;
 }
 
@@ -129,13 +131,13 @@ int run(const std::string& out, size_t records) {
   nlohmann::ordered_json truth = nlohmann::ordered_json::object();
   for (size_t f = 0; f < std::size(testing::kEveryRecordFormat); ++f) {
     const RecordFormat format = testing::kEveryRecordFormat[f];
-    std::string text;
+    std::vector<std::string> parts(kParts);
     size_t intercepted = 0;
     std::set<std::string> domains;
     std::set<size_t> networks;
     for (size_t i = 0; i < records; ++i) {
       const SourceRecord record = record_at(pki, i, records);
-      text += testing::record_json(format, record).dump() + "\n";
+      parts[i * kParts / std::max<size_t>(records, 1)] += testing::record_json(format, record).dump() + "\n";
       if (i % kForgedEvery != 0) continue;
       ++intercepted;
       domains.insert(record.sni);
@@ -143,7 +145,10 @@ int run(const std::string& out, size_t records) {
     }
     truth[kSourceNames[f]] = {{"records", records}, {"intercepted", intercepted}, {"domains", domains.size()},
                               {"networks", networks.size()}};
-    if (!write(directory / fmt::format("{}.jsonl.gz", kSourceNames[f]), gzip(text))) return 1;
+    for (size_t part = 0; part < kParts; ++part) {
+      if (parts[part].empty()) continue;
+      if (!write(directory / kSourceNames[f] / fmt::format("part-{:02}.jsonl.gz", part), gzip(parts[part]))) return 1;
+    }
   }
   return write(directory / "ground-truth.json", truth.dump(1) + "\n") ? 0 : 1;
 }

@@ -88,7 +88,7 @@ inline nlohmann::json hyperquack_v2_json(const SourceRecord& record) {
                          {"start_time", offset_time(record.time)}, {"end_time", offset_time(record.time + std::chrono::seconds{1})}},
                         control("control-be2b77e1cde11c02.com")}},
           {"anomaly", !record.matches_template}, {"controls_failed", record.controls_failed}, {"stateful_block", false},
-          {"tag", format_utc(record.time)}};
+          {"tag", format_utc(record.time).substr(0, 10) + "T01:01:01"}};   // the scan's start: one per day here
 }
 
 inline nlohmann::json satellite_json(const SourceRecord& record) {
