@@ -87,6 +87,7 @@ HandshakeEvidence evidence_of(const JudgedHandshake& judged, const CertificateFa
           .leaf_parsed = leaf.certificate.has_value(),
           .leaf_self_signed = leaf.self_signed,
           .trusted = kept.trusted,
+          .untrusted_shown = kept.chain.size() > 1 || !kept.failure.empty(),
           .dns_consistent = kept.dns_consistent,
           .control_tls_ok = kept.control_tls_ok,
           .matches_template = kept.matches_template,
@@ -172,9 +173,15 @@ std::vector<std::string> untrusted_reasons(const AnalysisResult& result, const J
   std::vector<std::string> reasons = {fmt::format("untrusted for {} ({})", kept.sni, failure)};
   switch (judged.category) {
     case OoniCategory::kForgingCa:
-      reasons.push_back("DNS agreed with the control");
-      reasons.push_back(control_text(kept));
-      reasons.push_back(fmt::format("the same issuer ({}) signed certificates for {} unrelated domains seen this way",
+      if (kept.dns_consistent == Tri::kYes && kept.control_tls_ok == Tri::kYes) {
+        reasons.push_back("DNS agreed with the control");
+        reasons.push_back(control_text(kept));
+      } else {
+        reasons.push_back(fmt::format("no control of its own ({}, {}): the issuer was proven by other measurements",
+                                      data_source_name(kept.source), kept.matches_template == Tri::kNo ? "answer unlike the host's template" : "no DNS or control view"));
+      }
+      reasons.push_back(fmt::format("the same issuer ({}) signed certificates for {} unrelated domains seen where DNS and "
+                                    "the control agreed",
                                     judged.issuer ? result.certificates[*judged.issuer].subject : leaf.issuer,
                                     judged.forged_domains));
       break;
@@ -200,6 +207,9 @@ std::vector<std::string> judged_reasons(const AnalysisResult& result, const Judg
       return known_interceptor_reasons(result, judged);
     case OoniCategory::kUnparseableCertificate:
       return {"the leaf certificate does not parse: " + leaf.parse_error};
+    case OoniCategory::kLoneLeaf:
+      return {fmt::format("only the leaf was recorded and the prober did not reject it: its issuer ({}) is neither known "
+                          "nor proven to forge, and it may be a public CA's intermediate", leaf.issuer)};
     case OoniCategory::kMatchesTemplate:
       return {"Censored Planet compared this answer with the host's answers to its control names and they matched: the "
               "host presents this certificate for any name, so nothing on the path changed it"};

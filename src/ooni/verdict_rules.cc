@@ -37,6 +37,7 @@ std::string_view category_name(OoniCategory category) {
     case OoniCategory::kServerHostnameMismatch: return "server_hostname_mismatch";
     case OoniCategory::kControlFailedToo: return "control_failed_too";
     case OoniCategory::kIssuerOnFewDomains: return "issuer_on_few_domains";
+    case OoniCategory::kLoneLeaf: return "lone_leaf";
     case OoniCategory::kNoControl: return "no_control";
   }
   return "unknown";
@@ -57,6 +58,7 @@ OoniVerdict category_verdict(OoniCategory category) {
       return OoniVerdict::kNotIntercepted;
     case OoniCategory::kUnparseableCertificate:
     case OoniCategory::kIssuerOnFewDomains:
+    case OoniCategory::kLoneLeaf:
     case OoniCategory::kNoControl:
       return OoniVerdict::kInconclusive;
   }
@@ -81,8 +83,8 @@ bool validity_failure(const HandshakeEvidence& evidence) {
 }  // namespace
 
 bool counts_for_forging_rule(const HandshakeEvidence& evidence) {
-  return evidence.leaf_parsed && !evidence.leaf_self_signed && !evidence.trusted && control_agrees(evidence) &&
-         evidence.matches_template != Tri::kYes;
+  return evidence.leaf_parsed && !evidence.leaf_self_signed && !evidence.trusted && evidence.untrusted_shown &&
+         control_agrees(evidence) && evidence.matches_template != Tri::kYes;
 }
 
 OoniCategory decide_category(const HandshakeEvidence& evidence, size_t min_forged_domains) {
@@ -100,6 +102,7 @@ OoniCategory decide_category(const HandshakeEvidence& evidence, size_t min_forge
   if (validity_failure(evidence) && !control_succeeded) return OoniCategory::kServerCertificateInvalid;
   if (evidence.failure == "ssl_invalid_hostname" && !control_succeeded) return OoniCategory::kServerHostnameMismatch;
   if (evidence.control_tls_ok == Tri::kNo) return OoniCategory::kControlFailedToo;
+  if (!evidence.untrusted_shown && !evidence.trusted) return OoniCategory::kLoneLeaf;
   return control_agrees(evidence) ? OoniCategory::kIssuerOnFewDomains : OoniCategory::kNoControl;
 }
 

@@ -31,13 +31,14 @@ enum class OoniCategory : uint8_t {
   kServerHostnameMismatch,    // a certificate for another name, and the control did not succeed either
   kControlFailedToo,          // the control's own handshake to the address failed
   kIssuerOnFewDomains,        // eligible for the forging-CA rule, but below its threshold
+  kLoneLeaf,                  // only the leaf, nobody rejected it, its issuer not proven: a public CA's as likely
   kNoControl,                 // untrusted, nothing to compare with
 };
 inline constexpr OoniCategory kEveryCategory[] = {
     OoniCategory::kKnownInterceptor,       OoniCategory::kForgingCa,           OoniCategory::kUnparseableCertificate,
     OoniCategory::kMatchesTemplate,        OoniCategory::kSelfSignedService,      OoniCategory::kPinnedByTest,        OoniCategory::kDnsInconsistent,
     OoniCategory::kServerCertificateInvalid, OoniCategory::kServerHostnameMismatch, OoniCategory::kControlFailedToo,
-    OoniCategory::kIssuerOnFewDomains,     OoniCategory::kNoControl};
+    OoniCategory::kIssuerOnFewDomains,     OoniCategory::kLoneLeaf,            OoniCategory::kNoControl};
 
 std::string_view category_name(OoniCategory category);   // "known_interceptor", "forging_ca", ...
 OoniVerdict category_verdict(OoniCategory category);
@@ -48,6 +49,9 @@ struct HandshakeEvidence {
   bool leaf_parsed = true;
   bool leaf_self_signed = false;
   bool trusted = false;            // browser-trusted for its name at its time
+  // The data shows the chain untrusted: more than the leaf was archived, or the prober itself rejected it. A lone
+  // leaf that nobody rejected (Censored Planet keeps only the leaf and validates nothing) may be a public CA's.
+  bool untrusted_shown = true;
   Tri dns_consistent = Tri::kUnknown;
   Tri control_tls_ok = Tri::kUnknown;
   Tri matches_template = Tri::kUnknown;  // Censored Planet's comparison with the host's answer to control names
@@ -57,8 +61,8 @@ struct HandshakeEvidence {
   uint32_t forged_domains = 0;     // unrelated domains of the issuer key under the forging-CA conditions
 };
 
-// Whether the handshake counts towards its issuer's forging-CA domains: untrusted, not self-signed, DNS agreed
-// with the control, the control's own handshake succeeded, and (Censored Planet) the answer differs from the
+// Whether the handshake counts towards its issuer's forging-CA domains: shown untrusted, not self-signed, DNS
+// agreed with the control, the control's own handshake succeeded, and (Censored Planet) the answer differs from the
 // host's template.
 bool counts_for_forging_rule(const HandshakeEvidence& evidence);
 

@@ -143,8 +143,12 @@ int run(const std::string& out, size_t records) {
       domains.insert(record.sni);
       networks.insert(64600 + i % kNetworks);
     }
-    truth[kSourceNames[f]] = {{"records", records}, {"intercepted", intercepted}, {"domains", domains.size()},
-                              {"networks", networks.size()}};
+    // Hyperquack keeps the leaf alone and validates nothing: read alone, its forged leaves are inconclusive
+    // (lone_leaf); read with a chain source of the same campaign they are attributed (the `forged` count).
+    const bool leaf_only = format == RecordFormat::kHyperquackV1 || format == RecordFormat::kHyperquackV2;
+    truth[kSourceNames[f]] = {{"records", records}, {"intercepted", leaf_only ? 0 : intercepted},
+                              {"domains", leaf_only ? 0 : domains.size()}, {"networks", leaf_only ? 0 : networks.size()},
+                              {"forged", intercepted}};
     for (size_t part = 0; part < kParts; ++part) {
       if (parts[part].empty()) continue;
       if (!write(directory / kSourceNames[f] / fmt::format("part-{:02}.jsonl.gz", part), gzip(parts[part]))) return 1;

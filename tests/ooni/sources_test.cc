@@ -193,23 +193,30 @@ TEST_F(SourceCampaignTest, AChainSourceFindsTheCampaignExactlyUnderItsRegistered
   }
 }
 
-TEST_F(SourceCampaignTest, ALeafAloneSupportsOnlyTheForgingRuleAndOnlyWithTheTemplateAndControls) {
+TEST_F(SourceCampaignTest, ALeafAloneIsCalledOnlyThroughItsIssuer) {
   for (RecordFormat format : {RecordFormat::kHyperquackV1, RecordFormat::kHyperquackV2}) {
     SCOPED_TRACE(static_cast<int>(format));
     auto records = campaign(*world_->registered);
-    const auto result = analyze(in(format, records));
-    EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
-    // The intermediate is never archived: no registry attribution, but an untrusted issuer answering for four
-    // unrelated names where the host's template and the controls agree is a forging CA.
-    EXPECT_EQ(result.totals.categories.at("intercepted/forging_ca"), 4u);
-    ASSERT_EQ(result.issuers.size(), 1u);
-    EXPECT_EQ(result.issuers[0].root, "unknown");
-    EXPECT_EQ(result.issuers[0].networks, (std::set<uint32_t>{9198, 48716}));
-    expect_traps_are_not_interception(result);
-    // The same answers matching the host's template are the host's own certificates; failed controls decide nothing.
+    const auto alone = analyze(in(format, records));
+    EXPECT_TRUE(alone.errors.empty()) << alone.errors.front().reason;
+    // The intermediate is never archived and Censored Planet validates nothing: a lone leaf could be a public CA's,
+    // so it proves no forging CA, whatever the template says. Inconclusive, not intercepted.
+    EXPECT_FALSE(alone.totals.verdicts.contains("intercepted"));
+    EXPECT_EQ(alone.totals.categories.at("inconclusive/lone_leaf"), 6u);  // the four, the two CA traps
+    expect_traps_are_not_interception(alone);
+    // With a chain source of the same campaign the leaves' issuer is in the corpus, signed by the registered root.
+    auto mixed = in(format, records);
+    for (const auto& record : in(RecordFormat::kAtlas, records)) mixed.push_back(record);
+    const auto together = analyze(mixed);
+    for (const char* domain : {"knews.kg", "rutracker.org", "xakep.ru", "regnum.ru"}) {
+      for (const auto& judged : together.judged) {
+        if (judged.handshake->sni == domain) {
+          EXPECT_EQ(judged.category, OoniCategory::kKnownInterceptor) << domain;
+        }
+      }
+    }
+    // The same answers matching the host's template are the host's own certificates.
     for (auto& record : records) record.matches_template = true;
-    EXPECT_FALSE(analyze(in(format, records)).totals.verdicts.contains("intercepted"));
-    for (auto& record : records) record.matches_template = false, record.controls_failed = true;
     EXPECT_FALSE(analyze(in(format, records)).totals.verdicts.contains("intercepted"));
   }
 }
@@ -221,17 +228,30 @@ TEST_F(SourceCampaignTest, WithoutAControlAnUnknownIssuerStaysInconclusive) {
   EXPECT_EQ(result.totals.categories.at("inconclusive/no_control"), 6u);
 }
 
-TEST_F(SourceCampaignTest, AnUnknownIssuerProvenByHyperquackIsAForgingCaInRipeAtlasToo) {
-  std::vector<std::pair<RecordFormat, SourceRecord>> mixed;
+TEST_F(SourceCampaignTest, AnUnknownIssuerProvenByOoniIsAForgingCaInEverySource) {
+  // OONI's probes rejected the leaves (ssl_unknown_authority) where DNS and the control agreed: that proves the
+  // unknown issuer a forging CA. RIPE Atlas has no control and Hyperquack only the leaf, so neither proves it alone.
+  const auto records = campaign(*world_->unknown);
+  std::vector<std::pair<RecordFormat, SourceRecord>> others;
   for (RecordFormat format : {RecordFormat::kHyperquackV2, RecordFormat::kAtlas}) {
-    for (const auto& record : campaign(*world_->unknown)) mixed.emplace_back(format, record);
+    for (const auto& record : records) others.emplace_back(format, record);
   }
-  const auto result = analyze(mixed);
-  // Hyperquack's four prove the issuer (template differs, controls worked); Atlas has no control of its own.
-  EXPECT_EQ(result.totals.categories.at("intercepted/forging_ca"), 8u);
+  EXPECT_FALSE(analyze(others).totals.verdicts.contains("intercepted"));
+  testing::TempDirectory directory;
+  std::string ooni;
+  for (const auto& record : records) ooni += testing::ooni_json(record).dump() + "\n";
+  testing::write_file(directory.path() / "ooni.jsonl", ooni);
+  std::map<RecordFormat, std::string> files;
+  for (const auto& [format, record] : others) files[format] += testing::record_json(format, record).dump() + "\n";
+  for (const auto& [format, text] : files) testing::write_file(directory.path() / fmt::format("{}.jsonl", static_cast<int>(format)), text);
+  auto found = find_input_files({directory.path().string()}, {});
+  ASSERT_TRUE(found);
+  const auto result = analyze_files(*found, trust_, registry_, {}, 2);
+  EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
+  EXPECT_EQ(result.totals.categories.at("intercepted/forging_ca"), 12u);   // four names in each of three sources
   ASSERT_EQ(result.issuers.size(), 1u);
   EXPECT_EQ(result.issuers[0].subject, "CN=Unknown Intermediate");   // archived by Atlas: the leaves' issuer found
-  EXPECT_FALSE(judged_for(result, "intranet.example")->verdict == OoniVerdict::kIntercepted) << "one name: a private CA";
+  EXPECT_NE(judged_for(result, "intranet.example")->verdict, OoniVerdict::kIntercepted) << "one name: a private CA";
 }
 
 TEST_F(SourceCampaignTest, AMixedCampaignGivesOneIssuerAndPerSourceCountsThatAddUp) {

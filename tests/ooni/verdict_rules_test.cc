@@ -122,6 +122,17 @@ TEST(VerdictRules, AnAnswerEqualToTheHostsTemplateIsTheHostsOwn) {
   EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kForgingCa);
 }
 
+TEST(VerdictRules, ALoneLeafNobodyRejectedDoesNotCountForTheForgingRule) {
+  auto evidence = agreed();
+  evidence.failure = {};
+  evidence.untrusted_shown = false;   // Censored Planet: the leaf only, no validation by the prober
+  EXPECT_FALSE(counts_for_forging_rule(evidence));
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kLoneLeaf);
+  EXPECT_EQ(category_verdict(OoniCategory::kLoneLeaf), OoniVerdict::kInconclusive);
+  evidence.forged_domains = kThreshold;   // the issuer proven by handshakes that showed it untrusted
+  EXPECT_EQ(decide_category(evidence, kThreshold), OoniCategory::kForgingCa);
+}
+
 TEST(VerdictRules, ATrustedChainNeverCountsForTheForgingRule) {
   auto evidence = agreed();
   evidence.trusted = true;

@@ -110,6 +110,23 @@ inline nlohmann::json zgrab2_json(const SourceRecord& record) {
                              {"timestamp", format_utc(record.time)}}}}}};
 }
 
+// An OONI web_connectivity measurement of the same handshake as a probe archives it when verification fails: the
+// leaf alone, `ssl_unknown_authority`, DNS consistent with the control, the control's own handshake successful.
+inline nlohmann::json ooni_json(const SourceRecord& record) {
+  const std::string address = record.server_ip + ":443";
+  const std::string start = format_utc(record.time);
+  return {{"measurement_start_time", start.substr(0, 10) + " " + start.substr(11, 8)}, {"probe_cc", record.country},
+          {"probe_asn", "AS9198"}, {"probe_network_name", "Kazakhtelecom"}, {"input", "https://" + record.sni + "/"},
+          {"test_name", "web_connectivity"}, {"report_id", "20220301T100000Z_webconnectivity_KZ_9198_n1_test"},
+          {"test_keys",
+           {{"tls_handshakes", {{{"address", address}, {"server_name", record.sni}, {"failure", "ssl_unknown_authority"},
+                                 {"peer_certificates", {{{"data", record.chain.empty() ? "" : record.chain[0]}, {"format", "base64"}}}},
+                                 {"t", 0.5}}}},
+            {"dns_consistency", "consistent"},
+            {"control", {{"dns", {{"addrs", {record.server_ip}}}},
+                         {"tls_handshake", {{address, {{"server_name", record.sni}, {"status", true}, {"failure", nullptr}}}}}}}}}};
+}
+
 inline nlohmann::json record_json(RecordFormat format, const SourceRecord& record) {
   switch (format) {
     case RecordFormat::kAtlas: return atlas_json(record);
