@@ -45,6 +45,22 @@ Result<void> write_text(const std::filesystem::path& path, const std::string& te
   return {};
 }
 
+// Each interceptor family's CA certificates that the input holds, one PEM file per family, for `export`.
+Result<void> write_families(const std::filesystem::path& directory, const ooni::AnalysisResult& result) {
+  for (const auto& family : result.families) {
+    std::string pem;
+    for (uint32_t id : family.certificates) {
+      const auto& facts = result.certificates[id];
+      if (facts.certificate && facts.is_ca) pem += facts.certificate->pem();
+    }
+    if (pem.empty()) continue;   // its CAs were never archived (probes keep the lone leaf they reject)
+    std::error_code error;
+    std::filesystem::create_directories(directory / "families", error);
+    if (auto written = write_text(directory / "families" / (family.id + ".pem"), pem); !written) return written;
+  }
+  return {};
+}
+
 Result<void> write_out(const std::filesystem::path& directory, const ooni::AnalysisResult& result,
                        const std::vector<ReportTable>& tables, const nlohmann::ordered_json& summary) {
   std::error_code error;
@@ -58,6 +74,7 @@ Result<void> write_out(const std::filesystem::path& directory, const ooni::Analy
   std::string observations;
   for (const auto& judged : result.judged) observations += judged_handshake_json(result, judged).dump() + "\n";
   if (auto written = write_text(directory / "observations.jsonl", observations); !written) return written;
+  if (auto written = write_families(directory, result); !written) return written;
   ReportTable errors{"errors", "Malformed input", {"file", "line", "reason"}, {}};
   for (const auto& line_error : result.errors) errors.rows.push_back({line_error.file, line_error.line, line_error.reason});
   return write_text(directory / "errors.csv", table_csv(errors));

@@ -546,6 +546,7 @@ AnalysisResult Analyzer::finish() {
   result.certificates = certificate_pool(result.totals);
   judge_handshakes(result, result.certificates, options_.min_forged_domains);
   build_tables(result, counts);
+  result.families = find_families(result, options_.min_forged_domains);
   return result;
 }
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "ooni/families.h"
 #include "ooni/input.h"
 #include "ooni/measurement.h"
 #include "ooni/verdict_rules.h"
@@ -181,6 +182,7 @@ struct AnalysisResult {
   std::vector<ValidityGap> gaps;
   std::vector<CountRow> domains, networks, countries;
   std::vector<CountRow> sources;           // per source: measurements, intercepted handshakes and measurements
+  std::vector<IssuerFamily> families;      // issuers grouped into interceptor families (ooni/families.h)
   std::vector<JudgedHandshake> judged;     // every kept handshake, in input order
   std::vector<KeptHandshake> kept;
   std::vector<LineError> errors;           // at most max_reported_errors

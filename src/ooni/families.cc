@@ -135,6 +135,25 @@ IssuerFamily merge_family(std::vector<IssuerTally*>& members) {
   return family;
 }
 
+// The links that joined the group, one fewer than its members: why each member belongs, without every pair.
+std::vector<std::string> spanning_evidence(const std::vector<size_t>& group, const std::vector<FamilyLink>& links) {
+  std::map<size_t, size_t> parent;
+  for (size_t member : group) parent[member] = member;
+  auto find = [&](size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  std::vector<std::string> evidence;
+  for (const auto& link : links) {
+    if (!parent.contains(link.a)) continue;
+    const size_t a = find(link.a), b = find(link.b);
+    if (a == b) continue;
+    parent[a] = b;
+    evidence.push_back(link.evidence);
+  }
+  return evidence;
+}
+
 }  // namespace
 
 LeafProfile leaf_profile(const Certificate& leaf) {
@@ -194,10 +213,11 @@ std::vector<IssuerFamily> find_families(const AnalysisResult& result, size_t min
   for (const auto& group : family_groups(described.size(), links)) {
     std::vector<IssuerTally*> members;
     for (size_t index : group) members.push_back(candidates[index]);
+    std::sort(members.begin(), members.end(), [](const IssuerTally* a, const IssuerTally* b) {   // by first use
+      return std::tie(a->uses.first_seen, a->candidate.issuer_key) < std::tie(b->uses.first_seen, b->candidate.issuer_key);
+    });
     IssuerFamily family = merge_family(members);
-    for (const auto& link : links) {
-      if (std::binary_search(group.begin(), group.end(), link.a)) family.evidence.push_back(link.evidence);
-    }
+    family.evidence = spanning_evidence(group, links);
     families.push_back(std::move(family));
   }
   std::sort(families.begin(), families.end(), [](const IssuerFamily& a, const IssuerFamily& b) {

@@ -1,6 +1,7 @@
 #include "report/ooni_report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/time.h"
 #include "engine/endpoint.h"
@@ -28,6 +29,28 @@ std::string_view tri_name(ooni::Tri value) {
     case ooni::Tri::kUnknown: return "unknown";
   }
   return "unknown";
+}
+
+}  // namespace
+
+namespace {
+
+// Interceptor families (ooni/families.h): names and evidence as text, the members' keys for programs.
+ReportTable families_table(const ooni::AnalysisResult& result) {
+  ReportTable families{"families", "Interceptor families: issuers grouped by key, near-duplicate names and leaf profile",
+                       {"family", "issuers", "issuer_names", "known_as", "first_seen", "last_seen", "handshakes", "intercepted",
+                        "domains", "networks", "sources", "profiles", "evidence", "issuer_keys"}, {}, {"issuer_keys"}};
+  for (const auto& family : result.families) {
+    std::string sources;
+    for (const auto& [source, count] : family.sources) sources += fmt::format("{}{} {}", sources.empty() ? "" : ", ", source, count);
+    families.rows.push_back({family.id, family.issuer_keys.size(), fmt::format("{}", fmt::join(family.issuer_names, "; ")),
+                             family.registry.empty() ? std::string("unknown") : fmt::format("{}", fmt::join(family.registry, "; ")),
+                             format_utc(family.first_seen), format_utc(family.last_seen), family.handshakes, family.intercepted,
+                             family.domains.size(), family.networks.size(), sources,
+                             fmt::format("{}", fmt::join(family.profiles, "; ")), fmt::format("{}", fmt::join(family.evidence, "; ")),
+                             family.issuer_keys});
+  }
+  return families;
 }
 
 }  // namespace
@@ -97,6 +120,7 @@ std::vector<ReportTable> ooni_tables(const ooni::AnalysisResult& result) {
                             seen ? json(format_utc(row.first_seen)) : json(nullptr), seen ? json(format_utc(row.last_seen)) : json(nullptr)});
   }
   tables.push_back(std::move(sources));
+  tables.push_back(families_table(result));
 
   ReportTable timeline{"timeline", "Intercepted handshakes per issuer and day", {"issuer_sha1", "issuer_key", "day", "handshakes", "issuer_valid"}, {}};
   for (const auto& row : result.issuers) {
@@ -137,6 +161,7 @@ ordered_json ooni_summary_json(const ooni::AnalysisResult& result) {
       {"issuers", result.issuers.size()},
       {"domains", result.domains.size()},
       {"networks", result.networks.size()},
+      {"families", result.families.size()},
       {"distinct_certificates", totals.distinct_certificates},
       {"unparseable_certificates", totals.certificates_unparseable},
       {"validations", totals.validations},

@@ -64,6 +64,11 @@ EOF
 check "the analysis equals the generator's ground truth (issuers, roots, validity use, domains, networks, categories)" 0 $?
 check "19 intercepting networks" 19 "$(jq '.tables.networks | length' "$work/analysis.json")"
 check "14 targeted domains" 14 "$(jq '.tables.domains | length' "$work/analysis.json")"
+check "one interceptor family: the 7 intermediates, the 2 of unknown roots with them" "1 7" \
+  "$(jq -r '"\(.tables.families | length) \(.tables.families[0].issuers)"' "$work/analysis.json")"
+check "the family's evidence: CAs signed by CAs of the ISCA name" 6 \
+  "$(jq -r '.tables.families[0].evidence' "$work/analysis.json" | grep -o 'signed by CAs named CN=Information Security Certification Authority' | wc -l)"
+check "--out writes the family's 7 intermediates for export" 7 "$(grep -c 'BEGIN CERTIFICATE' "$work/out/families/family-1.pem")"
 check "2 intermediates with an unknown root" 2 "$(jq '[.tables.issuers[] | select(.root == "unknown")] | length' "$work/analysis.json")"
 check "intermediates used after they expired, as the ground truth says" \
   "$(jq '[.issuers[] | select(.used_after_validity > 0)] | length' "$work/corpus/ground-truth.json")" \
