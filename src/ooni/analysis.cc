@@ -14,6 +14,7 @@
 #include "core/hex.h"
 #include "engine/endpoint.h"
 #include "ooni/judge.h"
+#include "ooni/middlebox.h"
 #include "ooni/pipeline.h"
 #include "ooni/sources.h"
 #include "ooni/tables.h"
@@ -125,6 +126,7 @@ struct Analyzer::Worker {
   std::vector<uint32_t> chain;
   std::vector<const CertificateFacts*> chain_facts;
   std::string key;
+  std::deque<KeptTrace> traces;
   std::deque<KeptHandshake> kept;           // a deque: growing never moves what is kept (a vector did, page by page)
   AnalysisTotals totals;
   std::map<uint32_t, std::pair<std::string, uint64_t>> networks;  // asn -> (name, measurements)
@@ -252,6 +254,8 @@ void Analyzer::consume_record(Worker& worker, size_t file_index, uint64_t line, 
     add_error(file_index, line, read.error().message);
     return;
   }
+  // The On Demand walk reads tls_handshakes only; tlsmiddlebox's traces are read with the other sources' reader.
+  if (worker.facts.test_name == "tlsmiddlebox") return consume_other_sources(worker, file_index, line, start, length, capacity, worker_index);
   consume_measurement(worker.facts, file_index, line, worker_index);
 }
 
@@ -311,7 +315,7 @@ Tri dns_view(const MeasurementFacts& facts, std::string_view address, std::strin
 
 }  // namespace
 
-// Counts the measurement; false when the filters drop it or it has no handshake.
+// Counts the measurement; false when the filters drop it.
 bool Analyzer::admit(const MeasurementFacts& facts, Worker& worker) {
   AnalysisTotals& totals = worker.totals;
   ++totals.measurements;
@@ -325,8 +329,7 @@ bool Analyzer::admit(const MeasurementFacts& facts, Worker& worker) {
   auto& network = worker.networks[facts.probe_asn];
   if (network.first.empty()) network.first = facts.probe_network_name;
   ++network.second;
-  if (facts.handshakes.empty()) return false;
-  ++totals.with_tls;
+  if (!facts.handshakes.empty()) ++totals.with_tls;
   return true;
 }
 
@@ -479,6 +482,33 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
     kept.handshake = static_cast<uint16_t>(index);
     worker.kept.push_back(std::move(kept));
   }
+  for (const MiddleboxTrace& trace : facts.middlebox) keep_trace(worker, facts, trace, file_index, line, record);
+}
+
+// A tlsmiddlebox trace until its handshakes are judged.
+void Analyzer::keep_trace(Worker& worker, const MeasurementFacts& facts, const MiddleboxTrace& trace, size_t file_index,
+                          uint64_t line, uint32_t record) {
+  StringPool& strings = *worker.strings;
+  KeptTrace kept{.file = static_cast<uint32_t>(file_index), .line = line, .record = record,
+                 .time = to_seconds(facts.start), .asn = facts.probe_asn, .country = strings.intern(facts.probe_cc),
+                 .report_id = strings.intern(facts.report_id), .address = strings.intern(trace.address),
+                 .target_sni = strings.intern(trace.target_sni), .control_sni = strings.intern(trace.control_sni)};
+  auto hops = [&](const std::vector<MiddleboxHop>& series) {
+    std::vector<KeptHop> out;
+    for (const MiddleboxHop& hop : series) {
+      out.push_back({.ttl = hop.ttl, .outcome = middlebox_hop_outcome(hop.failure, hop.so_error),
+                     .handshake = hop.handshake ? std::optional(static_cast<uint16_t>(*hop.handshake)) : std::nullopt,
+                     .detail = strings.intern(hop.failure.empty() ? hop.so_error : hop.failure)});
+    }
+    return out;
+  };
+  kept.target = hops(trace.target);
+  kept.control = hops(trace.control);
+  for (const MiddleboxPathHop& hop : trace.path) {
+    const HopOutcome outcome = hop.icmp_type == 11 ? HopOutcome::kTimeExceeded : hop.reached ? HopOutcome::kReached : HopOutcome::kSilence;
+    kept.path.push_back({.ttl = hop.ttl, .outcome = outcome, .router = strings.intern(hop.router)});
+  }
+  worker.traces.push_back(std::move(kept));
 }
 
 // The workers' partial results as one: totals, per-network and per-country counts, the kept handshakes in
@@ -507,6 +537,8 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     for (const auto& [country, count] : worker->countries) counts.countries[country] += count;
     std::move(worker->kept.begin(), worker->kept.end(), std::back_inserter(result.kept));
     worker->kept.clear();
+    std::move(worker->traces.begin(), worker->traces.end(), std::back_inserter(result.traces));
+    worker->traces.clear();
     worker->recent = {};
     result.strings.push_back(std::move(worker->strings));
     worker->strings = std::make_unique<StringPool>();
@@ -516,6 +548,9 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     return std::tie(a.file, a.line, a.record, a.handshake) < std::tie(b.file, b.line, b.record, b.handshake);
   };
   if (!std::is_sorted(result.kept.begin(), result.kept.end(), input_order)) std::sort(result.kept.begin(), result.kept.end(), input_order);
+  std::sort(result.traces.begin(), result.traces.end(), [](const KeptTrace& a, const KeptTrace& b) {
+    return std::tie(a.file, a.line, a.record) < std::tie(b.file, b.line, b.record);
+  });
   std::lock_guard guard(shared_->errors_mutex);
   result.errors = std::move(shared_->errors);
   std::sort(result.errors.begin(), result.errors.end(),
@@ -547,6 +582,7 @@ AnalysisResult Analyzer::finish() {
   judge_handshakes(result, result.certificates, options_.min_forged_domains);
   build_tables(result, counts);
   result.families = find_families(result, options_.min_forged_domains);
+  locate_middlebox(result);
   return result;
 }
 

@@ -43,6 +43,7 @@
 #include "ooni/input.h"
 #include "ooni/measurement.h"
 #include "ooni/verdict_rules.h"
+#include "trace/locate.h"
 #include "x509/registry.h"
 #include "x509/trust_store.h"
 
@@ -111,6 +112,30 @@ struct KeptHandshake {
   uint16_t handshake = 0;
   uint64_t line = 0;
   uint32_t record = 0;                     // the record's place in a JSON array on that line (from 1); 0: the line is one
+};
+
+// A tlsmiddlebox trace kept until its TTL-limited handshakes are judged (a hop's chain is forged when its handshake
+// is intercepted).
+struct KeptHop {
+  int ttl = 0;
+  HopOutcome outcome = HopOutcome::kSilence;   // of a hop without certificates; kGenuine until judged otherwise
+  std::optional<uint16_t> handshake;           // the measurement's handshake index, when it presented certificates
+  std::string_view detail, router;
+};
+struct KeptTrace {
+  uint32_t file = 0;
+  uint64_t line = 0;
+  uint32_t record = 0;
+  int64_t time = 0;
+  uint32_t asn = 0;
+  std::string_view country, report_id, address, target_sni, control_sni;
+  std::vector<KeptHop> target, control, path;
+};
+
+// Where a tlsmiddlebox trace puts the device (trace/locate, as for `trace`).
+struct MiddleboxFinding {
+  const KeptTrace* trace = nullptr;
+  InjectionPoint point;
 };
 
 struct JudgedHandshake {
@@ -183,6 +208,8 @@ struct AnalysisResult {
   std::vector<CountRow> domains, networks, countries;
   std::vector<CountRow> sources;           // per source: measurements, intercepted handshakes and measurements
   std::vector<IssuerFamily> families;      // issuers grouped into interceptor families (ooni/families.h)
+  std::vector<KeptTrace> traces;           // tlsmiddlebox traces, in input order
+  std::vector<MiddleboxFinding> middlebox; // one per trace
   std::vector<JudgedHandshake> judged;     // every kept handshake, in input order
   std::vector<KeptHandshake> kept;
   std::vector<LineError> errors;           // at most max_reported_errors
@@ -228,6 +255,8 @@ class Analyzer {
                              size_t capacity, size_t worker_index);
   bool reject_file(Worker& worker, size_t file_index, uint64_t line, const Error& error);
   void resolve_network(MeasurementFacts& facts, Worker& worker);
+  void keep_trace(Worker& worker, const MeasurementFacts& facts, const MiddleboxTrace& trace, size_t file_index,
+                  uint64_t line, uint32_t record);
   // Reading, per measurement and handshake (ooni/analysis.cc).
   bool admit(const MeasurementFacts& facts, Worker& worker);
   const CachedCertificate& certificate_of(Worker& worker, std::string_view text);

@@ -64,6 +64,7 @@ void MeasurementFacts::clear() {
   control_addresses.clear();
   control_tls.clear();
   control_http_ok.reset();
+  middlebox.clear();
 }
 
 std::string url_host(std::string_view url) {

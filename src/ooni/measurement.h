@@ -45,6 +45,25 @@ struct HandshakeFacts {
   std::optional<bool> matches_template;
 };
 
+// OONI's tlsmiddlebox test: one address traced with TTL-limited ClientHellos for a control name and a target name,
+// and a TCP traceroute of it.
+struct MiddleboxHop {
+  int ttl = 0;
+  std::string_view failure, so_error;     // failure empty: the handshake completed
+  std::optional<size_t> handshake;        // index in MeasurementFacts::handshakes when certificates were presented
+};
+struct MiddleboxPathHop {
+  int ttl = 0;
+  int icmp_type = -1;                     // 11: time exceeded
+  std::string_view router;                // the ICMP sender (OONI keeps its /24 prefix)
+  bool reached = false;                   // the TCP handshake reached the address
+};
+struct MiddleboxTrace {
+  std::string_view address, target_sni, control_sni;
+  std::vector<MiddleboxHop> target, control;
+  std::vector<MiddleboxPathHop> path;
+};
+
 struct DnsAnswer {
   std::string_view hostname;
   std::string_view address;
@@ -79,6 +98,7 @@ struct MeasurementFacts {
   std::vector<std::string_view> control_addresses;  // control.dns.addrs
   std::vector<ControlTls> control_tls;               // control.tls_handshake
   std::optional<bool> control_http_ok;               // control.http_request.failure == null
+  std::vector<MiddleboxTrace> middlebox;             // tlsmiddlebox: test_keys.iterative_trace
 
   void clear();
 };

@@ -188,7 +188,7 @@ Result<void> SourceReader::read(const char* json, size_t length, size_t capacity
   }
   auto one = [&](element record, size_t index) {
     const auto source = source_of(record);
-    if (source == DataSource::kOoni) {
+    if (source == DataSource::kOoni && text_of(record, "test_name") != "tlsmiddlebox") {
       ooni_record(index, simdjson::minify(record));
       return;
     }
@@ -222,9 +222,9 @@ Result<void> SourceReader::read_record(element record, DataSource source) {
     case DataSource::kHyperquackV2: return read_hyperquack_v2(record);
     case DataSource::kSatellite: return read_satellite(record);
     case DataSource::kZgrab2: return read_zgrab2(record);
-    case DataSource::kOoni: break;
+    case DataSource::kOoni: return read_tlsmiddlebox(record);   // the other OONI tests: ooni/measurement
   }
-  return make_error(ErrorCode::kParseError, "an OONI measurement is read by ooni/measurement");
+  return make_error(ErrorCode::kParseError, "unknown source");
 }
 
 // RIPE Atlas sslcert: https://atlas.ripe.net/docs/apis/result-format/ (sslcert).
@@ -435,6 +435,99 @@ Result<void> SourceReader::read_zgrab2(element record) {
     facts_.handshakes.push_back(handshake);
   }
   if (!facts_.handshakes.empty() && facts_.measurement_start_time.empty()) return std::unexpected(missing("ZGrab2", "data.<module>.timestamp"));
+  return {};
+}
+
+namespace {
+
+// One TTL-limited handshake of a tlsmiddlebox trace; its certificates, when it got some, become a handshake of the
+// measurement (judged as any other).
+MiddleboxHop middlebox_hop(element iteration, std::string_view address, std::string_view server_name, MeasurementFacts& facts) {
+  MiddleboxHop hop;
+  hop.ttl = static_cast<int>(integer_of(iteration, "ttl").value_or(0));
+  auto handshake = iteration["handshake"];
+  if (handshake.error() || !handshake.value_unsafe().is_object()) {
+    hop.failure = "no_handshake";
+    return hop;
+  }
+  element value = handshake.value_unsafe();
+  hop.failure = text_of(value, "failure");
+  hop.so_error = text_of(value, "so_error");
+  HandshakeFacts facts_of{.address = address, .server_name = server_name, .failure = hop.failure,
+                          .tls_version = text_of(value, "tls_version"), .cipher_suite = text_of(value, "cipher_suite")};
+  facts_of.t = static_cast<double>(integer_of(value, "t").value_or(0));
+  facts_of.first_certificate = facts.certificates.size();
+  array certificates;
+  if (!value["peer_certificates"].get_array().get(certificates)) {
+    for (element certificate : certificates) {
+      if (std::string_view data = text_of(certificate, "data"); !data.empty()) facts.certificates.push_back(data);
+    }
+  }
+  facts_of.certificate_count = facts.certificates.size() - facts_of.first_certificate;
+  if (facts_of.certificate_count > 0) {
+    hop.handshake = facts.handshakes.size();
+    facts.handshakes.push_back(facts_of);
+  }
+  return hop;
+}
+
+std::vector<MiddleboxHop> middlebox_series(element trace, std::string_view address, std::string_view& server_name,
+                                           MeasurementFacts& facts) {
+  std::vector<MiddleboxHop> series;
+  server_name = text_of(trace, "server_name");
+  array iterations;
+  if (trace["iterations"].get_array().get(iterations)) return series;
+  for (element iteration : iterations) series.push_back(middlebox_hop(iteration, address, server_name, facts));
+  return series;
+}
+
+std::vector<MiddleboxPathHop> middlebox_path(element traceroute) {
+  std::vector<MiddleboxPathHop> path;
+  array iterations;
+  if (traceroute["iterations"].get_array().get(iterations)) return path;
+  for (element iteration : iterations) {
+    MiddleboxPathHop hop{.ttl = static_cast<int>(integer_of(iteration, "ttl").value_or(0))};
+    if (auto icmp = iteration["icmp_error"]; !icmp.error() && icmp.value_unsafe().is_object()) {
+      hop.icmp_type = static_cast<int>(integer_of(icmp.value_unsafe(), "type").value_or(-1));
+      hop.router = text_of(icmp.value_unsafe(), "source_ip_prefix");
+      hop.reached = !text_of(icmp.value_unsafe(), "connected").empty();
+    }
+    path.push_back(hop);
+  }
+  return path;
+}
+
+}  // namespace
+
+// OONI's tlsmiddlebox test: https://github.com/ooni/spec/blob/master/nettests/ts-037-tlsmiddlebox.md
+Result<void> SourceReader::read_tlsmiddlebox(element record) {
+  const auto started = parse_utc(text_of(record, "measurement_start_time"));
+  if (!started) return std::unexpected(missing("OONI tlsmiddlebox", "measurement_start_time"));
+  facts_.start = *started;
+  facts_.measurement_start_time = text_of(record, "measurement_start_time");
+  facts_.probe_cc = text_of(record, "probe_cc");
+  facts_.probe_asn = parse_asn(text_of(record, "probe_asn"));
+  facts_.probe_network_name = text_of(record, "probe_network_name");
+  facts_.input = text_of(record, "input");
+  facts_.test_name = "tlsmiddlebox";
+  facts_.report_id = text_of(record, "report_id");
+  array traces;
+  if (record["test_keys"]["iterative_trace"].get_array().get(traces)) {
+    return std::unexpected(missing("OONI tlsmiddlebox", "test_keys.iterative_trace"));
+  }
+  for (element trace : traces) {
+    MiddleboxTrace out{.address = text_of(trace, "address")};
+    if (auto control = trace["control_trace"]; !control.error() && control.value_unsafe().is_object()) {
+      out.control = middlebox_series(control.value_unsafe(), out.address, out.control_sni, facts_);
+    }
+    if (auto target = trace["target_trace"]; !target.error() && target.value_unsafe().is_object()) {
+      out.target = middlebox_series(target.value_unsafe(), out.address, out.target_sni, facts_);
+    }
+    if (auto path = trace["tcp_traceroute"]; !path.error() && path.value_unsafe().is_object()) {
+      out.path = middlebox_path(path.value_unsafe());
+    }
+    if (!out.target.empty() || !out.control.empty()) facts_.middlebox.push_back(std::move(out));
+  }
   return {};
 }
 

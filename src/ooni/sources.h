@@ -8,6 +8,8 @@
 //    chain since 2022-06): the address came from a DNS answer that did not match the control resolvers'.
 //  - RIPE Atlas `sslcert` results (`cert[]` PEM chain, `dst_addr`, `dst_name`, `prb_id`, `from`, `alert`, `err`,
 //    `timestamp`), one per line or a JSON array of them: the whole chain as the probe saw it, no control.
+//  - OONI's tlsmiddlebox measurements (`test_keys.iterative_trace`: a control and a target name's TTL-limited
+//    handshakes and a TCP traceroute), whose traces trace/locate judges as `trace`'s own.
 //  - ZGrab2 output of any module that carries a TLS log (`data.<module>.result...handshake_log` with
 //    `server_hello` and `server_certificates.{certificate,chain}`): the whole chain, no control.
 // A record's source is recognised by its fields, not by the file's name. Views in the facts point into the parser
@@ -65,6 +67,7 @@ class SourceReader {
   Result<void> read_hyperquack_v2(simdjson::dom::element record);
   Result<void> read_satellite(simdjson::dom::element record);
   Result<void> read_zgrab2(simdjson::dom::element record);
+  Result<void> read_tlsmiddlebox(simdjson::dom::element record);   // OONI's, whose traces the On Demand walk skips
   // Into the scratch strings, reused record after record (a deque: what was kept does not move).
   std::string& next_scratch();
   std::string_view keep(std::string_view text);

@@ -53,6 +53,26 @@ ReportTable families_table(const ooni::AnalysisResult& result) {
   return families;
 }
 
+// Where OONI's tlsmiddlebox traces put the device (trace/locate).
+ReportTable middlebox_table(const ooni::AnalysisResult& result) {
+  ReportTable table{"middlebox", "tlsmiddlebox traces: where the device answers, by TTL",
+                    {"report_id", "time", "probe_asn", "address", "target_sni", "control_sni", "kind", "injection_ttl",
+                     "target_terminating_ttl", "control_terminating_ttl", "address_distance", "router_before", "router_after",
+                     "reasons"}, {}};
+  auto number = [](const std::optional<int>& value) { return value ? json(*value) : json(nullptr); };
+  auto text = [](const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); };
+  for (const auto& finding : result.middlebox) {
+    const auto& trace = *finding.trace;
+    const auto& point = finding.point;
+    table.rows.push_back({trace.report_id, format_utc(UtcSeconds{std::chrono::seconds{trace.time}}), fmt::format("AS{}", trace.asn),
+                          trace.address, trace.target_sni, trace.control_sni, injection_kind_name(point.kind),
+                          number(point.injection_ttl), number(point.target_terminating_ttl), number(point.control_terminating_ttl),
+                          number(point.address_distance), text(point.router_before), text(point.router_after),
+                          fmt::format("{}", fmt::join(point.reasons, "; "))});
+  }
+  return table;
+}
+
 }  // namespace
 
 std::vector<ReportTable> ooni_tables(const ooni::AnalysisResult& result) {
@@ -121,6 +141,7 @@ std::vector<ReportTable> ooni_tables(const ooni::AnalysisResult& result) {
   }
   tables.push_back(std::move(sources));
   tables.push_back(families_table(result));
+  tables.push_back(middlebox_table(result));
 
   ReportTable timeline{"timeline", "Intercepted handshakes per issuer and day", {"issuer_sha1", "issuer_key", "day", "handshakes", "issuer_valid"}, {}};
   for (const auto& row : result.issuers) {

@@ -7,6 +7,8 @@
 #include <map>
 #include <numeric>
 
+#include <fmt/ranges.h>
+
 #include "core/base64.h"
 #include "lab/pki.h"
 #include "ooni/analysis.h"
@@ -302,6 +304,74 @@ TEST_F(SourceCampaignTest, BadRecordsAreReportedWithTheirFieldAndTheRestIsKept) 
     if (judged.handshake->file == 0) records.insert(judged.handshake->record);
   }
   EXPECT_EQ(records, (std::set<uint32_t>{1, 3}));
+}
+
+}  // namespace
+}  // namespace mitmscope::ooni
+
+namespace mitmscope::ooni {
+namespace {
+
+// An OONI tlsmiddlebox measurement shaped as ooni/spec's ts-037 sample: `iterative_trace` with a control and a target
+// name's TTL-limited handshakes and a TCP traceroute.
+nlohmann::json middlebox_hop(int ttl, const char* failure, const char* so_error, const std::vector<std::string>& chain,
+                             const std::string& sni) {
+  nlohmann::json certificates = nlohmann::json::array();
+  for (const auto& certificate : chain) certificates.push_back({{"data", certificate}, {"format", "base64"}});
+  return {{"ttl", ttl},
+          {"handshake", {{"network", "tls"}, {"address", "198.51.100.20:443"}, {"cipher_suite", chain.empty() ? "" : "TLS_AES_128_GCM_SHA256"},
+                         {"failure", failure ? nlohmann::json(failure) : nlohmann::json(nullptr)}, {"so_error", so_error},
+                         {"no_tls_verify", true}, {"peer_certificates", certificates}, {"server_name", sni}, {"t", 1.5},
+                         {"tls_version", chain.empty() ? "" : "TLSv1.3"}}}};
+}
+
+nlohmann::json middlebox_measurement(const std::vector<nlohmann::json>& control, const std::vector<nlohmann::json>& target,
+                                     const char* target_sni, int distance) {
+  nlohmann::json path = nlohmann::json::array();
+  for (int ttl = 1; ttl < distance; ++ttl) {
+    path.push_back({{"ttl", ttl}, {"icmp_error", {{"type", 11}, {"code", 0}, {"connected", ""}, {"source_ip_prefix", fmt::format("10.0.{}.0/24", ttl)}}}});
+  }
+  path.push_back({{"ttl", distance}, {"icmp_error", {{"type", 0}, {"connected", "yes"}, {"source_ip_prefix", ""}}}});
+  return {{"measurement_start_time", "2022-09-01 16:37:55"}, {"probe_asn", "AS9198"}, {"probe_cc", "KZ"},
+          {"probe_network_name", "Kazakhtelecom"}, {"report_id", "20220901T163755Z_tlsmiddlebox_KZ_9198_n1_test"},
+          {"input", std::string("tlstrace://") + target_sni}, {"test_name", "tlsmiddlebox"}, {"test_version", "0.1.0"},
+          {"test_keys", {{"iterative_trace", {{{"address", "198.51.100.20:443"},
+                                               {"tcp_traceroute", {{"server_name", "example.com"}, {"iterations", path}}},
+                                               {"control_trace", {{"server_name", "example.com"}, {"iterations", control}}},
+                                               {"target_trace", {{"server_name", target_sni}, {"iterations", target}}}}}}}}};
+}
+
+TEST_F(SourceCampaignTest, TlsMiddleboxTracesAreLocatedAsTraceLocatesThem) {
+  const std::vector<std::string> genuine = {leaf("example.com", &*world_->public_ca), b64(*world_->public_ca)};
+  const std::vector<std::string> forged = {leaf("knews.kg", &*world_->registered), b64(*world_->registered)};
+  auto expired = [](int ttl, const char* sni) { return middlebox_hop(ttl, "generic_timeout_error", "host_unreachable", {}, sni); };
+  // The control passes hop 3 and reaches the server at 4; the target is answered at 3 with a forged chain.
+  const auto injected = middlebox_measurement(
+      {expired(1, "example.com"), expired(2, "example.com"), expired(3, "example.com"), middlebox_hop(4, nullptr, "", genuine, "example.com")},
+      {expired(1, "knews.kg"), expired(2, "knews.kg"), middlebox_hop(3, nullptr, "", forged, "knews.kg")}, "knews.kg", 4);
+  // ooni/spec's sample: the target reset at hop 4 while the control's handshakes went on to the server, 6 hops away.
+  const auto reset = middlebox_measurement(
+      {expired(1, "example.com"), expired(2, "example.com"), expired(3, "example.com"), expired(4, "example.com"),
+       expired(5, "example.com"), middlebox_hop(6, nullptr, "", genuine, "example.com")},
+      {expired(1, "1337x.be"), expired(2, "1337x.be"), expired(3, "1337x.be"), middlebox_hop(4, "connection_reset", "", {}, "1337x.be")},
+      "1337x.be", 6);
+  testing::TempDirectory directory;
+  testing::write_file(directory.path() / "tlsmiddlebox.jsonl", injected.dump() + "\n" + reset.dump() + "\n");
+  auto files = find_input_files({directory.path().string()}, {});
+  ASSERT_TRUE(files);
+  const auto result = analyze_files(*files, trust_, registry_, {}, 1);
+  EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
+  EXPECT_EQ(result.totals.verdicts.at("intercepted"), 1u);   // the forged answer at hop 3; the genuine ones clean
+  ASSERT_EQ(result.middlebox.size(), 2u);
+  const InjectionPoint& first = result.middlebox[0].point;
+  EXPECT_EQ(first.kind, InjectionKind::kInPath) << fmt::format("{}", fmt::join(first.reasons, "; "));
+  EXPECT_EQ(first.injection_ttl, 3);
+  EXPECT_EQ(first.router_before, "10.0.2.0/24");
+  EXPECT_EQ(first.address_distance, 4);
+  EXPECT_EQ(result.middlebox[0].trace->target_sni, "knews.kg");
+  const InjectionPoint& second = result.middlebox[1].point;
+  EXPECT_EQ(second.injection_ttl, 4) << fmt::format("{}", fmt::join(second.reasons, "; "));
+  EXPECT_EQ(second.kind, InjectionKind::kInPath) << "the control went past hop 4: a device on the path, not a proxy";
 }
 
 }  // namespace
