@@ -132,6 +132,10 @@ Result<bool> store_result(const std::string& spec, const std::string& parameters
   ScanTally tally;
   tally.source = ScanSource::kOoni;
   tally.results = result.judged.size();
+  // Which public data source saw what, typed for `report`: measurements and intercepted measurements per source.
+  for (const auto& row : result.sources) {
+    tally.groups.push_back({TallyKind::kSource, row.key, "", row.measurements, row.measurements, row.intercepted_measurements});
+  }
   auto finished = (*store)->finish_scan(scan->id, tally,
                                         nlohmann::ordered_json({{"source", "ooni"}, {"ooni", summary}}).dump());
   if (!finished) return std::unexpected(finished.error());

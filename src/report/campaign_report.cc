@@ -361,6 +361,23 @@ Result<std::pair<ReportTable, ReportTable>> trace_tables(Store& store) {
 
 }  // namespace
 
+namespace {
+
+// Which public data source saw what, per stored `ooni` ingest (its typed tally), newest first.
+ReportTable sources_table(const std::vector<StoredScan>& scans) {
+  ReportTable sources{"sources", "Which public data source saw what (each stored ooni ingest)",
+                      {"scan", "source", "measurements", "intercepted_measurements"}, {}};
+  for (auto scan = scans.rbegin(); scan != scans.rend(); ++scan) {
+    if (!scan->tally) continue;
+    for (const auto& group : scan->tally->groups) {
+      if (group.kind == TallyKind::kSource) sources.rows.push_back({scan->id, group.key, group.hosts, group.intercepted});
+    }
+  }
+  return sources;
+}
+
+}  // namespace
+
 Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options) {
   auto scans = store.scans();
   if (!scans) return std::unexpected(scans.error());
@@ -385,6 +402,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
   tables.push_back(std::move(*profile));
   tables.push_back(std::move(traces->first));
   tables.push_back(std::move(traces->second));
+  tables.push_back(sources_table(*scans));
   return tables;
 }
 

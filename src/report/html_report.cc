@@ -353,6 +353,11 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
   if (const auto* pairs = find(tables, "trace_router_pairs")) {
     sections.push_back({"trace_router_pairs", "Router pairs around the injection point", router_pairs_chart(*pairs)});
   }
+  // Public data (stored `ooni` ingests) only when there is some: a lab campaign's report keeps its views.
+  if (const auto* sources = find(tables, "sources"); sources && !sources->rows.empty()) {
+    sections.push_back({"sources", "Which public data source saw what",
+                        bar_chart(*sources, "source", "intercepted_measurements", "intercepted measurements", false)});
+  }
 
   std::string body;
   Json specs = Json::object();

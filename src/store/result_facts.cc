@@ -7,12 +7,13 @@ std::string_view tally_kind_name(TallyKind kind) {
     case TallyKind::kAs: return "as";
     case TallyKind::kTag: return "tag";
     case TallyKind::kDomain: return "domain";
+    case TallyKind::kSource: return "source";
   }
   return "tag";
 }
 
 std::optional<TallyKind> tally_kind_from_name(std::string_view name) {
-  for (TallyKind kind : {TallyKind::kAs, TallyKind::kTag, TallyKind::kDomain}) {
+  for (TallyKind kind : {TallyKind::kAs, TallyKind::kTag, TallyKind::kDomain, TallyKind::kSource}) {
     if (tally_kind_name(kind) == name) return kind;
   }
   return std::nullopt;

@@ -40,15 +40,15 @@ struct ResultFacts {
 };
 
 // A finished scan's counts, as `report` shows them (BRIEF's Tables 1 and 2).
-enum class TallyKind { kAs, kTag, kDomain };
+enum class TallyKind { kAs, kTag, kDomain, kSource };   // kSource: a public data source of an ooni ingest
 std::string_view tally_kind_name(TallyKind kind);
 std::optional<TallyKind> tally_kind_from_name(std::string_view name);
 
 struct TallyGroup {
   TallyKind kind = TallyKind::kTag;
-  std::string key;                           // "AS9198", a tag, a domain
+  std::string key;                           // "AS9198", a tag, a domain, a source ("atlas-sslcert")
   std::string name;                          // the AS's name, when known
-  size_t hosts = 0, eligible = 0, intercepted = 0;   // kDomain: intercepted hosts only
+  size_t hosts = 0, eligible = 0, intercepted = 0;   // kDomain: intercepted hosts only; kSource: measurements
   bool operator==(const TallyGroup&) const = default;
 };
 

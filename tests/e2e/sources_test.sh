@@ -51,6 +51,8 @@ check "mixed: five sources, each with its records" "$(jq -c '[to_entries[] | {(.
   "$(jq -c '[.tables.sources[] | {(.source): .measurements}] | add' "$work/all.json")"
 check "mixed: the stored campaign reports the same interceptions" "$(jq '.summary.verdicts.intercepted' "$work/all.json")" \
   "$("$mitmscope" report --store "$work/campaign.db" --format json | jq '[.intermediates[].results] | add')"
+check "mixed: the stored report says which source saw what" "$(jq -c '[.tables.sources[] | {(.source): .intercepted_measurements}] | add' "$work/all.json")" \
+  "$("$mitmscope" report --store "$work/campaign.db" --format json | jq -c '[.sources[] | {(.source): .intercepted_measurements}] | add')"
 # A tree with other JSON beside the measurements: those files are named and skipped, the measurements read.
 "$mitmscope" ooni "$corpus" "${options[@]}" --json >"$work/tree.json" 2>"$work/tree.err"
 check "a tree with metadata files: exit 0" 0 $?

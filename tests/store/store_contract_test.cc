@@ -280,7 +280,8 @@ TEST_P(StoreContract, CopyToSqliteAndBackKeepsEveryRow) {
                                                  result("10.0.0.2", "b.com", "2019-07-18T10:00:01Z", "clean", {"l2"})}));
   const std::vector<StoredEvent> events = {{1, "2019-07-18T10:00:02Z", "baseline", "global", "{}"}};
   const ScanTally copied_tally{ScanSource::kScan, 2, 2, 2, 1,
-                               {{TallyKind::kAs, "AS9198", "JSC Kazakhtelecom", 2, 2, 1}, {TallyKind::kDomain, "a.com", "", 0, 0, 1}}};
+                               {{TallyKind::kAs, "AS9198", "JSC Kazakhtelecom", 2, 2, 1}, {TallyKind::kDomain, "a.com", "", 0, 0, 1},
+                                {TallyKind::kSource, "atlas-sslcert", "", 5, 5, 2}}};
   ASSERT_TRUE(store_->finish_round(monitor->id, round->id, 1, copied_tally, R"({"hosts":2})", R"({"m":1})", events));
   ASSERT_TRUE(store_->add_traces(std::vector<StoredTrace>{
       {1, "2019-07-18T10:00:03Z", "10.0.0.1", 443, "a.com", "in_path_injector", 4, 7, "r1", "r2", "{}"}}));
