@@ -519,6 +519,7 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
   size_t kept = 0;
   for (const auto& worker : workers_) kept += worker->kept.size();
   result.kept.reserve(kept);
+  result.kept_parts.reserve(workers_.size());
   for (auto& worker : workers_) {
     const auto& partial = worker->totals;
     totals.lines += partial.lines;
@@ -535,8 +536,9 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
       merged.second += network.second;
     }
     for (const auto& [country, count] : worker->countries) counts.countries[country] += count;
-    std::move(worker->kept.begin(), worker->kept.end(), std::back_inserter(result.kept));
-    worker->kept.clear();
+    for (const KeptHandshake& handshake : worker->kept) result.kept.push_back(&handshake);
+    result.kept_parts.push_back(std::move(worker->kept));   // a deque's move keeps its elements where they are
+    worker->kept = {};
     std::move(worker->traces.begin(), worker->traces.end(), std::back_inserter(result.traces));
     worker->traces.clear();
     worker->recent = {};
@@ -544,8 +546,8 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     worker->strings = std::make_unique<StringPool>();
   }
   // Input order (each worker's part is in it already when one worker read everything).
-  auto input_order = [](const KeptHandshake& a, const KeptHandshake& b) {
-    return std::tie(a.file, a.line, a.record, a.handshake) < std::tie(b.file, b.line, b.record, b.handshake);
+  auto input_order = [](const KeptHandshake* a, const KeptHandshake* b) {
+    return std::tie(a->file, a->line, a->record, a->handshake) < std::tie(b->file, b->line, b->record, b->handshake);
   };
   if (!std::is_sorted(result.kept.begin(), result.kept.end(), input_order)) std::sort(result.kept.begin(), result.kept.end(), input_order);
   std::sort(result.traces.begin(), result.traces.end(), [](const KeptTrace& a, const KeptTrace& b) {

@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -211,7 +212,8 @@ struct AnalysisResult {
   std::vector<KeptTrace> traces;           // tlsmiddlebox traces, in input order
   std::vector<MiddleboxFinding> middlebox; // one per trace
   std::vector<JudgedHandshake> judged;     // every kept handshake, in input order
-  std::vector<KeptHandshake> kept;
+  std::vector<std::deque<KeptHandshake>> kept_parts;  // each worker's, moved whole (nothing copied)
+  std::vector<const KeptHandshake*> kept;             // every kept handshake, in input order
   std::vector<LineError> errors;           // at most max_reported_errors
   std::vector<std::string> files;          // input paths by index
   std::vector<CertificateFacts> certificates;

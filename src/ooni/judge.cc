@@ -107,7 +107,7 @@ void judge_handshakes(AnalysisResult& result, const std::vector<CertificateFacts
   std::unordered_map<std::string_view, std::set<std::string>> forged_domains;
   for (size_t i = 0; i < result.kept.size(); ++i) {
     JudgedHandshake& judged = result.judged[i];
-    judged.handshake = &result.kept[i];
+    judged.handshake = result.kept[i];
     const auto& leaf = certificates[judged.handshake->chain.front()];
     std::tie(judged.issuer, judged.issuer_from_corpus) = resolver.resolve(judged.handshake->chain);
     judged.issuer_key = keys->intern(issuer_key(certificates, leaf, judged.issuer));
