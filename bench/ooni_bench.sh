@@ -56,7 +56,7 @@ echo
 echo "| what | seconds | MB/s | measurements/s | notes |"
 echo "|---|---|---|---|---|"
 row "zcat > /dev/null (gzip, single core)" "$zcat_seconds" "the floor the targets are stated against"
-row "ooni_inflate, 1 thread (libdeflate/zlib, lines cut)" "$inflate1" "decompression alone, mitmscope's library"
+row "ooni_inflate, 1 thread (libdeflate/ISA-L, lines cut)" "$inflate1" "decompression alone, mitmscope's library"
 row "ooni_inflate, $(nproc) threads" "$inflate2" ""
 row "mitmscope ooni, 1 thread" "$ours1" "end to end"
 row "mitmscope ooni, $(nproc) threads" "$ours2" "end to end, peak RSS $((ours_rss / 1024)) MB"
