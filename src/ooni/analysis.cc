@@ -478,6 +478,14 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
       ++worker.totals.verdicts["clean"];
       continue;
     }
+    // Censored Planet: the answer the host gives for any name (equal to its answers to the random control names) is
+    // not name-triggered interception. Counted like a clean one, not kept, unless a registry certificate is in it.
+    if (!chain.attributed && handshake.matches_template == true) {
+      ++worker.totals.verdicts[std::string(ooni_verdict_name(OoniVerdict::kNotIntercepted))];
+      ++worker.totals.categories[fmt::format("{}/{}", ooni_verdict_name(OoniVerdict::kNotIntercepted),
+                                             category_name(OoniCategory::kMatchesTemplate))];
+      continue;
+    }
     KeptHandshake kept = kept_handshake(worker, facts, handshake, time, summary);
     kept.file = static_cast<uint32_t>(file_index);
     kept.line = line;
@@ -533,6 +541,7 @@ MeasurementCounts Analyzer::merge_workers(AnalysisResult& result) {
     totals.handshakes += partial.handshakes;
     for (const auto& [name, count] : partial.verdicts) totals.verdicts[name] += count;
     for (const auto& [name, count] : partial.sources) totals.sources[name] += count;
+    for (const auto& [name, count] : partial.categories) totals.categories[name] += count;
     for (auto& [asn, network] : worker->networks) {
       auto& merged = counts.networks[asn];
       if (merged.first.empty() || (!network.first.empty() && network.first < merged.first)) merged.first = network.first;

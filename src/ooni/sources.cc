@@ -227,36 +227,66 @@ Result<void> SourceReader::read_record(element record, DataSource source) {
   return make_error(ErrorCode::kParseError, "unknown source");
 }
 
+namespace {
+
+// A RIPE Atlas result's fields, found in one pass over its object (a lookup per field would scan the keys each time).
+struct AtlasFields {
+  std::optional<int64_t> timestamp, probe, measurement;
+  std::string_view address, from, source, name, port, version, cipher, error;
+  std::optional<element> certificates, alert;
+};
+
+AtlasFields atlas_fields(element record) {
+  AtlasFields fields;
+  object members;
+  if (record.get_object().get(members)) return fields;
+  for (auto [key, value] : members) {
+    std::string_view text;
+    const bool is_text = !value.get_string().get(text);
+    int64_t number = 0;
+    const bool is_number = !value.get_int64().get(number);
+    if (key == "timestamp" && is_number) fields.timestamp = number;
+    else if (key == "prb_id" && is_number) fields.probe = number;
+    else if (key == "msm_id" && is_number) fields.measurement = number;
+    else if (key == "dst_addr" && is_text) fields.address = text;
+    else if (key == "from" && is_text) fields.from = text;
+    else if (key == "src_addr" && is_text) fields.source = text;
+    else if (key == "dst_name" && is_text) fields.name = text;
+    else if (key == "dst_port" && is_text) fields.port = text;
+    else if (key == "ver" && is_text) fields.version = text;
+    else if (key == "server_cipher" && is_text) fields.cipher = text;
+    else if ((key == "err" || (key == "error" && fields.error.empty())) && is_text) fields.error = text;
+    else if (key == "cert") fields.certificates = value;
+    else if (key == "alert") fields.alert = value;
+  }
+  return fields;
+}
+
+}  // namespace
+
 // RIPE Atlas sslcert: https://atlas.ripe.net/docs/apis/result-format/ (sslcert).
 Result<void> SourceReader::read_atlas(element record) {
-  auto timestamp = integer_of(record, "timestamp");
-  const std::string_view address = text_of(record, "dst_addr");
-  if (!timestamp) return std::unexpected(missing("RIPE Atlas sslcert", "timestamp"));
-  if (address.empty()) return std::unexpected(missing("RIPE Atlas sslcert", "dst_addr"));
-  facts_.start = UtcSeconds{std::chrono::seconds{*timestamp}};
-  facts_.measurement_start_time = keep(format_utc(facts_.start));
-  const auto probe = integer_of(record, "prb_id");
-  const auto measurement = integer_of(record, "msm_id");
-  facts_.vantage = keep(fmt::format("atlas probe {}", probe.value_or(0)));
-  facts_.network_address = has(record, "from") ? text_of(record, "from") : text_of(record, "src_addr");
+  const AtlasFields fields = atlas_fields(record);
+  if (!fields.timestamp) return std::unexpected(missing("RIPE Atlas sslcert", "timestamp"));
+  if (fields.address.empty()) return std::unexpected(missing("RIPE Atlas sslcert", "dst_addr"));
+  facts_.start = UtcSeconds{std::chrono::seconds{*fields.timestamp}};   // the analysis reads `start`; no text is made
+  facts_.vantage = keep(fmt::format("atlas probe {}", fields.probe.value_or(0)));
+  facts_.network_address = fields.from.empty() ? fields.source : fields.from;
   facts_.test_name = "sslcert";
-  facts_.report_id = keep(fmt::format("atlas msm {}", measurement.value_or(0)));
-  facts_.measurement_uid = keep(fmt::format("{}/{}/{}", measurement.value_or(0), probe.value_or(0), *timestamp));
-  const std::string_view name = text_of(record, "dst_name");
-  facts_.input = name.empty() ? address : name;
-  std::string_view port = text_of(record, "dst_port");
+  facts_.report_id = keep(fmt::format("atlas msm {}", fields.measurement.value_or(0)));
+  facts_.input = fields.name.empty() ? fields.address : fields.name;
   HandshakeFacts handshake;
-  handshake.address = keep(host_port(address, port.empty() ? "443" : port));
-  handshake.server_name = is_address(name) ? std::string_view() : name;
-  if (const std::string_view version = text_of(record, "ver"); !version.empty()) handshake.tls_version = keep(fmt::format("TLSv{}", version));
-  handshake.cipher_suite = text_of(record, "server_cipher");
-  if (auto certificates = record["cert"]; !certificates.error()) {
-    add_certificates(facts_, handshake, certificates.value_unsafe(), [&](std::string_view pem) { return keep_pem(pem); });
+  handshake.address = keep(host_port(fields.address, fields.port.empty() ? "443" : fields.port));
+  handshake.server_name = is_address(fields.name) ? std::string_view() : fields.name;
+  if (!fields.version.empty()) handshake.tls_version = keep(fmt::format("TLSv{}", fields.version));
+  handshake.cipher_suite = fields.cipher;
+  if (fields.certificates) {
+    add_certificates(facts_, handshake, *fields.certificates, [&](std::string_view pem) { return keep_pem(pem); });
   }
-  if (auto alert = record["alert"]; !alert.error()) {
-    handshake.failure = keep(fmt::format("tls_alert_{}", integer_of(alert.value_unsafe(), "description").value_or(-1)));
-  } else if (const std::string_view error = has(record, "err") ? text_of(record, "err") : text_of(record, "error"); !error.empty()) {
-    handshake.failure = error;
+  if (fields.alert) {
+    handshake.failure = keep(fmt::format("tls_alert_{}", integer_of(*fields.alert, "description").value_or(-1)));
+  } else if (!fields.error.empty()) {
+    handshake.failure = fields.error;
   } else if (handshake.certificate_count == 0) {
     handshake.failure = "no_certificate";
   }
