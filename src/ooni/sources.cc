@@ -1,5 +1,6 @@
 #include "ooni/sources.h"
 
+#include <arpa/inet.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 
 #include <fmt/format.h>
 
-#include "engine/endpoint.h"
 #include "tls/server_hello.h"
 
 namespace mitmscope::ooni {
@@ -52,7 +52,13 @@ std::string host_port(std::string_view ip, std::string_view port) {
   return ip.find(':') != std::string_view::npos ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port);
 }
 
-bool is_address(std::string_view text) { return parse_endpoint(text, 443).has_value() && text.find_first_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos; }
+// An IPv4 or IPv6 literal (RIPE Atlas's dst_name is the address itself when no name was measured).
+bool is_address(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  const std::string copy(text);
+  in6_addr scratch{};
+  return inet_pton(AF_INET, copy.c_str(), &scratch) == 1 || inet_pton(AF_INET6, copy.c_str(), &scratch) == 1;
+}
 
 // Censored Planet's control names: "control-<hex>.com" (v2) and "example<digits>.com" (v1).
 bool is_control_name(std::string_view name) {

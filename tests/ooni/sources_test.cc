@@ -62,6 +62,22 @@ TEST(SourceSamples, RealSamplesOfEverySourceParseAndTheirTrapsAreNotInterception
   EXPECT_EQ(mismatch->handshake->time, at("2020-11-06T20:24:21Z").time_since_epoch().count());
 }
 
+TEST(SourceSamples, AnAtlasResultForAnAddressHasNoServerName) {
+  // RIPE Atlas writes the address as dst_name when no name was measured; no SNI was sent then.
+  SourceReader reader;
+  for (const char* address : {"192.0.2.9", "2001:db8::a"}) {
+    std::string json = fmt::format(R"({{"type":"sslcert","prb_id":7,"timestamp":1600000000,"dst_addr":"{0}","dst_name":"{0}","cert":[]}})", address);
+    const size_t length = json.size();
+    json.append(64, ' ');
+    std::string sni = "unset";
+    auto read = reader.read(json.data(), length, json.size(),
+                            [&](size_t, Result<MeasurementFacts*> facts) { sni = facts ? std::string((*facts)->handshakes.at(0).server_name) : "error"; },
+                            [](size_t, std::string_view) {});
+    ASSERT_TRUE(read);
+    EXPECT_EQ(sni, "") << address;
+  }
+}
+
 TEST(SourceSamples, GoTimesAndPemBodies) {
   EXPECT_EQ(parse_go_time("2022-06-26 12:37:45.45643359 -0400 EDT m=+45402.040608357"), at("2022-06-26T16:37:45Z"));
   EXPECT_EQ(parse_go_time("2022-06-26T16:37:45Z"), at("2022-06-26T16:37:45Z"));
