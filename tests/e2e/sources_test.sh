@@ -10,11 +10,7 @@ generator=$2
 data=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 
 "$generator" "$work/corpus" 2000
 check "generator exits 0" 0 $?
@@ -65,5 +61,4 @@ check "real samples: exit 0" 0 $?
 check "real samples: one measurement per source" 5 "$(jq '.summary.sources | length' "$work/samples.json")"
 check "real samples: none intercepted" 0 "$(jq '.summary.verdicts.intercepted // 0' "$work/samples.json")"
 
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
