@@ -9,6 +9,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <system_error>
 #include <utility>
 
@@ -67,11 +68,23 @@ Error file_error(const std::filesystem::path& path, std::string_view what) {
 class LineAssembler {
  public:
   explicit LineAssembler(size_t file_index) : file_index_(file_index) {}
+  ~LineAssembler() { recycle_buffer(std::move(buffer_)); }
+  LineAssembler(const LineAssembler&) = delete;
+  LineAssembler& operator=(const LineAssembler&) = delete;
 
   // Room for `count` more bytes at the end; commit() what was written there.
   char* reserve(size_t count) {
     // Not zero-filled: every byte up to used_ is written before it is read, and the padding is set in take().
     const size_t size = used_ + count + kBlockPadding;
+    if (buffer_.capacity() < size) {
+      std::string larger = take_buffer(std::max(size, 2 * buffer_.capacity()));
+      larger.resize_and_overwrite(used_, [&](char* out, size_t n) {
+        std::memcpy(out, buffer_.data(), n);
+        return n;
+      });
+      recycle_buffer(std::move(buffer_));
+      buffer_ = std::move(larger);
+    }
     if (buffer_.size() < size) buffer_.resize_and_overwrite(size, [](char*, size_t n) { return n; });
     return buffer_.data() + used_;
   }
@@ -181,12 +194,14 @@ class FileReader final : public BlockReader {
       : file_(file), handle_(std::move(handle)), lines_(file_index) {}
   ~FileReader() override {
     if (decompressor_) libdeflate_free_decompressor(decompressor_);
+    recycle_buffer(std::move(compressed_));
   }
 
   Result<void> start() {
     const bool gzip = file_.format == FileFormat::kJsonLinesGzip || file_.format == FileFormat::kJsonGzip;
     if (!gzip) return {};
     if (file_.size <= kWholeFileLimit) {
+      compressed_ = take_buffer(file_.size);
       compressed_.resize_and_overwrite(file_.size, [](char*, size_t n) { return n; });  // read over at once
       size_t got = 0;
       while (got < compressed_.size()) {
@@ -431,6 +446,56 @@ class FileReader final : public BlockReader {
 };
 
 }  // namespace
+
+std::string BufferPool::take(size_t at_least) {
+  {
+    std::lock_guard guard(mutex_);
+    auto best = buffers_.end();
+    for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
+      if (it->capacity() >= at_least && (best == buffers_.end() || it->capacity() < best->capacity())) best = it;
+    }
+    if (best != buffers_.end()) return release(best);
+    // None is large enough: the largest is let go, so the pool follows the sizes in use.
+    if (!buffers_.empty()) {
+      release(std::max_element(buffers_.begin(), buffers_.end(),
+                               [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); }));
+    }
+  }
+  std::string fresh;
+  // Whole MiB, so that the next request of nearly the same size finds this buffer.
+  fresh.reserve(at_least < kPooledMinimum ? at_least
+                                          : (at_least + kPooledMinimum - 1) / kPooledMinimum * kPooledMinimum);
+  return fresh;
+}
+
+void BufferPool::give(std::string&& buffer) {
+  if (buffer.capacity() < kPooledMinimum) return;
+  std::lock_guard guard(mutex_);
+  if (buffers_.size() >= kPooledBuffers || bytes_ + buffer.capacity() > kPooledBytes) return;
+  bytes_ += buffer.capacity();
+  buffers_.push_back(std::move(buffer));
+}
+
+size_t BufferPool::size() const {
+  std::lock_guard guard(mutex_);
+  return buffers_.size();
+}
+
+std::string BufferPool::release(std::vector<std::string>::iterator it) {
+  std::string buffer = std::move(*it);
+  buffers_.erase(it);
+  bytes_ -= buffer.capacity();
+  return buffer;
+}
+
+BufferPool& shared_buffer_pool() {
+  static BufferPool pool;
+  return pool;
+}
+
+std::string take_buffer(size_t at_least) { return shared_buffer_pool().take(at_least); }
+
+void recycle_buffer(std::string&& buffer) { shared_buffer_pool().give(std::move(buffer)); }
 
 std::string_view file_format_name(FileFormat format) {
   switch (format) {

@@ -7,7 +7,9 @@
 //
 // Memory is bounded whatever the file: a gzip member of up to kWholeMemberLimit bytes is
 // inflated in one call with libdeflate (about twice zlib's speed); a larger member, or a
-// compressed file larger than kWholeFileLimit, streams through ISA-L's igzip in blocks. A line longer
+// compressed file larger than kWholeFileLimit, streams through ISA-L's igzip in blocks of
+// kStreamBlock. The limit is low on purpose: a 60 MB member inflated whole needs 60 MB of fresh
+// pages, and the kernel zeroing them cost more than libdeflate saved (Hyperquack v1, bench/RESULTS.md). A line longer
 // than kMaxLine is reported and skipped, and so is the rest of a file after corrupt
 // compressed data; every line before it is kept.
 #pragma once
@@ -15,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,7 +65,7 @@ inline constexpr size_t kBlockPadding = 64;
 class BlockReader {
  public:
   static constexpr size_t kWholeFileLimit = 64u << 20;     // compressed bytes read in one go
-  static constexpr size_t kWholeMemberLimit = 64u << 20;   // inflated bytes of one member in one call
+  static constexpr size_t kWholeMemberLimit = 8u << 20;    // inflated bytes of one member in one call
   static constexpr size_t kStreamBlock = 8u << 20;
   static constexpr size_t kMaxLine = 32u << 20;
 
@@ -77,5 +80,32 @@ class BlockReader {
 };
 
 std::string_view file_format_name(FileFormat format);
+
+// Large buffers (inflated blocks, compressed files) are reused across files and threads. A fresh one costs the
+// kernel a zeroed page for every page touched: a fifth of the time on whole-inflated 60 MB files. The pool keeps
+// at most kPooledBuffers buffers of kPooledMinimum bytes or more, kPooledBytes in all, so memory stays bounded.
+inline constexpr size_t kPooledBuffers = 8;
+inline constexpr size_t kPooledMinimum = 1u << 20;
+inline constexpr size_t kPooledBytes = 512u << 20;
+class BufferPool {
+ public:
+  // A buffer whose capacity is at least `at_least` (its contents are unspecified).
+  std::string take(size_t at_least);
+  // Keeps a buffer for a later take(); small ones, and any beyond the bounds, are freed.
+  void give(std::string&& buffer);
+  size_t size() const;
+
+ private:
+  std::string release(std::vector<std::string>::iterator it);
+
+  mutable std::mutex mutex_;
+  std::vector<std::string> buffers_;
+  size_t bytes_ = 0;
+};
+
+// The pool every reader and the pipeline share.
+BufferPool& shared_buffer_pool();
+std::string take_buffer(size_t at_least);
+void recycle_buffer(std::string&& buffer);
 
 }  // namespace mitmscope::ooni

@@ -43,6 +43,7 @@ class Pipeline {
         changed_.notify_all();
         lock.unlock();
         callbacks_.consume(block, worker);
+        recycle_buffer(std::move(block.data));
         lock.lock();
         continue;
       }
@@ -78,6 +79,7 @@ class Pipeline {
         ready_.pop_front();
         lock.unlock();
         callbacks_.consume(waiting, worker);
+        recycle_buffer(std::move(waiting.data));
         lock.lock();
       }
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <libdeflate.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -123,6 +124,65 @@ TEST_F(InputTest, LongLinesAreSkippedAndCounted) {
   ASSERT_EQ(read.lines.size(), 2u);
   EXPECT_EQ(read.lines[0].second, "first");
   EXPECT_EQ(read.lines[1], (std::pair<uint64_t, std::string>{3, "after"}));
+}
+
+TEST_F(InputTest, MembersLargerThanOneCallStreamInBlocksAndReusedBuffersHoldNoOldBytes) {
+  std::string text;
+  for (int i = 0; text.size() < 3 * BlockReader::kWholeMemberLimit; ++i) {
+    text += "{\"line\": " + std::to_string(i) + ", \"padding\": \"" + std::string(i % 97, 'y') + "\"}\n";
+  }
+  const auto path = write("g.jsonl.gz", gzip(text));
+  // Read twice: the second read's buffers come from the pool the first one filled.
+  for (int round = 0; round < 2; ++round) {
+    const auto read = read_all(path);
+    EXPECT_FALSE(read.failure);
+    std::string joined;
+    for (size_t i = 0; i < read.lines.size(); ++i) {
+      ASSERT_EQ(read.lines[i].first, i + 1);
+      joined += read.lines[i].second + "\n";
+    }
+    EXPECT_EQ(joined, text) << "round " << round;
+  }
+}
+
+TEST(BufferPool, ReusesLargeBuffersAndKeepsFewOfThem) {
+  BufferPool pool;
+  std::string large;
+  large.reserve(3 * kPooledMinimum + 4096);
+  const char* address = large.data();
+  pool.give(std::move(large));
+  EXPECT_EQ(pool.size(), 1u);
+  std::string again = pool.take(3 * kPooledMinimum + 4000);
+  EXPECT_EQ(again.data(), address);
+  EXPECT_EQ(pool.size(), 0u);
+
+  // A request no kept buffer meets lets the largest go and gets a fresh one of whole MiB.
+  pool.give(std::move(again));
+  const std::string fresh = pool.take(5 * kPooledMinimum + 1);
+  EXPECT_EQ(pool.size(), 0u);
+  EXPECT_EQ(fresh.capacity() % kPooledMinimum, 0u);
+
+  for (size_t i = 0; i < 2 * kPooledBuffers; ++i) {
+    std::string buffer;
+    buffer.reserve(kPooledMinimum + i);
+    pool.give(std::move(buffer));
+  }
+  EXPECT_EQ(pool.size(), kPooledBuffers);
+
+  std::string small;
+  small.reserve(kPooledMinimum / 2);
+  pool.give(std::move(small));
+  EXPECT_EQ(pool.size(), kPooledBuffers);
+}
+
+TEST(BufferPool, KeepsNoMoreBytesThanItsBound) {
+  BufferPool pool;
+  for (size_t i = 0; i < kPooledBuffers; ++i) {
+    std::string buffer;
+    buffer.reserve(kPooledBytes / 2 + 1);
+    pool.give(std::move(buffer));
+  }
+  EXPECT_EQ(pool.size(), 1u);
 }
 
 TEST_F(InputTest, JsonIsOneDocument) {
