@@ -21,6 +21,7 @@ ForgingFacts forging_facts(const ForgingAnalysis& analysis) {
 ResultFacts scan_result_facts(const ScanResult& result, const AsnInfo* asn) {
   ResultFacts facts;
   facts.outcome = scan_outcome(result.verdict);
+  facts.source = std::string(scan_source_name(ScanSource::kScan));
   if (asn && asn->asn != 0) facts.networks.push_back(fmt::format("AS{}", asn->asn));
   if (result.host) facts.networks.insert(facts.networks.end(), result.host->tags.begin(), result.host->tags.end());
   if (result.assessment) {

@@ -15,6 +15,7 @@
 #include "analyze/forged_chain.h"
 #include "analyze/issuer_validity.h"
 #include "analyze/monitor_events.h"
+#include "analyze/stored_families.h"
 #include "core/time.h"
 #include "x509/certificate.h"
 
@@ -376,6 +377,34 @@ ReportTable sources_table(const std::vector<StoredScan>& scans) {
   return sources;
 }
 
+// Interceptor families over everything stored (analyze/stored_families): names and evidence as text, the members'
+// SHA-256 for programs (and `export`).
+Result<ReportTable> families_table(Store& store) {
+  ReportTable table{"families", "Interceptor families: issuers of intercepted results grouped by key, near-duplicate names "
+                                "and leaf profile, whatever measured them",
+                    {"family", "issuers", "issuer_names", "known_as", "first_seen", "last_seen", "results", "names",
+                     "networks", "sources", "profiles", "evidence", "issuer_sha256"},
+                    {},
+                    {"issuer_sha256"}};
+  auto members = family_members(store);
+  if (!members) return std::unexpected(members.error());
+  for (const auto& family : group_members(*members)) {
+    std::vector<std::string> names, sha256;
+    for (const FamilyMember* member : family.members) {
+      names.push_back(member->candidate.name);
+      sha256.push_back(member->use.sha256);
+    }
+    std::vector<std::string> sources;
+    for (const auto& [source, count] : family.sources) sources.push_back(fmt::format("{} {}", source.empty() ? "unrecorded" : source, count));
+    table.rows.push_back({family.id, family.members.size(), fmt::format("{}", fmt::join(names, "; ")),
+                          family.known_as.empty() ? std::string("unknown") : fmt::format("{}", fmt::join(family.known_as, "; ")),
+                          family.first_seen, family.last_seen, family.results, family.names.size(), family.networks.size(),
+                          fmt::format("{}", fmt::join(sources, ", ")), fmt::format("{}", fmt::join(family.profiles, "; ")),
+                          fmt::format("{}", fmt::join(family.evidence, "; ")), sha256});
+  }
+  return table;
+}
+
 }  // namespace
 
 Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportOptions& options) {
@@ -387,9 +416,11 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
   auto chain = forged_chain_table(store, options.registry);
   auto profile = profile_table(store, *scans, options);
   auto traces = trace_tables(store);
+  auto families = families_table(store);
   for (const Error* error : {events ? nullptr : &events.error(), campaign ? nullptr : &campaign.error(),
                              intermediates ? nullptr : &intermediates.error(), chain ? nullptr : &chain.error(),
-                             profile ? nullptr : &profile.error(), traces ? nullptr : &traces.error()}) {
+                             profile ? nullptr : &profile.error(), traces ? nullptr : &traces.error(),
+                             families ? nullptr : &families.error()}) {
     if (error) return std::unexpected(*error);
   }
   std::vector<ReportTable> tables;
@@ -403,6 +434,7 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
   tables.push_back(std::move(traces->first));
   tables.push_back(std::move(traces->second));
   tables.push_back(sources_table(*scans));
+  tables.push_back(std::move(*families));
   return tables;
 }
 

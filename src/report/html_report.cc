@@ -358,6 +358,9 @@ std::string render_html_report(const std::vector<ReportTable>& tables, const std
     sections.push_back({"sources", "Which public data source saw what",
                         bar_chart(*sources, "source", "intercepted_measurements", "intercepted measurements", false)});
   }
+  if (const auto* families = find(tables, "families"); families && !families->rows.empty()) {
+    sections.push_back({"families", "Interceptor families", nullptr});
+  }
 
   std::string body;
   Json specs = Json::object();

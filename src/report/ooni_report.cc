@@ -258,6 +258,7 @@ ResultFacts judged_handshake_facts(const ooni::AnalysisResult& result, const oon
   facts.networks.push_back(fmt::format("AS{}", kept.asn));
   if (judged.root) facts.interceptor = judged.root->id;
   if (!kept.chain.empty()) facts.issuer = result.certificates[kept.chain.front()].issuer;
+  facts.source = std::string(ooni::data_source_name(kept.source));
   return facts;
 }
 

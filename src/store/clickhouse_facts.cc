@@ -90,6 +90,7 @@ void append_facts(std::string& row, const ResultFacts& facts) {
   field(row, forging.key_exponent);
   strings_field(row, forging.extensions_dropped);
   row += "\t1";   // typed
+  field(row, facts.source);
 }
 
 ResultFacts read_facts(std::span<const std::string> fields) {
@@ -99,6 +100,7 @@ ResultFacts read_facts(std::span<const std::string> fields) {
   facts.networks = clickhouse::parse_array(fields[1]);
   size_t index = 2;
   for (auto* text : {&facts.interceptor, &facts.issuer, &facts.ja3s, &facts.ja4s, &facts.ja4x}) *text = fields[index++];
+  facts.source = fields[kResultColumnCount - 1];
   if (number(fields[index++]) == 0) return facts;
   ForgingFacts& forging = facts.forging.emplace();
   forging.not_before_shift_hours = optional_number(fields[index++]);

@@ -30,6 +30,7 @@ inline constexpr Column kResultColumns[] = {
     {"serial_trailing_bits_differing", "Int32"},                           {"serial_length_changed", "UInt8"},
     {"key_type", "String"},              {"key_bits", "Int32"},            {"key_exponent", "String"},
     {"extensions_dropped", "Array(String)"},                               {"typed", "UInt8"},
+    {"source", "String"},                // last: a database from before it gets it by ALTER TABLE ... ADD COLUMN
 };
 inline constexpr size_t kResultColumnCount = std::size(kResultColumns);
 

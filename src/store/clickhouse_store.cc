@@ -604,6 +604,28 @@ Result<std::vector<IssuerUse>> ClickHouseStore::intercepting_issuers() {
   return out;
 }
 
+Result<std::vector<IssuerReach>> ClickHouseStore::issuer_reach() {
+  const std::string& db = location_.database;
+  // One row per stored result (a migrated result's typed row wins), then grouped as SQLite groups them.
+  auto rows = select(fmt::format(
+      "SELECT issuer, sni, networks, source, count() FROM (SELECT issuer, sni, argMax(networks, typed) AS networks, "
+      "argMax(source, typed) AS source FROM {0}.results WHERE verdict = 'intercepted' AND issuer != '' AND scan_id "
+      "GLOBAL IN {1} GROUP BY scan_id, ip, port, sni, measurement, issuer) GROUP BY issuer, sni, networks, source "
+      "ORDER BY issuer",
+      db, live_scans(db)));
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<IssuerReach> out;
+  for (auto& row : *rows) {
+    if (row.size() < 5) continue;
+    if (out.empty() || out.back().sha256 != row[0]) out.push_back({row[0], {}, {}, {}});
+    IssuerReach& reach = out.back();
+    reach.names.insert(row[1]);
+    for (auto& network : clickhouse::parse_array(row[2])) reach.networks.insert(std::move(network));
+    reach.sources[row[3]] += static_cast<size_t>(to_int(row[4]));
+  }
+  return out;
+}
+
 Result<std::pair<size_t, size_t>> ClickHouseStore::uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                                 const std::string& to) {
   auto rows = select(fmt::format(

@@ -36,6 +36,9 @@ struct ResultFacts {
   std::string issuer;                        // the presented leaf's issuer, as a one-line name
   std::string ja3s, ja4s, ja4x;              // ja4x: the presented leaf's
   std::optional<ForgingFacts> forging;       // intercepted, with a genuine certificate to compare with
+  // Who measured it: "scan" (mitmscope's own probes: scan, monitor, discover) or the public data source of an ooni
+  // ingest ("ooni", "atlas-sslcert", "hyperquack-v2", ...); empty: stored by a version that did not keep it.
+  std::string source;
   bool operator==(const ResultFacts&) const = default;
 };
 

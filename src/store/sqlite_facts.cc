@@ -38,6 +38,7 @@ void bind_facts(SqliteStatement& statement, int first, const ResultFacts& facts)
   statement.bind(index++, forging.key_bits);
   statement.bind(index++, forging.key_exponent);
   statement.bind(index++, join_lines(forging.extensions_dropped));
+  statement.bind(index++, facts.source);
 }
 
 ResultFacts read_facts(const SqliteStatement& statement, int first) {
@@ -46,6 +47,7 @@ ResultFacts read_facts(const SqliteStatement& statement, int first) {
   facts.outcome = outcome_from_name(statement.column_text(index++)).value_or(Outcome::kError);
   facts.networks = split_lines(statement.column_text(index++));
   for (auto* text : {&facts.interceptor, &facts.issuer, &facts.ja3s, &facts.ja4s, &facts.ja4x}) *text = statement.column_text(index++);
+  facts.source = statement.column_text(first + kResultColumnCount - 1);
   if (statement.column_int(index++) == 0) return facts;
   ForgingFacts& forging = facts.forging.emplace();
   forging.not_before_shift_hours = statement.column_optional_double(index++);

@@ -31,6 +31,7 @@ inline constexpr Column kResultColumns[] = {
     {"serial_length_changed", "INTEGER NOT NULL DEFAULT 0"},
     {"key_type", "TEXT NOT NULL DEFAULT ''"},     {"key_bits", "INTEGER NOT NULL DEFAULT 0"},
     {"key_exponent", "TEXT NOT NULL DEFAULT ''"}, {"extensions_dropped", "TEXT NOT NULL DEFAULT ''"},
+    {"source", "TEXT NOT NULL DEFAULT ''"},       // last: a store from before it gets it by ALTER TABLE
 };
 inline constexpr int kResultColumnCount = static_cast<int>(std::size(kResultColumns));
 

@@ -505,6 +505,24 @@ Result<std::vector<IssuerUse>> SqliteStore::intercepting_issuers() {
   return out;
 }
 
+Result<std::vector<IssuerReach>> SqliteStore::issuer_reach() {
+  auto select = prepare("SELECT rc.sha256, r.sni, r.networks, r.source, COUNT(*) FROM results r "
+                        "JOIN result_certificates rc ON rc.result_id = r.id AND rc.position = 1 "
+                        "WHERE r.verdict = 'intercepted' GROUP BY rc.sha256, r.sni, r.networks, r.source ORDER BY rc.sha256");
+  if (!select) return std::unexpected(select.error());
+  std::vector<IssuerReach> out;
+  Result<bool> step;
+  while ((step = select->step()) && *step) {
+    if (out.empty() || out.back().sha256 != select->column_text(0)) out.push_back({select->column_text(0), {}, {}, {}});
+    IssuerReach& reach = out.back();
+    reach.names.insert(select->column_text(1));
+    for (auto& network : split_lines(select->column_text(2))) reach.networks.insert(std::move(network));
+    reach.sources[select->column_text(3)] += static_cast<size_t>(select->column_int64(4));
+  }
+  if (!step) return std::unexpected(step.error());
+  return out;
+}
+
 Result<std::pair<size_t, size_t>> SqliteStore::uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                             const std::string& to) {
   auto select = prepare("SELECT COALESCE(SUM(r.time < ?2), 0), COALESCE(SUM(r.time > ?3), 0) FROM results r "

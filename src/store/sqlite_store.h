@@ -30,6 +30,7 @@ class SqliteStore final : public Store {
                             std::span<const StoredEvent> events) override;
   Result<std::vector<StoredEvent>> monitor_events(int64_t monitor_id) override;
   Result<std::vector<IssuerUse>> intercepting_issuers() override;
+  Result<std::vector<IssuerReach>> issuer_reach() override;
   Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                  const std::string& to) override;
   Result<std::vector<StoredResult>> intercepted_results(int64_t scan_id, size_t limit) override;

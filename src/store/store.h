@@ -117,6 +117,15 @@ struct IssuerUse {
   std::string first_seen, last_seen;
 };
 
+// Where the intercepted results one issuer signed were seen (the report's interceptor families sum these up).
+struct IssuerReach {
+  std::string sha256;
+  std::set<std::string> names;                 // the SNIs asked for
+  std::set<std::string> networks;              // "AS9198", the hosts' tags
+  std::map<std::string, size_t> sources;       // results per source ("scan", "atlas-sslcert"; "" when not stored)
+  bool operator==(const IssuerReach&) const = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -146,6 +155,8 @@ class Store {
   Result<std::vector<std::pair<std::string, StoredEvent>>> all_events();
   // By first use, then SHA-256.
   virtual Result<std::vector<IssuerUse>> intercepting_issuers() = 0;
+  // Every issuer of intercepted results with where they were seen, by SHA-256.
+  virtual Result<std::vector<IssuerReach>> issuer_reach() = 0;
   // Intercepted results signed by this issuer whose time is before `from` or after `to` (UTC text).
   virtual Result<std::pair<size_t, size_t>> uses_outside(const std::string& issuer_sha256, const std::string& from,
                                                          const std::string& to) = 0;

@@ -49,6 +49,10 @@ check "mixed: the stored campaign reports the same interceptions" "$(jq '.summar
   "$("$mitmscope" report --store "$work/campaign.db" --format json | jq '[.intermediates[].results] | add')"
 check "mixed: the stored report says which source saw what" "$(jq -c '[.tables.sources[] | {(.source): .intercepted_measurements}] | add' "$work/all.json")" \
   "$("$mitmscope" report --store "$work/campaign.db" --format json | jq -c '[.sources[] | {(.source): .intercepted_measurements}] | add')"
+check "mixed: the stored report finds the same interceptor family, with its sources, names and networks" \
+  "$(jq -c '[.tables.families[] | {family, issuer_names, first_seen, last_seen, sources, profiles, networks, names: .domains}]' "$work/all.json")" \
+  "$("$mitmscope" report --store "$work/campaign.db" --format json |
+     jq -c '[.families[] | {family, issuer_names, first_seen, last_seen, sources, profiles, networks, names}]')"
 # A tree with other JSON beside the measurements: those files are named and skipped, the measurements read.
 "$mitmscope" ooni "$corpus" "${options[@]}" --json >"$work/tree.json" 2>"$work/tree.err"
 check "a tree with metadata files: exit 0" 0 $?

@@ -314,6 +314,7 @@ TEST_P(StoreContract, ResultFactsRoundTripTyped) {
   auto forged = result("10.0.0.1", "vk.com", "2019-07-18T10:00:00Z", "intercepted", {"f1", "ii"});
   forged.facts = {Outcome::kIntercepted, {"AS9198", "kz-north"}, "qaznet-2019", "C=KZ, CN=Security Certificate", "ja3s-hash", "t120200_c02f_4e9", "ja4x-hash",
                   ForgingFacts{-6.0, std::nullopt, 95, 32, false, "RSA", 2048, "3", {"keyUsage", "extendedKeyUsage"}}};
+  forged.facts.source = "hyperquack-v2";
   auto clean = result("10.0.0.2", "vk.com", "2019-07-18T10:00:01Z", "clean", {"g1"});
   clean.facts.outcome = Outcome::kNotIntercepted;
   clean.facts.networks = {"AS9198"};
@@ -334,6 +335,34 @@ TEST_P(StoreContract, ResultFactsRoundTripTyped) {
   EXPECT_EQ((*intercepted)[0].ip, "10.0.0.1");
   EXPECT_EQ((*intercepted)[0].facts, forged.facts);
   EXPECT_TRUE((*intercepted)[0].result_json.empty()) << "the profile reads facts, not JSON";
+}
+
+TEST_P(StoreContract, IssuerReachSumsNamesNetworksAndSourcesOfInterceptedResults) {
+  ASSERT_TRUE(store_);
+  const int64_t id = store_->begin_scan("reach", false)->id;
+  auto intercepted = [](const char* ip, const char* sni, const char* issuer, std::vector<std::string> networks,
+                        const char* source) {
+    auto out = result(ip, sni, "2021-03-01T00:00:00Z", "intercepted", {std::string("f") + ip, issuer});
+    out.facts.outcome = Outcome::kIntercepted;
+    out.facts.networks = std::move(networks);
+    out.facts.source = source;
+    return out;
+  };
+  std::vector<StoredResult> results = {
+      intercepted("10.0.0.1", "vk.com", "ii", {"AS9198", "kz-north"}, "atlas-sslcert"),
+      intercepted("10.0.0.2", "vk.com", "ii", {"AS9198"}, "atlas-sslcert"),
+      intercepted("10.0.0.3", "facebook.com", "ii", {"AS21299"}, "scan"),
+      intercepted("10.0.0.4", "google.com", "jj", {"AS9198"}, "hyperquack-v2"),
+      result("10.0.0.5", "mail.ru", "2021-03-01T00:00:00Z", "clean", {"g5", "ii"}),
+  };
+  ASSERT_TRUE(store_->add_results(id, results));
+  const auto reach = store_->issuer_reach();
+  ASSERT_TRUE(reach) << reach.error().message;
+  const std::vector<IssuerReach> expected = {
+      {"ii", {"facebook.com", "vk.com"}, {"AS21299", "AS9198", "kz-north"}, {{"atlas-sslcert", 2}, {"scan", 1}}},
+      {"jj", {"google.com"}, {"AS9198"}, {{"hyperquack-v2", 1}}},
+  };
+  EXPECT_EQ(*reach, expected) << "the clean result under ii is not counted";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContract, ::testing::Values("sqlite", "clickhouse", "clickhouse_cluster"),
