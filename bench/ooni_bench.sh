@@ -12,6 +12,7 @@ build=$(realpath "${1:-build}")
 measurements=${2:-1000000}
 corpus=${3:-/var/tmp/mitmscope-ooni-corpus-$measurements}
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
+. "$source_dir/bench/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ ! -s "$corpus/ground-truth.json" ]; then
@@ -21,13 +22,6 @@ if [ ! -s "$corpus/ground-truth.json" ]; then
 fi
 files=$(find "$corpus/raw" -name '*.jsonl.gz' | wc -l)
 compressed=$(find "$corpus/raw" -name '*.jsonl.gz' -print0 | du -cb --files0-from=- | tail -1 | cut -f1)
-timed() {  # timed NAME COMMAND...: seconds on stdout
-  local start end
-  start=$(date +%s.%N)
-  "$@"
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
 echo "== corpus: $files files, $(echo "$compressed / 1000000" | bc) MB compressed ($corpus)"
 sync
 # Warm the page cache once, so every contender reads from memory.

@@ -14,6 +14,7 @@ build=$(realpath "${1:-build}")
 records=${2:-400000}
 corpus=${3:-/var/tmp/mitmscope-sources-$records}
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
+. "$source_dir/bench/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ ! -s "$corpus/ground-truth.json" ]; then
@@ -21,13 +22,6 @@ if [ ! -s "$corpus/ground-truth.json" ]; then
   rm -rf "$corpus"
   "$build/tests/source_corpus" "$corpus" "$records"
 fi
-timed() {  # timed COMMAND...: seconds on stdout
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
 options=(--known-roots "$corpus/known-roots" --trust-store "$corpus/trust/public-root.pem" --pfx2as "$corpus/pfx2as.txt")
 echo "== $records records per source, $(nproc) cores"
 echo

@@ -159,6 +159,13 @@ Result<Endpoint> check_address_policy(Endpoint endpoint, bool allow_private) {
   return endpoint;
 }
 
+bool is_ip_literal(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  const std::string copy(text);
+  in6_addr scratch{};
+  return inet_pton(AF_INET, copy.c_str(), &scratch) == 1 || inet_pton(AF_INET6, copy.c_str(), &scratch) == 1;
+}
+
 Result<std::string> check_server_name(std::string_view name) {
   auto fail = [&](std::string_view why) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("bad server name '{}': {}", printable(name), why));
@@ -167,11 +174,7 @@ Result<std::string> check_server_name(std::string_view name) {
   if (!trimmed.empty() && trimmed.back() == '.') trimmed.remove_suffix(1);
   if (trimmed.empty()) return fail("empty");
   if (trimmed.size() > 253) return fail("longer than 253 characters");
-  in6_addr scratch{};
-  const std::string copy(trimmed);
-  if (inet_pton(AF_INET, copy.c_str(), &scratch) == 1 || inet_pton(AF_INET6, copy.c_str(), &scratch) == 1) {
-    return fail("an IP address is not a valid SNI (RFC 6066); use --no-sni");
-  }
+  if (is_ip_literal(trimmed)) return fail("an IP address is not a valid SNI (RFC 6066); use --no-sni");
   size_t label_length = 0;
   for (char c : trimmed) {
     if (c == '.') {
@@ -185,7 +188,7 @@ Result<std::string> check_server_name(std::string_view name) {
     if (++label_length > 63) return fail("a label is longer than 63 characters");
   }
   if (label_length == 0) return fail("empty label");
-  return copy;
+  return std::string(trimmed);
 }
 
 }  // namespace mitmscope

@@ -36,6 +36,9 @@ std::string reserved_range_of(const Endpoint& endpoint);
 // Refuses reserved/private addresses unless allowed; the error names the range.
 Result<Endpoint> check_address_policy(Endpoint endpoint, bool allow_private);
 
+// An IPv4 or IPv6 literal ("192.0.2.1", "2001:db8::1"; no brackets, no port).
+bool is_ip_literal(std::string_view text);
+
 // A server name usable as SNI: DNS labels of letters, digits, '-' and '_' (RFC 6066: not an IP literal).
 Result<std::string> check_server_name(std::string_view name);
 

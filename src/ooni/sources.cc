@@ -1,6 +1,5 @@
 #include "ooni/sources.h"
 
-#include <arpa/inet.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/endpoint.h"
 #include "tls/server_hello.h"
 
 namespace mitmscope::ooni {
@@ -50,14 +50,6 @@ Error missing(std::string_view source, std::string_view field) {
 
 std::string host_port(std::string_view ip, std::string_view port) {
   return ip.find(':') != std::string_view::npos ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port);
-}
-
-// An IPv4 or IPv6 literal (RIPE Atlas's dst_name is the address itself when no name was measured).
-bool is_address(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
-  const std::string copy(text);
-  in6_addr scratch{};
-  return inet_pton(AF_INET, copy.c_str(), &scratch) == 1 || inet_pton(AF_INET6, copy.c_str(), &scratch) == 1;
 }
 
 // Censored Planet's control names: "control-<hex>.com" (v2) and "example<digits>.com" (v1).
@@ -283,7 +275,8 @@ Result<void> SourceReader::read_atlas(element record) {
   facts_.input = fields.name.empty() ? fields.address : fields.name;
   HandshakeFacts handshake;
   handshake.address = keep(host_port(fields.address, fields.port.empty() ? "443" : fields.port));
-  handshake.server_name = is_address(fields.name) ? std::string_view() : fields.name;
+  // RIPE Atlas's dst_name is the address itself when no name was measured (no SNI was sent).
+  handshake.server_name = is_ip_literal(fields.name) ? std::string_view() : fields.name;
   if (!fields.version.empty()) handshake.tls_version = keep(fmt::format("TLSv{}", fields.version));
   handshake.cipher_suite = fields.cipher;
   if (fields.certificates) {

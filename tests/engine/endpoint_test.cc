@@ -51,6 +51,14 @@ TEST(Endpoint, RefusesReservedAndPrivateRangesUnlessAllowed) {
   }
 }
 
+TEST(Endpoint, TellsIpLiteralsFromNames) {
+  for (const char* literal : {"192.0.2.1", "2001:db8::1", "::1", "::ffff:192.0.2.1"}) EXPECT_TRUE(is_ip_literal(literal)) << literal;
+  for (const char* other : {"", "example.com", "1.2.3", "[::1]", "192.0.2.1:443", "1.2.3.4.5", "vk.com.", "::1 "}) {
+    EXPECT_FALSE(is_ip_literal(other)) << other;
+  }
+  EXPECT_FALSE(is_ip_literal(std::string(100, '1'))) << "longer than any address: not copied, not parsed";
+}
+
 TEST(Endpoint, ChecksServerNames) {
   EXPECT_EQ(*check_server_name("facebook.com"), "facebook.com");
   EXPECT_EQ(*check_server_name("control-0123456789abcdef.com."), "control-0123456789abcdef.com");
