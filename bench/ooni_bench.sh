@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 if [ ! -s "$corpus/ground-truth.json" ]; then
   echo "== generating $measurements measurements into $corpus"
   rm -rf "$corpus"
-  "$build/tests/ooni_corpus" --out "$corpus" --measurements "$measurements" --seed 3
+  "$build/mitmscope" lab corpus --out "$corpus" --measurements "$measurements" --seed 3
 fi
 files=$(find "$corpus/raw" -name '*.jsonl.gz' | wc -l)
 compressed=$(find "$corpus/raw" -name '*.jsonl.gz' -print0 | du -cb --files0-from=- | tail -1 | cut -f1)

@@ -15,6 +15,7 @@ struct LabDemoOptions {
   std::string work_directory;
   size_t size = 200;
   bool loopback = false;
+  int act = 0;   // 0: every act
 };
 int run_lab_demo(const LabDemoOptions& options);
 using SetAction = std::function<void(Action)>;

@@ -145,10 +145,14 @@ int run_demo(const DemoOptions& options) {
 void register_demo(CLI::App& app, SetAction set_action) {
   auto lab_options = std::make_shared<LabDemoOptions>();
   auto* command = app.add_subcommand(
-      "demo", "The whole story on the kz-2019 lab: lab up, discover, scan, trace, monitor, report, lab down (no internet)");
+      "demo", "The whole story, no internet: 2019 measured live in the kz-2019 lab (discover, scan, trace, monitor, report), "
+      "then 2021-2024 found in OONI's data (the kz-2021 scenario as measurements, ooni, report)");
   command->add_option("--work-dir", lab_options->work_directory, "Where the logs, store and report go (default: /tmp/mitmscope-demo-UID)");
   command->add_option("--size", lab_options->size, "TLS hosts in the lab")->capture_default_str()->check(CLI::Range(50, 2000));
   command->add_flag("--loopback", lab_options->loopback, "The lab's loopback mode even as root (what runs without root)");
+  command->add_option("--act", lab_options->act,
+                      "One act only: 1 (2019, measured live in the lab), 2 (2021-2024, found in OONI's data)")
+      ->check(CLI::Range(1, 2));
   command->callback([lab_options, set_action, command] {
     if (command->get_subcommands().empty()) set_action([lab_options] { return run_lab_demo(*lab_options); });
   });

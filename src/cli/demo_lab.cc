@@ -1,4 +1,4 @@
-// `mitmscope demo`: the main job on the built-in default — the whole story on the kz-2019 lab.
+// `mitmscope demo` (cli/demo_story.h), the frame of every act and act 1, 2019 measured live on the kz-2019 lab:
 // lab up → discover (which domains of a top list trigger the interceptor) → scan (every host ×
 // the discovered domains, into a store) → trace (where the forged certificate is injected) →
 // monitor (rounds while the scenario pauses the interceptor and resumes it with the 24-hour
@@ -25,19 +25,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/demo_story.h"
 #include "core/embedded_files.h"
 #include "core/process.h"
 #include "store/store.h"
 
-namespace mitmscope::cli {
-
-namespace {
-
-namespace fs = std::filesystem;
-using Json = nlohmann::json;
-
-volatile std::sig_atomic_t g_interrupted = 0;
-volatile pid_t g_child = 0;
+namespace mitmscope::cli::demo {
 
 void on_signal(int) {
   g_interrupted = 1;
@@ -63,92 +56,91 @@ void write_lines(const fs::path& path, const std::vector<std::string>& lines) {
   for (const auto& line : lines) file << line << '\n';
 }
 
-class LabDemo {
- public:
-  LabDemo(const LabDemoOptions& options) : options_(options) {}
-
-  int run() {
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal_number, &action, nullptr);
-    const int status = story();
-    if (lab_up_) {
-      say("lab down");
-      if (run_child({"lab", "--state-dir", state_.string(), "down"}, "lab-down.log", false, true) != 0) {
-        fmt::print(stderr, "demo: lab down failed; see {}\n", (work_ / "lab-down.log").string());
-      }
+int DemoStory::run() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal_number, &action, nullptr);
+  const int status = story();
+  if (lab_up_) {
+    say("lab down");
+    if (run_child({"lab", "--state-dir", state_.string(), "down"}, "lab-down.log", false, true) != 0) {
+      fmt::print(stderr, "demo: lab down failed; see {}\n", (work_ / "lab-down.log").string());
     }
-    if (g_interrupted) {
-      fmt::print("\ndemo: interrupted; the lab is down, what was measured is in {}\n", work_.string());
-      return 130;
-    }
-    fmt::print("{}", closing_);
-    return status;
   }
-
- private:
-  void say(std::string_view text) { fmt::print("\n== {}. {}\n", ++step_, text); }
-
-  // This binary with `args`, in the lab's vantage point when `in_lab`; output to logs/`log`.
-  int run_child(std::vector<std::string> args, const std::string& log, bool in_lab, bool even_if_interrupted = false) {
-    if (g_interrupted && !even_if_interrupted) return 130;
-    if (in_lab) {
-      args.insert(args.begin(), {"lab", "--state-dir", state_.string(), "exec", "--", self_.string()});
-    }
-    args.insert(args.begin(), self_.string());
-    // The child ignores the terminal's Ctrl-C (its own process group): the demo forwards SIGTERM and then cleans
-    // up in order.
-    auto child = spawn({.argv = args, .log = work_ / log, .truncate_log = true, .own_process_group = true});
-    if (!child) return 127;
-    g_child = child->pid;
-    const ExitStatus status = wait_for_exit(child->pid);
-    g_child = 0;
-    return status.shell_status();
+  if (g_interrupted) {
+    fmt::print("\ndemo: interrupted; the lab is down, what was measured is in {}\n", work_.string());
+    return 130;
   }
+  fmt::print("{}", closing_);
+  return status;
+}
 
-  bool ok(bool condition, const std::string& what) {
-    fmt::print("  [{}] {}\n", condition ? " ok " : "FAIL", what);
-    failures_ += !condition;
-    return condition;
+void DemoStory::say(std::string_view text) { fmt::print("\n== {}. {}\n", ++step_, text); }
+
+void DemoStory::act(int number, std::string_view title) { fmt::print("\n=== Act {}: {}\n", number, title); }
+
+int DemoStory::run_child(std::vector<std::string> args, const std::string& log, bool in_lab, bool even_if_interrupted) {
+  if (g_interrupted && !even_if_interrupted) return 130;
+  if (in_lab) args.insert(args.begin(), {"lab", "--state-dir", state_.string(), "exec", "--", self_.string()});
+  args.insert(args.begin(), self_.string());
+  // The child ignores the terminal's Ctrl-C (its own process group): the demo forwards SIGTERM and then cleans up in
+  // order.
+  auto child = spawn({.argv = args, .log = work_ / log, .truncate_log = true, .own_process_group = true});
+  if (!child) return 127;
+  g_child = child->pid;
+  const ExitStatus status = wait_for_exit(child->pid);
+  g_child = 0;
+  return status.shell_status();
+}
+
+bool DemoStory::ok(bool condition, const std::string& what) {
+  fmt::print("  [{}] {}\n", condition ? " ok " : "FAIL", what);
+  failures_ += !condition;
+  return condition;
+}
+
+int DemoStory::fail_step(const std::string& what, const std::string& log) {
+  if (g_interrupted) return 130;
+  fmt::print("  FAILED: {} (see {})\n", what, (work_ / log).string());
+  const auto lines = read_lines(work_ / log);
+  for (size_t i = lines.size() > 8 ? lines.size() - 8 : 0; i < lines.size(); ++i) fmt::print("    {}\n", lines[i]);
+  return kExitInternal;
+}
+
+// The work directory, made and named.
+int DemoStory::prepare_work() {
+  work_ = options_.work_directory.empty() ? fs::temp_directory_path() / fmt::format("mitmscope-demo-{}", ::getuid())
+                                          : fs::path(options_.work_directory);
+  std::error_code error;
+  fs::create_directories(work_, error);
+  if (error) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: {}", work_.string(), error.message())});
+  work_ = fs::canonical(work_);
+  state_ = work_ / "lab";
+  store_ = (work_ / "demo.db").string();
+  data_store_ = (work_ / "data.db").string();
+  corpus_ = work_ / "corpus";
+  loopback_ = options_.loopback || ::geteuid() != 0;
+  fmt::print("mitmscope demo: TLS interception in Kazakhstan, 2019-2024, and what defenders do about it\n");
+  fmt::print("work directory {}\n", work_.string());
+  return kExitOk;
+}
+
+int DemoStory::story() {
+  const auto started = std::chrono::steady_clock::now();
+  if (const int status = prepare_work(); status != kExitOk) return status;
+  using Act = int (DemoStory::*)();
+  for (auto [number, act] : {std::pair<int, Act>{1, &DemoStory::lab_act}, std::pair<int, Act>{2, &DemoStory::data_act}}) {
+    if (options_.act != 0 && options_.act != number) continue;
+    if (const int status = (this->*act)(); status != kExitOk) return status;
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (const auto& headline : headlines_) closing_ += headline;
+  closing_ += fmt::format("{} check{} failed, {:.0f} s\n", failures_, failures_ == 1 ? "" : "s", seconds);
+  return failures_ == 0 ? kExitOk : kExitInternal;
+}
 
-  int fail_step(const std::string& what, const std::string& log) {
-    if (g_interrupted) return 130;
-    fmt::print("  FAILED: {} (see {})\n", what, (work_ / log).string());
-    std::ifstream file(work_ / log);
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(file, line);) lines.push_back(line);
-    for (size_t i = lines.size() > 8 ? lines.size() - 8 : 0; i < lines.size(); ++i) fmt::print("    {}\n", lines[i]);
-    return kExitInternal;
-  }
-
-  int story();
-  int prepare();
-  int discover();
-  int scan();
-  int trace();
-  int monitor();
-  int monitor_findings();
-  int report();
-  std::vector<std::string> with_trust(std::vector<std::string> args, bool with_engine = true) const;
-  std::string host_line(const std::string& ip) const;
-
-  LabDemoOptions options_;
-  fs::path self_ = fs::read_symlink("/proc/self/exe");
-  fs::path work_, state_;
-  bool lab_up_ = false;
-  std::string closing_, headline_trace_;   // printed after lab down
-  std::string store_;
-  bool loopback_ = false;
-  Json truth_;                              // the lab's ground truth
-  double first_shift_hours_ = 0;            // the scenario's first forging rules: the validity shift
-  std::vector<std::string> hosts_lines_, discovered_;
-  std::set<std::string> intercepted_;
-  size_t eligible_ = 0;
-  int step_ = 0;
-  int failures_ = 0;
-};
+namespace {
 
 // The latest plain finished scan of the store and its intercepted hosts, read typed (as `report` reads them).
 struct ScanFindings {
@@ -203,37 +195,27 @@ TraceFindings trace_findings(const std::vector<StoredTrace>& traces) {
   return findings;
 }
 
-int LabDemo::story() {
-  const auto started = std::chrono::steady_clock::now();
+}  // namespace
+
+int DemoStory::lab_act() {
+  act(1, "2019, measured live: TLS interception in an emulated Kazakhstan, July 2019 (the kz-2019 lab)");
+  if (loopback_) fmt::print("not root: the lab's loopback mode (hosts on 127.18.0.0/16, no routers, so no trace)\n");
   if (const int status = prepare(); status != kExitOk) return status;
-  for (auto step : {&LabDemo::discover, &LabDemo::scan, &LabDemo::trace, &LabDemo::monitor, &LabDemo::report}) {
+  for (auto step : {&DemoStory::discover, &DemoStory::scan, &DemoStory::trace, &DemoStory::monitor, &DemoStory::report}) {
     if (const int status = (this->*step)(); status != kExitOk) return status;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  closing_ = fmt::format("\nreport: {}\n        {}\nstore:  {} (mitmscope report --store {})\n", (work_ / "report.html").string(),
-                         (work_ / "report.md").string(), store_, store_);
-  closing_ += fmt::format("headline: {} of {} eligible hosts intercepted for {} domains{}; the pause and the 6 h -> 24 h rule change seen\n",
-                          intercepted_.size(), eligible_, discovered_.size(), headline_trace_);
-  closing_ += fmt::format("{} check{} failed, {:.0f} s\n", failures_, failures_ == 1 ? "" : "s", seconds);
-  return failures_ == 0 ? kExitOk : kExitInternal;
+  headlines_.push_back(fmt::format(
+      "\nact 1, report: {}\n               {}\n       store:  {} (mitmscope report --store {})\n"
+      "headline: {} of {} eligible hosts intercepted for {} domains{}; the pause and the 6 h -> 24 h rule change seen\n",
+      (work_ / "report.html").string(), (work_ / "report.md").string(), store_, store_, intercepted_.size(), eligible_,
+      discovered_.size(), headline_trace_));
+  return kExitOk;
 }
 
-// The work directory, the scenario with the demo's schedule, the lab up, and its ground truth.
-int LabDemo::prepare() {
-  work_ = options_.work_directory.empty() ? fs::temp_directory_path() / fmt::format("mitmscope-demo-{}", ::getuid())
-                                          : fs::path(options_.work_directory);
+// The scenario with the demo's schedule, the lab up, and its ground truth.
+int DemoStory::prepare() {
   std::error_code error;
-  fs::create_directories(work_, error);
-  if (error) return report_error({ErrorCode::kFileUnreadable, fmt::format("{}: {}", work_.string(), error.message())});
-  work_ = fs::canonical(work_);
-  state_ = work_ / "lab";
-  store_ = (work_ / "demo.db").string();
-  loopback_ = options_.loopback || ::geteuid() != 0;
-  fmt::print("mitmscope demo: TLS interception in an emulated Kazakhstan, July 2019 (scenario kz-2019)\n");
-  fmt::print("work directory {}{}\n", work_.string(),
-             loopback_ ? "\nnot root: the lab's loopback mode (hosts on 127.18.0.0/16, no routers, so no trace)" : "");
   for (const char* stale : {"demo.db", "demo.db-wal", "demo.db-shm"}) fs::remove(work_ / stale, error);
-
   // The scenario as shipped, with the demo's schedule: the interceptor pauses 9 s into the monitor
   // and resumes at 21 s forging with a 24-hour validity shift instead of 6 hours.
   Json scenario;
@@ -265,7 +247,7 @@ int LabDemo::prepare() {
   return kExitOk;
 }
 
-std::vector<std::string> LabDemo::with_trust(std::vector<std::string> args, bool with_engine) const {
+std::vector<std::string> DemoStory::with_trust(std::vector<std::string> args, bool with_engine) const {
   for (const std::string& arg : {std::string("--allow-private"), std::string("--trust-store"), (state_ / "public-ca.pem").string(),
                                  std::string("--known-roots"), (state_ / "known-roots").string()}) {
     args.push_back(arg);
@@ -274,7 +256,7 @@ std::vector<std::string> LabDemo::with_trust(std::vector<std::string> args, bool
   return args;
 }
 
-std::string LabDemo::host_line(const std::string& ip) const {
+std::string DemoStory::host_line(const std::string& ip) const {
   for (const auto& line : hosts_lines_) {
     if (line.starts_with(ip + ":")) return line;
   }
@@ -282,7 +264,7 @@ std::string LabDemo::host_line(const std::string& ip) const {
 }
 
 // discover: a top list of the scenario's domains hidden among decoys, screened on three hosts.
-int LabDemo::discover() {
+int DemoStory::discover() {
   say("discover: which domains of a top list trigger the interceptor");
   std::vector<std::string> toplist = truth_["targeted_domains"].get<std::vector<std::string>>();
   for (int i = 1; i <= 120; ++i) toplist.push_back(fmt::format("site{}.example.kz", i));
@@ -312,7 +294,7 @@ int LabDemo::discover() {
 }
 
 // scan: every host x the discovered domains, with control SNIs per host, into the store; read back typed.
-int LabDemo::scan() {
+int DemoStory::scan() {
   say("scan: every host x the discovered domains, control SNIs per host, into the store");
   if (run_child(with_trust({"scan", "--hosts", (state_ / "hosts.txt").string(), "--domains", (work_ / "domains.txt").string(),
                             "--pfx2as", (state_ / "pfx2as.txt").string(), "--store", store_, "--out", (work_ / "scan.jsonl").string(),
@@ -337,7 +319,7 @@ int LabDemo::scan() {
 }
 
 // trace: where on the path the forged certificate comes from (not in loopback mode: no routers).
-int LabDemo::trace() {
+int DemoStory::trace() {
   if (loopback_) return kExitOk;
   say("trace: TTL-limited ClientHellos to every intercepted host");
   std::vector<std::string> trace_hosts;
@@ -366,7 +348,7 @@ int LabDemo::trace() {
 }
 
 // monitor: rounds every 6 s while the schedule pauses and resumes the interceptor.
-int LabDemo::monitor() {
+int DemoStory::monitor() {
   say("monitor: 5 rounds, one every 6 s (30 s); the interceptor pauses at 9 s and resumes at 21 s with a 24-hour validity shift");
   std::vector<std::string> monitor_hosts;
   for (const auto& ip : truth_["intercepted_hosts"]) {
@@ -391,7 +373,7 @@ int LabDemo::monitor() {
 }
 
 // The monitor's rounds and events, read typed from the store.
-int LabDemo::monitor_findings() {
+int DemoStory::monitor_findings() {
   auto store = open_store(store_);
   if (!store) return report_error(store.error());
   auto scans = (*store)->scans();
@@ -414,7 +396,7 @@ int LabDemo::monitor_findings() {
 }
 
 // report: the HTML page and the tables; the interceptor's profile from the stored facts.
-int LabDemo::report() {
+int DemoStory::report() {
   say("report: one self-contained HTML page with charts, and the tables in Markdown and JSON");
   // With the lab's roots: the forged chain is drawn up to the root the interceptor does not send.
   const std::string roots = (state_ / "known-roots").string();
@@ -441,8 +423,10 @@ int LabDemo::report() {
   return kExitOk;
 }
 
-}  // namespace
+}  // namespace mitmscope::cli::demo
 
-int run_lab_demo(const LabDemoOptions& options) { return LabDemo(options).run(); }
+namespace mitmscope::cli {
+
+int run_lab_demo(const LabDemoOptions& options) { return demo::DemoStory(options).run(); }
 
 }  // namespace mitmscope::cli

@@ -1,4 +1,5 @@
-// `mitmscope lab up|down|status|switch|exec`: the emulated country on this machine.
+// `mitmscope lab up|down|status|switch|exec`: the emulated country on this machine. `mitmscope lab corpus`: the
+// kz-2021 scenario as OONI measurements (lab/ooni_corpus), what the lab's hosts cannot show: years of data.
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include "cli/common.h"
 #include "lab/command.h"
 #include "lab/lab.h"
+#include "lab/ooni_corpus.h"
 #include "lab/topology.h"
 
 namespace mitmscope::cli {
@@ -18,6 +20,8 @@ struct LabOptions {
   std::string switch_state;
   bool reset_counters = false;
   std::vector<std::string> command;
+  lab::OoniCorpusOptions corpus;
+  std::string corpus_out;
 };
 
 int run_up(LabOptions& options) {
@@ -80,6 +84,32 @@ int run_exec(const LabOptions& options) {
   return report_error({ErrorCode::kFileNotFound, "cannot run ip (install iproute2)"});
 }
 
+int run_corpus(const LabOptions& options) {
+  auto truth = lab::write_ooni_corpus(options.corpus_out, options.corpus);
+  if (!truth) return report_error(truth.error());
+  size_t intercepted = 0;
+  for (const auto& issuer : truth->issuers) intercepted += issuer.handshakes;
+  fmt::print("lab corpus: {} measurements in {} files under {}: {} intercepted handshakes by {} intermediates, {} domains, "
+             "{} networks; the ground truth in {}/ground-truth.json\n",
+             truth->measurements, truth->files, options.corpus_out, intercepted, truth->issuers.size(), truth->domains.size(),
+             truth->networks.size(), options.corpus_out);
+  return kExitOk;
+}
+
+void register_corpus(CLI::App& lab_command, const std::shared_ptr<LabOptions>& options, SetAction set_action) {
+  auto* corpus = lab_command.add_subcommand(
+      "corpus", "The kz-2021 scenario (2021-2024, seven ISCA intermediates) as OONI web_connectivity measurements, "
+                "with their ground truth (no root, no network)");
+  corpus->add_option("--out", options->corpus_out, "Where the measurements, known-roots/, trust/ and ground-truth.json go")->required();
+  corpus->add_option("--measurements", options->corpus.measurements, "Measurements in all")->capture_default_str()->check(CLI::Range(1, 100000000));
+  corpus->add_option("--seed", options->corpus.seed, "Random seed (the same seed, the same corpus)")->capture_default_str();
+  corpus->add_option("--malformed", options->corpus.malformed, "Malformed lines to spread over the files")->capture_default_str();
+  corpus->add_flag("--damaged", options->corpus.damaged, "One more file, truncated in the middle of its gzip stream");
+  corpus->add_option("--from", options->corpus.from, "First day (UTC)")->capture_default_str();
+  corpus->add_option("--to", options->corpus.to, "Day after the last (UTC)")->capture_default_str();
+  corpus->callback([options, set_action] { set_action([options] { return run_corpus(*options); }); });
+}
+
 }  // namespace
 
 void register_lab(CLI::App& app, SetAction set_action) {
@@ -108,6 +138,7 @@ void register_lab(CLI::App& app, SetAction set_action) {
   exec->add_option("command", options->command, "The command and its arguments")->required();
   exec->prefix_command();
   exec->callback([options, set_action] { set_action([options] { return run_exec(*options); }); });
+  register_corpus(*command, options, set_action);
 }
 
 }  // namespace mitmscope::cli

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end: `mitmscope ooni` over measurements written by ooni_corpus from the kz-2021 scenario
+# End-to-end: `mitmscope ooni` over measurements written by `mitmscope lab corpus` from the kz-2021 scenario
 # (the analysis must recover the generator's ground truth exactly) and over the real OONI samples
-# (the traps must not be flagged). No network. Usage: ooni_test.sh MITMSCOPE OONI_CORPUS TEST_DATA
+# (the traps must not be flagged). No network. Usage: ooni_test.sh MITMSCOPE TEST_DATA
 set -u
 mitmscope=$1
-generator=$2
-data=$3
+data=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -14,7 +13,7 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
 }
 
-"$generator" --out "$work/corpus" --measurements 12000 --malformed 5 --damaged --seed 7
+"$mitmscope" lab corpus --out "$work/corpus" --measurements 12000 --malformed 5 --damaged --seed 7
 check "generator exits 0" 0 $?
 trust=(--known-roots "$work/corpus/known-roots" --trust-store "$work/corpus/trust/public-root.pem")
 

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Every command's JSON output, as a user gets it, validated against docs/schema/ (python3-jsonschema), and
 # docs/SCHEMA.md checked against the schemas. The outputs come from the lab in loopback mode (traffic stays on
-# 127.0.0.0/8), the OONI corpus generator and the bundled OONI samples, and a sentinel on loopback visited by curl.
+# 127.0.0.0/8), `lab corpus` and the bundled OONI samples, and a sentinel on loopback visited by curl.
 # The test must be able to fail: mutated documents (a renamed field, an unknown field, a value outside its
 # vocabulary) must be refused.
-# Usage: schema_test.sh MITMSCOPE OONI_CORPUS_GENERATOR
+# Usage: schema_test.sh MITMSCOPE
 set -u
 mitmscope=$(realpath "$1")
-corpus_generator=$(realpath "$2")
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 schemas="$source_dir/docs/schema"
 python=/usr/bin/python3
@@ -78,7 +77,7 @@ valid report "$work/report.json"
 check "report: rounds and per-domain rows" true "$(jq '(.rounds | length) >= 3 and (.per_domain | length) >= 1' "$work/report.json")"
 
 # ooni: a generated campaign (every verdict category it makes) and the real samples.
-"$corpus_generator" --out "$work/corpus" --measurements 1500 --seed 5 >/dev/null 2>&1
+"$mitmscope" lab corpus --out "$work/corpus" --measurements 1500 --seed 5 >/dev/null 2>&1
 "$mitmscope" ooni "$work/corpus/raw" --known-roots "$work/corpus/known-roots" --trust-store "$work/corpus/trust" \
   --out "$work/ooni" --json >"$work/ooni.json" 2>/dev/null
 "$mitmscope" ooni "$source_dir/tests/data/ooni-samples" --json >"$work/ooni-samples.json" 2>/dev/null
