@@ -151,8 +151,9 @@ void register_demo(CLI::App& app, SetAction set_action) {
   command->add_option("--size", lab_options->size, "TLS hosts in the lab")->capture_default_str()->check(CLI::Range(50, 2000));
   command->add_flag("--loopback", lab_options->loopback, "The lab's loopback mode even as root (what runs without root)");
   command->add_option("--act", lab_options->act,
-                      "One act only: 1 (2019, measured live in the lab), 2 (2021-2024, found in OONI's data)")
-      ->check(CLI::Range(1, 2));
+                      "One act only: 1 (2019, measured live in the lab), 2 (2021-2024, found in OONI's data), "
+                      "3 (what defenders do: export, sentinel, audit)")
+      ->check(CLI::Range(1, 3));
   command->callback([lab_options, set_action, command] {
     if (command->get_subcommands().empty()) set_action([lab_options] { return run_lab_demo(*lab_options); });
   });

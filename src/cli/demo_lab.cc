@@ -62,6 +62,10 @@ int DemoStory::run() {
   sigemptyset(&action.sa_mask);
   for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal_number, &action, nullptr);
   const int status = story();
+  if (background_ > 0) {
+    ::kill(background_, SIGTERM);
+    wait_for_exit(background_, std::chrono::milliseconds(5000));
+  }
   if (lab_up_) {
     say("lab down");
     if (run_child({"lab", "--state-dir", state_.string(), "down"}, "lab-down.log", false, true) != 0) {
@@ -81,9 +85,13 @@ void DemoStory::say(std::string_view text) { fmt::print("\n== {}. {}\n", ++step_
 void DemoStory::act(int number, std::string_view title) { fmt::print("\n=== Act {}: {}\n", number, title); }
 
 int DemoStory::run_child(std::vector<std::string> args, const std::string& log, bool in_lab, bool even_if_interrupted) {
-  if (g_interrupted && !even_if_interrupted) return 130;
-  if (in_lab) args.insert(args.begin(), {"lab", "--state-dir", state_.string(), "exec", "--", self_.string()});
   args.insert(args.begin(), self_.string());
+  return run_program(std::move(args), log, in_lab, even_if_interrupted);
+}
+
+int DemoStory::run_program(std::vector<std::string> args, const std::string& log, bool in_lab, bool even_if_interrupted) {
+  if (g_interrupted && !even_if_interrupted) return 130;
+  if (in_lab) args.insert(args.begin(), {self_.string(), "lab", "--state-dir", state_.string(), "exec", "--"});
   // The child ignores the terminal's Ctrl-C (its own process group): the demo forwards SIGTERM and then cleans up in
   // order.
   auto child = spawn({.argv = args, .log = work_ / log, .truncate_log = true, .own_process_group = true});
@@ -130,7 +138,8 @@ int DemoStory::story() {
   const auto started = std::chrono::steady_clock::now();
   if (const int status = prepare_work(); status != kExitOk) return status;
   using Act = int (DemoStory::*)();
-  for (auto [number, act] : {std::pair<int, Act>{1, &DemoStory::lab_act}, std::pair<int, Act>{2, &DemoStory::data_act}}) {
+  for (auto [number, act] : {std::pair<int, Act>{1, &DemoStory::lab_act}, std::pair<int, Act>{2, &DemoStory::data_act},
+                             std::pair<int, Act>{3, &DemoStory::defend_act}}) {
     if (options_.act != 0 && options_.act != number) continue;
     if (const int status = (this->*act)(); status != kExitOk) return status;
   }

@@ -2,7 +2,7 @@
 //  1. 2019, measured live (cli/demo_lab.cc): the kz-2019 lab; discover, scan, trace, monitor, report;
 //  2. 2021-2024, found in the data (cli/demo_data.cc): the kz-2021 scenario as OONI measurements (lab/ooni_corpus),
 //     analysed by `ooni` as a researcher would analyse the real archives, stored and reported;
-//  3. what defenders do with it.
+//  3. what defenders do with it (cli/demo_defend.cc): export, a sentinel visited by real clients, audit.
 // Each step is this same binary run as a child (its log under the work directory); the demo prints what it does,
 // checks the headline figures against the ground truth, and takes the lab down on every exit, Ctrl-C and SIGTERM
 // included. `demo --act N` runs one act.
@@ -47,6 +47,8 @@ class DemoStory {
   void act(int number, std::string_view title);
   // This binary with `args`, in the lab's vantage point when `in_lab`; output to the work directory's `log`.
   int run_child(std::vector<std::string> args, const std::string& log, bool in_lab, bool even_if_interrupted = false);
+  // Another program (found in PATH), the same way.
+  int run_program(std::vector<std::string> argv, const std::string& log, bool in_lab, bool even_if_interrupted = false);
   bool ok(bool condition, const std::string& what);
   int fail_step(const std::string& what, const std::string& log);
   int prepare_work();
@@ -67,6 +69,13 @@ class DemoStory {
   int data_act();
   int data_findings(const fs::path& analysis);
   int data_report();
+  // Act 3: what defenders do with it (cli/demo_defend.cc).
+  int defend_act();
+  int export_step();
+  int sentinel_step();
+  void visit(const std::string& address, bool chromium);
+  int sentinel_findings(const std::string& through, const std::string& beside, bool chromium);
+  int audit_step();
 
   LabDemoOptions options_;
   fs::path self_ = fs::read_symlink("/proc/self/exe");
@@ -83,6 +92,8 @@ class DemoStory {
   size_t eligible_ = 0;
   fs::path corpus_;                         // act 2: the measurements and their ground truth
   std::optional<lab::OoniCorpusTruth> data_truth_;
+  std::string defend_headline_;
+  pid_t background_ = 0;                    // act 3's sentinel while it runs
   std::string data_store_;
   int step_ = 0;
   int failures_ = 0;
