@@ -90,7 +90,8 @@ FamilyCandidate describe_ca(const Certificate& issuer) {
   candidate.name = issuer.subject();
   candidate.spki = issuer.spki_sha256_hex();
   candidate.made = issuer.not_before();
-  if (issuer.subject() != issuer.issuer()) candidate.parent = issuer.issuer();
+  // A root (self-issued and self-signed) has no CA above it; the analysis's `self_signed` is the same test.
+  if (!(issuer.self_issued() && issuer.self_signed())) candidate.parent = issuer.issuer();
   return candidate;
 }
 

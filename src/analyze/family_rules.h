@@ -42,7 +42,8 @@ struct FamilyCandidate {
   std::optional<LeafProfile> profile;  // its leaves' most common profile
 };
 
-// name, spki, parent and made of an issuer certificate (issuer_key and profile are the caller's).
+// name, spki, parent (none for a root: self-issued and self-signed) and made of an issuer certificate (issuer_key
+// and profile are the caller's).
 FamilyCandidate describe_ca(const Certificate& issuer);
 
 struct FamilyLink {

@@ -42,10 +42,8 @@ void describe_issuer(IssuerTally& tally, const AnalysisResult& result, const Jud
   if (!judged.issuer) return;
   const auto& issuer = result.certificates[*judged.issuer];
   if (!issuer.certificate) return;
-  candidate.name = issuer.subject;
-  candidate.spki = issuer.certificate->spki_sha256_hex();
-  candidate.made = issuer.certificate->not_before();
-  if (!issuer.self_signed) candidate.parent = issuer.issuer;
+  candidate = describe_ca(*issuer.certificate);
+  candidate.issuer_key = std::string(judged.issuer_key);
 }
 
 std::map<std::string, IssuerTally> tally_issuers(const AnalysisResult& result) {
