@@ -62,21 +62,18 @@ std::vector<StoredFamily> group_members(const std::vector<FamilyMember>& members
   return families;
 }
 
-Result<std::vector<FamilyMember>> family_members(Store& store) {
-  auto uses = store.intercepting_issuers();
-  if (!uses) return std::unexpected(uses.error());
+Result<std::vector<FamilyMember>> family_members(Store& store, const std::vector<IssuerValidity>& issuers) {
   auto reaches = store.issuer_reach();
   if (!reaches) return std::unexpected(reaches.error());
   std::map<std::string, IssuerReach> reach_of;
   for (auto& reach : *reaches) reach_of.emplace(reach.sha256, std::move(reach));
   std::vector<FamilyMember> members;
-  for (auto& use : *uses) {
+  for (const auto& issuer : issuers) {
     FamilyMember member;
-    if (auto issuer = Certificate::from_der(use.der)) member.candidate = describe_ca(*issuer);
-    member.candidate.issuer_key = use.sha256;
-    if (member.candidate.name.empty()) member.candidate.name = "sha256:" + use.sha256;
-    use.der.clear();
-    member.use = std::move(use);
+    if (issuer.certificate) member.candidate = describe_ca(*issuer.certificate);
+    member.candidate.issuer_key = issuer.sha256;
+    if (member.candidate.name.empty()) member.candidate.name = "sha256:" + issuer.sha256;
+    member.use = {issuer.sha256, {}, issuer.results, issuer.first_seen, issuer.last_seen};
     if (auto found = reach_of.find(member.use.sha256); found != reach_of.end()) member.reach = found->second;
     if (auto described = describe_from_example(store, member); !described) return std::unexpected(described.error());
     members.push_back(std::move(member));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "analyze/family_rules.h"
+#include "analyze/issuer_validity.h"
 #include "core/error.h"
 #include "store/store.h"
 
@@ -20,7 +21,7 @@ namespace mitmscope {
 struct FamilyMember {
   FamilyCandidate candidate;        // issuer_key: the certificate's SHA-256
   std::string known_as;             // the registry entry its results were attributed to; empty: none
-  IssuerUse use;                    // results, first and last seen (der left empty)
+  IssuerUse use;                    // sha256, results, first and last seen (der left empty)
   IssuerReach reach;                // names, networks, sources
 };
 
@@ -39,8 +40,9 @@ struct StoredFamily {
 // Pure: the members grouped into families, by first use. The families point into `members`.
 std::vector<StoredFamily> group_members(const std::vector<FamilyMember>& members);
 
-// Every intercepting issuer of the store as a member: its certificate described (one that does not parse is
-// described by its SHA-256 alone), its leaves' profile and attribution from its latest intercepted result.
-Result<std::vector<FamilyMember>> family_members(Store& store);
+// Every intercepting issuer as a member: its certificate described (one that does not parse is described by its
+// SHA-256 alone), its reach, its leaves' profile and attribution from its latest intercepted result. `issuers` is
+// issuer_validity(store), which the report reads once for its intermediates table too.
+Result<std::vector<FamilyMember>> family_members(Store& store, const std::vector<IssuerValidity>& issuers);
 
 }  // namespace mitmscope

@@ -140,7 +140,7 @@ int DemoStory::data_report() {
   auto store = open_store(data_store_);
   if (!store) return report_error(store.error());
   auto validity = issuer_validity(**store);
-  auto members = family_members(**store);
+  auto members = validity ? family_members(**store, *validity) : Result<std::vector<FamilyMember>>(std::unexpected(validity.error()));
   if (!truth || !validity || !members) return fail_step("the stored data cannot be read", "data-report.log");
   std::map<std::string, size_t> stored_after, generated_after;
   for (const auto& use : *validity) stored_after[use.sha256] = use.used_after.value_or(0);

@@ -199,8 +199,8 @@ Result<std::pair<ReportTable, ReportTable>> campaign_tables(Store& store, const 
   return std::pair{std::move(per_as), std::move(per_domain)};
 }
 
-Result<ReportTable> intermediates_table(Store& store) {
-  auto issuers = issuer_validity(store);
+// `issuers`: the store's intercepting issuers, read once for this table and the families.
+Result<ReportTable> intermediates_table(const Result<std::vector<IssuerValidity>>& issuers) {
   if (!issuers) return std::unexpected(issuers.error());
   ReportTable intermediates{"intermediates",
                             "Certificates that signed intercepted leaves, against their validity",
@@ -379,14 +379,15 @@ ReportTable sources_table(const std::vector<StoredScan>& scans) {
 
 // Interceptor families over everything stored (analyze/stored_families): names and evidence as text, the members'
 // SHA-256 for programs (and `export`).
-Result<ReportTable> families_table(Store& store) {
+Result<ReportTable> families_table(Store& store, const Result<std::vector<IssuerValidity>>& issuers) {
+  if (!issuers) return std::unexpected(issuers.error());
   ReportTable table{"families", "Interceptor families: issuers of intercepted results grouped by key, near-duplicate names "
                                 "and leaf profile, whatever measured them",
                     {"family", "issuers", "issuer_names", "known_as", "first_seen", "last_seen", "results", "names",
                      "networks", "sources", "profiles", "evidence", "issuer_sha256"},
                     {},
                     {"issuer_sha256"}};
-  auto members = family_members(store);
+  auto members = family_members(store, *issuers);
   if (!members) return std::unexpected(members.error());
   for (const auto& family : group_members(*members)) {
     std::vector<std::string> names, sha256;
@@ -412,11 +413,12 @@ Result<std::vector<ReportTable>> build_report_tables(Store& store, const ReportO
   if (!scans) return std::unexpected(scans.error());
   auto events = events_table(store);
   auto campaign = campaign_tables(store, *scans, options);
-  auto intermediates = intermediates_table(store);
+  const auto issuers = issuer_validity(store);
+  auto intermediates = intermediates_table(issuers);
   auto chain = forged_chain_table(store, options.registry);
   auto profile = profile_table(store, *scans, options);
   auto traces = trace_tables(store);
-  auto families = families_table(store);
+  auto families = families_table(store, issuers);
   for (const Error* error : {events ? nullptr : &events.error(), campaign ? nullptr : &campaign.error(),
                              intermediates ? nullptr : &intermediates.error(), chain ? nullptr : &chain.error(),
                              profile ? nullptr : &profile.error(), traces ? nullptr : &traces.error(),

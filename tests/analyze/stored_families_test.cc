@@ -80,7 +80,9 @@ TEST(StoredFamilies, MembersComeFromTheStoreAndTheReportListsTheirFamilies) {
       stored("10.0.0.3", "google.com", "2020-03-03T00:00:00Z", proxy, "zgrab2"),
   };
   ASSERT_TRUE((*store)->add_results(scan->id, results));
-  const auto members = family_members(**store);
+  const auto issuers = issuer_validity(**store);
+  ASSERT_TRUE(issuers) << issuers.error().message;
+  const auto members = family_members(**store, *issuers);
   ASSERT_TRUE(members) << members.error().message;
   ASSERT_EQ(members->size(), 3u);
   EXPECT_EQ((*members)[0].candidate.name, first.certificate.subject());
