@@ -45,8 +45,9 @@ fi
 # bench/run.sh also needs the peers a user would otherwise use, and the profilers.
 if [ "${1:-}" = "--bench" ]; then
   # bench/ooni_bench.sh's peer: plain Python with Debian's cryptography; bench/sentinel_bench.sh's: tshark
-  # bench/sentinel_products.sh's other visitors: wget and python3-requests
-  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography tshark wget python3-requests)
+  # bench/sentinel_products.sh's other visitors: wget and python3-requests; bench/sentinel_load.sh's peer and load: nginx, ab
+  packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography tshark wget python3-requests
+             nginx-light apache2-utils)
 fi
 
 missing=()

@@ -67,6 +67,7 @@ class DemoStory {
   std::string host_line(const std::string& ip) const;
   // Act 2: 2021-2024, found in the data (cli/demo_data.cc).
   int data_act();
+  void sources_findings(const Json& analysis);
   int data_findings(const fs::path& analysis);
   int data_report();
   // Act 3: what defenders do with it (cli/demo_defend.cc).
@@ -74,7 +75,7 @@ class DemoStory {
   int export_step();
   int sentinel_step();
   void visit(const std::string& address, bool chromium);
-  int sentinel_findings(const std::string& through, const std::string& beside, bool chromium);
+  int sentinel_findings(const std::string& through, const std::string& beside, bool chromium, int reassembled);
   int audit_step();
 
   LabDemoOptions options_;

@@ -107,6 +107,10 @@ void register_corpus(CLI::App& lab_command, const std::shared_ptr<LabOptions>& o
   corpus->add_flag("--damaged", options->corpus.damaged, "One more file, truncated in the middle of its gzip stream");
   corpus->add_option("--from", options->corpus.from, "First day (UTC)")->capture_default_str();
   corpus->add_option("--to", options->corpus.to, "Day after the last (UTC)")->capture_default_str();
+  corpus->add_option("--other-sources", options->corpus.other_sources,
+                     "Share of the Kazakh HTTPS measurements written as RIPE Atlas, Hyperquack and ZGrab2 records "
+                     "under OUT/sources/ instead (read them with `ooni --pfx2as OUT/pfx2as.txt`)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   corpus->callback([options, set_action] { set_action([options] { return run_corpus(*options); }); });
 }
 

@@ -31,6 +31,7 @@ struct SentinelCliOptions {
   std::string key;
   std::vector<uint16_t> ports{443};
   size_t max_flows = 65536;
+  ListenerOptions listener;   // --listen: the bounds (addresses, certificate and key are set from the above)
   std::string pfx2as;
   std::vector<std::string> fingerprints;
   size_t count = 0;
@@ -150,7 +151,9 @@ int run_sentinel(const SentinelCliOptions& options) {
       print_capture_stats(options.interface_name, *stats);
     }
   } else {
-    ListenerOptions listener_options{.certificate = options.certificate, .key = options.key};
+    ListenerOptions listener_options = options.listener;
+    listener_options.certificate = options.certificate;
+    listener_options.key = options.key;
     for (const auto& address : options.listen) {
       auto endpoint = parse_endpoint(address, 443);
       if (!endpoint) {
@@ -171,9 +174,13 @@ int run_sentinel(const SentinelCliOptions& options) {
     (*listener)->run([&](const Visit& visit) { return writer.record(visit); }, stop_requested());
     const auto& stats = (*listener)->stats();
     if (!options.quiet) {
-      fmt::print(stderr, "sentinel: listener: {} connections, {} visits; refused busy {}, not a ClientHello {}, timeouts {}, handshake failures {}\n",
-                 stats.accepted.load(), stats.visits.load(), stats.refused_busy.load(), stats.not_client_hello.load(),
-                 stats.timeouts.load(), stats.handshake_failures.load());
+      fmt::print(stderr,
+                 "sentinel: listener: {} connections (at most {} at once), {} visits; refused: busy {}, per address {}; "
+                 "no visit: not a ClientHello {}, no whole ClientHello in time {}, closed before it {}; handshake failures {}, "
+                 "visits out of time {}\n",
+                 stats.accepted.load(), stats.peak_connections.load(), stats.visits.load(), stats.refused_busy.load(),
+                 stats.refused_per_address.load(), stats.not_client_hello.load(), stats.hello_timeouts.load(),
+                 stats.closed_before_hello.load(), stats.handshake_failures.load(), stats.request_timeouts.load());
     }
   }
   stop_requested() = true;
@@ -203,6 +210,19 @@ void register_sentinel(CLI::App& app, SetAction set_action) {
   command->add_option("--listen", options->listen, "Terminate TLS on ADDR[:PORT] (repeatable); reads the User-Agent too");
   command->add_option("--cert", options->certificate, "--listen: the server's PEM certificate chain")->check(CLI::ExistingFile);
   command->add_option("--key", options->key, "--listen: its PEM private key")->check(CLI::ExistingFile);
+  command->add_option("--max-connections", options->listener.max_connections, "--listen: connections open at once (beyond, closed at once)")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  command->add_option("--max-per-address", options->listener.max_per_address, "--listen: connections open at once from one client address")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  command->add_option_function<double>(
+             "--hello-timeout", [options](double seconds) { options->listener.hello_timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)); },
+             "--listen: seconds from the connection to a whole ClientHello (default 3)")
+      ->check(CLI::Range(0.01, 600.0));
+  command->add_option_function<double>(
+             "--visit-timeout", [options](double seconds) { options->listener.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)); },
+             "--listen: seconds from the connection to the answer (default 10)")
+      ->check(CLI::Range(0.01, 600.0));
+  command->add_option("--threads", options->listener.threads, "--listen: event loops (default: one per core)");
   command->add_option("--port", options->ports, "Server ports whose ClientHellos are read from captures (default 443)");
   command->add_option("--max-flows", options->max_flows, "Captures: client flows followed at once (more are counted as refused)")
       ->capture_default_str();

@@ -82,6 +82,9 @@ class LabDevice final : public Device {
             {"passed_without_handshake", stats.passed_without_handshake.load()},
             {"retransmissions_dropped", stats.retransmissions_dropped.load()},
             {"passed_busy", stats.passed_busy.load()},
+            {"reassembled", stats.reassembled.load()},
+            {"passed_incomplete", stats.passed_incomplete.load()},
+            {"out_of_order_dropped", stats.out_of_order_dropped.load()},
             {"interceptor_threads", interceptor_.workers()}};
   }
 

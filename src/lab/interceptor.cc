@@ -22,16 +22,6 @@
 
 namespace mitmscope::lab {
 
-struct Interceptor::HeldPacket {
-  uint32_t id = 0;
-  std::vector<uint8_t> bytes;
-  TcpSegment segment;
-  FlowKey key;
-  std::string server_name;
-  TcpOptions client_options;
-  TcpOptions server_options;
-};
-
 namespace {
 
 constexpr uint32_t kPassMark = 2;
@@ -39,6 +29,8 @@ constexpr uint32_t kPassMark = 2;
 // would (counted as passed_busy).
 constexpr int kMaxWorkers = 4096;
 constexpr auto kSessionIdle = std::chrono::seconds(30);
+// The longest ClientHello the terminating proxy reads before deciding.
+constexpr size_t kMaxHelloBytes = 64 * 1024;
 
 // BRIEF: the 2019 device's own ClientHello offered 13 cipher suites, record version TLS 1.0,
 // handshake version TLS 1.2. OpenSSL adds the renegotiation SCSV as the 13th.
@@ -46,11 +38,6 @@ constexpr const char* kUpstreamCiphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:"
     "ECDHE-RSA-AES256-SHA:AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA:AES256-SHA";
-
-uint16_t read16(const uint8_t* data) { return static_cast<uint16_t>(data[0] << 8 | data[1]); }
-uint32_t read32(const uint8_t* data) {
-  return uint32_t(data[0]) << 24 | uint32_t(data[1]) << 16 | uint32_t(data[2]) << 8 | data[3];
-}
 
 sockaddr_in socket_address(uint32_t ip, uint16_t port) {
   sockaddr_in address{};
@@ -67,8 +54,8 @@ struct RepairSpec {
   uint16_t remote_port;
   uint32_t send_sequence;             // our next sequence number
   uint32_t receive_sequence;          // the next byte we expect
-  Interceptor::TcpOptions local;      // what the side we impersonate announced in its SYN
-  Interceptor::TcpOptions remote;     // what the peer announced
+  TcpOptions local;      // what the side we impersonate announced in its SYN
+  TcpOptions remote;     // what the peer announced
   uint32_t peer_window;               // the peer's receive window, in bytes
   uint32_t timestamp;                 // our next TSval (continues the impersonated side's clock)
   std::span<const uint8_t> received;  // bytes to place in the receive queue
@@ -205,50 +192,20 @@ SslCtxPtr forged_server_context(const Forger::Forged& forged) {
   return context;
 }
 
-}  // namespace
-
-std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet) {
-  if (packet.size() < 20 || (packet[0] >> 4) != 4 || packet[9] != IPPROTO_TCP) return std::nullopt;
-  const size_t ip_length = (packet[0] & 0x0f) * 4u;
-  const size_t total = std::min<size_t>(packet.size(), read16(&packet[2]));
-  if (ip_length < 20 || total < ip_length + 20) return std::nullopt;
-  TcpSegment segment;
-  segment.ttl = packet[8];
-  segment.source_ip = read32(&packet[12]);
-  segment.destination_ip = read32(&packet[16]);
-  const uint8_t* tcp = &packet[ip_length];
-  segment.source_port = read16(tcp);
-  segment.destination_port = read16(tcp + 2);
-  segment.sequence = read32(tcp + 4);
-  segment.acknowledgment = read32(tcp + 8);
-  const size_t tcp_length = (tcp[12] >> 4) * 4u;
-  segment.flags = tcp[13];
-  segment.window = read16(tcp + 14);
-  if (tcp_length < 20 || ip_length + tcp_length > total) return std::nullopt;
-  for (size_t offset = 20; offset < tcp_length;) {
-    const uint8_t kind = tcp[offset];
-    if (kind == 0) break;
-    if (kind == 1) {
-      ++offset;
-      continue;
-    }
-    if (offset + 1 >= tcp_length) break;
-    const uint8_t length = tcp[offset + 1];
-    if (length < 2 || offset + length > tcp_length) break;
-    if (kind == 2 && length == 4) segment.options.mss = read16(tcp + offset + 2);
-    if (kind == 3 && length == 3) segment.options.window_scale = tcp[offset + 2];
-    if (kind == 4) segment.options.sack = true;
-    if (kind == 8 && length == 10) {
-      segment.options.timestamps = true;
-      segment.options.tsval = read32(tcp + offset + 2);
-      segment.options.tsecr = read32(tcp + offset + 6);
-    }
-    offset += length;
+// The client's first bytes, up to the end of its ClientHello when they hold one (a ClientHello may
+// come in several segments); bounded by kMaxHelloBytes and the socket's receive timeout.
+std::vector<uint8_t> read_client_hello(int fd) {
+  std::vector<uint8_t> stream;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t received = ::recv(fd, buffer, sizeof buffer, 0);
+    if (received <= 0) return stream;
+    stream.insert(stream.end(), buffer, buffer + received);
+    if (client_hello_extent(stream, kMaxHelloBytes).progress != ClientHelloProgress::kNeedMore) return stream;
   }
-  segment.options.window = segment.window;
-  segment.payload = packet.subspan(ip_length + tcp_length, total - ip_length - tcp_length);
-  return segment;
 }
+
+}  // namespace
 
 Interceptor::Interceptor(const Scenario& scenario, Identity intermediate, TrustStore public_roots)
     : scenario_(scenario),
@@ -326,21 +283,31 @@ void Interceptor::run() {
   std::vector<char> buffer(1 << 17);
   while (!stopping_) {
     pollfd descriptor{queue_fd_, POLLIN, 0};
-    if (::poll(&descriptor, 1, 300) <= 0) continue;
-    const ssize_t length = ::recv(queue_fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
-    if (length > 0) nfq_handle_packet(queue_handle_, buffer.data(), static_cast<int>(length));
+    const int ready = ::poll(&descriptor, 1, reassembly_.empty() ? 300 : 50);
+    if (ready > 0) {
+      const ssize_t length = ::recv(queue_fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (length > 0) nfq_handle_packet(queue_handle_, buffer.data(), static_cast<int>(length));
+    }
+    expire_partial();
   }
 }
 
-void Interceptor::verdict(uint32_t id, bool pass, const FlowKey* key) {
-  if (key) decided(*key);
+int Interceptor::accept(uint32_t id) {
   std::lock_guard lock(verdict_mutex_);
-  if (pass) {
-    // NF_REPEAT with mark 2: the rules save it as the flow's connmark, so the rest of the flow
-    // never comes back here.
-    nfq_set_verdict2(queue_, id, NF_REPEAT, kPassMark, 0, nullptr);
-  } else {
-    nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);
+  return nfq_set_verdict(queue_, id, NF_ACCEPT, 0, nullptr);
+}
+
+void Interceptor::verdict(const HeldHello& held, bool pass) {
+  decided(held.key);
+  std::lock_guard lock(verdict_mutex_);
+  for (const uint32_t id : held.ids) {
+    if (pass) {
+      // NF_REPEAT with mark 2: the rules save it as the flow's connmark, so the rest of the flow
+      // never comes back here.
+      nfq_set_verdict2(queue_, id, NF_REPEAT, kPassMark, 0, nullptr);
+    } else {
+      nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);
+    }
   }
 }
 
@@ -354,73 +321,102 @@ void Interceptor::spawn(std::function<void()> work) {
 
 int Interceptor::on_packet(nfq_q_handle*, uint32_t id, std::span<const uint8_t> packet) {
   const auto segment = parse_tcp_segment(packet);
-  if (!segment) {
+  if (!segment) return accept(id);
+  if (segment->flags & kTcpSyn) return learn_options(id, *segment);
+  if (deciding(segment->client_flow())) {
+    ++stats_.retransmissions_dropped;  // it would reach the real server and race the takeover
     std::lock_guard lock(verdict_mutex_);
-    return nfq_set_verdict(queue_, id, NF_ACCEPT, 0, nullptr);
+    return nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);
   }
-  const bool syn = segment->flags & 0x02;
-  const bool ack = segment->flags & 0x10;
+  if (segment->payload.empty()) return accept(id);  // an ACK: the flow is still undecided
+  return reassemble(id, *segment);
+}
 
-  if (syn) {
-    std::lock_guard lock(flows_mutex_);
-    if (syn_options_.size() > 200000) syn_options_.clear();  // bounded: old half-seen flows are forgotten
-    if (!ack) {
-      syn_options_[{segment->source_ip, segment->destination_ip, segment->source_port, segment->destination_port}].client = segment->options;
-    } else {
-      syn_options_[{segment->destination_ip, segment->source_ip, segment->destination_port, segment->source_port}].server = segment->options;
-    }
-    std::lock_guard verdict_lock(verdict_mutex_);
-    return nfq_set_verdict(queue_, id, NF_ACCEPT, 0, nullptr);
+int Interceptor::learn_options(uint32_t id, const TcpSegment& segment) {
+  std::lock_guard lock(flows_mutex_);
+  if (syn_options_.size() > 200000) syn_options_.clear();  // bounded: old half-seen flows are forgotten
+  if (!(segment.flags & kTcpAck)) {
+    syn_options_[{segment.source_ip, segment.destination_ip, segment.source_port, segment.destination_port}].client = segment.options;
+  } else {
+    syn_options_[{segment.destination_ip, segment.source_ip, segment.destination_port, segment.source_port}].server = segment.options;
   }
-  ++stats_.client_hellos;
-  auto held = std::make_unique<HeldPacket>();
-  held->id = id;
-  held->key = {segment->source_ip, segment->destination_ip, segment->source_port, segment->destination_port};
-  const auto hello = parse_client_hello(segment->payload);
-  const bool candidate = active_ && hello && hello->server_name && targeted(*hello->server_name);
-  {
-    std::lock_guard lock(flows_mutex_);
-    if (deciding_.contains(held->key)) {
-      ++stats_.retransmissions_dropped;
-      std::lock_guard verdict_lock(verdict_mutex_);
-      return nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);  // a retransmission of a held ClientHello
-    }
-    auto flow = syn_options_.find(held->key);
-    // Without both SYNs the TCP options are unknown and the flow cannot be taken over.
-    const bool handshake_seen = flow != syn_options_.end() && flow->second.client && flow->second.server;
-    if (candidate && handshake_seen) {
-      held->client_options = *flow->second.client;
-      held->server_options = *flow->second.server;
-    }
-    if (flow != syn_options_.end()) syn_options_.erase(flow);
-    if (!candidate || !handshake_seen) {
-      if (candidate) ++stats_.passed_without_handshake;
-      ++stats_.passed;
-      verdict(id, true);
+  std::lock_guard verdict_lock(verdict_mutex_);
+  return nfq_set_verdict(queue_, id, NF_ACCEPT, 0, nullptr);
+}
+
+int Interceptor::reassemble(uint32_t id, const TcpSegment& segment) {
+  auto outcome = reassembly_.add(id, segment, Clock::now());
+  switch (outcome.step) {
+    case HelloStep::kWaiting:
       return 0;
+    case HelloStep::kRetransmission:
+    case HelloStep::kOutOfOrder: {
+      // A copy of what is held (the client retransmits while the device waits), or a segment
+      // after a missing one, which the client sends again once the gap is filled.
+      ++(outcome.step == HelloStep::kRetransmission ? stats_.retransmissions_dropped : stats_.out_of_order_dropped);
+      std::lock_guard lock(verdict_mutex_);
+      return nfq_set_verdict(queue_, id, NF_DROP, 0, nullptr);
     }
+    case HelloStep::kComplete:
+      ++stats_.client_hellos;
+      if (outcome.reassembled) ++stats_.reassembled;
+      decide_hello(std::move(outcome.held));
+      return 0;
+    case HelloStep::kNoRoom:
+    case HelloStep::kNotClientHello:
+    case HelloStep::kTooLarge:
+      if (outcome.step == HelloStep::kNoRoom) ++stats_.passed_busy;
+      ++stats_.passed;
+      verdict(*outcome.held, true);
+      return 0;
   }
-  {
-    std::lock_guard lock(flows_mutex_);
-    deciding_.insert(held->key);
-  }
-  held->server_name = *hello->server_name;
-  held->bytes.assign(packet.begin(), packet.end());
-  held->segment = *parse_tcp_segment(held->bytes);
-  if (workers_.load() >= kMaxWorkers) {
-    {
-      std::lock_guard lock(flows_mutex_);
-      deciding_.erase(held->key);
-    }
-    ++stats_.passed_busy;
-    ++stats_.passed;
-    verdict(id, true);
-    return 0;
-  }
-  spawn([this, held = std::shared_ptr<HeldPacket>(std::move(held))]() mutable {
-    decide(std::make_unique<HeldPacket>(std::move(*held)));
-  });
   return 0;
+}
+
+void Interceptor::expire_partial() {
+  for (const auto& held : reassembly_.expire(Clock::now())) {
+    ++stats_.passed_incomplete;
+    ++stats_.passed;
+    verdict(*held, true);
+  }
+}
+
+bool Interceptor::deciding(const FlowKey& key) {
+  std::lock_guard lock(flows_mutex_);
+  return deciding_.contains(key);
+}
+
+void Interceptor::decide_hello(std::unique_ptr<HeldHello> held) {
+  const auto hello = parse_client_hello(held->stream);
+  const bool candidate = active_ && hello && hello->server_name && targeted(*hello->server_name);
+  const bool handshake = take_handshake(*held);
+  if (!candidate || !handshake || !start_deciding(held->key)) {
+    if (candidate) ++(handshake ? stats_.passed_busy : stats_.passed_without_handshake);
+    ++stats_.passed;
+    return verdict(*held, true);
+  }
+  spawn([this, held = std::shared_ptr<HeldHello>(std::move(held)), name = *hello->server_name] {
+    decide_flow(*held, name);
+  });
+}
+
+bool Interceptor::take_handshake(HeldHello& held) {
+  std::lock_guard lock(flows_mutex_);
+  const auto flow = syn_options_.find(held.key);
+  if (flow == syn_options_.end()) return false;
+  const Handshake handshake = flow->second;
+  syn_options_.erase(flow);
+  if (!handshake.client || !handshake.server) return false;
+  held.client_options = *handshake.client;
+  held.server_options = *handshake.server;
+  return true;
+}
+
+bool Interceptor::start_deciding(const FlowKey& key) {
+  std::lock_guard lock(flows_mutex_);
+  if (workers_.load() >= kMaxWorkers) return false;
+  deciding_.insert(key);
+  return true;
 }
 
 std::optional<bool> Interceptor::cached_genuine_validity(uint32_t server_ip, uint16_t port) {
@@ -452,36 +448,34 @@ bool Interceptor::check_genuine(uint32_t server_ip, uint16_t port, const std::st
   return valid;
 }
 
-void Interceptor::decide(std::unique_ptr<HeldPacket> held) { decide_flow(std::move(held)); }
-
 void Interceptor::decided(const FlowKey& key) {
   // Retransmissions that arrive from now on are delivered to the taken-over socket (or pass).
   std::lock_guard lock(flows_mutex_);
   deciding_.erase(key);
 }
 
-void Interceptor::decide_flow(std::unique_ptr<HeldPacket> held) {
-  if (!check_genuine(held->key.server_ip, held->key.server_port, held->server_name)) {
+void Interceptor::decide_flow(const HeldHello& held, const std::string& server_name) {
+  if (!check_genuine(held.key.server_ip, held.key.server_port, server_name)) {
     ++stats_.genuine_invalid;
     ++stats_.passed;
-    verdict(held->id, true, &held->key);
+    verdict(held, true);
     return;
   }
-  take_over(std::move(held));
+  take_over(held, server_name);
 }
 
-void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
-  const auto& segment = held->segment;
-  const auto& client = held->client_options;
-  const auto& server = held->server_options;
+void Interceptor::take_over(const HeldHello& held, const std::string& server_name) {
+  const auto& segment = held.last;
+  const auto& client = held.client_options;
+  const auto& server = held.server_options;
   const uint32_t client_window = client.window_scale >= 0 && server.window_scale >= 0
                                      ? uint32_t(segment.window) << client.window_scale
                                      : segment.window;
-  auto client_side = repaired_socket({.local_ip = held->key.server_ip, .local_port = held->key.server_port,
-                                      .remote_ip = held->key.client_ip, .remote_port = held->key.client_port,
-                                      .send_sequence = segment.acknowledgment, .receive_sequence = segment.sequence,
+  auto client_side = repaired_socket({.local_ip = held.key.server_ip, .local_port = held.key.server_port,
+                                      .remote_ip = held.key.client_ip, .remote_port = held.key.client_port,
+                                      .send_sequence = segment.acknowledgment, .receive_sequence = held.sequence,
                                       .local = server, .remote = client, .peer_window = client_window,
-                                      .timestamp = segment.options.tsecr + 1, .received = segment.payload});
+                                      .timestamp = segment.options.tsecr + 1, .received = held.stream});
   // A flow that cannot be taken over goes on untouched.
   auto give_up = [&](std::string why) {
     {
@@ -490,21 +484,21 @@ void Interceptor::take_over(std::unique_ptr<HeldPacket> held) {
     }
     ++stats_.takeover_failed;
     ++stats_.passed;
-    verdict(held->id, true, &held->key);
+    verdict(held, true);
   };
   if (!client_side) return give_up("client side: " + client_side.error().message);
-  auto server_side = repaired_socket({.local_ip = held->key.client_ip, .local_port = held->key.client_port,
-                                      .remote_ip = held->key.server_ip, .remote_port = held->key.server_port,
-                                      .send_sequence = segment.sequence, .receive_sequence = segment.acknowledgment,
+  auto server_side = repaired_socket({.local_ip = held.key.client_ip, .local_port = held.key.client_port,
+                                      .remote_ip = held.key.server_ip, .remote_port = held.key.server_port,
+                                      .send_sequence = held.sequence, .receive_sequence = segment.acknowledgment,
                                       .local = client, .remote = server, .peer_window = server.window,
                                       .timestamp = segment.options.tsval + 1, .received = {}});
   if (!server_side) {
     return give_up("server side: " + server_side.error().message);
   }
-  verdict(held->id, false, &held->key);  // the ClientHello now sits in our socket's receive queue
+  verdict(held, false);  // the ClientHello now sits in our socket's receive queue
   ++stats_.intercepted;
 
-  auto upstream = connect_upstream(server_side->get(), held->server_name, forger_);
+  auto upstream = connect_upstream(server_side->get(), server_name, forger_);
   if (upstream.forged) {
     const auto context = forged_server_context(*upstream.forged);
     SslPtr downstream(SSL_new(context.get()));
@@ -544,10 +538,8 @@ void Interceptor::proxy_connection(int client_fd) {
   const uint32_t server_ip = ntohl(original.sin_addr.s_addr);
   const uint16_t server_port = loopback_ ? upstream_port_ : ntohs(original.sin_port);
   if (loopback_ && (server_ip >> 24) != 127) return;  // only loopback addresses are served
-  std::vector<uint8_t> first(16384);
-  const ssize_t received = ::recv(client_fd, first.data(), first.size(), 0);
-  if (received <= 0) return;
-  first.resize(static_cast<size_t>(received));
+  const std::vector<uint8_t> first = read_client_hello(client_fd);
+  if (first.empty()) return;
   ++stats_.client_hellos;
   const auto hello = parse_client_hello(first);
   const std::string name = hello && hello->server_name ? *hello->server_name : std::string();

@@ -2,8 +2,11 @@
 //
 // In-path mode. The router it sits on hands it, through an NFQUEUE, the SYN and
 // SYN-ACK of every connection to port 443 (to learn the TCP options both ends
-// agreed) and the first TLS record of each flow. A flow is left alone, untouched
-// by anything but routing, unless all three conditions hold: the interceptor is on,
+// agreed) and the client's packets up to the end of its ClientHello. A ClientHello
+// that spans several TCP segments (Chromium's post-quantum key share makes it over
+// 1,500 bytes) is reassembled before the device decides: its segments are held, in
+// order, for at most a second. A flow is left alone, untouched by anything but
+// routing, unless all three conditions hold: the interceptor is on,
 // the ClientHello's SNI is targeted, and the real server presents a certificate
 // valid under the lab's public CA (checked once per server, from the device's own
 // address). Then the device takes the flow over where it stands: TCP_REPAIR gives
@@ -22,6 +25,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +36,7 @@
 
 #include "core/unique_fd.h"
 #include "lab/forger.h"
+#include "lab/hello_reassembly.h"
 #include "lab/scenario.h"
 #include "x509/openssl_ptr.h"
 #include "x509/trust_store.h"
@@ -50,6 +55,9 @@ struct InterceptorStats {
   std::atomic<uint64_t> passed_without_handshake{0};   // targeted, but the SYN/SYN-ACK were not seen
   std::atomic<uint64_t> retransmissions_dropped{0};
   std::atomic<uint64_t> passed_busy{0};                // targeted, but the device was saturated
+  std::atomic<uint64_t> reassembled{0};                // ClientHellos that came in more than one segment
+  std::atomic<uint64_t> passed_incomplete{0};          // the rest of a ClientHello never came in time
+  std::atomic<uint64_t> out_of_order_dropped{0};       // a later segment before the missing one
 };
 
 class Interceptor {
@@ -74,34 +82,31 @@ class Interceptor {
   std::string last_takeover_error() const;
   int workers() const { return workers_.load(); }
 
-  struct FlowKey {
-    uint32_t client_ip, server_ip;
-    uint16_t client_port, server_port;
-    auto operator<=>(const FlowKey&) const = default;
-  };
-  struct TcpOptions {
-    uint16_t mss = 536;
-    int window_scale = -1;
-    bool sack = false;
-    bool timestamps = false;
-    uint32_t tsval = 0;
-    uint32_t tsecr = 0;
-    uint16_t window = 0;
-  };
-  struct HeldPacket;
 
  private:
   int on_packet(nfq_q_handle* queue, uint32_t id, std::span<const uint8_t> packet);
-  // The verdict on a held packet; with `key`, the flow is no longer being decided.
-  void verdict(uint32_t id, bool pass, const FlowKey* key = nullptr);
+  int accept(uint32_t id);
+  int learn_options(uint32_t id, const TcpSegment& segment);
+  // A segment with payload of a flow not decided yet: held until its ClientHello is whole.
+  int reassemble(uint32_t id, const TcpSegment& segment);
+  void decide_hello(std::unique_ptr<HeldHello> held);
+  // The TCP options of the flow's SYN and SYN-ACK (forgotten here): false when one was not seen,
+  // and then the flow cannot be taken over.
+  bool take_handshake(HeldHello& held);
+  // Marks the flow as being decided by a worker: false when the device has no worker left.
+  bool start_deciding(const FlowKey& key);
+  // Passes the ClientHellos whose rest did not come before their deadline.
+  void expire_partial();
+  // The verdict on every packet of a held ClientHello; the flow is no longer being decided.
+  void verdict(const HeldHello& held, bool pass);
   void decided(const FlowKey& key);
-  void decide(std::unique_ptr<HeldPacket> held);
-  void decide_flow(std::unique_ptr<HeldPacket> held);
+  bool deciding(const FlowKey& key);
+  void decide_flow(const HeldHello& held, const std::string& server_name);
   bool targeted(const std::string& server_name) const;
   // Checks (once per server) that the real server's certificate is valid under the public CA.
   std::optional<bool> cached_genuine_validity(uint32_t server_ip, uint16_t port);
   bool check_genuine(uint32_t server_ip, uint16_t port, const std::string& server_name);
-  void take_over(std::unique_ptr<HeldPacket> held);
+  void take_over(const HeldHello& held, const std::string& server_name);
   void run_proxy();
   void proxy_connection(int client_fd);
   void spawn(std::function<void()> work);
@@ -133,24 +138,13 @@ class Interceptor {
   // Flows whose ClientHello is held while the device decides: a retransmitted copy is dropped,
   // or it would reach the real server and race the takeover.
   std::set<FlowKey> deciding_;
+  // ClientHellos still being reassembled (touched by the queue's thread only).
+  HelloReassembly reassembly_;
   std::map<std::pair<uint32_t, uint16_t>, bool> genuine_valid_;
   std::atomic<int> workers_{0};
   mutable std::mutex error_mutex_;
   std::string last_takeover_error_;
 };
-
-// Parsing of the IPv4/TCP headers the interceptor needs (exposed for tests).
-struct TcpSegment {
-  uint32_t source_ip = 0, destination_ip = 0;
-  uint16_t source_port = 0, destination_port = 0;
-  uint32_t sequence = 0, acknowledgment = 0;
-  uint8_t flags = 0;
-  uint16_t window = 0;
-  uint8_t ttl = 0;
-  Interceptor::TcpOptions options;
-  std::span<const uint8_t> payload;
-};
-std::optional<TcpSegment> parse_tcp_segment(std::span<const uint8_t> packet);
 
 // The device's own TLS client towards the real server (BRIEF's fingerprint). Exposed so the
 // client-fingerprint registry's lab entry is checked against the very ClientHello it sends.

@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "lab/pki.h"
 #include "lab/scenario.h"
+#include "lab/source_records.h"
 
 namespace mitmscope::lab {
 namespace {
@@ -52,6 +53,13 @@ const IntermediatePlan kIntermediates[] = {
 };
 constexpr int kRoots = 5;
 constexpr int kUnknownRoot = 4;
+// The sources that see on-path interception of a name whose DNS is left alone. Satellite fetches a page only when a
+// resolver's answer disagreed with the controls', so it would not have seen this campaign.
+constexpr RecordFormat kOnPathFormats[] = {RecordFormat::kAtlas, RecordFormat::kHyperquackV1, RecordFormat::kHyperquackV2,
+                                           RecordFormat::kZgrab2};
+// The other sources' vantage points in the Kazakh network k are in 10.(32+k).0.0/16 (OUT/pfx2as.txt).
+constexpr size_t kSourceVantageBase = 32;
+constexpr uint64_t kSourceSeed = 0x5eed05ce;
 
 const char* kCleanDomains[] = {"www.bbc.com", "www.wikipedia.org", "twitter.com", "www.facebook.com", "web.telegram.org",
                                "www.reddit.com", "github.com", "www.nytimes.com", "www.theguardian.com", "meduza.io",
@@ -204,6 +212,8 @@ struct Measurement {
   std::vector<ControlTls> control_tls;
   bool has_control = true;
   std::string dns_consistency = "consistent";
+  std::optional<size_t> kz_network;     // index into Corpus::kz_networks
+  std::optional<size_t> forged_with;    // the intermediate that signed its forged leaf
 };
 
 std::string format_start(UtcSeconds time) {
@@ -336,7 +346,7 @@ std::vector<std::string> malformed_lines() {
 class Generator {
  public:
   Generator(const std::filesystem::path& out, const OoniCorpusOptions& options, const Corpus& corpus)
-      : out_(out), options_(options), corpus_(corpus), random_(options.seed) {}
+      : out_(out), options_(options), corpus_(corpus), random_(options.seed), source_random_(options.seed ^ kSourceSeed) {}
 
   Result<void> run();
   OoniCorpusTruth truth() const;
@@ -355,6 +365,10 @@ class Generator {
   void intercepted(Measurement& m, const std::string& domain, size_t intermediate);
   void elsewhere(Measurement& m);
   bool trap(Measurement& m, const std::string& country, double draw);
+  // With --other-sources: a Kazakh HTTPS measurement written as another source's record instead of OONI's.
+  bool as_other_source(const Measurement& m);
+  SourceRecord source_record(const Measurement& m);
+  Result<void> write_other_sources();
   Result<void> write_day(int64_t day_index, size_t count, size_t& malformed_left);
   Result<void> write_damaged();
 
@@ -364,6 +378,11 @@ class Generator {
   std::mt19937_64 random_;
   OoniCorpusTruth truth_;
   std::map<size_t, OoniCorpusTruth::Issuer> issuers_;   // by intermediate
+  std::map<std::filesystem::path, std::string> source_files_;   // OUT/sources/<format>/<year>.jsonl -> lines
+  size_t next_format_ = 0;
+  // Who recorded a measurement, and how (report ids, timings), is drawn apart from the campaign, which stays the
+  // seed's with or without other sources.
+  std::mt19937_64 source_random_;
 };
 
 // https://DOMAIN/ measured at the domain's own address (DNS consistent), with the control's view of it.
@@ -391,7 +410,8 @@ void Generator::clean(Measurement& m, const std::string& domain) {
 }
 
 void Generator::kz(Measurement& m) {
-  const auto& network = corpus_.kz_networks[pick(corpus_.kz_networks.size())];
+  m.kz_network = pick(corpus_.kz_networks.size());
+  const auto& network = corpus_.kz_networks[*m.kz_network];
   m.cc = "KZ";
   m.asn = network.asn;
   m.network = network.name;
@@ -416,6 +436,7 @@ void Generator::kz(Measurement& m) {
 // intermediate still valid, else the leaf alone with the failure the probe reported.
 void Generator::intercepted(Measurement& m, const std::string& domain, size_t i) {
   const auto& plan = kIntermediates[i];
+  m.forged_with = i;
   const bool installed = uniform() < 0.3;
   const bool valid = m.time >= plan.validity.from && m.time <= plan.validity.to;
   const std::string ip = corpus_.address.at(domain);
@@ -501,6 +522,51 @@ bool Generator::trap(Measurement& m, const std::string& country, double draw) {
   return true;
 }
 
+// The same handshake as the other sources record it: the vantage point in the measured network (the analysis maps it
+// to its AS with OUT/pfx2as.txt), the chain the device sent (the leaf and its intermediate: the probe's trust store
+// does not matter here), Censored Planet's template verdict. The sources take turns.
+bool Generator::as_other_source(const Measurement& m) {
+  if (options_.other_sources <= 0 || !m.kz_network || m.handshakes.size() != 1 || m.handshakes[0].certificates.empty()) return false;
+  if (std::uniform_real_distribution<double>(0, 1)(source_random_) >= options_.other_sources) return false;
+  const RecordFormat format = kOnPathFormats[next_format_++ % std::size(kOnPathFormats)];
+  const std::string name(record_format_name(format));
+  const std::string year = format_utc(m.time).substr(0, 4);
+  source_files_[std::filesystem::path("sources") / name / (year + ".jsonl.gz")] += record_json(format, source_record(m)).dump() + "\n";
+  // The OONI category it was counted under goes to the source instead.
+  const bool forged = m.forged_with.has_value();
+  --truth_.categories[!forged ? "clean" : kIntermediates[*m.forged_with].root == kUnknownRoot ? "intercepted/forging_ca"
+                                                                                                 : "intercepted/known_interceptor"];
+  ++truth_.sources[name].records;
+  truth_.sources[name].intercepted += forged;
+  return true;
+}
+
+SourceRecord Generator::source_record(const Measurement& m) {
+  const Handshake& handshake = m.handshakes[0];
+  SourceRecord record;
+  record.time = m.time;
+  record.vantage_ip = fmt::format("10.{}.{}.{}", kSourceVantageBase + *m.kz_network, source_random_() % 250, 1 + source_random_() % 250);
+  record.country = "KZ";
+  record.server_ip = handshake.address.substr(0, handshake.address.rfind(':'));
+  record.sni = handshake.sni;
+  if (m.forged_with) {
+    record.chain = {*handshake.certificates[0], corpus_.intermediate_b64[*m.forged_with]};
+  } else {
+    for (const std::string* certificate : handshake.certificates) record.chain.push_back(*certificate);
+  }
+  record.matches_template = !m.forged_with;
+  record.probe = static_cast<int>(10000 + 100 * *m.kz_network + source_random_() % 100);
+  return record;
+}
+
+Result<void> Generator::write_other_sources() {
+  for (const auto& [path, lines] : source_files_) {
+    if (auto ok = write_gzip(out_ / path, lines, false); !ok) return ok;
+    ++truth_.files;
+  }
+  return {};
+}
+
 Result<void> Generator::run() {
   const UtcSeconds from = day(options_.from), to = day(options_.to);
   const int64_t days = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::days>(to - from).count());
@@ -516,6 +582,7 @@ Result<void> Generator::run() {
     if (today == 0) continue;
     if (auto ok = write_day(d, today, malformed_left); !ok) return ok;
   }
+  if (auto ok = write_other_sources(); !ok) return ok;
   return options_.damaged ? write_damaged() : Result<void>{};
 }
 
@@ -533,7 +600,7 @@ Result<void> Generator::write_day(int64_t day_index, size_t count, size_t& malfo
       elsewhere(m);
     }
     ++truth_.network_measurements[m.asn];
-    write_measurement(files[m.cc], m, random_);
+    if (!as_other_source(m)) write_measurement(files[m.cc], m, source_random_);
     ++truth_.measurements;
     truth_.handshakes += m.handshakes.size();
   }
@@ -566,7 +633,7 @@ Result<void> Generator::write_damaged() {
     m.network = "Comcast Cable";
     const std::string domain = kCleanDomains[i % std::size(kCleanDomains)];
     m.input = "http://" + domain + "/";
-    write_measurement(lines, m, random_);
+    write_measurement(lines, m, source_random_);
   }
   return write_gzip(out_ / "raw" / "damaged" / "damaged.jsonl.gz", lines, true);
 }
@@ -610,6 +677,11 @@ Result<void> write_trust(const std::filesystem::path& out, const Corpus& corpus)
                                    {"kind", "root"}});
   }
   if (auto ok = write_text(out / "known-roots" / "registry.json", registry.dump(1) + "\n"); !ok) return ok;
+  std::string pfx2as;
+  for (size_t k = 0; k < corpus.kz_networks.size(); ++k) {
+    pfx2as += fmt::format("10.{}.0.0\t16\t{}\n", kSourceVantageBase + k, corpus.kz_networks[k].asn);
+  }
+  if (auto ok = write_text(out / "pfx2as.txt", pfx2as); !ok) return ok;
   return write_text(out / "trust" / "public-root.pem", certificate_pem(corpus.public_root->certificate));
 }
 
@@ -665,9 +737,11 @@ ordered_json ooni_corpus_truth_json(const OoniCorpusTruth& truth) {
   for (const auto& [asn, count] : truth.networks) {
     networks[fmt::format("AS{}", asn)] = {{"intercepted_measurements", count}, {"measurements", truth.network_measurements.at(asn)}};
   }
+  ordered_json sources = ordered_json::object();
+  for (const auto& [name, counts] : truth.sources) sources[name] = {{"records", counts.records}, {"intercepted", counts.intercepted}};
   return {{"measurements", truth.measurements}, {"handshakes", truth.handshakes}, {"malformed", truth.malformed},
           {"files", truth.files}, {"issuers", issuers}, {"domains", counts_json(truth.domains)}, {"networks", networks},
-          {"countries", counts_json(truth.countries)}, {"categories", counts_json(truth.categories)}};
+          {"countries", counts_json(truth.countries)}, {"categories", counts_json(truth.categories)}, {"sources", sources}};
 }
 
 }  // namespace mitmscope::lab

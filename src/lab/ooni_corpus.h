@@ -12,10 +12,15 @@
 // (ssl_invalid_certificate). Mixed in: clean traffic from several countries, plain-HTTP measurements, connection
 // resets, and the traps that are not interception (a pinned self-signed service, an expired server certificate, a
 // server with another name's certificate, a DNS blockpage under one issuer for many domains, a private CA on one
-// domain), and, on request, malformed lines and a truncated file.
+// domain), and, on request, malformed lines and a truncated file. On request too, a share of the Kazakh HTTPS
+// measurements is written as the other public sources record them instead (RIPE Atlas sslcert, Censored Planet
+// Hyperquack v1 and v2, ZGrab2, in turn; lab/source_records): the same campaign, seen by every source that could
+// see it (Satellite fetches pages only after a DNS answer disagreed, and this interception left DNS alone).
 //
-// Layout: OUT/raw/YYYYMMDD/00/CC/webconnectivity/*.jsonl.gz (one file per day and country), OUT/known-roots/ (PEM +
-// registry.json), OUT/trust/public-root.pem (the clean traffic's Web PKI), OUT/ground-truth.json.
+// Layout: OUT/raw/YYYYMMDD/00/CC/webconnectivity/*.jsonl.gz (one file per day and country),
+// OUT/sources/<source>/YYYY.jsonl.gz (one file per year and source), OUT/known-roots/ (PEM + registry.json),
+// OUT/trust/public-root.pem (the clean traffic's Web PKI), OUT/pfx2as.txt (the other sources' vantage points to
+// their AS), OUT/ground-truth.json.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +43,7 @@ struct OoniCorpusOptions {
   size_t malformed = 0;        // malformed lines spread over the files
   bool damaged = false;        // one more file, truncated in the middle of its gzip stream
   std::string from = "2021-06-01", to = "2024-12-01";
+  double other_sources = 0;    // share of the Kazakh HTTPS measurements written as another source's records
 };
 
 // What the analysis must find.
@@ -56,7 +62,11 @@ struct OoniCorpusTruth {
   std::map<uint32_t, size_t> networks;                 // intercepted measurements
   std::map<uint32_t, size_t> network_measurements;     // all measurements
   std::map<std::string, size_t> countries;             // intercepted measurements
-  std::map<std::string, size_t> categories;            // verdict/category -> handshakes
+  std::map<std::string, size_t> categories;            // verdict/category -> handshakes (OONI's measurements)
+  struct SourceCounts {
+    size_t records = 0, intercepted = 0;
+  };
+  std::map<std::string, SourceCounts> sources;         // the other sources' records ("atlas-sslcert", ...)
   size_t measurements = 0, handshakes = 0, malformed = 0, files = 0;
 };
 

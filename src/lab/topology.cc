@@ -185,9 +185,9 @@ std::string interceptor_rules(const Plan& plan, InterceptorMode mode) {
     rules +=
         "-A PREROUTING -p tcp --dport 443 --tcp-flags SYN,ACK,RST SYN -j NFQUEUE --queue-num 0 --queue-bypass\n"
         "-A PREROUTING -p tcp --sport 443 --tcp-flags SYN,ACK,RST SYN,ACK -j NFQUEUE --queue-num 0 --queue-bypass\n"
-        // u32: first payload byte is 0x16, a TLS handshake record (the ClientHello).
-        "-A PREROUTING -p tcp --dport 443 -m u32 --u32 \"0>>22&0x3C@12>>26&0x3C@0>>24=0x16\" "
-        "-j NFQUEUE --queue-num 0 --queue-bypass\n";
+        // Every other packet of an undecided flow: the handshake's ACK and the segments of the
+        // ClientHello (Chromium's spans two). A decided flow never comes back (marks 1 and 2).
+        "-A PREROUTING -p tcp --dport 443 -j NFQUEUE --queue-num 0 --queue-bypass\n";
   }
   rules += "COMMIT\n";
   return rules;

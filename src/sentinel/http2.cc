@@ -88,61 +88,90 @@ nghttp2_nv header(std::string_view name, std::string_view value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-// Everything nghttp2 has to send, written out.
-bool flush(nghttp2_session* session, const Http2Write& write) {
+// Everything nghttp2 has to send, appended to `out`.
+bool drain(nghttp2_session* session, std::string& out) {
   while (true) {
     const uint8_t* data = nullptr;
     const ssize_t count = nghttp2_session_mem_send(session, &data);
     if (count < 0) return false;
     if (count == 0) return true;
-    if (!write({data, static_cast<size_t>(count)})) return false;
+    out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(count));
   }
-}
-
-Result<void> read_request(nghttp2_session* session, SessionState& state, const Http2Read& read, const Http2Write& write) {
-  size_t total = 0;
-  std::vector<uint8_t> buffer(kReadBuffer);
-  while (!state.complete) {
-    if (!flush(session, write)) return make_error(ErrorCode::kNetworkError, "HTTP/2: cannot write to the client");
-    if (total >= kMaxHttp2InputBytes) {
-      return make_error(ErrorCode::kTlsProtocolError, fmt::format("HTTP/2: {} bytes without a whole request", total));
-    }
-    const ssize_t got = read(buffer);
-    if (got <= 0) return make_error(ErrorCode::kClosedDuringHandshake, "HTTP/2: the connection ended before a whole request");
-    total += static_cast<size_t>(got);
-    const ssize_t used = nghttp2_session_mem_recv(session, buffer.data(), static_cast<size_t>(got));
-    if (used < 0) {
-      return make_error(ErrorCode::kTlsProtocolError, fmt::format("HTTP/2: {}", nghttp2_strerror(static_cast<int>(used))));
-    }
-  }
-  return {};
 }
 
 }  // namespace
 
-Result<Http2Request> serve_http2_request(const Http2Read& read, const Http2Write& write, const Http2Answer& answer) {
-  SessionState state;
-  auto session = new_server_session(state);
-  if (!session) return make_error(ErrorCode::kCryptoError, "HTTP/2: cannot create a session");
-  const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1}};
-  nghttp2_submit_settings(session.get(), NGHTTP2_FLAG_NONE, settings, 1);
-  if (auto request = read_request(session.get(), state, read, write); !request) return std::unexpected(request.error());
+struct Http2Exchange::State {
+  SessionState session_state;
+  SessionPtr session{nullptr, &nghttp2_session_del};
+  size_t received = 0;
+  bool answered = false;
+};
 
-  state.body = answer(state.request);
+Http2Exchange::Http2Exchange() : state_(std::make_unique<State>()) {
+  state_->session = new_server_session(state_->session_state);
+  if (!state_->session) return;
+  const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1}};
+  nghttp2_submit_settings(state_->session.get(), NGHTTP2_FLAG_NONE, settings, 1);
+}
+
+Http2Exchange::~Http2Exchange() = default;
+
+Result<std::optional<Http2Request>> Http2Exchange::receive(std::span<const uint8_t> bytes, std::string& out) {
+  nghttp2_session* session = state_->session.get();
+  if (!session) return make_error(ErrorCode::kCryptoError, "HTTP/2: cannot create a session");
+  state_->received += bytes.size();
+  if (!bytes.empty()) {
+    const ssize_t used = nghttp2_session_mem_recv(session, bytes.data(), bytes.size());
+    if (used < 0) return make_error(ErrorCode::kTlsProtocolError, fmt::format("HTTP/2: {}", nghttp2_strerror(static_cast<int>(used))));
+  }
+  if (!drain(session, out)) return make_error(ErrorCode::kNetworkError, "HTTP/2: the session cannot send");
+  if (state_->session_state.complete) return std::optional<Http2Request>(state_->session_state.request);
+  if (state_->received >= kMaxHttp2InputBytes) {
+    return make_error(ErrorCode::kTlsProtocolError, fmt::format("HTTP/2: {} bytes without a whole request", state_->received));
+  }
+  return std::optional<Http2Request>();
+}
+
+bool Http2Exchange::respond(std::string body, std::string& out) {
+  nghttp2_session* session = state_->session.get();
+  SessionState& state = state_->session_state;
+  if (!session || !state.complete || state_->answered) return false;
+  state_->answered = true;
+  state.body = std::move(body);
   const std::string length = std::to_string(state.body.size());
   const nghttp2_nv headers[] = {header(":status", "200"), header("content-type", "application/json"),
                                 header("cache-control", "no-store"), header("content-length", length)};
   nghttp2_data_provider provider{};
   provider.source.ptr = &state;
   provider.read_callback = read_body;
-  nghttp2_submit_response(session.get(), state.stream, headers, std::size(headers), &provider);
+  nghttp2_submit_response(session, state.stream, headers, std::size(headers), &provider);
   // The answer first, then GOAWAY: nghttp2 sends control frames before DATA, and some clients (Java's
   // HttpClient) give up on a stream whose body follows a GOAWAY.
-  if (flush(session.get(), write)) {
-    nghttp2_submit_goaway(session.get(), NGHTTP2_FLAG_NONE, state.stream, NGHTTP2_NO_ERROR, nullptr, 0);
-    flush(session.get(), write);
+  if (!drain(session, out)) return false;
+  nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, state.stream, NGHTTP2_NO_ERROR, nullptr, 0);
+  return drain(session, out);
+}
+
+Result<Http2Request> serve_http2_request(const Http2Read& read, const Http2Write& write, const Http2Answer& answer) {
+  Http2Exchange exchange;
+  const auto send = [&](std::string& out) {
+    const bool sent = out.empty() || write({reinterpret_cast<const uint8_t*>(out.data()), out.size()});
+    out.clear();
+    return sent;
+  };
+  std::string out;
+  std::vector<uint8_t> buffer(kReadBuffer);
+  auto request = exchange.receive({}, out);
+  while (request && !*request) {
+    if (!send(out)) return make_error(ErrorCode::kNetworkError, "HTTP/2: cannot write to the client");
+    const ssize_t got = read(buffer);
+    if (got <= 0) return make_error(ErrorCode::kClosedDuringHandshake, "HTTP/2: the connection ended before a whole request");
+    request = exchange.receive(std::span<const uint8_t>(buffer).first(static_cast<size_t>(got)), out);
   }
-  return state.request;
+  if (!request) return std::unexpected(request.error());
+  if (send(out) && exchange.respond(answer(**request), out)) send(out);
+  return **request;
 }
 
 }  // namespace mitmscope

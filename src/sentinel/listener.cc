@@ -1,53 +1,35 @@
 #include "sentinel/listener.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <csignal>
 #include <cstring>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
-
-#include "sentinel/http2.h"
 
 namespace mitmscope {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kMaxRequestHead = 16 * 1024;
-
-struct BioDeleter {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
+constexpr uint64_t kListeningTag = uint64_t{1} << 63;   // epoll data of a listening socket: the tag | its index
+constexpr int kMaxEvents = 256;
+constexpr auto kTick = std::chrono::milliseconds(100);   // how often deadlines are checked
+// Descriptors beyond the connections: listening sockets, epoll, the output files, the capture.
+constexpr size_t kSpareDescriptors = 64;
 
 std::string openssl_error() {
   return ERR_peek_error() == 0 ? "the peer closed or reset the connection" : take_openssl_error();
-}
-
-// Waits until `fd` is readable or the deadline passes; false on timeout.
-bool wait_readable(int fd, Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  if (left <= 0) return false;
-  pollfd entry{fd, POLLIN, 0};
-  return ::poll(&entry, 1, static_cast<int>(left)) > 0;
-}
-
-// Reads from the socket into the memory BIO OpenSSL reads from; false when the peer is gone or time is up.
-bool feed(int fd, BIO* input, Clock::time_point deadline) {
-  if (!wait_readable(fd, deadline)) return false;
-  uint8_t buffer[16384];
-  const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-  if (got <= 0) return false;
-  BIO_write(input, buffer, static_cast<int>(got));
-  return true;
 }
 
 std::string peer_ip(const sockaddr_storage& address, uint16_t& port) {
@@ -66,45 +48,28 @@ std::string peer_ip(const sockaddr_storage& address, uint16_t& port) {
   return ip;
 }
 
-bool send_all(SSL* ssl, std::string_view text) {
-  size_t sent = 0;
-  while (sent < text.size()) {
-    const int wrote = SSL_write(ssl, text.data() + sent, static_cast<int>(text.size() - sent));
-    if (wrote <= 0) return false;
-    sent += static_cast<size_t>(wrote);
+// Raises the soft descriptor limit towards what `connections` need (up to the hard limit); the
+// connection cap is lowered to what the limit allows.
+size_t fit_descriptor_limit(size_t connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return connections;
+  const rlim_t wanted = std::min<rlim_t>(limit.rlim_max, connections + kSpareDescriptors);
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = wanted;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
   }
-  return true;
+  return std::min<size_t>(connections, limit.rlim_cur > kSpareDescriptors ? limit.rlim_cur - kSpareDescriptors : 1);
 }
 
 }  // namespace
-
-std::optional<std::string> user_agent_of(std::string_view head) {
-  size_t line_start = head.find('\n');
-  while (line_start != std::string_view::npos && line_start + 1 < head.size()) {
-    const size_t begin = line_start + 1;
-    size_t end = head.find('\n', begin);
-    if (end == std::string_view::npos) end = head.size();
-    std::string_view line = head.substr(begin, end - begin);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) break;  // end of the head
-    constexpr std::string_view kName = "user-agent:";
-    if (line.size() >= kName.size() &&
-        std::equal(kName.begin(), kName.end(), line.begin(), [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-      std::string_view value = line.substr(kName.size());
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-      return std::string(value);
-    }
-    line_start = end;
-  }
-  return std::nullopt;
-}
 
 Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
   if (options.addresses.empty()) return make_error(ErrorCode::kInvalidArgument, "sentinel: no --listen address");
   // OpenSSL's socket BIO writes with write(2): a client that resets mid-handshake must cost one
   // visit, not the process (found in the lab: the first intercepted visit killed the sentinel).
   std::signal(SIGPIPE, SIG_IGN);
+  options.max_connections = fit_descriptor_limit(options.max_connections);
   std::unique_ptr<Listener> listener(new Listener(std::move(options)));
   const ListenerOptions& opts = listener->options_;
   listener->context_.reset(SSL_CTX_new(TLS_server_method()));
@@ -140,7 +105,8 @@ Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
     // (the lab's hosts), and several sentinel processes share an address.
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.address_length) != 0 || ::listen(fd, 512) != 0) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);   // the loops accept until EAGAIN
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.address_length) != 0 || ::listen(fd, 4096) != 0) {
       return make_error(ErrorCode::kNetworkError, fmt::format("sentinel: listen on {}: {}", endpoint.to_string(), std::strerror(errno)));
     }
     Endpoint bound = endpoint;
@@ -156,150 +122,157 @@ Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
   return listener;
 }
 
+// One event loop: its epoll set holds every listening socket (EPOLLEXCLUSIVE: one loop wakes per
+// connection) and the connections it accepted.
+class Listener::Loop {
+ public:
+  Loop(Listener& listener, const VisitHandler& handler) : listener_(listener), handler_(handler) {}
+
+  void run(const std::atomic<bool>& stop) {
+    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    for (size_t i = 0; i < listener_.sockets_.size(); ++i) {
+      epoll_event event{.events = EPOLLIN | EPOLLEXCLUSIVE, .data = {.u64 = kListeningTag | i}};
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_.sockets_[i].get(), &event);
+    }
+    auto next_tick = Clock::now() + kTick;
+    bool accepting = true;
+    while (accepting || !connections_.empty()) {
+      if (accepting && stop.load()) accepting = stop_accepting();
+      epoll_event events[kMaxEvents];
+      const int ready = ::epoll_wait(epoll_.get(), events, kMaxEvents, static_cast<int>(kTick.count()));
+      for (int i = 0; i < ready; ++i) dispatch(events[i], accepting);
+      if (Clock::now() >= next_tick) {
+        expire(Clock::now());
+        next_tick = Clock::now() + kTick;
+      }
+    }
+  }
+
+ private:
+  bool stop_accepting() {
+    for (const auto& socket : listener_.sockets_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket.get(), nullptr);
+    return false;
+  }
+
+  void dispatch(const epoll_event& event, bool accepting) {
+    if (event.data.u64 & kListeningTag) {
+      if (accepting) accept_all(event.data.u64 & ~kListeningTag);
+      return;
+    }
+    const auto found = connections_.find(static_cast<int>(event.data.u64));
+    if (found == connections_.end()) return;
+    VisitConnection& connection = *found->second;
+    if (event.events & (EPOLLIN | EPOLLHUP | EPOLLERR)) connection.on_readable();
+    if (event.events & EPOLLOUT) connection.on_writable();
+    settle(found);
+  }
+
+  void accept_all(size_t index) {
+    const int socket = listener_.sockets_[index].get();
+    for (;;) {
+      sockaddr_storage peer{};
+      socklen_t length = sizeof peer;
+      UniqueFd client(::accept4(socket, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!client) return;
+      ++listener_.stats_.accepted;
+      Visit visit;
+      visit.time = std::chrono::system_clock::now();
+      visit.source = "listener";
+      visit.server_ip = listener_.bound_[index].ip;
+      visit.server_port = listener_.bound_[index].port;
+      visit.client_ip = peer_ip(peer, visit.client_port);
+      if (!listener_.admit(visit.client_ip)) continue;   // closed at once; counted by admit
+      add(std::move(client), std::move(visit));
+    }
+  }
+
+  void add(UniqueFd client, Visit visit) {
+    const auto now = Clock::now();
+    const ListenerOptions& options = listener_.options_;
+    const VisitConnection::Limits limits{.hello_deadline = now + std::min(options.hello_timeout, options.timeout),
+                                         .deadline = now + options.timeout,
+                                         .max_hello_bytes = options.max_hello_bytes};
+    const int fd = client.get();
+    auto connection = std::make_unique<VisitConnection>(std::move(client), std::move(visit), limits, listener_.context_.get(),
+                                                        handler_, listener_.stats_);
+    epoll_event event{.events = EPOLLIN, .data = {.u64 = static_cast<uint64_t>(fd)}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event);
+    connections_.emplace(fd, std::move(connection));
+  }
+
+  // After an event: the connection closed when done, else waiting for what it wants next.
+  void settle(std::unordered_map<int, std::unique_ptr<VisitConnection>>::iterator found) {
+    VisitConnection& connection = *found->second;
+    if (connection.done()) return close(found);
+    const uint32_t wanted = (connection.wants_read() ? EPOLLIN : 0u) | (connection.wants_write() ? EPOLLOUT : 0u);
+    epoll_event event{.events = wanted, .data = {.u64 = static_cast<uint64_t>(connection.fd())}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, connection.fd(), &event);
+  }
+
+  void close(std::unordered_map<int, std::unique_ptr<VisitConnection>>::iterator found) {
+    listener_.release(found->second->client_ip());
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, found->first, nullptr);
+    connections_.erase(found);
+  }
+
+  void expire(Clock::time_point now) {
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      auto current = it++;
+      if (current->second->deadline() > now) continue;
+      current->second->expire();
+      if (current->second->done()) {
+        close(current);
+      } else {
+        settle(current);   // the answer of a late visit is still being sent, until the visit's deadline
+      }
+    }
+  }
+
+  Listener& listener_;
+  const VisitHandler& handler_;
+  UniqueFd epoll_;
+  std::unordered_map<int, std::unique_ptr<VisitConnection>> connections_;
+};
+
+void Listener::run(const VisitHandler& handler, const std::atomic<bool>& stop) {
+  const unsigned threads = options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> others;
+  for (unsigned i = 1; i < threads; ++i) others.emplace_back([&] { Loop(*this, handler).run(stop); });
+  Loop(*this, handler).run(stop);
+  for (auto& thread : others) thread.join();
+}
+
+bool Listener::admit(const std::string& ip) {
+  std::lock_guard lock(admission_mutex_);
+  if (open_ >= options_.max_connections) {
+    ++stats_.refused_busy;
+    return false;
+  }
+  auto& from_address = per_address_[ip];
+  if (from_address >= options_.max_per_address) {
+    ++stats_.refused_per_address;
+    if (from_address == 0) per_address_.erase(ip);
+    return false;
+  }
+  ++from_address;
+  ++open_;
+  if (open_ > stats_.peak_connections.load()) stats_.peak_connections = open_;
+  return true;
+}
+
+void Listener::release(const std::string& ip) {
+  std::lock_guard lock(admission_mutex_);
+  --open_;
+  const auto found = per_address_.find(ip);
+  if (found != per_address_.end() && --found->second == 0) per_address_.erase(found);
+}
+
 Listener::~Listener() = default;
 
 std::vector<std::string> Listener::bound() const {
   std::vector<std::string> out;
   for (const auto& endpoint : bound_) out.push_back(endpoint.to_string());
   return out;
-}
-
-void Listener::run(const VisitHandler& handler, const std::atomic<bool>& stop) {
-  std::vector<pollfd> entries;
-  for (const auto& socket : sockets_) entries.push_back({socket.get(), POLLIN, 0});
-  while (!stop.load()) {
-    if (::poll(entries.data(), entries.size(), 200) <= 0) continue;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (!(entries[i].revents & POLLIN)) continue;
-      UniqueFd client(::accept4(entries[i].fd, nullptr, nullptr, SOCK_CLOEXEC));
-      if (!client) continue;
-      ++stats_.accepted;
-      if (active_.load() >= options_.max_connections) {
-        ++stats_.refused_busy;
-        continue;
-      }
-      ++active_;
-      std::thread([this, client = std::move(client), local = bound_[i], &handler]() mutable {
-        serve(client.get(), local, handler);
-        client.reset();
-        --active_;
-      }).detach();
-    }
-  }
-  while (active_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-}
-
-void Listener::serve(int fd, const Endpoint& local, const VisitHandler& handler) {
-  const auto deadline = Clock::now() + options_.timeout;
-  const timeval send_timeout{static_cast<time_t>(options_.timeout.count() / 1000), static_cast<suseconds_t>(options_.timeout.count() % 1000 * 1000)};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  Visit visit;
-  visit.time = std::chrono::system_clock::now();
-  visit.source = "listener";
-  visit.server_ip = local.ip;
-  visit.server_port = local.port;
-  sockaddr_storage peer{};
-  socklen_t peer_length = sizeof peer;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) visit.client_ip = peer_ip(peer, visit.client_port);
-
-  // The ClientHello, whole, before OpenSSL reads it.
-  std::vector<uint8_t> first;
-  ClientHelloExtent extent;
-  while (true) {
-    extent = client_hello_extent(first, options_.max_hello_bytes);
-    if (extent.progress != ClientHelloProgress::kNeedMore) break;
-    if (!wait_readable(fd, deadline)) {
-      ++stats_.timeouts;
-      return;
-    }
-    uint8_t buffer[16384];
-    const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-    if (got <= 0) {
-      ++stats_.timeouts;
-      return;
-    }
-    first.insert(first.end(), buffer, buffer + got);
-  }
-  auto hello = extent.progress == ClientHelloProgress::kComplete ? parse_client_hello(std::span<const uint8_t>(first).first(extent.bytes))
-                                                                 : make_error(ErrorCode::kNotTls, "not a ClientHello");
-  if (!hello) {
-    ++stats_.not_client_hello;
-    return;
-  }
-  visit.hello = std::move(*hello);
-
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context_.get()), &SSL_free);
-  BIO* input = BIO_new(BIO_s_mem());
-  BIO_set_mem_eof_return(input, -1);
-  BIO_write(input, first.data(), static_cast<int>(first.size()));
-  SSL_set_bio(ssl.get(), input, BIO_new_socket(fd, BIO_NOCLOSE));
-  const TlsSession session{ssl.get(), input, fd, deadline};
-  if (session.drive([&] { return SSL_accept(ssl.get()); }) != 1) {
-    ++stats_.handshake_failures;
-    visit.tls_error = fmt::format("handshake: {}", openssl_error());
-    ++stats_.visits;
-    handler(visit);
-    return;
-  }
-  const unsigned char* alpn = nullptr;
-  unsigned int alpn_length = 0;
-  SSL_get0_alpn_selected(ssl.get(), &alpn, &alpn_length);
-  visit.http_version = std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2" ? "h2" : "http/1.1";
-  if (visit.http_version == "h2") {
-    answer_http2(session, visit, handler);
-  } else {
-    answer_http1(session, visit, handler);
-  }
-  SSL_shutdown(ssl.get());
-}
-
-int Listener::TlsSession::drive(const std::function<int()>& call) const {
-  while (true) {
-    const int result = call();
-    if (result > 0) return result;
-    if (SSL_get_error(ssl, result) != SSL_ERROR_WANT_READ || !feed(fd, input, deadline)) return result;
-  }
-}
-
-void Listener::answer_http1(const TlsSession& session, Visit& visit, const VisitHandler& handler) {
-  std::string head;
-  while (head.size() < kMaxRequestHead && head.find("\r\n\r\n") == std::string::npos && head.find("\n\n") == std::string::npos) {
-    char buffer[4096];
-    const int got = session.drive([&] { return SSL_read(session.ssl, buffer, sizeof buffer); });
-    if (got <= 0) break;
-    head.append(buffer, static_cast<size_t>(got));
-  }
-  if (head.empty()) visit.tls_error = "no HTTP request after the handshake";
-  visit.user_agent = user_agent_of(head);
-  ++stats_.visits;
-  const std::string body = handler(visit);
-  if (!head.empty()) {
-    send_all(session.ssl, fmt::format("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-                                      "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
-                                      body.size(), body));
-  }
-}
-
-// HTTP/2 (ALPN h2): the first request's User-Agent, answered on its stream (sentinel/http2).
-void Listener::answer_http2(const TlsSession& session, Visit& visit, const VisitHandler& handler) {
-  bool judged = false;
-  auto served = serve_http2_request(
-      [&](std::span<uint8_t> buffer) -> ssize_t {
-        return session.drive([&] { return SSL_read(session.ssl, buffer.data(), static_cast<int>(buffer.size())); });
-      },
-      [&](std::span<const uint8_t> bytes) {
-        return send_all(session.ssl, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-      },
-      [&](const Http2Request& request) {
-        visit.user_agent = request.user_agent;
-        judged = true;
-        ++stats_.visits;
-        return handler(visit);
-      });
-  if (judged) return;
-  visit.tls_error = served.error().message;
-  ++stats_.visits;
-  handler(visit);
 }
 
 }  // namespace mitmscope

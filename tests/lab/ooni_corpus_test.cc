@@ -45,14 +45,38 @@ TEST(OoniCorpus, TheFilesAndTheGroundTruthAgreeAndOneSeedGivesOneCorpus) {
   EXPECT_EQ(nlohmann::ordered_json::parse(file), ooni_corpus_truth_json(*truth));
   EXPECT_TRUE(std::filesystem::exists(directory.path() / "trust" / "public-root.pem"));
 
-  // One seed, one corpus: the certificates' keys are new each time, everything else is the seed's.
+  EXPECT_TRUE(truth->sources.empty());
+  EXPECT_FALSE(std::filesystem::exists(directory.path() / "sources"));
+
+  // One seed, one campaign, whoever records it: the certificates' keys are new each time, everything else is the
+  // seed's, and with --other-sources half the Kazakh HTTPS measurements go to RIPE Atlas, Hyperquack and ZGrab2.
   testing::TempDirectory again;
-  const auto second = write_ooni_corpus(again.path(), options);
+  OoniCorpusOptions with_others = options;
+  with_others.other_sources = 0.5;
+  const auto second = write_ooni_corpus(again.path(), with_others);
   ASSERT_TRUE(second);
   EXPECT_EQ(second->domains, truth->domains);
+  EXPECT_EQ(second->networks, truth->networks);
   EXPECT_EQ(second->network_measurements, truth->network_measurements);
-  EXPECT_EQ(second->categories, truth->categories);
-  EXPECT_EQ(second->files, truth->files);
+  for (const char* source : {"atlas-sslcert", "hyperquack-v1", "hyperquack-v2", "zgrab2"}) {
+    ASSERT_TRUE(second->sources.contains(source)) << source;
+    EXPECT_GT(second->sources.at(source).records, 0u) << source;
+    EXPECT_GT(gzip_files(again.path() / "sources" / source), 0u) << source;
+  }
+  EXPECT_FALSE(second->sources.contains("satellite")) << "Satellite fetches only after a DNS answer disagreed";
+  EXPECT_EQ(gzip_files(again.path()), second->files);
+  // OONI's categories lose exactly what the other sources took: clean and intercepted handshakes.
+  size_t records = 0, intercepted = 0;
+  for (const auto& [source, counts] : second->sources) records += counts.records, intercepted += counts.intercepted;
+  const auto lost = [&](const char* category) {
+    return truth->categories.at(category) - (second->categories.contains(category) ? second->categories.at(category) : 0);
+  };
+  EXPECT_EQ(lost("intercepted/known_interceptor") + lost("intercepted/forging_ca"), intercepted);
+  EXPECT_EQ(lost("clean") + intercepted, records);
+  std::ifstream pfx2as(again.path() / "pfx2as.txt");
+  std::string first;
+  std::getline(pfx2as, first);
+  EXPECT_TRUE(first.starts_with("10.32.0.0\t16\t")) << first;
 }
 
 TEST(OoniCorpus, ABadDateRangeIsRefusedBeforeAnythingIsWritten) {

@@ -7,7 +7,7 @@
 #include "core/base64.h"
 #include "lab/pki.h"
 #include "ooni/analysis.h"
-#include "support/source_records.h"
+#include "lab/source_records.h"
 #include "support/test_pki.h"
 
 namespace mitmscope::ooni {
@@ -50,8 +50,8 @@ TEST_F(FamiliesTest, AnUnknownNationalRootAndAProxyAreTwoFamiliesWithTheirEviden
   const auto private_ca = ca("Intranet CA", nullptr, at("2020-01-01"), ec);
   std::string ooni;
   auto add = [&](const std::string& sni, std::vector<std::string> chain, const char* time) {
-    testing::SourceRecord record{.time = at(time), .country = "KZ", .server_ip = "198.51.100.7", .sni = sni, .chain = std::move(chain)};
-    ooni += testing::ooni_json(record).dump() + "\n";
+    lab::SourceRecord record{.time = at(time), .country = "KZ", .server_ip = "198.51.100.7", .sni = sni, .chain = std::move(chain)};
+    ooni += lab::ooni_json(record).dump() + "\n";
   };
   for (const char* name : {"a.example", "b.example", "c.example"}) {
     add(name, {leaf(name, first, 90, rsa), b64(first)}, "2022-02-01T00:00:00Z");

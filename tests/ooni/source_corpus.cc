@@ -1,5 +1,5 @@
 // source_corpus: one interception campaign written in every public format besides OONI's (RIPE Atlas sslcert,
-// Censored Planet Hyperquack v1 and v2, Satellite page fetches, ZGrab2; tests/support/source_records.h), gzip'd
+// Censored Planet Hyperquack v1 and v2, Satellite page fetches, ZGrab2; lab/source_records), gzip'd
 // JSON Lines, with the ground truth the `ooni` command must recover exactly, for tests/e2e/sources_test.sh and
 // bench/sources_bench.sh.
 //
@@ -25,16 +25,15 @@
 
 #include "core/base64.h"
 #include "lab/pki.h"
-#include "support/source_records.h"
+#include "lab/source_records.h"
 
 namespace {
 
 using namespace mitmscope;
-using testing::RecordFormat;
-using testing::SourceRecord;
+using lab::RecordFormat;
+using lab::SourceRecord;
 
 constexpr size_t kTargeted = 12, kClean = 200, kNetworks = 20, kForgedEvery = 25, kParts = 8, kVantages = 2000;
-constexpr const char* kSourceNames[] = {"atlas-sslcert", "hyperquack-v1", "hyperquack-v2", "satellite", "zgrab2"};
 
 lab::Identity must(Result<lab::Identity> identity) {
   if (!identity) {
@@ -129,15 +128,15 @@ int run(const std::string& out, size_t records) {
     return 1;
   }
   nlohmann::ordered_json truth = nlohmann::ordered_json::object();
-  for (size_t f = 0; f < std::size(testing::kEveryRecordFormat); ++f) {
-    const RecordFormat format = testing::kEveryRecordFormat[f];
+  for (size_t f = 0; f < std::size(lab::kEveryRecordFormat); ++f) {
+    const RecordFormat format = lab::kEveryRecordFormat[f];
     std::vector<std::string> parts(kParts);
     size_t intercepted = 0;
     std::set<std::string> domains;
     std::set<size_t> networks;
     for (size_t i = 0; i < records; ++i) {
       const SourceRecord record = record_at(pki, i, records);
-      parts[i * kParts / std::max<size_t>(records, 1)] += testing::record_json(format, record).dump() + "\n";
+      parts[i * kParts / std::max<size_t>(records, 1)] += lab::record_json(format, record).dump() + "\n";
       if (i % kForgedEvery != 0) continue;
       ++intercepted;
       domains.insert(record.sni);
@@ -146,12 +145,12 @@ int run(const std::string& out, size_t records) {
     // Hyperquack keeps the leaf alone and validates nothing: read alone, its forged leaves are inconclusive
     // (lone_leaf); read with a chain source of the same campaign they are attributed (the `forged` count).
     const bool leaf_only = format == RecordFormat::kHyperquackV1 || format == RecordFormat::kHyperquackV2;
-    truth[kSourceNames[f]] = {{"records", records}, {"intercepted", leaf_only ? 0 : intercepted},
+    truth[std::string(lab::record_format_name(format))] = {{"records", records}, {"intercepted", leaf_only ? 0 : intercepted},
                               {"domains", leaf_only ? 0 : domains.size()}, {"networks", leaf_only ? 0 : networks.size()},
                               {"forged", intercepted}};
     for (size_t part = 0; part < kParts; ++part) {
       if (parts[part].empty()) continue;
-      if (!write(directory / kSourceNames[f] / fmt::format("part-{:02}.jsonl.gz", part), gzip(parts[part]))) return 1;
+      if (!write(directory / lab::record_format_name(format) / fmt::format("part-{:02}.jsonl.gz", part), gzip(parts[part]))) return 1;
     }
   }
   return write(directory / "ground-truth.json", truth.dump(1) + "\n") ? 0 : 1;

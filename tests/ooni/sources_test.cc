@@ -12,15 +12,15 @@
 #include "core/base64.h"
 #include "lab/pki.h"
 #include "ooni/analysis.h"
-#include "support/source_records.h"
+#include "lab/source_records.h"
 #include "support/test_pki.h"
 #include "x509/trust_store.h"
 
 namespace mitmscope::ooni {
 namespace {
 
-using testing::RecordFormat;
-using testing::SourceRecord;
+using lab::RecordFormat;
+using lab::SourceRecord;
 
 UtcSeconds at(const char* text) { return parse_utc(text).value(); }
 
@@ -152,7 +152,7 @@ class SourceCampaignTest : public ::testing::Test {
   AnalysisResult analyze(const std::vector<std::pair<RecordFormat, SourceRecord>>& records) {
     testing::TempDirectory directory;
     std::map<RecordFormat, std::string> files;
-    for (const auto& [format, record] : records) files[format] += testing::record_json(format, record).dump() + "\n";
+    for (const auto& [format, record] : records) files[format] += lab::record_json(format, record).dump() + "\n";
     for (const auto& [format, text] : files) {
       testing::write_file(directory.path() / fmt::format("records-{}.json", static_cast<int>(format)), text);
     }
@@ -257,10 +257,10 @@ TEST_F(SourceCampaignTest, AnUnknownIssuerProvenByOoniIsAForgingCaInEverySource)
   EXPECT_FALSE(analyze(others).totals.verdicts.contains("intercepted"));
   testing::TempDirectory directory;
   std::string ooni;
-  for (const auto& record : records) ooni += testing::ooni_json(record).dump() + "\n";
+  for (const auto& record : records) ooni += lab::ooni_json(record).dump() + "\n";
   testing::write_file(directory.path() / "ooni.jsonl", ooni);
   std::map<RecordFormat, std::string> files;
-  for (const auto& [format, record] : others) files[format] += testing::record_json(format, record).dump() + "\n";
+  for (const auto& [format, record] : others) files[format] += lab::record_json(format, record).dump() + "\n";
   for (const auto& [format, text] : files) testing::write_file(directory.path() / fmt::format("{}.jsonl", static_cast<int>(format)), text);
   auto found = find_input_files({directory.path().string()}, {});
   ASSERT_TRUE(found);
@@ -275,13 +275,13 @@ TEST_F(SourceCampaignTest, AnUnknownIssuerProvenByOoniIsAForgingCaInEverySource)
 TEST_F(SourceCampaignTest, AMixedCampaignGivesOneIssuerAndPerSourceCountsThatAddUp) {
   std::vector<std::pair<RecordFormat, SourceRecord>> mixed;
   const auto records = campaign(*world_->registered);
-  for (RecordFormat format : testing::kEveryRecordFormat) {
+  for (RecordFormat format : lab::kEveryRecordFormat) {
     for (const auto& record : records) mixed.emplace_back(format, record);
   }
   const auto result = analyze(mixed);
   EXPECT_TRUE(result.errors.empty()) << result.errors.front().reason;
   // The Hyperquack leaves are attributed too: the other sources archived their intermediate.
-  EXPECT_EQ(result.totals.categories.at("intercepted/known_interceptor"), 4u * std::size(testing::kEveryRecordFormat));
+  EXPECT_EQ(result.totals.categories.at("intercepted/known_interceptor"), 4u * std::size(lab::kEveryRecordFormat));
   ASSERT_EQ(result.issuers.size(), 1u);
   EXPECT_EQ(result.issuers[0].root_id, "test-root");
   ASSERT_EQ(result.sources.size(), 5u);
@@ -296,7 +296,7 @@ TEST_F(SourceCampaignTest, AMixedCampaignGivesOneIssuerAndPerSourceCountsThatAdd
 
 TEST_F(SourceCampaignTest, BadRecordsAreReportedWithTheirFieldAndTheRestIsKept) {
   testing::TempDirectory directory;
-  auto good = testing::atlas_json(campaign(*world_->registered)[0]);
+  auto good = lab::atlas_json(campaign(*world_->registered)[0]);
   auto no_time = good;
   no_time.erase("timestamp");
   testing::write_file(directory.path() / "atlas.json", nlohmann::json::array({good, no_time, good}).dump() + "\n");

@@ -1,57 +1,40 @@
-// One TLS observation written as each public data source writes it (the shapes of the real samples in
-// tests/data/source-samples): RIPE Atlas sslcert, Censored Planet Hyperquack v1 and v2, Satellite page fetches,
-// ZGrab2. The unit tests and the corpus generator make campaigns with ground truth in every format from these.
-#pragma once
+#include "lab/source_records.h"
 
 #include <chrono>
 #include <cstdint>
-#include <string>
-#include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-#include "core/base64.h"
-#include "core/time.h"
+namespace mitmscope::lab {
 
-namespace mitmscope::testing {
+std::string_view record_format_name(RecordFormat format) {
+  switch (format) {
+    case RecordFormat::kAtlas: return "atlas-sslcert";
+    case RecordFormat::kHyperquackV1: return "hyperquack-v1";
+    case RecordFormat::kHyperquackV2: return "hyperquack-v2";
+    case RecordFormat::kSatellite: return "satellite";
+    case RecordFormat::kZgrab2: return "zgrab2";
+  }
+  return "unknown";
+}
 
-enum class RecordFormat { kAtlas, kHyperquackV1, kHyperquackV2, kSatellite, kZgrab2 };
-inline constexpr RecordFormat kEveryRecordFormat[] = {RecordFormat::kAtlas, RecordFormat::kHyperquackV1,
-                                                      RecordFormat::kHyperquackV2, RecordFormat::kSatellite,
-                                                      RecordFormat::kZgrab2};
-
-struct SourceRecord {
-  UtcSeconds time{};
-  std::string vantage_ip;            // Atlas: the probe's address; Censored Planet and ZGrab2: the host measured
-  std::string country;               // Hyperquack v2's location
-  std::string server_ip;             // Atlas: the address connected to (the others connect to vantage_ip)
-  std::string sni;
-  std::vector<std::string> chain;    // base64 DER, leaf first (Hyperquack keeps the leaf only)
-  bool matches_template = false;     // Censored Planet: the answer equals the answer to the control names
-  bool controls_failed = false;
-  int probe = 1000;                  // Atlas probe id
-};
-
-inline std::string pem_of(const std::string& base64) {
+std::string pem_of(const std::string& base64) {
   std::string pem = "-----BEGIN CERTIFICATE-----\n";
   for (size_t at = 0; at < base64.size(); at += 64) pem += base64.substr(at, 64) + "\n";
   return pem + "-----END CERTIFICATE-----";
 }
 
-// Go's time.String in a -04:00 zone, as Satellite writes it.
-inline std::string go_time(UtcSeconds time) {
+std::string go_time(UtcSeconds time) {
   const std::string local = format_utc(time - std::chrono::hours{4});  // "YYYY-MM-DDTHH:MM:SSZ"
   return fmt::format("{} {}.123456789 -0400 EDT m=+1.5", local.substr(0, 10), local.substr(11, 8));
 }
 
-// RFC 3339 in a -05:00 zone with nanoseconds, as Hyperquack writes it.
-inline std::string offset_time(UtcSeconds time) {
+std::string offset_time(UtcSeconds time) {
   const std::string local = format_utc(time - std::chrono::hours{5});
   return local.substr(0, 19) + ".123456789-05:00";
 }
 
-inline nlohmann::json atlas_json(const SourceRecord& record) {
+nlohmann::json atlas_json(const SourceRecord& record) {
   nlohmann::json certificates = nlohmann::json::array();
   for (const auto& certificate : record.chain) certificates.push_back(pem_of(certificate));
   const int64_t timestamp = record.time.time_since_epoch().count();
@@ -61,7 +44,7 @@ inline nlohmann::json atlas_json(const SourceRecord& record) {
           {"src_addr", "192.168.1.20"}, {"timestamp", timestamp}, {"ttc", 40.1}, {"type", "sslcert"}, {"ver", "1.2"}};
 }
 
-inline nlohmann::json hyperquack_v1_json(const SourceRecord& record) {
+nlohmann::json hyperquack_v1_json(const SourceRecord& record) {
   nlohmann::json tls = {{"version", 771}, {"cipher_suite", 49199}, {"cert", record.chain.empty() ? "" : record.chain[0]}};
   return {{"Server", record.vantage_ip}, {"Keyword", record.sni}, {"Retries", 0},
           {"Results", {{{"Sent", record.sni},
@@ -74,7 +57,7 @@ inline nlohmann::json hyperquack_v1_json(const SourceRecord& record) {
           {"Blocked", !record.matches_template}, {"FailSanity", record.controls_failed}, {"StatefulBlock", false}};
 }
 
-inline nlohmann::json hyperquack_v2_json(const SourceRecord& record) {
+nlohmann::json hyperquack_v2_json(const SourceRecord& record) {
   auto control = [&](const char* name) {
     return nlohmann::json{{"matches_template", true}, {"control_url", name}, {"start_time", offset_time(record.time)},
                           {"end_time", offset_time(record.time)}};
@@ -91,14 +74,14 @@ inline nlohmann::json hyperquack_v2_json(const SourceRecord& record) {
           {"tag", format_utc(record.time).substr(0, 10) + "T01:01:01"}};   // the scan's start: one per day here
 }
 
-inline nlohmann::json satellite_json(const SourceRecord& record) {
+nlohmann::json satellite_json(const SourceRecord& record) {
   return {{"ip", record.vantage_ip}, {"keyword", record.sni}, {"http", {{"status_line", "200 OK"}, {"body", ""}}},
           {"https", {{"status_line", "200 OK"}, {"body", ""}, {"TlsVersion", 771}, {"CipherSuite", 49195}, {"Certificate", record.chain}}},
           {"fetched", true}, {"start_time", go_time(record.time)}, {"end_time", go_time(record.time + std::chrono::seconds{1})},
           {"trusted_cert", false}, {"cert_hostname_match", true}};
 }
 
-inline nlohmann::json zgrab2_json(const SourceRecord& record) {
+nlohmann::json zgrab2_json(const SourceRecord& record) {
   nlohmann::json chain = nlohmann::json::array();
   for (size_t i = 1; i < record.chain.size(); ++i) chain.push_back({{"raw", record.chain[i]}});
   nlohmann::json certificates = {{"certificate", {{"raw", record.chain.empty() ? "" : record.chain[0]}}}, {"chain", chain}};
@@ -110,9 +93,7 @@ inline nlohmann::json zgrab2_json(const SourceRecord& record) {
                              {"timestamp", format_utc(record.time)}}}}}};
 }
 
-// An OONI web_connectivity measurement of the same handshake as a probe archives it when verification fails: the
-// leaf alone, `ssl_unknown_authority`, DNS consistent with the control, the control's own handshake successful.
-inline nlohmann::json ooni_json(const SourceRecord& record) {
+nlohmann::json ooni_json(const SourceRecord& record) {
   const std::string address = record.server_ip + ":443";
   const std::string start = format_utc(record.time);
   return {{"measurement_start_time", start.substr(0, 10) + " " + start.substr(11, 8)}, {"probe_cc", record.country},
@@ -127,7 +108,7 @@ inline nlohmann::json ooni_json(const SourceRecord& record) {
                          {"tls_handshake", {{address, {{"server_name", record.sni}, {"status", true}, {"failure", nullptr}}}}}}}}}};
 }
 
-inline nlohmann::json record_json(RecordFormat format, const SourceRecord& record) {
+nlohmann::json record_json(RecordFormat format, const SourceRecord& record) {
   switch (format) {
     case RecordFormat::kAtlas: return atlas_json(record);
     case RecordFormat::kHyperquackV1: return hyperquack_v1_json(record);
@@ -138,4 +119,4 @@ inline nlohmann::json record_json(RecordFormat format, const SourceRecord& recor
   return nullptr;
 }
 
-}  // namespace mitmscope::testing
+}  // namespace mitmscope::lab

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `sentinel --listen` under attack, on loopback (no root): 1,000 connections from one address that each send three
+# bytes and then nothing, then 1,000 such from 1,000 addresses; a real visitor (curl, from an address of its own)
+# must be served within a second while each flood is open. The flood from one address is held to its cap, the rest
+# refused at once; every slow connection is cut off at the ClientHello deadline; each reason is counted; the
+# listener's memory stays bounded. Usage: sentinel_load_test.sh MITMSCOPE
+set -u
+mitmscope=$1
+source "$(dirname "$0")/check_lib.sh"
+work=$(mktemp -d)
+sentinel_pid=
+cleanup() {
+  [ -n "$sentinel_pid" ] && kill "$sentinel_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
+  -subj /CN=provider.example -addext subjectAltName=DNS:provider.example 2>/dev/null
+port=$((20000 + RANDOM % 20000))
+"$mitmscope" sentinel --listen "127.0.0.1:$port" --cert "$work/cert.pem" --key "$work/key.pem" --out "$work/visits.jsonl" \
+  --max-per-address 100 --hello-timeout 2 2>"$work/sentinel.log" &
+sentinel_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/sentinel.log" && break; sleep 0.1; done
+check "the sentinel listens" 0 "$(grep -q "listening on 127.0.0.1:$port" "$work/sentinel.log"; echo $?)"
+
+# FLOOD: "one" (1,000 from 127.0.0.1) or "many" (one from each of 127.0.1.1 .. 127.0.4.250). VISITOR: curl's source address.
+# Prints how many of the flood the server held open, the visitor's HTTP status and whether it was served within a second, while the flood's
+# connections are open; they are held 2.5 s more, past the ClientHello deadline, so the slow ones are cut off.
+flood_and_visit() {
+  python3 "$(dirname "$0")/../../bench/src/slow_flood.py" 127.0.0.1 "$port" 1000 "$1" "$2" provider.example 2.5 |
+    jq -r '"held \(.held_open), visitor \(.visitor_status) \(if .visitor_seconds < 1 then "fast" else "slow:\(.visitor_seconds)" end)"'
+}
+check "1,000 slow connections from one address: 100 held, a visitor from another served within a second" "held 100, visitor 200 fast" \
+  "$(flood_and_visit one 127.0.0.2)"
+check "1,000 slow connections from 1,000 addresses: all held, a visitor served within a second" "held 1000, visitor 200 fast" \
+  "$(flood_and_visit many 127.0.0.3)"
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$sentinel_pid/status")
+kill -INT "$sentinel_pid"
+wait "$sentinel_pid"
+sentinel_pid=
+stats=$(grep "sentinel: listener:" "$work/sentinel.log")
+echo "$stats"
+field() { grep -o "$1 [0-9]*" <<<"$stats" | grep -o '[0-9]*$'; }
+check "two visits, both served" "2 2" "$(wc -l <"$work/visits.jsonl") $(jq -s '[.[] | select(.user_agent != null)] | length' "$work/visits.jsonl")"
+check "the one address held to its 100 connections, 900 refused at once" 900 "$(field 'per address')"
+check "every slow connection admitted was cut off at the ClientHello deadline" 1100 "$(field 'no whole ClientHello in time')"
+check "nothing refused for the listener's own cap" 0 "$(field 'busy')"
+check "1,100 slow connections open at once, at most" true "$([ "$(grep -o 'at most [0-9]*' <<<"$stats" | grep -o '[0-9]*')" -le 1102 ] && echo true || echo false)"
+check "peak memory under 64 MB (${rss_kb} kB)" true "$([ "$rss_kb" -lt 65536 ] && echo true || echo false)"
+finish
