@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "sentinel/capture.h"
+#include "core/private_file.h"
 #include "sentinel/listener.h"
 #include "sentinel/network_summary.h"
 
@@ -108,6 +109,7 @@ int run_sentinel(const SentinelCliOptions& options) {
   if (!networks) return report_error(networks.error());
   std::ofstream file_out;
   if (!options.out.empty()) {
+    if (!std::filesystem::exists(options.out)) (void)create_private_file(options.out);   // visits are measurements
     file_out.open(options.out, std::ios::app);
     if (!file_out) return report_error(Error{ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.out)});
   }
@@ -193,6 +195,7 @@ int run_sentinel(const SentinelCliOptions& options) {
     for (const auto& sentence : summary.sentences()) fmt::print(stderr, "  {}\n", sentence);
   }
   if (!options.summary.empty()) {
+    if (!std::filesystem::exists(options.summary)) (void)create_private_file(options.summary);
     std::ofstream summary_file(options.summary);
     summary_file << summary.json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
     if (!summary_file) return report_error(Error{ErrorCode::kFileUnreadable, fmt::format("{}: cannot write", options.summary)});

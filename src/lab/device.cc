@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "core/private_file.h"
 #include "core/unique_fd.h"
 #include "lab/command.h"
 #include "lab/host_server.h"
@@ -201,11 +202,7 @@ class ProductDevice final : public Device {
     auto key = private_key_pem(root.key.get());
     if (!key) return std::unexpected(key.error());
     std::ofstream(directory_ / "ca.pem") << certificate_pem(root.certificate);
-    {
-      const UniqueFd fd(::open((directory_ / "ca-key.pem").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!fd) return make_error(ErrorCode::kFileUnwritable, (directory_ / "ca-key.pem").string() + ": cannot write");
-      [[maybe_unused]] auto written = ::write(fd.get(), key->data(), key->size());
-    }
+    if (auto written = write_private_file(directory_ / "ca-key.pem", *key); !written) return std::unexpected(written.error());
     std::ofstream(directory_ / "public-ca.pem") << certificate_pem(context_.public_ca.certificate);
     std::ofstream(runtime / "resolver.hosts") << resolver_hosts(context_.scenario, context_.plan);
     return write_product_files({.product = context_.scenario.product,

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/private_file.h"
 #include "core/unique_fd.h"
 #include "lab/command.h"
 #include "lab/host_server.h"
@@ -110,7 +111,7 @@ void write_user_files(const Scenario& scenario, const Plan& plan, const Topology
   provider_spec.not_after = now_utc() + std::chrono::days{90};
   if (auto provider = make_identity(provider_spec, KeySpec{.type = KeySpec::Type::kEcP256}, &secrets.public_ca)) {
     write_text(paths.provider_certificate(), certificate_pem(provider->certificate));
-    if (auto key = private_key_pem(provider->key.get())) write_text(paths.provider_key(), *key);
+    if (auto key = private_key_pem(provider->key.get())) (void)write_private_file(paths.provider_key(), *key);
   }
 
   std::string hosts, prefixes;

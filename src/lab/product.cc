@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/private_file.h"
+
 namespace mitmscope::lab {
 namespace {
 
@@ -100,10 +102,11 @@ Result<ProductSetup> mitmproxy_setup(const ProductInputs& in) {
   const std::string key_pem(std::istreambuf_iterator<char>(key), {});
   const std::string certificate_pem(std::istreambuf_iterator<char>(certificate), {});
   // mitmproxy's CA file is the key followed by the certificate (docs: "Using a custom certificate authority").
-  for (const auto& [file, text] : {std::pair{"mitmproxy-ca.pem", key_pem + certificate_pem},
-                                   std::pair{"mitmproxy-ca-cert.pem", certificate_pem}}) {
-    if (auto written = write_file(confdir / file, text); !written) return std::unexpected(written.error());
+  // The first holds the CA's private key: its owner's alone (mitmdump runs as root in the lab).
+  if (auto written = write_private_file(confdir / "mitmproxy-ca.pem", key_pem + certificate_pem); !written) {
+    return std::unexpected(written.error());
   }
+  if (auto written = write_file(confdir / "mitmproxy-ca-cert.pem", certificate_pem); !written) return std::unexpected(written.error());
   ProductSetup setup;
   setup.processes = {{"mitmdump",
                       {"mitmdump", "--mode", "transparent", "--listen-port", std::to_string(kProductPort), "--set",

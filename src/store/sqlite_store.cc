@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/private_file.h"
 #include "core/time.h"
 #include "store/legacy_json.h"
 #include "store/sqlite_facts.h"
@@ -114,6 +115,10 @@ Result<void> SqliteStore::execute(const std::string& sql) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path, bool for_migration) {
   sqlite3* database = nullptr;
+  // A new store is its owner's alone (SQLite gives its -wal and -shm files the store's mode). When it cannot be
+  // created here, SQLite's own attempt below says why.
+  std::error_code missing;
+  if (!std::filesystem::exists(path, missing) && !missing) (void)create_private_file(path);
   if (sqlite3_open_v2(path.c_str(), &database, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const std::string message = database ? sqlite3_errmsg(database) : "out of memory";
     sqlite3_close(database);

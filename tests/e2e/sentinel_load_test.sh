@@ -45,6 +45,7 @@ stats=$(grep "sentinel: listener:" "$work/sentinel.log")
 echo "$stats"
 field() { grep -o "$1 [0-9]*" <<<"$stats" | grep -o '[0-9]*$'; }
 check "two visits, both served" "2 2" "$(wc -l <"$work/visits.jsonl") $(jq -s '[.[] | select(.user_agent != null)] | length' "$work/visits.jsonl")"
+check "the visits are measurements: readable by their owner only" 600 "$(stat -c %a "$work/visits.jsonl")"
 check "the one address held to its 100 connections, 900 refused at once" 900 "$(field 'per address')"
 check "every slow connection admitted was cut off at the ClientHello deadline" 1100 "$(field 'no whole ClientHello in time')"
 check "nothing refused for the listener's own cap" 0 "$(field 'busy')"

@@ -27,6 +27,7 @@ intercepted=$(jq -r '.intercepted_hosts[0]' "$truth")
 bypass=$(jq -r '.bypass_hosts[0]' "$truth")
 vantage=$(jq -r '.vantage_address' "$truth")
 check "the lab wrote the provider's certificate" 0 "$(test -s "$state/provider.pem" && test -s "$state/provider-key.pem"; echo $?)"
+check "the provider's private key is readable by its owner only" 600 "$(stat -c %a "$state/provider-key.pem")"
 # The vantage alone is "AS64496"; the interceptor's own certificate check reaches the server from its
 # router's address, another visitor, in no listed network.
 printf '%s\t32\t64496\n' "$vantage" >"$work/pfx2as.txt"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "support/earlier_version.h"
 #include "support/test_pki.h"
@@ -89,6 +90,22 @@ TEST(SqliteStore, AStoreOfAnEarlierVersionIsRefusedUntilMigratedAndLosesNothing)
   auto again = (*store)->migrate();
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->already_typed);
+}
+
+// A store holds measurements: a new one is its owner's alone, whatever the umask, and so is its write-ahead log.
+TEST(SqliteStore, ANewStoreIsReadableByItsOwnerOnly) {
+  testing::TempDirectory directory;
+  const mode_t previous = ::umask(022);
+  auto store = SqliteStore::open(directory.path() / "campaign.db");
+  ::umask(previous);
+  ASSERT_TRUE(store) << store.error().message;
+  const auto mode = [&](const char* name) {
+    return std::filesystem::status(directory.path() / name).permissions() & std::filesystem::perms::all;
+  };
+  using std::filesystem::perms;
+  EXPECT_EQ(mode("campaign.db"), perms::owner_read | perms::owner_write);
+  ASSERT_TRUE(std::filesystem::exists(directory.path() / "campaign.db-wal"));
+  EXPECT_EQ(mode("campaign.db-wal"), perms::owner_read | perms::owner_write);
 }
 
 TEST(SqliteStore, AnUnwritableStoreIsAClearError) {
