@@ -22,7 +22,7 @@ fi
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario,device_answer}
+mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario,device_answer,tcp_packets}
 # ServerHellos: TLS 1.3 and 1.2 messages (handshake header included), one with duplicated extensions.
 printf '\x02\x00\x00\x56\x03\x03%s\x00\x13\x01\x00\x00\x2e\x00\x2b\x00\x02\x03\x04\x00\x33\x00\x24\x00\x1d\x00\x20%s' \
   "$(head -c 32 /dev/zero | tr '\0' 'r')" "$(head -c 32 /dev/zero | tr '\0' 'k')" >"$seeds/server_hello/tls13"
@@ -77,10 +77,25 @@ for name, extra in (("h2-request", [("user-agent", "Mozilla/5.0 Firefox/153.0")]
                             end_stream=True)
     open(f"{sys.argv[1]}/{name}", "wb").write(connection.data_to_send())
 PYTHON
+# Packets as the lab's device reads them: Python's ClientHello in two IPv4/TCP segments of one flow (with
+# timestamps), a copy of the first, and the second before the first.
+python3 - "$seeds/client_hello/sni" "$seeds/tcp_packets" <<'PYTHON'
+import struct, sys
+hello = open(sys.argv[1], "rb").read()
+def packet(sequence, payload):
+    tcp = struct.pack("!HHIIBBHHH", 40000, 443, sequence, 1, 8 << 4, 0x18, 502, 0, 0) + bytes([1, 1, 8, 10]) + struct.pack("!II", 5, 6)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0, 64, 6, 0, bytes([198, 18, 0, 1]), bytes([198, 18, 4, 2]))
+    whole = ip + tcp + payload
+    return struct.pack("!H", len(whole)) + whole
+half = len(hello) // 2
+first, second = packet(1000, hello[:half]), packet(1000 + half, hello[half:])
+for name, packets in (("in-order", first + second), ("copy", first + first + second), ("reversed", second + first + second)):
+    open(f"{sys.argv[2]}/{name}", "wb").write(packets)
+PYTHON
 
 status=0
 printf '\n| harness | regressions replayed | executions | exec/s | coverage (edges) | features | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
-for name in server_hello client_hello certificate ooni_measurement scenario device_answer; do
+for name in server_hello client_hello certificate ooni_measurement scenario device_answer tcp_packets; do
   binary="$build/${name}_fuzzer"
   regressions=tests/data/fuzz-regressions/$name
   replayed=0
