@@ -50,5 +50,7 @@ check "the one address held to its 100 connections, 900 refused at once" 900 "$(
 check "every slow connection admitted was cut off at the ClientHello deadline" 1100 "$(field 'no whole ClientHello in time')"
 check "nothing refused for the listener's own cap" 0 "$(field 'busy')"
 check "1,100 slow connections open at once, at most" true "$([ "$(grep -o 'at most [0-9]*' <<<"$stats" | grep -o '[0-9]*')" -le 1102 ] && echo true || echo false)"
-check "peak memory under 64 MB (${rss_kb} kB)" true "$([ "$rss_kb" -lt 65536 ] && echo true || echo false)"
+# Under ASan the shadow memory and the freed-memory quarantine are most of it (166 MB seen): a looser bound there.
+limit_mb=$([ "${MITMSCOPE_SANITIZED:-0}" == 1 ] && echo 384 || echo 64)
+check "peak memory under $limit_mb MB (${rss_kb} kB)" true "$([ "$rss_kb" -lt $((limit_mb * 1024)) ] && echo true || echo false)"
 finish
