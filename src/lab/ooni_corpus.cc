@@ -343,6 +343,13 @@ std::vector<std::string> malformed_lines() {
   };
 }
 
+// The category a single-handshake HTTPS measurement of the campaign is counted under: clean, or intercepted by
+// an intermediate whose root the registry knows or not.
+const char* category_of(const Measurement& m) {
+  if (!m.forged_with) return "clean";
+  return kIntermediates[*m.forged_with].root == kUnknownRoot ? "intercepted/forging_ca" : "intercepted/known_interceptor";
+}
+
 class Generator {
  public:
   Generator(const std::filesystem::path& out, const OoniCorpusOptions& options, const Corpus& corpus)
@@ -451,7 +458,7 @@ void Generator::intercepted(Measurement& m, const std::string& domain, size_t i)
   m.control_addresses = {ip};
   m.handshakes.push_back(handshake);
   m.control_tls.push_back({ip + ":443", domain, "", true});
-  count(plan.root == kUnknownRoot ? "intercepted/forging_ca" : "intercepted/known_interceptor");
+  count(category_of(m));
   auto& issuer = issuers_[i];
   ++issuer.handshakes;
   const std::string when = iso(m.time);
@@ -534,8 +541,7 @@ bool Generator::as_other_source(const Measurement& m) {
   source_files_[std::filesystem::path("sources") / name / (year + ".jsonl.gz")] += record_json(format, source_record(m)).dump() + "\n";
   // The OONI category it was counted under goes to the source instead.
   const bool forged = m.forged_with.has_value();
-  --truth_.categories[!forged ? "clean" : kIntermediates[*m.forged_with].root == kUnknownRoot ? "intercepted/forging_ca"
-                                                                                                 : "intercepted/known_interceptor"];
+  --truth_.categories[category_of(m)];
   ++truth_.sources[name].records;
   truth_.sources[name].intercepted += forged;
   return true;

@@ -28,10 +28,6 @@ constexpr auto kTick = std::chrono::milliseconds(100);   // how often deadlines 
 // Descriptors beyond the connections: listening sockets, epoll, the output files, the capture.
 constexpr size_t kSpareDescriptors = 64;
 
-std::string openssl_error() {
-  return ERR_peek_error() == 0 ? "the peer closed or reset the connection" : take_openssl_error();
-}
-
 std::string peer_ip(const sockaddr_storage& address, uint16_t& port) {
   char text[INET6_ADDRSTRLEN] = {};
   if (address.ss_family == AF_INET6) {
@@ -77,10 +73,10 @@ Result<std::unique_ptr<Listener>> Listener::open(ListenerOptions options) {
   SSL_CTX_set_min_proto_version(context, TLS1_VERSION);
   SSL_CTX_set_security_level(context, 0);  // old clients (and old interceptors) are what it is for
   if (SSL_CTX_use_certificate_chain_file(context, opts.certificate.c_str()) != 1) {
-    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: not a PEM certificate chain: {}", opts.certificate.string(), openssl_error()));
+    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: not a PEM certificate chain: {}", opts.certificate.string(), take_openssl_error()));
   }
   if (SSL_CTX_use_PrivateKey_file(context, opts.key.c_str(), SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(context) != 1) {
-    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: not the PEM key of {}: {}", opts.key.string(), opts.certificate.string(), openssl_error()));
+    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: not the PEM key of {}: {}", opts.key.string(), opts.certificate.string(), take_openssl_error()));
   }
   SSL_CTX_set_alpn_select_cb(
       context,
