@@ -70,6 +70,17 @@ int interrupted(const ScanCliOptions& options, const ScanRoundReport& report, co
   return kExitInterrupted;
 }
 
+// The store failed midway: what it took stays in the unfinished scan, every result is in --out, and --resume
+// measures only what the store lacks once it answers again.
+int store_lost(const ScanCliOptions& options, const ScanRoundReport& report, const ScanRoundSinks& sinks) {
+  report_error(*report.store_error);
+  const std::string out = options.out == "-" ? std::string("stdout") : options.out.empty() ? std::string() : options.out;
+  fmt::print(stderr, "mitmscope: the store failed after taking {} of the {} results (scan {} of {}){}; once it answers "
+             "again, run the same command with --resume: it measures only what the store lacks\n", report.stored,
+             report.results, sinks.scan_id, options.store, out.empty() ? "" : fmt::format("; all {} are in {}", report.results, out));
+  return kExitInput;
+}
+
 int run_scan(const ScanCliOptions& options) {
   auto setup = load_active_setup({options.engine, options.trust, options.domains, options.pfx2as, options.shards,
                                    options.shard});
@@ -96,7 +107,7 @@ int run_scan(const ScanCliOptions& options) {
   for (const auto& skipped : report->skipped_hosts) {
     fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
   }
-  if (report->store_error) return report_error(*report->store_error);
+  if (report->store_error) return store_lost(options, *report, sinks);
   if (report->interrupted) return interrupted(options, *report, sinks);
   fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", report->summary_text, report->handshakes,
              report->seconds, double(report->handshakes) / std::max(report->seconds, 1e-9));

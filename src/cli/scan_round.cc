@@ -119,6 +119,7 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   const run::RunEnd end = run.finish();
   ScanRoundReport report;
   report.store_error = end.store_error;
+  report.stored = end.stored;
   report.interrupted = end.interrupted;
   report.results = end.results;
   report.skipped_hosts = hosts->skipped();

@@ -50,6 +50,7 @@ struct ScanRoundReport {
   double seconds = 0;
   std::vector<SkippedTarget> skipped_hosts;
   std::optional<Error> store_error;       // results up to the failure are stored; the rest are in `out`
+  size_t stored = 0;                      // results this round stored
   bool interrupted = false;               // a signal stopped it: what was measured is stored, the scan unfinished
   size_t results = 0;                     // written by this run (not counting those a resume skipped)
 };

@@ -52,14 +52,19 @@ class StoreBatches {
   }
   void flush() {
     if (write_ && !pending_.empty() && !error_) {
-      if (auto written = write_(pending_); !written) error_ = written.error();
+      if (auto written = write_(pending_); !written) {
+        error_ = written.error();
+      } else {
+        stored_ += pending_.size();
+      }
     }
     pending_.clear();
   }
   const std::optional<Error>& error() const { return error_; }
+  size_t stored() const { return stored_; }
 
  private:
-  size_t batch_;
+  size_t batch_, stored_ = 0;
   Write write_;
   std::vector<Row> pending_;
   std::optional<Error> error_;
@@ -121,6 +126,7 @@ struct RunEnd {
   size_t results = 0;
   bool interrupted = false;
   std::optional<Error> store_error;
+  size_t stored = 0;          // rows the store took (before its failure, if it failed)
 };
 
 // The row type of a run that stores nothing (discover).
@@ -152,7 +158,7 @@ class Runner {
     batches_.flush();
     output_.close();
     progress_.finish();
-    return {progress_.done(), stopping(), batches_.error()};
+    return {progress_.done(), stopping(), batches_.error(), batches_.stored()};
   }
 
  private:

@@ -1,17 +1,18 @@
 #include "store/clickhouse_http.h"
 
-#include <memory>
-
 #include <curl/curl.h>
 
 #include <cctype>
-
+#include <charconv>
+#include <memory>
 #include <mutex>
 
 #include <fmt/format.h>
 
 namespace mitmscope::clickhouse {
 namespace {
+
+static_assert(CURL_ERROR_SIZE <= sizeof(Http::ErrorText), "libcurl's error text fits");
 
 size_t collect(char* data, size_t size, size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
@@ -40,10 +41,50 @@ std::string first_line(std::string text) {
   return text;
 }
 
+// The server's error number: "Code: 193, e.displayText() = ..." → 193; 0 when there is none.
+int server_code(std::string_view body) {
+  constexpr std::string_view kCode = "Code: ";
+  const size_t at = body.find(kCode);
+  int code = 0;
+  if (at != std::string_view::npos) std::from_chars(body.data() + at + kCode.size(), body.data() + body.size(), code);
+  return code;
+}
+
 }  // namespace
 
-Http::Http(std::string base, std::string settings, std::string label)
-    : base_(std::move(base)), settings_(std::move(settings)), label_(std::move(label)) {
+std::string server_error_hint(std::string_view body, std::string_view user) {
+  const std::string who = user.empty() ? std::string("the default user") : fmt::format("user {}", user);
+  switch (server_code(body)) {
+    case 192: case 193: case 194: case 516:   // unknown user, wrong password, password required, authentication failed
+      return fmt::format("the server did not accept {} with this password (the password comes from password_file=FILE, "
+                         "${} or ${})", who, kClickHousePasswordFileVariable, kClickHousePasswordVariable);
+    case 195: return fmt::format("the server does not let {} in from this address (<networks> in its users.xml)", who);
+    case 291: return fmt::format("{} may not use this database (<allow_databases> in the server's users.xml)", who);
+    case 392:
+      return fmt::format("{} may not create or change tables (allow_ddl=0): a store's tables are made once by a user "
+                         "that may (docs/CLI.md, \"A ClickHouse store with users\")", who);
+    case 164: return fmt::format("{} may only read (readonly): it can serve report, not scan", who);
+    default: return {};
+  }
+}
+
+std::string transport_hint(int curl_code, bool secure) {
+  switch (curl_code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "the server's certificate is not signed by the CA given with ca=FILE (or, without ca=, by a root of this "
+             "system), or does not name the host of the address";
+    case CURLE_SSL_CACERT_BADFILE: return "the CA file of ca=FILE cannot be read as PEM certificates";
+    case CURLE_SSL_CONNECT_ERROR:
+      return secure ? "no TLS there: is it the server's https_port (secure=1 needs the HTTPS port, not the HTTP one)?"
+                    : "TLS failed";
+    case CURLE_GOT_NOTHING: case CURLE_RECV_ERROR:
+      return secure ? "the server closed the connection" : "the server closed the connection: is it an https_port (then add secure=1)?";
+    default: return "is clickhouse-server running there?";
+  }
+}
+
+Http::Http(ClickHouseAccess access, std::string settings, std::string label)
+    : access_(std::move(access)), settings_(std::move(settings)), label_(std::move(label)) {
   static std::once_flag initialized;
   std::call_once(initialized, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_ = curl_easy_init();
@@ -69,25 +110,38 @@ Result<std::string> Http::post(const std::string& url, std::string_view body, co
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);   // never anywhere it was not told
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!access_.user.empty() || !access_.password.empty()) {
+    curl_easy_setopt(curl, CURLOPT_USERNAME, access_.user.empty() ? "default" : access_.user.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, access_.password.c_str());
+  }
+  if (!access_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, access_.ca_file.c_str());
   // No Expect: 100-continue round trip on large inserts.
   curl_slist* headers = curl_slist_append(nullptr, "Expect:");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  detail_.fill(0);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail_.data());
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
-  if (code != CURLE_OK) {
-    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: {} (is clickhouse-server running there?)", label_,
-                                                       curl_easy_strerror(code)));
-  }
+  if (code != CURLE_OK) return std::unexpected(failure(code, detail_.data()));
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status != 200) {
-    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: HTTP {}: {}", label_, status, first_line(answer)));
+    const std::string hint = server_error_hint(answer, access_.user);
+    return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: HTTP {}: {}{}{}", label_, status, first_line(answer),
+                                                              hint.empty() ? "" : ": ", hint));
   }
   return answer;
 }
 
+Error Http::failure(int curl_code, const char* detail) const {
+  const auto code = static_cast<CURLcode>(curl_code);
+  return {ErrorCode::kFileUnreadable, fmt::format("{}: {} ({})", label_, *detail ? detail : curl_easy_strerror(code),
+                                                  transport_hint(code, access_.base_url.starts_with("https:")))};
+}
+
 Result<std::string> Http::query(std::string_view sql) {
-  return post(fmt::format("{}/?{}", base_, settings_), sql);
+  return post(fmt::format("{}/?{}", access_.base_url, settings_), sql);
 }
 
 Result<std::string> Http::query_with_table(std::string_view sql, std::string_view name, std::string_view structure,
@@ -99,7 +153,7 @@ Result<std::string> Http::query_with_table(std::string_view sql, std::string_vie
   curl_mime_name(part, part_name.c_str());
   curl_mime_filename(part, part_name.c_str());   // the server reads a table from a file part only
   curl_mime_data(part, rows.data(), rows.size());
-  const std::string url = fmt::format("{}/?{}query={}&{}_structure={}&{}_format=TabSeparated", base_,
+  const std::string url = fmt::format("{}/?{}query={}&{}_structure={}&{}_format=TabSeparated", access_.base_url,
                                       settings_.empty() ? "" : settings_ + "&", url_encode(sql), name,
                                       url_encode(structure), name);
   return post(url, {}, form.get());
@@ -107,7 +161,7 @@ Result<std::string> Http::query_with_table(std::string_view sql, std::string_vie
 
 Result<void> Http::insert(std::string_view insert_head, std::string_view rows) {
   if (rows.empty()) return {};
-  auto answer = post(fmt::format("{}/?{}query={}", base_, settings_.empty() ? "" : settings_ + "&", url_encode(insert_head)), rows);
+  auto answer = post(fmt::format("{}/?{}query={}", access_.base_url, settings_.empty() ? "" : settings_ + "&", url_encode(insert_head)), rows);
   if (!answer) return std::unexpected(answer.error());
   return {};
 }

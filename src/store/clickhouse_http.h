@@ -1,8 +1,11 @@
 // ClickHouse over its HTTP interface (libcurl, one kept-alive connection): queries go in
 // the body, INSERT data in the body after the query in the URL; answers are TabSeparated.
-// Errors carry the server's own message ("Code: 60, ... Table x doesn't exist").
+// Errors carry the server's own message ("Code: 60, ... Table x doesn't exist"), and for the errors a user meets
+// when setting a store up (a wrong password, a user without the right, an untrusted certificate, HTTP to an HTTPS
+// port) what to do about it. Over HTTPS the server's certificate and name are always verified.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -10,13 +13,15 @@
 #include <vector>
 
 #include "core/error.h"
+#include "store/clickhouse_location.h"
 
 namespace mitmscope::clickhouse {
 
 class Http {
  public:
-  // `base`: http://HOST:PORT; `settings`: extra URL parameters ("database=x&insert_distributed_sync=1").
-  Http(std::string base, std::string settings, std::string label);
+  using ErrorText = std::array<char, 256>;
+  // `settings`: extra URL parameters ("insert_distributed_sync=1"); `label` names the store in errors.
+  Http(ClickHouseAccess access, std::string settings, std::string label);
   ~Http();
   Http(const Http&) = delete;
   Http& operator=(const Http&) = delete;
@@ -33,9 +38,18 @@ class Http {
 
  private:
   Result<std::string> post(const std::string& url, std::string_view body, const void* form = nullptr);
-  std::string base_, settings_, label_;
+  Error failure(int curl_code, const char* detail) const;
+  ErrorText detail_{};   // libcurl's words for the last failed transfer
+  ClickHouseAccess access_;
+  std::string settings_, label_;
   void* curl_ = nullptr;
 };
+
+// What to do about the server's answer `body` ("Code: 193, ... Wrong password for user x"), for `user`; empty when
+// nothing better than the server's message can be said.
+std::string server_error_hint(std::string_view body, std::string_view user);
+// What to do about a transfer that failed with libcurl's `curl_code`, over HTTPS when `secure`.
+std::string transport_hint(int curl_code, bool secure);
 
 // TabSeparated text: escape a field, quote a string inside an Array literal, split an answer.
 void append_tsv(std::string& out, std::string_view field);

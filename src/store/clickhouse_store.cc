@@ -90,79 +90,76 @@ int64_t new_id() {
 
 }  // namespace
 
-Result<ClickHouseLocation> parse_clickhouse_uri(std::string_view uri) {
-  auto fail = [&](std::string_view why) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("--store {}: {} (expected clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME])",
-                                  uri, why));
-  };
-  std::string_view rest = uri;
-  if (!rest.starts_with("clickhouse://")) return fail("not a clickhouse:// address");
-  rest.remove_prefix(13);
-  ClickHouseLocation location;
-  const size_t slash = rest.find('/');
-  if (slash == std::string_view::npos) return fail("no database");
-  std::string_view servers = rest.substr(0, slash);
-  rest.remove_prefix(slash + 1);
-  const size_t question = rest.find('?');
-  location.database = std::string(rest.substr(0, question));
-  if (question != std::string_view::npos) {
-    std::string_view query = rest.substr(question + 1);
-    if (!query.starts_with("cluster=") || query.size() == 8) return fail("the only parameter is cluster=NAME");
-    location.cluster = std::string(query.substr(8));
-  }
-  auto plain_name = [](std::string_view name) {
-    return !name.empty() && std::ranges::all_of(name, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-  };
-  if (!plain_name(location.database)) return fail("the database name must be letters, digits and _");
-  if (!location.cluster.empty() && !plain_name(location.cluster)) return fail("the cluster name must be letters, digits and _");
-  while (!servers.empty()) {
-    const size_t comma = servers.find(',');
-    std::string_view server = servers.substr(0, comma);
-    const size_t colon = server.rfind(':');
-    int port = 0;
-    if (colon == std::string_view::npos || colon == 0 ||
-        std::from_chars(server.data() + colon + 1, server.data() + server.size(), port).ec != std::errc() || port < 1 ||
-        port > 65535) {
-      return fail(fmt::format("'{}' is not HOST:PORT", server));
-    }
-    location.servers.emplace_back(server);
-    servers = comma == std::string_view::npos ? std::string_view() : servers.substr(comma + 1);
-  }
-  if (location.servers.empty()) return fail("no server");
-  if (location.servers.size() > 1 && location.cluster.empty()) return fail("several servers need ?cluster=NAME");
-  return location;
+ClickHouseStore::ClickHouseStore(std::string uri, ClickHouseLocation location, std::string password)
+    : uri_(std::move(uri)), location_(std::move(location)), password_(std::move(password)) {
+  http_ = connect(location_.servers.front(), location_.cluster.empty() ? "" : "insert_distributed_sync=1");
 }
 
-ClickHouseStore::ClickHouseStore(std::string uri, ClickHouseLocation location)
-    : uri_(std::move(uri)), location_(std::move(location)) {
-  http_ = std::make_unique<clickhouse::Http>(fmt::format("http://{}", location_.servers.front()),
-                                             location_.cluster.empty() ? "" : "insert_distributed_sync=1", uri_);
+std::unique_ptr<clickhouse::Http> ClickHouseStore::connect(const std::string& server, std::string settings) const {
+  const std::string label = location_.servers.size() == 1 ? uri_ : fmt::format("{} (server {})", uri_, server);
+  return std::make_unique<clickhouse::Http>(clickhouse_access(location_, server, password_), std::move(settings), label);
 }
 
 Result<std::unique_ptr<ClickHouseStore>> ClickHouseStore::open(const std::string& uri, bool for_migration) {
   auto location = parse_clickhouse_uri(uri);
   if (!location) return std::unexpected(location.error());
-  std::unique_ptr<ClickHouseStore> store(new ClickHouseStore(uri, std::move(*location)));
+  auto password = clickhouse_password(*location, [](const char* name) { return std::getenv(name); });
+  if (!password) return std::unexpected(password.error());
+  std::unique_ptr<ClickHouseStore> store(new ClickHouseStore(uri, std::move(*location), std::move(*password)));
   if (auto created = store->create_schema(); !created) return std::unexpected(created.error());
   if (auto typed = store->check_version(for_migration); !typed) return std::unexpected(typed.error());
   return store;
 }
 
+// The tables of the store's database on the server `http` reaches; none when the database is not there.
+Result<std::set<std::string>> ClickHouseStore::existing_tables(clickhouse::Http& http) {
+  auto answer = http.query(fmt::format("SELECT name FROM system.tables WHERE database = {} FORMAT TabSeparated",
+                                       sql_string(location_.database)));
+  if (!answer) return std::unexpected(answer.error());
+  std::set<std::string> names;
+  for (auto& row : clickhouse::parse_tsv(*answer)) {
+    if (!row.empty()) names.insert(std::move(row[0]));
+  }
+  return names;
+}
+
+// The database shows no tables and the user may not make them: either it is new, or the user was not given it.
+std::unexpected<Error> ClickHouseStore::no_tables(const Error& refused) const {
+  if (refused.message.find("Code: 164,") == std::string::npos && refused.message.find("Code: 392,") == std::string::npos) {
+    return std::unexpected(refused);
+  }
+  const std::string who = location_.user.empty() ? std::string("the default user") : "user " + location_.user;
+  return make_error(refused.code, fmt::format("{}: {} sees no tables in database {} and may not make them: a store's tables "
+                                              "are made once by a user that may (docs/CLI.md, \"A ClickHouse store with "
+                                              "users\"), and its users must be given the database (<allow_databases>)",
+                                              uri_, who, location_.database));
+}
+
+// Only what is missing is created: a user without DDL rights opens a store whose tables exist.
 Result<void> ClickHouseStore::create_schema() {
   const std::string& db = location_.database;
   for (const auto& server : location_.servers) {
-    clickhouse::Http http(fmt::format("http://{}", server), "", fmt::format("clickhouse://{}/{}", server, db));
-    if (auto made = http.query(fmt::format("CREATE DATABASE IF NOT EXISTS {}", db)); !made) return std::unexpected(made.error());
+    auto http = connect(server);
+    auto present = existing_tables(*http);
+    if (!present) return std::unexpected(present.error());
+    auto run = [&](const std::string& name, const std::string& sql) -> Result<void> {
+      if (present->contains(name)) return {};
+      auto made = http->query(sql);
+      if (!made) return std::unexpected(made.error());
+      return {};
+    };
+    if (present->empty()) {
+      if (auto made = http->query(fmt::format("CREATE DATABASE IF NOT EXISTS {}", db)); !made) return no_tables(made.error());
+    }
     for (const auto& table : kTables) {
       const std::string local = location_.cluster.empty() ? table.name : fmt::format("{}_local", table.name);
-      auto made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}{}) ENGINE = {}", db, local, table.columns,
+      auto made = run(local, fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}{}) ENGINE = {}", db, local, table.columns,
                                          facts::definitions(typed_columns(table.name)), table.engine));
-      if (!made) return std::unexpected(made.error());
-      if (location_.cluster.empty()) continue;
-      made = http.query(fmt::format("CREATE TABLE IF NOT EXISTS {0}.{1} AS {0}.{2} ENGINE = Distributed({3}, {0}, {2}, {4})", db,
-                                    table.name, local, location_.cluster, table.shard_key));
-      if (!made) return std::unexpected(made.error());
+      if (made && !location_.cluster.empty()) {
+        made = run(table.name, fmt::format("CREATE TABLE IF NOT EXISTS {0}.{1} AS {0}.{2} ENGINE = Distributed({3}, {0}, {2}, {4})",
+                                           db, table.name, local, location_.cluster, table.shard_key));
+      }
+      if (!made) return made;
     }
   }
   if (auto added = add_columns(); !added) return added;
@@ -183,8 +180,8 @@ Result<void> ClickHouseStore::create_schema() {
 Result<void> ClickHouseStore::add_columns() {
   const std::string& db = location_.database;
   for (const auto& server : location_.servers) {
-    clickhouse::Http http(fmt::format("http://{}", server), "", fmt::format("clickhouse://{}/{}", server, db));
-    auto answer = http.query(fmt::format("SELECT table, name FROM system.columns WHERE database = {} FORMAT TabSeparated", sql_string(db)));
+    auto http = connect(server);
+    auto answer = http->query(fmt::format("SELECT table, name FROM system.columns WHERE database = {} FORMAT TabSeparated", sql_string(db)));
     if (!answer) return std::unexpected(answer.error());
     std::set<std::pair<std::string, std::string>> present;
     for (auto& row : clickhouse::parse_tsv(*answer)) {
@@ -196,7 +193,7 @@ Result<void> ClickHouseStore::add_columns() {
       for (const auto& name : names) {
         for (const auto& column : typed_columns(table)) {
           if (present.contains({name, std::string(column.name)})) continue;
-          auto altered = http.query(fmt::format("ALTER TABLE {}.{} ADD COLUMN {} {}", db, name, column.name, column.type));
+          auto altered = http->query(fmt::format("ALTER TABLE {}.{} ADD COLUMN {} {}", db, name, column.name, column.type));
           if (!altered) return std::unexpected(altered.error());
         }
       }

@@ -7,7 +7,9 @@
 // a crash is tombstoned rather than deleted, and readers ignore the tombstoned scans'
 // results and events. With `?cluster=NAME` every table is a local table on each listed
 // server plus a Distributed table over the cluster, sharded by the key its rows are
-// replaced under, so deduplication stays within a shard. See docs/ARCHITECTURE.md, "Stores".
+// replaced under, so deduplication stays within a shard. Opening a store creates only the
+// tables and columns it lacks, so a user without DDL rights (a writer) or a read-only one
+// (a reader) opens a store an administrator made. See docs/ARCHITECTURE.md, "Stores".
 #pragma once
 
 #include <memory>
@@ -17,17 +19,10 @@
 #include <vector>
 
 #include "store/clickhouse_http.h"
+#include "store/clickhouse_location.h"
 #include "store/store.h"
 
 namespace mitmscope {
-
-struct ClickHouseLocation {
-  std::vector<std::string> servers;   // HOST:PORT (HTTP), the first takes the queries
-  std::string database;
-  std::string cluster;                // empty: one server
-};
-
-Result<ClickHouseLocation> parse_clickhouse_uri(std::string_view uri);
 
 class ClickHouseStore final : public Store {
  public:
@@ -66,7 +61,10 @@ class ClickHouseStore final : public Store {
   std::string location() const override { return uri_; }
 
  private:
-  ClickHouseStore(std::string uri, ClickHouseLocation location);
+  ClickHouseStore(std::string uri, ClickHouseLocation location, std::string password);
+  std::unique_ptr<clickhouse::Http> connect(const std::string& server, std::string settings = {}) const;
+  Result<std::set<std::string>> existing_tables(clickhouse::Http& http);
+  std::unexpected<Error> no_tables(const Error& refused) const;
   Result<void> create_schema();
   Result<void> add_columns();
   Result<void> check_version(bool for_migration);
@@ -82,6 +80,7 @@ class ClickHouseStore final : public Store {
 
   std::string uri_;
   ClickHouseLocation location_;
+  std::string password_;
   std::unique_ptr<clickhouse::Http> http_;
   uint64_t last_version_ = 0;
 };

@@ -394,7 +394,7 @@ TEST(ClickHouseStore, ADatabaseOfAnEarlierVersionIsRefusedUntilMigratedAndLosesN
   if (!servers || !*servers) GTEST_SKIP() << "MITMSCOPE_TEST_CLICKHOUSE (HOST:PORT,HOST:PORT) not set";
   const std::string server = std::string(servers).substr(0, std::string(servers).find(','));
   const std::string db = "earlier_" + std::to_string(::getpid());
-  clickhouse::Http http("http://" + server, "", "test");
+  clickhouse::Http http(ClickHouseAccess{.base_url = "http://" + server}, "", "test");
   for (const std::string& sql : {
            "CREATE DATABASE " + db,
            "CREATE TABLE " + db + ".scans (id Int64, started_at String, finished_at String, parameters String, summary String, "
