@@ -142,7 +142,13 @@ std::string pem_body(std::string_view pem) {
   return out;
 }
 
-SourceReader::SourceReader() : parser_(std::make_unique<simdjson::dom::parser>()) {}
+SourceReader::SourceReader() = default;
+
+// Made at the first record of another source: an analysis of OONI files alone never needs it.
+simdjson::dom::parser& SourceReader::parser() {
+  if (!parser_) parser_ = std::make_unique<simdjson::dom::parser>();
+  return *parser_;
+}
 SourceReader::~SourceReader() = default;
 
 std::string& SourceReader::next_scratch() {
@@ -161,7 +167,7 @@ std::string_view SourceReader::keep_pem(std::string_view pem) {
 Result<DataSource> SourceReader::detect(const char* json, size_t length, size_t capacity) {
   element document;
   if (capacity < length + simdjson::SIMDJSON_PADDING) return make_error(ErrorCode::kParseError, "input not padded");
-  if (auto code = parser_->parse(json, length, false).get(document)) {
+  if (auto code = parser().parse(json, length, false).get(document)) {
     return make_error(ErrorCode::kParseError, fmt::format("not JSON: {}", simdjson::error_message(code)));
   }
   element first = document;
@@ -181,7 +187,7 @@ Result<void> SourceReader::read(const char* json, size_t length, size_t capacity
                                 const std::function<void(size_t, std::string_view)>& ooni_record) {
   element document;
   if (capacity < length + simdjson::SIMDJSON_PADDING) return make_error(ErrorCode::kParseError, "input not padded");
-  if (auto code = parser_->parse(json, length, false).get(document)) {
+  if (auto code = parser().parse(json, length, false).get(document)) {
     return make_error(ErrorCode::kParseError, fmt::format("not JSON: {}", simdjson::error_message(code)));
   }
   auto one = [&](element record, size_t index) {

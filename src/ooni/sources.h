@@ -70,6 +70,7 @@ class SourceReader {
   Result<void> read_tlsmiddlebox(simdjson::dom::element record);   // OONI's, whose traces the On Demand walk skips
   // Into the scratch strings, reused record after record (a deque: what was kept does not move).
   std::string& next_scratch();
+  simdjson::dom::parser& parser();
   std::string_view keep(std::string_view text);
   std::string_view keep_pem(std::string_view pem);  // the base64 body
 

@@ -103,6 +103,15 @@ TEST(Base64, RoundTripsAndAcceptsTheUrlAlphabetAndWhitespace) {
   EXPECT_EQ(base64_decode("-_8A\nEIM"), bytes);
   EXPECT_EQ(base64_decode("not base64!"), std::nullopt);
   EXPECT_EQ(base64_decode(""), std::nullopt);
+  EXPECT_EQ(base64_decode(" \t\r\n"), std::nullopt) << "white space alone is nothing";
+  std::vector<uint8_t> grown;
+  for (uint8_t length = 1; length <= 7; ++length) {
+    grown.push_back(static_cast<uint8_t>(0xf0 + length));
+    std::string unpadded = base64_encode(grown);
+    while (unpadded.ends_with('=')) unpadded.pop_back();
+    EXPECT_EQ(base64_decode(unpadded), grown) << "without its padding: " << unpadded;
+    EXPECT_EQ(base64_decode(" " + base64_encode(grown) + "\n"), grown);
+  }
 }
 
 }  // namespace
