@@ -1,0 +1,340 @@
+#include "tls/client_hello_builder.h"
+
+#include <arpa/inet.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "core/byte_writer.h"
+#include "tls/client_hello.h"
+
+namespace mitmscope {
+namespace {
+
+constexpr uint8_t kHandshakeRecord = 0x16;
+constexpr uint8_t kClientHelloType = 1;
+constexpr size_t kMaxRecordBody = 16384;
+constexpr size_t kPaddingFloor = 256;          // OpenSSL and BoringSSL pad ClientHellos of 256..511 bytes
+constexpr size_t kMlKem768EncapsulationKey = 1184;
+constexpr uint16_t kMlKemQ = 3329;
+
+// The GREASE value of each role, drawn once per connection.
+enum GreaseRole : size_t { kCipher, kGroup, kFirstExtension, kLastExtension, kVersion, kSignature, kRoles };
+using GreaseValues = std::array<uint16_t, kRoles>;
+
+GreaseValues draw_grease(const RandomBytes& random) {
+  std::array<uint8_t, kRoles> seed{};
+  random(seed);
+  GreaseValues values{};
+  for (size_t i = 0; i < kRoles; ++i) values[i] = static_cast<uint16_t>(((seed[i] & 0xf0) | 0x0a) * 0x0101);
+  if (values[kLastExtension] == values[kFirstExtension]) values[kLastExtension] ^= 0x1010;   // two distinct types
+  return values;
+}
+
+// The context of one build: the profile, the request, the randomness, what has been drawn.
+struct Build {
+  const ClientHelloProfile& profile;
+  const HelloRequest& request;
+  const RandomBytes& random;
+  GreaseValues grease{};
+  std::vector<KeyShareKey> keys;
+  bool sends_name = false;
+};
+
+bool is_ip_address(const std::string& name) {
+  std::array<uint8_t, 16> address{};
+  return ::inet_pton(AF_INET, name.c_str(), address.data()) == 1 || ::inet_pton(AF_INET6, name.c_str(), address.data()) == 1;
+}
+
+void u16_list(ByteWriter& out, size_t prefix, std::optional<uint16_t> first, std::span<const uint16_t> values) {
+  const auto block = out.begin(prefix);
+  if (first) out.u16(*first);
+  for (uint16_t value : values) out.u16(value);
+  out.end(block);
+}
+
+void random_bytes(ByteWriter& out, const RandomBytes& random, size_t count) {
+  std::vector<uint8_t> bytes(count);
+  random(bytes);
+  out.bytes(bytes);
+}
+
+}  // namespace
+
+void openssl_random(std::span<uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) std::ranges::fill(out, 0);
+}
+
+namespace {
+
+Result<EvpPkeyPtr> x25519_key(const RandomBytes& random) {
+  std::array<uint8_t, 32> secret{};
+  random(secret);
+  EvpPkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(), secret.size()));
+  if (!key) return make_error(ErrorCode::kCryptoError, "cannot make an X25519 key");
+  return key;
+}
+
+Result<EvpPkeyPtr> ec_key(uint16_t group) {
+  EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group == kGroupSecp256r1 ? "P-256" : "P-384"));
+  if (!key) return make_error(ErrorCode::kCryptoError, fmt::format("cannot make a key for group 0x{:04x}", group));
+  return key;
+}
+
+std::vector<uint8_t> public_bytes(EVP_PKEY* key) {
+  size_t length = 0;
+  if (EVP_PKEY_get_id(key) == EVP_PKEY_X25519) {
+    std::vector<uint8_t> out(32);
+    length = out.size();
+    EVP_PKEY_get_raw_public_key(key, out.data(), &length);
+    return out;
+  }
+  std::vector<uint8_t> out(133);
+  EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out.data(), out.size(), &length);
+  out.resize(length);
+  return out;
+}
+
+// A well-formed ML-KEM-768 encapsulation key: 768 coefficients below q, 12 bits each, then a 32-byte seed.
+void ml_kem_placeholder(ByteWriter& out, const RandomBytes& random) {
+  std::vector<uint16_t> coefficients;
+  std::array<uint8_t, 3> bytes{};
+  while (coefficients.size() < 768) {
+    random(bytes);
+    for (uint16_t value : {static_cast<uint16_t>(bytes[0] | (bytes[1] & 0x0f) << 8), static_cast<uint16_t>(bytes[1] >> 4 | bytes[2] << 4)}) {
+      if (value < kMlKemQ && coefficients.size() < 768) coefficients.push_back(value);
+    }
+  }
+  for (size_t i = 0; i < coefficients.size(); i += 2) {
+    out.u8(static_cast<uint8_t>(coefficients[i]));
+    out.u8(static_cast<uint8_t>(coefficients[i] >> 8 | (coefficients[i + 1] & 0x0f) << 4));
+    out.u8(static_cast<uint8_t>(coefficients[i + 1] >> 4));
+  }
+  random_bytes(out, random, kMlKem768EncapsulationKey - 1152);
+}
+
+Result<void> key_share_entry(ByteWriter& out, Build& build, uint16_t group) {
+  const bool hybrid = group == kGroupX25519MlKem768;
+  Result<EvpPkeyPtr> key = hybrid || group == kGroupX25519 ? x25519_key(build.random) : ec_key(group);
+  if (!key) return std::unexpected(key.error());
+  out.u16(group);
+  const auto share = out.begin(2);
+  if (hybrid) ml_kem_placeholder(out, build.random);
+  out.bytes(public_bytes(key->get()));
+  out.end(share);
+  build.keys.push_back({group, std::move(*key)});
+  return {};
+}
+
+Result<void> key_share(ByteWriter& out, Build& build) {
+  const auto list = out.begin(2);
+  if (build.profile.grease) {
+    out.u16(build.grease[kGroup]);
+    out.u16(1);
+    out.u8(0);
+  }
+  for (uint16_t group : build.profile.key_share_groups) {
+    if (group != kGroupX25519 && group != kGroupX25519MlKem768 && group != kGroupSecp256r1 && group != kGroupSecp384r1) {
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("profile {}: no key share for group 0x{:04x}", build.profile.name, group));
+    }
+    if (auto entry = key_share_entry(out, build, group); !entry) return entry;
+  }
+  out.end(list);
+  return {};
+}
+
+void ech_grease(ByteWriter& out, Build& build) {
+  const auto& lengths = build.profile.ech_payload_lengths;
+  std::array<uint8_t, 1> pick{};
+  build.random(pick);
+  out.u8(0);            // outer ClientHello
+  out.u16(0x0001);      // HKDF-SHA256
+  out.u16(build.profile.ech_aead);
+  random_bytes(out, build.random, 1);   // config id
+  const auto enc = out.begin(2);
+  random_bytes(out, build.random, 32);  // an X25519 encapsulated key
+  out.end(enc);
+  const auto payload = out.begin(2);
+  random_bytes(out, build.random, lengths.empty() ? 144 : lengths[pick[0] % lengths.size()]);
+  out.end(payload);
+}
+
+void alpn(ByteWriter& out, const Build& build) {
+  const auto& names = build.request.alpn ? *build.request.alpn : build.profile.alpn;
+  const auto list = out.begin(2);
+  for (const auto& name : names) {
+    const auto entry = out.begin(1);
+    out.text(name);
+    out.end(entry);
+  }
+  out.end(list);
+}
+
+void server_name(ByteWriter& out, const Build& build) {
+  const auto list = out.begin(2);
+  out.u8(0);   // host_name
+  const auto name = out.begin(2);
+  out.text(build.request.server_name);
+  out.end(name);
+  out.end(list);
+}
+
+// The body of one extension (padding is sized once the rest is known).
+Result<void> extension_body(ByteWriter& out, Build& build, const ExtensionTemplate& extension) {
+  const auto& profile = build.profile;
+  const auto grease = [&](GreaseRole role, bool on) { return on ? std::optional<uint16_t>(build.grease[role]) : std::nullopt; };
+  switch (extension.body) {
+    case ExtensionBody::kFixed: case ExtensionBody::kGrease: out.bytes(extension.fixed); break;
+    case ExtensionBody::kServerName: server_name(out, build); break;
+    case ExtensionBody::kSupportedGroups: u16_list(out, 2, grease(kGroup, profile.grease), profile.groups); break;
+    case ExtensionBody::kKeyShare: return key_share(out, build);
+    case ExtensionBody::kSupportedVersions: u16_list(out, 1, grease(kVersion, profile.grease), profile.versions); break;
+    case ExtensionBody::kSignatureAlgorithms:
+      u16_list(out, 2, grease(kSignature, profile.grease_signature_algorithms), profile.signature_algorithms);
+      break;
+    case ExtensionBody::kAlpn: alpn(out, build); break;
+    case ExtensionBody::kEchGrease: ech_grease(out, build); break;
+    case ExtensionBody::kPadding: break;
+  }
+  return {};
+}
+
+}  // namespace
+
+namespace {
+
+struct Encoded {
+  uint16_t type = 0;
+  std::vector<uint8_t> body;
+  bool padding = false;
+  bool name = false;
+};
+
+// The templates in the order sent: a shuffling profile's non-GREASE extensions in a random order (Fisher-Yates).
+std::vector<const ExtensionTemplate*> sending_order(const Build& build) {
+  std::vector<const ExtensionTemplate*> order;
+  for (const auto& extension : build.profile.extensions) order.push_back(&extension);
+  if (!build.profile.shuffle_extensions) return order;
+  std::vector<size_t> movable;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (order[i]->body != ExtensionBody::kGrease) movable.push_back(i);
+  }
+  for (size_t i = movable.size(); i > 1; --i) {
+    std::array<uint8_t, 4> draw{};
+    build.random(draw);
+    const size_t j = (draw[0] | draw[1] << 8 | draw[2] << 16 | static_cast<size_t>(draw[3]) << 24) % i;
+    std::swap(order[movable[i - 1]], order[movable[j]]);
+  }
+  return order;
+}
+
+Result<std::vector<Encoded>> encode_extensions(Build& build) {
+  std::vector<Encoded> encoded;
+  bool first_grease = true;
+  for (const ExtensionTemplate* extension : sending_order(build)) {
+    if (extension->body == ExtensionBody::kServerName && !build.sends_name) continue;
+    Encoded one{extension->type, {}, extension->body == ExtensionBody::kPadding, extension->body == ExtensionBody::kServerName};
+    if (extension->body == ExtensionBody::kGrease) {
+      one.type = build.grease[first_grease ? kFirstExtension : kLastExtension];
+      first_grease = false;
+    }
+    ByteWriter body;
+    if (auto written = extension_body(body, build, *extension); !written) return std::unexpected(written.error());
+    one.body = body.take();
+    encoded.push_back(std::move(one));
+  }
+  return encoded;
+}
+
+// OpenSSL's and BoringSSL's rule: a message of 256..pad_to-1 bytes without the padding extension gets one that
+// brings it to pad_to (its body at least one byte); otherwise there is no padding extension.
+std::optional<size_t> padding_body(const ClientHelloProfile& profile, size_t unpadded) {
+  if (profile.pad_to == 0 || unpadded < kPaddingFloor || unpadded >= profile.pad_to) return std::nullopt;
+  const size_t total = profile.pad_to - unpadded;
+  return total > 4 ? total - 4 : 1;
+}
+
+struct Message {
+  std::vector<uint8_t> bytes;
+  size_t name_at = 0;
+  std::vector<uint16_t> order;
+};
+
+Message assemble(Build& build, const std::vector<Encoded>& extensions, std::optional<size_t> padding) {
+  ByteWriter out;
+  Message message;
+  out.u8(kClientHelloType);
+  const auto body = out.begin(3);
+  out.u16(build.profile.legacy_version);
+  random_bytes(out, build.random, 32);
+  const auto session = out.begin(1);
+  if (build.profile.session_id) random_bytes(out, build.random, 32);
+  out.end(session);
+  u16_list(out, 2, build.profile.grease ? std::optional<uint16_t>(build.grease[kCipher]) : std::nullopt,
+           build.profile.cipher_suites);
+  out.u8(1);
+  out.u8(0);   // compression: null only
+  const auto list = out.begin(2);
+  for (const auto& extension : extensions) {
+    if (extension.padding && !padding) continue;
+    out.u16(extension.type);
+    const auto one = out.begin(2);
+    if (extension.name) message.name_at = out.size() + 5;   // past the list length, name type and name length
+    if (extension.padding) {
+      out.bytes(std::vector<uint8_t>(*padding, 0));
+    } else {
+      out.bytes(extension.body);
+    }
+    out.end(one);
+    message.order.push_back(extension.type);
+  }
+  out.end(list);
+  out.end(body);
+  message.bytes = out.take();
+  return message;
+}
+
+std::vector<uint8_t> in_records(uint16_t version, std::span<const uint8_t> message) {
+  ByteWriter out;
+  for (size_t at = 0; at < message.size(); at += kMaxRecordBody) {
+    out.u8(kHandshakeRecord);
+    out.u16(version);
+    const auto record = out.begin(2);
+    out.bytes(message.subspan(at, std::min(kMaxRecordBody, message.size() - at)));
+    out.end(record);
+  }
+  return out.take();
+}
+
+}  // namespace
+
+Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, const HelloRequest& request,
+                                            const RandomBytes& random) {
+  Build build{profile, request, random};
+  build.grease = draw_grease(random);
+  build.sends_name = !request.server_name.empty() && !is_ip_address(request.server_name);
+  auto extensions = encode_extensions(build);
+  if (!extensions) return std::unexpected(extensions.error());
+  // The random and session id are drawn in assemble(): the unpadded size is measured on a copy of the draws.
+  const size_t unpadded = [&] {
+    const RandomBytes zeros = [](std::span<uint8_t> out) { std::ranges::fill(out, 0); };
+    Build sizing{profile, request, zeros, build.grease};
+    return assemble(sizing, *extensions, std::nullopt).bytes.size();
+  }();
+  Message message = assemble(build, *extensions, padding_body(profile, unpadded));
+  BuiltClientHello built;
+  built.record = in_records(profile.record_version, message.bytes);
+  constexpr size_t kRecordHeader = 5;
+  built.server_name_at = message.name_at ? message.name_at + kRecordHeader : 0;
+  built.message = std::move(message.bytes);
+  built.keys = std::move(build.keys);
+  built.extension_order = std::move(message.order);
+  return built;
+}
+
+}  // namespace mitmscope
