@@ -22,6 +22,7 @@ using SetAction = std::function<void(Action)>;
 
 void register_probe(CLI::App& app, SetAction set_action);
 void register_inspect(CLI::App& app, SetAction set_action);
+void register_client_hello(CLI::App& app, SetAction set_action);
 void register_demo(CLI::App& app, SetAction set_action);
 void register_lab(CLI::App& app, SetAction set_action);
 void register_scan(CLI::App& app, SetAction set_action);

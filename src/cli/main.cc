@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   auto set_action = [&action](mitmscope::cli::Action chosen) { action = std::move(chosen); };
   mitmscope::cli::register_probe(app, set_action);
   mitmscope::cli::register_inspect(app, set_action);
+  mitmscope::cli::register_client_hello(app, set_action);
   mitmscope::cli::register_demo(app, set_action);
   mitmscope::cli::register_lab(app, set_action);
   mitmscope::cli::register_scan(app, set_action);

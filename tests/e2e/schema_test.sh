@@ -51,6 +51,12 @@ in_lab probe "$host:$port" --sni "$(jq -r '.targeted_domains[0]' "$truth")" "${t
 valid probe "$work/probe.json" "$work/probe-refused.json"
 check "probe: the document judged is an interception" intercepted "$(jq -r .interception.verdict "$work/probe.json")"
 
+# client-hello: every profile, one with its bytes.
+"$mitmscope" client-hello --json >"$work/client-hello.jsonl"
+"$mitmscope" client-hello chromium --hex --json >"$work/client-hello-hex.json"
+valid client-hello "$work/client-hello.jsonl" "$work/client-hello-hex.json"
+check "client-hello: five profiles" 5 "$(wc -l <"$work/client-hello.jsonl")"
+
 # inspect: a registry root, and a forged chain against its genuine one.
 "$mitmscope" demo pki --work-dir "$work/pki" >/dev/null 2>&1
 "$mitmscope" inspect "$source_dir/data/known-roots/qaznet-trust-network-root-2019_sha256-00309c73.pem" --json >"$work/inspect.json"
