@@ -32,7 +32,7 @@ fi
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario,device_answer,tcp_packets}
+mkdir -p "$seeds"/{server_hello,client_hello,certificate,ooni_measurement,scenario,device_answer,tcp_packets,server_flight}
 # ServerHellos: TLS 1.3 and 1.2 messages (handshake header included), one with duplicated extensions.
 printf '\x02\x00\x00\x56\x03\x03%s\x00\x13\x01\x00\x00\x2e\x00\x2b\x00\x02\x03\x04\x00\x33\x00\x24\x00\x1d\x00\x20%s' \
   "$(head -c 32 /dev/zero | tr '\0' 'r')" "$(head -c 32 /dev/zero | tr '\0' 'k')" >"$seeds/server_hello/tls13"
@@ -105,10 +105,29 @@ first, second = packet(1000, hello[:half]), packet(1000 + half, hello[half:])
 for name, packets in (("in-order", first + second), ("copy", first + first + second), ("reversed", second + first + second)):
     open(f"{sys.argv[2]}/{name}", "wb").write(packets)
 PYTHON
+# Server flights: TLS 1.2 in the clear (ServerHello, a real Kazakh root as the chain, ServerHelloDone), a TLS 1.3
+# ServerHello with an X25519 share (what follows it does not decrypt), a fatal alert.
+python3 - "$seeds/server_flight" "$(openssl x509 -in data/known-roots/qaznet-trust-network-root-2019_sha256-00309c73.pem -outform DER | base64 -w0)" <<'PYTHON'
+import base64, struct, sys
+def record(kind, body): return bytes([kind]) + b"\x03\x03" + struct.pack("!H", len(body)) + body
+def message(kind, body): return bytes([kind]) + struct.pack("!I", len(body))[1:] + body
+def u24(body): return struct.pack("!I", len(body))[1:] + body
+der = base64.b64decode(sys.argv[2])
+hello12 = message(2, b"\x03\x03" + b"r" * 32 + b"\x00" + b"\xc0\x2f" + b"\x00")
+chain = message(11, u24(u24(der)))
+done = message(14, b"")
+open(f"{sys.argv[1]}/tls12", "wb").write(record(22, hello12 + chain + done))
+open(f"{sys.argv[1]}/tls12-split", "wb").write(record(22, hello12) + record(22, chain[:100]) + record(22, chain[100:] + done))
+share = struct.pack("!HH", 0x001d, 32) + b"k" * 32
+extensions = struct.pack("!HH", 43, 2) + b"\x03\x04" + struct.pack("!HH", 51, len(share)) + share
+hello13 = message(2, b"\x03\x03" + b"r" * 32 + b"\x00" + b"\x13\x01" + b"\x00" + struct.pack("!H", len(extensions)) + extensions)
+open(f"{sys.argv[1]}/tls13", "wb").write(record(22, hello13) + record(20, b"\x01") + record(23, b"e" * 64))
+open(f"{sys.argv[1]}/alert", "wb").write(record(21, b"\x02\x28"))
+PYTHON
 
 status=0
 printf '\n| harness | regressions replayed | executions | exec/s | coverage (edges) | features | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
-for name in server_hello client_hello certificate ooni_measurement scenario device_answer tcp_packets; do
+for name in server_hello client_hello certificate ooni_measurement scenario device_answer tcp_packets server_flight; do
   binary="$build/${name}_fuzzer"
   regressions=tests/data/fuzz-regressions/$name
   replayed=0

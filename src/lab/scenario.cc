@@ -53,7 +53,24 @@ class Reader {
     }
   }
 
+  // A member that must be an object (or an array): missing or null gives an empty one, another type an error.
+  // nlohmann's value() and operator[] throw on the wrong type, which a scenario file must never make them do.
+  Result<Json> object(const Json& parent, const std::string& field, std::string_view path) const {
+    return member(parent, field, path, Json::object(), Json::value_t::object);
+  }
+  Result<Json> array(const Json& parent, const std::string& field, std::string_view path) const {
+    return member(parent, field, path, Json::array(), Json::value_t::array);
+  }
+
  private:
+  Result<Json> member(const Json& parent, const std::string& field, std::string_view path, Json empty, Json::value_t type) const {
+    const std::string name = path.empty() ? field : fmt::format("{}.{}", path, field);
+    if (!parent.is_object()) return std::unexpected(error(path.empty() ? "(document)" : std::string(path), fmt::format("not an object ({})", parent.type_name())));
+    const auto it = parent.find(field);
+    if (it == parent.end() || it->is_null()) return empty;
+    if (it->type() != type) return std::unexpected(error(name, fmt::format("not an {} ({})", empty.type_name(), it->type_name())));
+    return *it;
+  }
   std::string source_;
 };
 
@@ -112,8 +129,9 @@ Result<ScheduleEvent> parse_event(const Json& item, const Reader& reader, const 
 
 Result<IssuerSpec> parse_issuer(const Json& issuer, const Reader& reader) {
   IssuerSpec spec;
-  if (issuer.is_null()) return spec;
-  const Json root = issuer.value("root", Json::object());
+  if (issuer.empty()) return spec;
+  MITMSCOPE_TRY(root_object, reader.object(issuer, "root", "issuer"));
+  const Json& root = *root_object;
   if (root.contains("subject")) {
     MITMSCOPE_TRY(text, reader.get<std::string>(root, "subject", "issuer.root"));
     MITMSCOPE_TRY(subject, parse_subject(*text));
@@ -182,7 +200,8 @@ std::string_view path_kind_name(PathKind path) {
 // The device's product and the names around it: interceptor.product, untargeted_domains,
 // resolver.unresolved_domains (each of them a targeted or untargeted name).
 Result<void> parse_device(const Json& document, const Reader& reader, Scenario& scenario) {
-  const Json interceptor = document.value("interceptor", Json::object());
+  MITMSCOPE_TRY(interceptor_object, reader.object(document, "interceptor", ""));
+  const Json& interceptor = *interceptor_object;
   MITMSCOPE_TRY(product_text, reader.get<std::string>(interceptor, "product", "interceptor", std::string("lab")));
   const auto product = parse_product(*product_text);
   if (!product) {
@@ -194,7 +213,8 @@ Result<void> parse_device(const Json& document, const Reader& reader, Scenario& 
   if (scenario.product != Product::kLabDevice) scenario.mode = InterceptorMode::kTerminatingProxy;
   MITMSCOPE_TRY(untargeted, reader.get<std::vector<std::string>>(document, "untargeted_domains", "", std::vector<std::string>{}));
   scenario.untargeted_domains = *untargeted;
-  const Json resolver = document.value("resolver", Json::object());
+  MITMSCOPE_TRY(resolver_object, reader.object(document, "resolver", ""));
+  const Json& resolver = *resolver_object;
   MITMSCOPE_TRY(unresolved, reader.get<std::vector<std::string>>(resolver, "unresolved_domains", "resolver",
                                                                    std::vector<std::string>{}));
   const auto listed = [&](const std::vector<std::string>& names, const std::string& name) {
@@ -228,7 +248,8 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   if (*routers < 2 || *routers > 30) return std::unexpected(reader.error("routers", "must be 2 to 30"));
   scenario.routers = *routers;
 
-  const Json interceptor = document.value("interceptor", Json::object());
+  MITMSCOPE_TRY(interceptor_object, reader.object(document, "interceptor", ""));
+  const Json& interceptor = *interceptor_object;
   MITMSCOPE_TRY(router, reader.get<int>(interceptor, "router", "interceptor", 4));
   if (*router < 2 || *router >= scenario.routers) {
     return std::unexpected(reader.error("interceptor.router", fmt::format("must be 2 to {} (a router with one on each side)", scenario.routers - 1)));
@@ -243,7 +264,8 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
     return std::unexpected(reader.error("interceptor.mode", fmt::format("'{}' is neither in-path nor terminating-proxy", *mode)));
   }
 
-  const Json forging = document.value("forging", Json::object());
+  MITMSCOPE_TRY(forging_object, reader.object(document, "forging", ""));
+  const Json& forging = *forging_object;
   MITMSCOPE_TRY(shift, reader.get<int>(forging, "validity_shift_hours", "forging", -6));
   MITMSCOPE_TRY(key_bits, reader.get<int>(forging, "key_bits", "forging", 2048));
   MITMSCOPE_TRY(exponent, reader.get<unsigned long>(forging, "key_exponent", "forging", 3ul));
@@ -253,7 +275,8 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   if (*exponent < 3 || *exponent % 2 == 0) return std::unexpected(reader.error("forging.key_exponent", "must be odd and at least 3"));
   scenario.forging = {.validity_shift_hours = *shift, .key_bits = *key_bits, .key_exponent = *exponent,
                       .serial_random_bits = *serial_bits};
-  MITMSCOPE_TRY(issuer, parse_issuer(document.value("issuer", Json()), reader));
+  MITMSCOPE_TRY(issuer_object, reader.object(document, "issuer", ""));
+  MITMSCOPE_TRY(issuer, parse_issuer(*issuer_object, reader));
   scenario.issuer = *issuer;
 
   MITMSCOPE_TRY(domains, reader.get<std::vector<std::string>>(document, "targeted_domains", ""));
@@ -261,8 +284,9 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   scenario.targeted_domains = *domains;
   MITMSCOPE_TRY(device, parse_device(document, reader, scenario));
 
-  const Json ases = document.value("ases", Json::array());
-  if (!ases.is_array() || ases.empty()) return std::unexpected(reader.error("ases", "missing or empty"));
+  MITMSCOPE_TRY(ases_array, reader.array(document, "ases", ""));
+  const Json& ases = *ases_array;
+  if (ases.empty()) return std::unexpected(reader.error("ases", "missing or empty"));
   for (size_t i = 0; i < ases.size(); ++i) {
     const std::string path = fmt::format("ases[{}]", i);
     AsSpec as;
@@ -270,7 +294,8 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
     MITMSCOPE_TRY(as_name, reader.get<std::string>(ases[i], "name", path, std::string()));
     as.asn = *asn;
     as.name = *as_name;
-    const Json prefixes = ases[i].value("prefixes", Json::array());
+    MITMSCOPE_TRY(prefixes_array, reader.array(ases[i], "prefixes", path));
+    const Json& prefixes = *prefixes_array;
     if (prefixes.empty()) return std::unexpected(reader.error(path + ".prefixes", "missing or empty"));
     for (size_t j = 0; j < prefixes.size(); ++j) {
       const std::string prefix_path = fmt::format("{}.prefixes[{}]", path, j);
@@ -290,8 +315,10 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   MITMSCOPE_TRY(untrusted_every, reader.get<size_t>(document, "untrusted_hosts_every", "", size_t{0}));
   scenario.untrusted_hosts_every = *untrusted_every;
 
-  const Json schedule = document.value("schedule", Json::object());
-  const Json initial = schedule.value("initial", Json::object());
+  MITMSCOPE_TRY(schedule_object, reader.object(document, "schedule", ""));
+  const Json& schedule = *schedule_object;
+  MITMSCOPE_TRY(initial_object, reader.object(schedule, "initial", "schedule"));
+  const Json& initial = *initial_object;
   MITMSCOPE_TRY(initial_state, reader.get<std::string>(initial, "interceptor", "schedule.initial", std::string("on")));
   MITMSCOPE_TRY(initial_on, parse_on_off(*initial_state, reader, "schedule.initial.interceptor"));
   scenario.schedule.interceptor_on = *initial_on;
@@ -300,7 +327,8 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   scenario.schedule.evening_through_interceptor = *evening_through;
   MITMSCOPE_TRY(repeat, reader.get<long>(schedule, "repeat_every_seconds", "schedule", 0L));
   scenario.schedule.repeat_every_seconds = *repeat;
-  const Json events = schedule.value("events", Json::array());
+  MITMSCOPE_TRY(events_array, reader.array(schedule, "events", "schedule"));
+  const Json& events = *events_array;
   for (size_t i = 0; i < events.size(); ++i) {
     MITMSCOPE_TRY(event, parse_event(events[i], reader, fmt::format("schedule.events[{}]", i)));
     if (*repeat > 0 && event->at_seconds >= *repeat) {

@@ -124,10 +124,11 @@ ClientHelloProfile minimal() {
   return {
       .name = "minimal",
       .client = "the least a TLS 1.2 and 1.3 server answers",
-      .provenance = "Not a client's: SNI, one group and key share (X25519), TLS 1.3 and 1.2, two suites each, three "
-                    "signature algorithms. For telling whether a device acts on the name alone.",
+      .provenance = "Not a client's: SNI, one key share (X25519), TLS 1.3 and 1.2, two suites each, three signature "
+                    "algorithms, and P-256 beside X25519 among the groups (a TLS 1.2 server signs with an ECDSA key only "
+                    "on a curve the client lists, RFC 8422). For telling whether a device acts on the name alone.",
       .cipher_suites = {0x1301, 0x1302, 0xc02b, 0xc02f},
-      .groups = {kGroupX25519},
+      .groups = {kGroupX25519, kGroupSecp256r1},
       .key_share_groups = {kGroupX25519},
       .versions = {0x0304, 0x0303},
       .signature_algorithms = {0x0403, 0x0804, 0x0401},
