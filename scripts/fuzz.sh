@@ -7,6 +7,7 @@
 # Usage: scripts/fuzz.sh [SECONDS=20] [BUILD_DIR=build-fuzz] [WORKERS=1]
 #   SECONDS  per harness; WORKERS processes fuzz each harness at once, sharing its corpus (one per core)
 #   $FUZZ_RUNS  stop a harness once its workers ran this many inputs together (SECONDS stays the limit)
+#   $FUZZ_HARNESSES  which harnesses (default: all)
 # The corpus grows in BUILD_DIR/corpus/NAME and is reused by the next run with the same BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,7 +128,8 @@ PYTHON
 
 status=0
 printf '\n| harness | regressions replayed | executions | exec/s | coverage (edges) | features | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
-for name in server_hello client_hello certificate ooni_measurement scenario device_answer tcp_packets server_flight; do
+harnesses=${FUZZ_HARNESSES:-server_hello client_hello certificate ooni_measurement scenario device_answer tcp_packets server_flight}
+for name in $harnesses; do
   binary="$build/${name}_fuzzer"
   regressions=tests/data/fuzz-regressions/$name
   replayed=0
