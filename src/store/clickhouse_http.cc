@@ -41,7 +41,8 @@ std::string first_line(std::string text) {
   return text;
 }
 
-// The server's error number: "Code: 193, e.displayText() = ..." → 193; 0 when there is none.
+}  // namespace
+
 int server_code(std::string_view body) {
   constexpr std::string_view kCode = "Code: ";
   const size_t at = body.find(kCode);
@@ -49,8 +50,6 @@ int server_code(std::string_view body) {
   if (at != std::string_view::npos) std::from_chars(body.data() + at + kCode.size(), body.data() + body.size(), code);
   return code;
 }
-
-}  // namespace
 
 std::string server_error_hint(std::string_view body, std::string_view user) {
   const std::string who = user.empty() ? std::string("the default user") : fmt::format("user {}", user);

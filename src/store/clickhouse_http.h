@@ -45,6 +45,8 @@ class Http {
   void* curl_ = nullptr;
 };
 
+// The server's error number in a text that holds its answer ("Code: 193, e.displayText() = ..." → 193); 0: none.
+int server_code(std::string_view text);
 // What to do about the server's answer `body` ("Code: 193, ... Wrong password for user x"), for `user`; empty when
 // nothing better than the server's message can be said.
 std::string server_error_hint(std::string_view body, std::string_view user);

@@ -125,9 +125,9 @@ Result<std::set<std::string>> ClickHouseStore::existing_tables(clickhouse::Http&
 
 // The database shows no tables and the user may not make them: either it is new, or the user was not given it.
 std::unexpected<Error> ClickHouseStore::no_tables(const Error& refused) const {
-  if (refused.message.find("Code: 164,") == std::string::npos && refused.message.find("Code: 392,") == std::string::npos) {
-    return std::unexpected(refused);
-  }
+  constexpr int kReadonly = 164, kDdlProhibited = 392;
+  const int code = clickhouse::server_code(refused.message);
+  if (code != kReadonly && code != kDdlProhibited) return std::unexpected(refused);
   const std::string who = location_.user.empty() ? std::string("the default user") : "user " + location_.user;
   return make_error(refused.code, fmt::format("{}: {} sees no tables in database {} and may not make them: a store's tables "
                                               "are made once by a user that may (docs/CLI.md, \"A ClickHouse store with "
