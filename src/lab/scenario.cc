@@ -235,7 +235,7 @@ Result<Scenario> parse_scenario(std::string_view json_text, std::string_view sou
   Json document;
   try {
     document = Json::parse(json_text);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {   // a syntax error, or a number beyond a double (out_of_range, 406)
     return make_error(ErrorCode::kParseError, fmt::format("{}: not valid JSON: {}", source, printable(error.what(), 300)));
   }
   if (!document.is_object()) return std::unexpected(reader.error("(top level)", "not an object"));

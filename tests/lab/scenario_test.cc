@@ -36,5 +36,15 @@ TEST(ScenarioParser, AMemberOfTheWrongTypeIsANamedErrorNotAnException) {
   }
 }
 
+// Found by the scenario fuzzer's deep run: a number beyond a double ("11E888") made nlohmann throw out_of_range, which
+// the parser did not catch (it caught syntax errors only).
+TEST(ScenarioParser, ANumberBeyondADoubleIsInvalidJsonNotAnException) {
+  for (const char* text : {"11E888", "{\"routers\": 1E09595}"}) {
+    auto parsed = parse_scenario(text, "huge.json");
+    ASSERT_FALSE(parsed) << text;
+    EXPECT_NE(parsed.error().message.find("huge.json: not valid JSON"), std::string::npos) << parsed.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace mitmscope::lab
