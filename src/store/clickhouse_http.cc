@@ -1,5 +1,7 @@
 #include "store/clickhouse_http.h"
 
+#include "core/hex.h"
+
 #include <curl/curl.h>
 
 #include <cctype>
@@ -263,16 +265,6 @@ std::string hex(std::span<const uint8_t> bytes) {
   return out;
 }
 
-std::vector<uint8_t> unhex(std::string_view text) {
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return 0;
-  };
-  std::vector<uint8_t> out(text.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(digit(text[2 * i]) << 4 | digit(text[2 * i + 1]));
-  return out;
-}
+std::vector<uint8_t> unhex(std::string_view text) { return from_hex(text); }
 
 }  // namespace mitmscope::clickhouse

@@ -1,6 +1,5 @@
 #include "tls/client_hello_builder.h"
 
-#include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/byte_writer.h"
+#include "engine/endpoint.h"
 #include "tls/client_hello.h"
 
 namespace mitmscope {
@@ -45,11 +45,6 @@ struct Build {
   std::vector<KeyShareKey> keys;
   bool sends_name = false;
 };
-
-bool is_ip_address(const std::string& name) {
-  std::array<uint8_t, 16> address{};
-  return ::inet_pton(AF_INET, name.c_str(), address.data()) == 1 || ::inet_pton(AF_INET6, name.c_str(), address.data()) == 1;
-}
 
 void u16_list(ByteWriter& out, size_t prefix, std::optional<uint16_t> first, std::span<const uint16_t> values) {
   const auto block = out.begin(prefix);
@@ -317,7 +312,7 @@ Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, c
                                             const RandomBytes& random) {
   Build build{profile, request, random};
   build.grease = draw_grease(random);
-  build.sends_name = !request.server_name.empty() && !is_ip_address(request.server_name);
+  build.sends_name = !request.server_name.empty() && !is_ip_literal(request.server_name);
   auto extensions = encode_extensions(build);
   if (!extensions) return std::unexpected(extensions.error());
   // The random and session id are drawn in assemble(): the unpadded size is measured on a copy of the draws.

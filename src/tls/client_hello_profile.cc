@@ -2,15 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "core/hex.h"
+
 namespace mitmscope {
 namespace {
-
-std::vector<uint8_t> from_hex(std::string_view text) {
-  std::vector<uint8_t> out;
-  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (size_t i = 0; i + 1 < text.size(); i += 2) out.push_back(static_cast<uint8_t>(digit(text[i]) << 4 | digit(text[i + 1])));
-  return out;
-}
 
 ExtensionTemplate fixed(uint16_t type, std::string_view hex) { return {type, ExtensionBody::kFixed, from_hex(hex)}; }
 ExtensionTemplate made(uint16_t type, ExtensionBody body) { return {type, body, {}}; }
