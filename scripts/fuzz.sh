@@ -124,6 +124,12 @@ extensions = struct.pack("!HH", 43, 2) + b"\x03\x04" + struct.pack("!HH", 51, le
 hello13 = message(2, b"\x03\x03" + b"r" * 32 + b"\x00" + b"\x13\x01" + b"\x00" + struct.pack("!H", len(extensions)) + extensions)
 open(f"{sys.argv[1]}/tls13", "wb").write(record(22, hello13) + record(20, b"\x01") + record(23, b"e" * 64))
 open(f"{sys.argv[1]}/alert", "wb").write(record(21, b"\x02\x28"))
+# A HelloRetryRequest (the fixed random of RFC 8446) asking for P-256 with a cookie, then a ChangeCipherSpec.
+import hashlib
+retry_extensions = struct.pack("!HH", 43, 2) + b"\x03\x04" + struct.pack("!HHH", 51, 2, 0x0017) + struct.pack("!HHH", 44, 7, 5) + b"c" * 5
+retry = message(2, b"\x03\x03" + hashlib.sha256(b"HelloRetryRequest").digest() + b"\x00" + b"\x13\x01" + b"\x00" +
+                struct.pack("!H", len(retry_extensions)) + retry_extensions)
+open(f"{sys.argv[1]}/hello-retry", "wb").write(record(22, retry) + record(20, b"\x01"))
 PYTHON
 
 status=0

@@ -23,8 +23,9 @@ packages=(
   libpcap-dev tcpdump
   # sentinel: the listener's HTTP/2 (libnghttp2)
   libnghttp2-dev
-  # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths
-  jq sqlite3 python3
+  # end-to-end tests: JSON checks and a real TLS server beside our own; python3 compares ground truths; nginx is
+  # one of the real servers the first-flight client is held to (first_flight_e2e)
+  jq sqlite3 python3 nginx-light
   # tests validate every output against docs/schema (JSON Schema draft 2020-12)
   python3-jsonschema
   # tests write MaxMind DB files with the reference writer to test the MMDB reader
@@ -47,7 +48,7 @@ if [ "${1:-}" = "--bench" ]; then
   # bench/ooni_bench.sh's peer: plain Python with Debian's cryptography; bench/sentinel_bench.sh's: tshark
   # bench/sentinel_products.sh's other visitors: wget and python3-requests; bench/sentinel_load.sh's peer and load: nginx, ab
   packages+=(nmap sslscan testssl.sh linux-perf valgrind time python3-cryptography tshark wget python3-requests
-             nginx-light apache2-utils)
+             apache2-utils)
 fi
 
 missing=()

@@ -55,7 +55,16 @@ Result<TrustContext> load_trust_context(const TrustOptions& options) {
   return TrustContext{std::move(*store), std::move(*registry), at};
 }
 
+void add_client_hello_option(CLI::App& command, std::string& choice, std::string_view what) {
+  command.add_option("--client-hello", choice,
+                     fmt::format("The ClientHello to send: a profile (chromium, firefox-esr, curl, kz-2019, minimal: "
+                                 "`mitmscope client-hello` shows them), read up to the certificate chain; or openssl, "
+                                 "OpenSSL's own whole handshake. {}", what))
+      ->capture_default_str();
+}
+
 void add_engine_options(CLI::App& command, EngineCliOptions& options) {
+  add_client_hello_option(command, options.client_hello, "Recorded in each result as client_hello");
   command.add_option("--concurrency", options.concurrency, "Handshakes in flight")->capture_default_str();
   command.add_option("--rate", options.rate, "New connections per second overall (0: unlimited)")->capture_default_str();
   command.add_option("--host-rate", options.host_rate, "New connections per second to one address (a cap no other flag lifts)")
@@ -102,6 +111,9 @@ Result<TlsClientContext> make_client_context(const EngineCliOptions& options) {
   TlsClientOptions client_options;
   client_options.connect_timeout = std::chrono::milliseconds(static_cast<long>(options.connect_timeout * 1000));
   client_options.handshake_timeout = std::chrono::milliseconds(static_cast<long>(options.handshake_timeout * 1000));
+  auto profile = parse_client_hello_choice(options.client_hello);
+  if (!profile) return std::unexpected(profile.error());
+  client_options.client_hello = *profile;
   return TlsClientContext::create(client_options);
 }
 

@@ -62,7 +62,13 @@ struct EngineCliOptions {
   std::string blocklist;
   std::string allowlist;
   bool allow_private = false;
+  std::string client_hello = std::string(kDefaultClientHello);
+  // The default profile of the commands that measure many targets: OpenSSL 3.0's hello as Debian's curl sends it.
+  // Browser profiles offer X25519MLKEM768, which a server with ML-KEM picks and this client cannot follow
+  // (OpenSSL 3.0 has no ML-KEM); this one every server answers with a chain the client reads.
+  static constexpr std::string_view kDefaultClientHello = "curl";
 };
+void add_client_hello_option(CLI::App& command, std::string& choice, std::string_view what);
 void add_engine_options(CLI::App& command, EngineCliOptions& options);
 EngineOptions engine_options(const EngineCliOptions& options);
 Result<TlsClientContext> make_client_context(const EngineCliOptions& options);

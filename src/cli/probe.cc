@@ -22,6 +22,7 @@ struct ProbeOptions {
   int ttl = 0;
   bool allow_private = false;
   bool json = false;
+  std::string client_hello = "openssl";
   TrustOptions trust;
 };
 
@@ -50,6 +51,9 @@ int run_probe(const ProbeOptions& options) {
   client_options.connect_timeout = std::chrono::milliseconds(static_cast<long>(options.connect_timeout * 1000));
   client_options.handshake_timeout = std::chrono::milliseconds(static_cast<long>(options.handshake_timeout * 1000));
   if (options.ttl > 0) client_options.ttl = options.ttl;
+  auto profile = parse_client_hello_choice(options.client_hello);
+  if (!profile) return report_error(profile.error());
+  client_options.client_hello = *profile;
   auto context = TlsClientContext::create(client_options);
   if (!context) return report_error(context.error());
 
@@ -79,6 +83,7 @@ void register_probe(CLI::App& app, SetAction set_action) {
   command->add_flag("--no-sni", options->no_sni, "Send no SNI extension");
   command->add_option("--tls-min", options->tls_min, "Lowest TLS version offered (1.0-1.3)")->capture_default_str();
   command->add_option("--tls-max", options->tls_max, "Highest TLS version offered (1.0-1.3)")->capture_default_str();
+  add_client_hello_option(*command, options->client_hello, "--tls-min and --tls-max apply to openssl only.");
   command->add_option("--connect-timeout", options->connect_timeout, "Seconds to establish TCP")->capture_default_str();
   command->add_option("--handshake-timeout", options->handshake_timeout, "Seconds for the TLS handshake")->capture_default_str();
   command->add_option("--ttl", options->ttl, "Send the ClientHello with this IP TTL (the TCP handshake uses the normal TTL)")

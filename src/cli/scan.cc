@@ -40,11 +40,12 @@ struct ScanCliOptions {
 Result<std::unique_ptr<Store>> open_scan_store(const ScanCliOptions& options, ScanRoundSinks& sinks) {
   auto store = open_store(options.store);
   if (!store) return std::unexpected(store.error());
-  // A resume must continue the same work: same inputs, order, shard and method.
+  // A resume must continue the same work: same inputs, order, shard, method and ClientHello.
   const nlohmann::json parameters = {{"hosts", std::filesystem::absolute(options.hosts).string()},
                                      {"domains", std::filesystem::absolute(options.domains).string()},
                                      {"seed", options.engine.seed}, {"shards", options.shards}, {"shard", options.shard},
-                                     {"controls", options.method.controls}, {"retries", options.method.retries}};
+                                     {"controls", options.method.controls}, {"retries", options.method.retries},
+                                     {"client_hello", options.engine.client_hello}};
   auto begun = (*store)->begin_scan(parameters.dump(), options.resume);
   if (!begun) return std::unexpected(begun.error());
   auto pairs = (*store)->stored_pairs(begun->id);

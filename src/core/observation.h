@@ -50,6 +50,7 @@ struct Observation {
   std::string ip;
   uint16_t port = 443;
   std::string sni;                      // empty: no SNI sent
+  std::string client;                   // the ClientHello sent: "openssl" or a profile ("chromium-156"); empty: not ours
   std::optional<int> ttl;
   uint16_t source_port = 0;             // our side of the connection (0: not connected)
   uint16_t min_version = 0;             // offered range (0x0303 = TLS 1.2)

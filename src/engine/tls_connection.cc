@@ -9,73 +9,19 @@
 #include <csignal>
 #include <cstring>
 
-#include <openssl/err.h>
-
 #include <fmt/format.h>
 
-#include "core/byte_reader.h"
+#include "engine/first_flight_handshake.h"
+#include "engine/openssl_handshake.h"
 
 namespace mitmscope {
 namespace {
-
-constexpr uint8_t kCertificateMessage = 11;
-constexpr uint8_t kServerHelloMessage = 2;
 
 double milliseconds_between(TlsConnection::Clock::time_point from, TlsConnection::Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-// A BIO over the connection's socket that reads no more than the step's budget (see MeteredSocket).
-int metered_write(BIO* bio, const char* data, size_t length, size_t* written) {
-  auto* socket = static_cast<TlsConnection::MeteredSocket*>(BIO_get_data(bio));
-  BIO_clear_retry_flags(bio);
-  const ssize_t sent = ::send(socket->fd, data, length, MSG_NOSIGNAL);
-  if (sent >= 0) {
-    *written = static_cast<size_t>(sent);
-    return 1;
-  }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
-  return 0;
-}
-
-int metered_read(BIO* bio, char* data, size_t length, size_t* read_bytes) {
-  auto* socket = static_cast<TlsConnection::MeteredSocket*>(BIO_get_data(bio));
-  BIO_clear_retry_flags(bio);
-  if (socket->step_budget == 0) {  // back to the event loop; the socket is still readable, so it comes back at once
-    BIO_set_retry_read(bio);
-    return 0;
-  }
-  const ssize_t got = ::recv(socket->fd, data, std::min(length, socket->step_budget), 0);
-  if (got > 0) {
-    const size_t keep = std::min(static_cast<size_t>(got), socket->head.size() - socket->head_size);
-    std::memcpy(socket->head.data() + socket->head_size, data, keep);
-    socket->head_size += keep;
-    socket->step_budget -= static_cast<size_t>(got);
-    socket->received += static_cast<uint64_t>(got);
-    *read_bytes = static_cast<size_t>(got);
-    return 1;
-  }
-  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(bio);
-  if (got == 0) errno = 0;  // end of stream, not a socket error
-  return 0;
-}
-
-long metered_control(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
-
-const BIO_METHOD* metered_method() {
-  static BIO_METHOD* method = [] {
-    BIO_METHOD* created = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mitmscope metered socket");
-    BIO_meth_set_write_ex(created, metered_write);
-    BIO_meth_set_read_ex(created, metered_read);
-    BIO_meth_set_ctrl(created, metered_control);
-    BIO_meth_set_create(created, [](BIO* bio) {
-      BIO_set_init(bio, 1);
-      return 1;
-    });
-    return created;
-  }();
-  return method;
-}
+}  // namespace
 
 Error socket_error(int number, bool connecting) {
   switch (number) {
@@ -88,7 +34,21 @@ Error socket_error(int number, bool connecting) {
   }
 }
 
-}  // namespace
+Error handshake_socket_error(int saved_errno, const Observation& observation) {
+  if (saved_errno == EHOSTUNREACH && observation.ttl) {
+    return {ErrorCode::kTtlExpired,
+            fmt::format("the ClientHello expired in transit (ICMP time exceeded, TTL {})", *observation.ttl)};
+  }
+  if (saved_errno != 0) return socket_error(saved_errno, false);
+  return {ErrorCode::kClosedDuringHandshake, "server closed the connection during the handshake"};
+}
+
+Result<const ClientHelloProfile*> parse_client_hello_choice(std::string_view name) {
+  if (name == "openssl") return static_cast<const ClientHelloProfile*>(nullptr);
+  auto profile = find_client_hello_profile(name);
+  if (!profile) return make_error(ErrorCode::kInvalidArgument, "--client-hello: " + profile.error().message + ", or openssl");
+  return *profile;
+}
 
 Result<uint16_t> parse_tls_version(std::string_view text) {
   if (text.starts_with("TLSv")) text.remove_prefix(4);
@@ -136,6 +96,13 @@ TlsConnection::TlsConnection(const TlsClientContext& context, const Endpoint& en
   observation_.sni = std::move(sni);
   observation_.min_version = context.options().min_version;
   observation_.max_version = context.options().max_version;
+  if (const ClientHelloProfile* profile = context.options().client_hello) {
+    observation_.client = profile->name;
+    handshake_ = std::make_unique<FirstFlightHandshake>(FirstFlightOptions{.profile = profile}, observation_);
+  } else {
+    observation_.client = "openssl";
+    handshake_ = std::make_unique<OpenSslHandshake>(context.get(), context.options().max_certificate_list_bytes, observation_);
+  }
 }
 
 TlsConnection::~TlsConnection() = default;
@@ -186,7 +153,7 @@ TlsConnection::Wait TlsConnection::start() {
 TlsConnection::Wait TlsConnection::advance() {
   switch (phase_) {
     case Phase::kConnecting: return connect_step();
-    case Phase::kHandshaking: return handshake_step();
+    case Phase::kHandshaking: return handshake_step(handshake_->step());
     case Phase::kDone: return Wait::kDone;
   }
   return Wait::kDone;
@@ -227,20 +194,8 @@ TlsConnection::Wait TlsConnection::connect_step() {
     ::setsockopt(fd_.get(), IPPROTO_IP, IP_RECVERR, &enable, sizeof enable);
     set_ttl(*options_.ttl);
   }
-  ssl_.reset(SSL_new(context_.get()));
-  BIO* bio = ssl_ ? BIO_new(metered_method()) : nullptr;
-  if (!bio) return finish(Error{ErrorCode::kCryptoError, "SSL_new: " + take_openssl_error()});
-  socket_.fd = fd_.get();
-  BIO_set_data(bio, &socket_);
-  SSL_set_bio(ssl_.get(), bio, bio);
-  if (!observation_.sni.empty() && SSL_set_tlsext_host_name(ssl_.get(), observation_.sni.c_str()) != 1) {
-    return finish(Error{ErrorCode::kInvalidArgument, "SNI rejected: " + take_openssl_error()});
-  }
-  SSL_set_msg_callback(ssl_.get(), &TlsConnection::on_message);
-  SSL_set_msg_callback_arg(ssl_.get(), this);
-  SSL_set_connect_state(ssl_.get());
   phase_ = Phase::kHandshaking;
-  return handshake_step();
+  return handshake_step(handshake_->begin(fd_.get()));
 }
 
 void TlsConnection::set_ttl(int ttl) {
@@ -257,65 +212,18 @@ void TlsConnection::record_source_port() {
   }
 }
 
-TlsConnection::Wait TlsConnection::handshake_step() {
-  ERR_clear_error();
-  errno = 0;
-  socket_.step_budget = kStepReadBytes;
-  const int result = SSL_do_handshake(ssl_.get());
-  if (result != 1 && socket_.received > kHandshakeReadLimit) {
-    ERR_clear_error();
-    return finish(Error{ErrorCode::kTlsProtocolError,
-                        fmt::format("the server sent more than {} MiB without completing the handshake",
-                                    kHandshakeReadLimit >> 20)});
+TlsConnection::Wait TlsConnection::handshake_step(HandshakeStep step) {
+  switch (step.wait) {
+    case HandshakeStep::Wait::kReadable: return wait_ = Wait::kReadable;
+    case HandshakeStep::Wait::kWritable: return wait_ = Wait::kWritable;
+    case HandshakeStep::Wait::kDone: return finish(std::move(step.error));
   }
-  if (result == 1) {
-    observation_.handshake_complete = true;
-    return finish(std::nullopt);
-  }
-  const int saved_errno = errno;
-  const int ssl_error = SSL_get_error(ssl_.get(), result);
-  if (ssl_error == SSL_ERROR_WANT_READ) return wait_ = Wait::kReadable;
-  if (ssl_error == SSL_ERROR_WANT_WRITE) return wait_ = Wait::kWritable;
-  return finish(classify_failure(ssl_error, saved_errno));
-}
-
-Error TlsConnection::classify_failure(int ssl_error, int saved_errno) {
-  if (observation_.alert_received) {
-    ERR_clear_error();
-    const uint8_t alert = *observation_.alert_received;
-    return {ErrorCode::kTlsAlert, fmt::format("server sent TLS alert {} ({})", tls_alert_name(alert), alert)};
-  }
-  if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
-    ERR_clear_error();
-    if (saved_errno == EHOSTUNREACH && observation_.ttl) {
-      return {ErrorCode::kTtlExpired,
-              fmt::format("the ClientHello expired in transit (ICMP time exceeded, TTL {})", *observation_.ttl)};
-    }
-    if (saved_errno != 0) return socket_error(saved_errno, false);
-    return {ErrorCode::kClosedDuringHandshake, "server closed the connection during the handshake"};
-  }
-  const unsigned long code = ERR_peek_error();
-  const int reason = ERR_GET_REASON(code);
-  std::string text = take_openssl_error();
-  if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-    return {ErrorCode::kClosedDuringHandshake, "server closed the connection during the handshake"};
-  }
-  const bool looks_not_tls = reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
-                             reason == SSL_R_UNKNOWN_PROTOCOL || reason == SSL_R_RECORD_LENGTH_MISMATCH ||
-                             reason == SSL_R_UNEXPECTED_MESSAGE || reason == SSL_R_LENGTH_MISMATCH;
-  if (looks_not_tls && !observation_.server_hello) {
-    return {ErrorCode::kNotTls, "the answer is not TLS (" + text + ")"};
-  }
-  if (reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
-    return {ErrorCode::kTlsProtocolError,
-            fmt::format("handshake message larger than the {} byte limit (certificate chain too large?)",
-                        context_.options().max_certificate_list_bytes)};
-  }
-  return {ErrorCode::kTlsProtocolError, text};
+  return finish(std::nullopt);
 }
 
 void TlsConnection::keep_plain_answer(Error& error) {
-  std::vector<uint8_t> bytes(socket_.head.begin(), socket_.head.begin() + socket_.head_size);
+  const auto head = handshake_->head();
+  std::vector<uint8_t> bytes(head.begin(), head.end());
   while (bytes.size() < PlainAnswer::kMaxBytes) {
     uint8_t buffer[PlainAnswer::kMaxBytes];
     const ssize_t got = ::recv(fd_.get(), buffer, PlainAnswer::kMaxBytes - bytes.size(), MSG_DONTWAIT);
@@ -333,31 +241,7 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   observation_.timings.total_ms = milliseconds_between(started_, now);
   if (error && error->code == ErrorCode::kNotTls) keep_plain_answer(*error);
   observation_.error = std::move(error);
-  if (!certificate_message_.empty()) {
-    const bool tls13 = observation_.server_hello && observation_.server_hello->selected_version == 0x0304;
-    observation_.chain_der = parse_certificate_message(certificate_message_, tls13);
-  } else if (ssl_) {
-    if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_.get())) {
-      for (int i = 0; i < sk_X509_num(chain); ++i) {
-        unsigned char* der = nullptr;
-        const int length = i2d_X509(sk_X509_value(chain, i), &der);
-        if (length > 0) observation_.chain_der.emplace_back(der, der + length);
-        OPENSSL_free(der);
-      }
-    }
-  }
-  if (ssl_ && observation_.server_hello) {
-    const uint8_t id[2] = {static_cast<uint8_t>(observation_.server_hello->cipher_suite >> 8),
-                           static_cast<uint8_t>(observation_.server_hello->cipher_suite & 0xff)};
-    if (const SSL_CIPHER* cipher = SSL_CIPHER_find(ssl_.get(), id)) {
-      observation_.cipher_suite_name = SSL_CIPHER_standard_name(cipher);
-    }
-  }
-  if (ssl_ && observation_.handshake_complete) {
-    SSL_shutdown(ssl_.get());  // one non-blocking close_notify; the answer is not awaited
-  }
-  ERR_clear_error();
-  ssl_.reset();
+  if (phase_ == Phase::kHandshaking) handshake_->conclude();
   if (fd_ && observation_.ttl) {
     // The TTL was for the ClientHello only: what follows (FIN, RST) travels normally.
     const int default_ttl = -1;
@@ -373,23 +257,6 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   }
   phase_ = Phase::kDone;
   return wait_ = Wait::kDone;
-}
-
-void TlsConnection::on_message(int write_p, int, int content_type, const void* buffer, size_t length, SSL*,
-                               void* self) {
-  auto* connection = static_cast<TlsConnection*>(self);
-  const auto* bytes = static_cast<const uint8_t*>(buffer);
-  if (content_type == SSL3_RT_ALERT && length >= 2) {
-    (write_p ? connection->observation_.alert_sent : connection->observation_.alert_received) = bytes[1];
-    return;
-  }
-  if (content_type != SSL3_RT_HANDSHAKE || write_p || length < 4) return;
-  if (bytes[0] == kServerHelloMessage) {
-    auto hello = parse_server_hello(std::span(bytes, length));
-    if (hello) connection->observation_.server_hello = std::move(*hello);
-  } else if (bytes[0] == kCertificateMessage && connection->certificate_message_.empty()) {
-    connection->certificate_message_.assign(bytes, bytes + length);
-  }
 }
 
 Observation TlsConnection::run(const TlsClientContext& context, const Endpoint& endpoint, std::string sni) {
@@ -411,23 +278,6 @@ Observation TlsConnection::run(const TlsClientContext& context, const Endpoint& 
     wait = connection.advance();
   }
   return std::move(connection.observation());
-}
-
-std::vector<std::vector<uint8_t>> parse_certificate_message(std::span<const uint8_t> message, bool tls13) {
-  std::vector<std::vector<uint8_t>> chain;
-  ByteReader reader(message);
-  ByteReader request_context;
-  uint32_t list_length = 0;
-  if (!reader.skip(4)) return chain;  // handshake header
-  if (tls13 && !reader.prefixed(1, request_context)) return chain;
-  if (!reader.u24(list_length)) return chain;
-  ByteReader list = reader.take_at_most(list_length);   // a list cut short keeps the certificates that arrived whole
-  for (ByteReader certificate, extensions; list.prefixed(3, certificate);) {
-    const auto der = certificate.rest();
-    chain.emplace_back(der.begin(), der.end());
-    if (tls13 && !list.prefixed(2, extensions)) break;  // per-certificate extensions
-  }
-  return chain;
 }
 
 }  // namespace mitmscope

@@ -1,12 +1,10 @@
-// One TLS client handshake as a non-blocking state machine.
+// One measurement connection as a non-blocking state machine: the socket, its TTL and source port, the
+// deadlines and the close are here; the TLS part is a Handshake (engine/handshake): OpenSSL's whole handshake, or
+// the measurement's own first-flight client sending a ClientHello profile (TlsClientOptions::client_hello).
 //
-// The connection owns its socket and SSL object and never blocks: the caller
-// (probe's poll loop now, the scan engine's epoll loop later) waits for what
-// `wait()` asks and calls `advance()`. OpenSSL does not verify anything here
-// (SSL_VERIFY_NONE): the point is to see whatever the server presents, and judge it
-// afterwards against a trust store chosen by the user. The raw ServerHello and
-// Certificate messages are captured through the message callback, so the chain
-// is kept exactly as sent even when a certificate in it is malformed.
+// The connection never blocks: the caller (probe's poll loop, the scan engine's epoll loop) waits for what
+// `wait()` asks and calls `advance()`. Nothing is verified during the handshake: the point is to see whatever the
+// server presents, and judge it afterwards against a trust store chosen by the user.
 #pragma once
 
 #include <array>
@@ -18,6 +16,8 @@
 #include "core/observation.h"
 #include "core/unique_fd.h"
 #include "engine/endpoint.h"
+#include "engine/handshake.h"
+#include "tls/client_hello_profile.h"
 #include "x509/openssl_ptr.h"
 
 namespace mitmscope {
@@ -32,7 +32,13 @@ struct TlsClientOptions {
   // When set, the ClientHello (not the TCP handshake) is sent with this IP TTL, and an
   // ICMP time-exceeded fails the probe at once (IP_RECVERR) with kTtlExpired.
   std::optional<int> ttl;
+  // The ClientHello sent: a profile (tls/client_hello_profile) sent by the first-flight client, which stops once
+  // it has the chain; null: OpenSSL's own hello and whole handshake (min_version and max_version apply to it only).
+  const ClientHelloProfile* client_hello = nullptr;
 };
+
+// "openssl" or a profile's name (find_client_hello_profile): what `--client-hello` takes; null for "openssl".
+Result<const ClientHelloProfile*> parse_client_hello_choice(std::string_view name);
 
 // What one connection does differently from its context (trace's TTL-limited probes).
 struct ConnectionOptions {
@@ -84,51 +90,24 @@ class TlsConnection {
  private:
   enum class Phase { kConnecting, kHandshaking, kDone };
   Wait connect_step();
-  Wait handshake_step();
+  Wait handshake_step(HandshakeStep step);
   Wait finish(std::optional<Error> error);
   void set_ttl(int ttl);
   void record_source_port();
-  Error classify_failure(int ssl_error, int saved_errno);
   // Not TLS: reads what else has arrived (without waiting) and keeps it as the answer's evidence.
   void keep_plain_answer(Error& error);
-  static void on_message(int write_p, int version, int content_type, const void* buffer, size_t length,
-                         SSL* ssl, void* self);
 
-  // The socket as OpenSSL sees it: reads are metered, so one step of the handshake reads at most
-  // kStepReadBytes (a server that keeps the pipe full cannot hold the event loop inside OpenSSL) and the
-  // whole handshake at most kHandshakeReadLimit (an endless stream of records ends with an error).
- public:
-  struct MeteredSocket {
-    int fd = -1;
-    size_t step_budget = 0;
-    uint64_t received = 0;
-    // The first bytes OpenSSL read (a record header it may refuse as not TLS), kept without allocating: every
-    // connection of a scan passes here, and only an answer that is not TLS needs them (keep_plain_answer). OpenSSL
-    // refuses such an answer at its first 5-byte header, so 16 bytes and what is still unread make the evidence.
-    static constexpr size_t kHeadBytes = 16;
-    std::array<uint8_t, kHeadBytes> head{};
-    size_t head_size = 0;
-  };
-  static constexpr size_t kStepReadBytes = 64 * 1024;
-  static constexpr uint64_t kHandshakeReadLimit = 4 * 1024 * 1024;
-
- private:
   const TlsClientContext& context_;
   Endpoint endpoint_;
   ConnectionOptions options_;
   Phase phase_ = Phase::kConnecting;
   Wait wait_ = Wait::kWritable;
   UniqueFd fd_;
-  SslPtr ssl_;
-  MeteredSocket socket_;
   Observation observation_;
-  std::vector<uint8_t> certificate_message_;
+  std::unique_ptr<Handshake> handshake_;
   Clock::time_point started_{};
   Clock::time_point handshake_started_{};
   Clock::time_point deadline_{};
 };
-
-// Extracts the DER certificates from a raw Certificate handshake message.
-std::vector<std::vector<uint8_t>> parse_certificate_message(std::span<const uint8_t> message, bool tls13);
 
 }  // namespace mitmscope

@@ -254,6 +254,7 @@ nlohmann::ordered_json probe_json(const Observation& observation, const ChainAss
       {"sni", observation.sni.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(observation.sni)},
       {"timestamp", format_utc(observation.time)},
       {"source", observation.source},
+      {"client_hello", observation.client.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(observation.client)},
       {"ttl", observation.ttl ? nlohmann::ordered_json(*observation.ttl) : nlohmann::ordered_json(nullptr)},
       {"tls_versions_offered", {{"min", tls_version_name(observation.min_version)}, {"max", tls_version_name(observation.max_version)}}},
       {"handshake_complete", observation.handshake_complete},

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.h"
 #include "core/byte_writer.h"
 #include "engine/endpoint.h"
 #include "tls/client_hello.h"
@@ -327,6 +328,90 @@ Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, c
   constexpr size_t kRecordHeader = 5;
   built.server_name_at = message.name_at ? message.name_at + kRecordHeader : 0;
   built.message = std::move(message.bytes);
+  built.keys = std::move(build.keys);
+  built.extension_order = std::move(message.order);
+  return built;
+}
+
+}  // namespace mitmscope
+
+namespace mitmscope {
+namespace {
+
+constexpr uint16_t kKeyShareType = 51, kCookieType = 44, kEarlyDataType = 42;
+constexpr size_t kHelloFixedPart = 4 + 2 + 32;   // header, legacy version, random
+
+// The extensions of the retried hello, from the first one's.
+Result<void> retried_extensions(ByteWriter& out, ByteReader extensions, Build& build, uint16_t group,
+                                std::span<const uint8_t> cookie, Message& message) {
+  uint16_t type = 0;
+  ByteReader body;
+  while (extensions.u16(type) && extensions.prefixed(2, body)) {
+    if (type == kEarlyDataType || type == kCookieType) continue;
+    out.u16(type);
+    const auto one = out.begin(2);
+    if (type == kKeyShareType) {
+      const auto list = out.begin(2);
+      if (auto entry = key_share_entry(out, build, group); !entry) return entry;
+      out.end(list);
+    } else {
+      if (type == 0 && body.remaining() > 5) message.name_at = out.size() + 5;
+      out.bytes(body.rest());
+    }
+    out.end(one);
+    message.order.push_back(type);
+    if (type == kKeyShareType && !cookie.empty()) {
+      out.u16(kCookieType);
+      const auto outer = out.begin(2);
+      const auto inner = out.begin(2);
+      out.bytes(cookie);
+      out.end(inner);
+      out.end(outer);
+      message.order.push_back(kCookieType);
+    }
+  }
+  if (!extensions.empty()) return make_error(ErrorCode::kInvalidArgument, "the first ClientHello's extensions are cut short");
+  return {};
+}
+
+}  // namespace
+
+Result<BuiltClientHello> retry_client_hello(const BuiltClientHello& first, uint16_t group, std::span<const uint8_t> cookie,
+                                            const RandomBytes& random) {
+  if (group == kGroupX25519MlKem768) {
+    return make_error(ErrorCode::kTlsProtocolError, "the server asked for an X25519MLKEM768 key share, which needs ML-KEM "
+                                                    "(OpenSSL 3.0 has none)");
+  }
+  if (group != kGroupX25519 && group != kGroupSecp256r1 && group != kGroupSecp384r1) {
+    return make_error(ErrorCode::kTlsProtocolError, fmt::format("the server asked for a key share for group 0x{:04x}, "
+                                                                "which this client cannot make", group));
+  }
+  ByteReader reader(first.message);
+  ByteReader session, suites, compression, extensions;
+  std::span<const uint8_t> fixed;
+  const bool read = reader.bytes(kHelloFixedPart, fixed) && reader.prefixed(1, session) && reader.prefixed(2, suites) &&
+                    reader.prefixed(1, compression);
+  const size_t extensions_at = reader.offset();
+  if (!read || !reader.prefixed(2, extensions)) return make_error(ErrorCode::kInvalidArgument, "the first ClientHello is cut short");
+  const ClientHelloProfile unused{};
+  const HelloRequest no_request{};
+  Build build{unused, no_request, random};
+  Message message;
+  ByteWriter out;
+  out.u8(kClientHelloType);
+  const auto body = out.begin(3);
+  out.bytes(std::span(first.message).subspan(4, extensions_at - 4));   // version, random, session id, suites, compression
+  const auto list = out.begin(2);
+  if (auto written = retried_extensions(out, extensions, build, group, cookie, message); !written) {
+    return std::unexpected(written.error());
+  }
+  out.end(list);
+  out.end(body);
+  BuiltClientHello built;
+  built.message = out.take();
+  const uint16_t record_version = first.record.size() > 2 ? static_cast<uint16_t>(first.record[1] << 8 | first.record[2]) : 0x0303;
+  built.record = in_records(record_version, built.message);
+  built.server_name_at = message.name_at ? message.name_at + 5 : 0;
   built.keys = std::move(build.keys);
   built.extension_order = std::move(message.order);
   return built;

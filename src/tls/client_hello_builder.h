@@ -46,4 +46,10 @@ struct BuiltClientHello {
 Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, const HelloRequest& request,
                                             const RandomBytes& random = openssl_random);
 
+// The second ClientHello after a HelloRetryRequest (RFC 8446, 4.1.2): the first one byte for byte (the same
+// random, session id, GREASE, extension order) but for the key share, now one fresh key for the group the server
+// asked for, and the server's cookie, sent right after the key share when it gave one. Early data is dropped.
+Result<BuiltClientHello> retry_client_hello(const BuiltClientHello& first, uint16_t group,
+                                            std::span<const uint8_t> cookie, const RandomBytes& random = openssl_random);
+
 }  // namespace mitmscope

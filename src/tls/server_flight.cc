@@ -12,13 +12,30 @@ namespace {
 constexpr size_t kRecordHeader = 5;
 constexpr size_t kMaxRecordBody = 16384 + 256;
 constexpr uint8_t kChangeCipherSpec = 20, kAlertRecord = 21, kHandshakeRecord = 22, kApplicationData = 23;
-constexpr uint8_t kServerHelloType = 2, kEncryptedExtensions = 8, kCertificateType = 11, kServerHelloDone = 14;
+constexpr uint8_t kServerHelloType = 2, kEncryptedExtensions = 8, kCertificateType = 11, kServerHelloDone = 14,
+                  kFinishedType = 20;
 constexpr uint16_t kTls13 = 0x0304;
 constexpr uint16_t kKeyShareExtension = 51;
 
 }  // namespace
 
-ServerFlightReader::ServerFlightReader(const BuiltClientHello& hello, size_t max_bytes) : hello_(hello), max_bytes_(max_bytes) {}
+Result<RetryRequest> retry_request(const ServerHello& hello) {
+  constexpr uint16_t kCookieExtension = 44;
+  RetryRequest request;
+  bool asked = false;
+  for (const auto& extension : hello.extensions) {
+    ByteReader reader(extension.data);
+    ByteReader cookie;
+    if (extension.type == kKeyShareExtension) asked = reader.u16(request.group) && reader.empty();
+    if (extension.type == kCookieExtension && reader.prefixed(2, cookie) && reader.empty()) {
+      request.cookie.assign(cookie.rest().begin(), cookie.rest().end());
+    }
+  }
+  if (!asked) return make_error(ErrorCode::kTlsProtocolError, "a HelloRetryRequest without the group it wants");
+  return request;
+}
+
+ServerFlightReader::ServerFlightReader(const BuiltClientHello& hello, size_t max_bytes) : hello_(&hello), max_bytes_(max_bytes) {}
 
 FlightStatus ServerFlightReader::fail(ErrorCode code, std::string message) {
   error_ = {code, std::move(message)};
@@ -80,7 +97,10 @@ FlightStatus ServerFlightReader::on_handshake_bytes(std::span<const uint8_t> byt
   FlightStatus status = FlightStatus::kNeedMore;
   while (status == FlightStatus::kNeedMore && handshake_.size() - at >= 4) {
     const size_t length = static_cast<size_t>(handshake_[at + 1]) << 16 | static_cast<size_t>(handshake_[at + 2]) << 8 | handshake_[at + 3];
-    if (length > max_bytes_) return fail(ErrorCode::kTlsProtocolError, fmt::format("a handshake message of {} bytes", length));
+    if (length > max_bytes_) {
+      return fail(ErrorCode::kTlsProtocolError, fmt::format("handshake message of {} bytes, larger than the {} byte limit "
+                                                            "(certificate chain too large?)", length, max_bytes_));
+    }
     if (handshake_.size() - at < 4 + length) break;
     status = on_message(handshake_[at], std::span(handshake_).subspan(at, 4 + length));
     at += 4 + length;
@@ -97,8 +117,10 @@ FlightStatus ServerFlightReader::on_message(uint8_t type, std::span<const uint8_
     case kServerHelloType: return on_server_hello(message);
     case kEncryptedExtensions: flight_.encrypted_extensions.assign(message.begin() + 4, message.end()); return FlightStatus::kNeedMore;
     case kCertificateType: return on_certificate(message.subspan(4));
-    case kServerHelloDone: return FlightStatus::kDone;   // TLS 1.2 without a certificate
-    default: return FlightStatus::kNeedMore;             // a CertificateRequest: not ours to answer
+    // The flight's end: an alert the server sends before it (after a chain it regrets) is still seen.
+    case kServerHelloDone: return FlightStatus::kDone;   // TLS 1.2
+    case kFinishedType: return FlightStatus::kDone;      // TLS 1.3 (not checked: nothing is verified)
+    default: return FlightStatus::kNeedMore;             // CertificateVerify, ServerKeyExchange, a request: read past
   }
 }
 
@@ -108,12 +130,32 @@ FlightStatus ServerFlightReader::on_server_hello(std::span<const uint8_t> messag
   if (!hello) return fail(hello.error().code, hello.error().message);
   flight_.server_hello_message.assign(message.begin(), message.end());
   flight_.server_hello = std::move(*hello);
-  if (flight_.server_hello->hello_retry_request) return FlightStatus::kHelloRetry;
+  if (flight_.server_hello->hello_retry_request) {
+    if (!flight_.hello_retry_message.empty()) return fail(ErrorCode::kTlsProtocolError, "a second HelloRetryRequest");
+    return FlightStatus::kHelloRetry;
+  }
   if (flight_.server_hello->selected_version != kTls13) return FlightStatus::kNeedMore;   // the chain comes in the clear
   if (!handshake_.empty() && handshake_.size() > message.size()) {
     return fail(ErrorCode::kTlsProtocolError, "TLS 1.3 handshake data in the clear after the ServerHello");
   }
   return start_decryption();
+}
+
+FlightStatus ServerFlightReader::retry(const BuiltClientHello& second) {
+  if (status_ != FlightStatus::kHelloRetry) return status_;
+  auto suite = tls13::cipher_suite(flight_.server_hello->cipher_suite);
+  auto first_hash = suite ? tls13::digest(suite->hash, hello_->message) : Result<std::vector<uint8_t>>(std::unexpected(suite.error()));
+  if (!first_hash) return status_ = fail(first_hash.error().code, "HelloRetryRequest: " + first_hash.error().message);
+  constexpr uint8_t kMessageHash = 254;
+  transcript_prefix_ = {kMessageHash, 0, 0, static_cast<uint8_t>(first_hash->size())};
+  transcript_prefix_.insert(transcript_prefix_.end(), first_hash->begin(), first_hash->end());
+  transcript_prefix_.insert(transcript_prefix_.end(), flight_.server_hello_message.begin(), flight_.server_hello_message.end());
+  flight_.hello_retry_message = std::move(flight_.server_hello_message);
+  flight_.server_hello_message.clear();
+  flight_.server_hello.reset();
+  hello_ = &second;
+  status_ = FlightStatus::kNeedMore;
+  return feed({});
 }
 
 FlightStatus ServerFlightReader::start_decryption() {
@@ -128,14 +170,15 @@ FlightStatus ServerFlightReader::start_decryption() {
     return fail(ErrorCode::kTlsProtocolError, "the server chose X25519MLKEM768: without ML-KEM (OpenSSL 3.0) its "
                                               "certificate cannot be read; measure with a profile that does not offer it");
   }
-  const auto ours = std::ranges::find_if(hello_.keys, [&](const KeyShareKey& k) { return k.group == flight_.key_share_group; });
-  if (ours == hello_.keys.end()) {
+  const auto ours = std::ranges::find_if(hello_->keys, [&](const KeyShareKey& k) { return k.group == flight_.key_share_group; });
+  if (ours == hello_->keys.end()) {
     return fail(ErrorCode::kTlsProtocolError, fmt::format("the server answered group 0x{:04x}, which had no key share", flight_.key_share_group));
   }
   auto suite = tls13::cipher_suite(hello.cipher_suite);
   auto shared = suite ? tls13::shared_secret(ours->key.get(), key.rest()) : Result<std::vector<uint8_t>>(std::unexpected(suite.error()));
   if (!shared) return fail(shared.error().code, shared.error().message);
-  std::vector<uint8_t> transcript = hello_.message;
+  std::vector<uint8_t> transcript = transcript_prefix_;
+  transcript.insert(transcript.end(), hello_->message.begin(), hello_->message.end());
   transcript.insert(transcript.end(), flight_.server_hello_message.begin(), flight_.server_hello_message.end());
   auto hash = tls13::digest(suite->hash, transcript);
   auto secret = hash ? tls13::server_handshake_secret(*suite, *shared, *hash) : hash;
@@ -156,7 +199,7 @@ FlightStatus ServerFlightReader::on_certificate(std::span<const uint8_t> body) {
     flight_.certificates.emplace_back(certificate.rest().begin(), certificate.rest().end());
     if (tls13 && !list.prefixed(2, extensions)) return fail(ErrorCode::kTlsProtocolError, "a certificate entry cut short");
   }
-  return FlightStatus::kDone;
+  return FlightStatus::kNeedMore;
 }
 
 }  // namespace mitmscope

@@ -6,6 +6,7 @@
 
 #include "detect/chain_verdict.h"
 #include "engine/engine.h"
+#include "engine/openssl_handshake.h"
 #include "engine/tls_connection.h"
 #include "lab/forger.h"
 #include "lab/tls_server.h"

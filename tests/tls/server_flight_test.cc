@@ -147,6 +147,46 @@ TEST_F(ServerFlightTest, AGroupWithoutAShareIsAHelloRetryRequest) {
   EXPECT_TRUE(reader.flight().server_hello->hello_retry_request);
 }
 
+TEST_F(ServerFlightTest, AHelloRetryRequestIsAnsweredAndTheChainRead) {
+  for (const char* profile : {"chromium", "firefox-esr", "curl"}) {
+    SCOPED_TRACE(profile);
+    auto hello = build_client_hello(*find_client_hello_profile(profile).value(), {.server_name = "example.kz"});
+    MemoryServer server(*rsa_, *ca_, {.groups = "P-384"});
+    ServerFlightReader reader(*hello);
+    ASSERT_EQ(reader.feed(server.answer(hello->record)), FlightStatus::kHelloRetry);
+    auto asked = retry_request(*reader.flight().server_hello);
+    ASSERT_TRUE(asked) << asked.error().message;
+    EXPECT_EQ(asked->group, kGroupSecp384r1);
+    auto second = retry_client_hello(*hello, asked->group, asked->cookie);
+    ASSERT_TRUE(second) << second.error().message;
+    // What the server needs of a second hello: the same random and session id, one share for its group.
+    EXPECT_TRUE(std::equal(hello->message.begin() + 4, hello->message.begin() + 38, second->message.begin() + 4));
+    ASSERT_EQ(second->keys.size(), 1u);
+    ASSERT_EQ(reader.retry(*second), FlightStatus::kNeedMore);
+    ASSERT_EQ(reader.feed(server.answer(second->record)), FlightStatus::kDone) << reader.error().message;
+    EXPECT_FALSE(reader.flight().hello_retry_message.empty());
+    EXPECT_EQ(reader.flight().key_share_group, kGroupSecp384r1);
+    ASSERT_EQ(reader.flight().certificates.size(), 2u);
+    EXPECT_EQ(reader.flight().certificates[0], rsa_->certificate.der());
+  }
+}
+
+TEST(RetryClientHello, KeepsTheFirstHelloButTheShareAndEchoesTheCookie) {
+  auto first = build_client_hello(*find_client_hello_profile("firefox-esr").value(), {.server_name = "example.kz"});
+  ASSERT_TRUE(first);
+  const std::vector<uint8_t> cookie = {1, 2, 3, 4, 5};
+  auto second = retry_client_hello(*first, kGroupSecp256r1, cookie);
+  ASSERT_TRUE(second) << second.error().message;
+  auto order = first->extension_order;
+  order.insert(std::ranges::find(order, uint16_t{51}) + 1, uint16_t{44});
+  EXPECT_EQ(second->extension_order, order) << "the same order, the cookie right after the key share";
+  EXPECT_EQ(std::string(second->record.begin() + static_cast<long>(second->server_name_at),
+                        second->record.begin() + static_cast<long>(second->server_name_at) + 10), "example.kz");
+  EXPECT_EQ(second->keys[0].group, kGroupSecp256r1);
+  EXPECT_FALSE(retry_client_hello(*first, kGroupX25519MlKem768, {}));
+  EXPECT_FALSE(retry_client_hello(*first, 0x0100, {})) << "ffdhe2048: no key for it";
+}
+
 TEST_F(ServerFlightTest, AnAlertOrNoTlsOrTooMuchIsAClearFailure) {
   auto hello = build_client_hello(*find_client_hello_profile("kz-2019").value(), {.server_name = "example.kz"});
   MemoryServer server(*ecdsa_, *ca_, {.min_version = TLS1_3_VERSION});   // kz-2019 offers TLS 1.2 only
