@@ -24,7 +24,18 @@ struct DiscoverCliOptions {
   double stateful_delay = 120;
   EngineCliOptions engine;
   TrustOptions trust;
+  bool all_strategies = false;
+  std::vector<std::string> strategies;
 };
+
+nlohmann::ordered_json strategies_json(const DiscoveredDomain& entry) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& [name, outcome] : entry.strategies) {
+    out[name] = {{"hosts_tested", outcome.hosts_tested}, {"hosts_intercepted", outcome.hosts_intercepted},
+                 {"triggers", outcome.hosts_intercepted > 0}, {"verdicts", outcome.verdicts}};
+  }
+  return out;
+}
 
 nlohmann::ordered_json domain_json(const DiscoveredDomain& entry) {
   return {{"domain", entry.domain},
@@ -37,7 +48,22 @@ nlohmann::ordered_json domain_json(const DiscoveredDomain& entry) {
           {"interceptors", entry.interceptors},
           {"issuers", entry.issuers},
           {"validity_shift_hours", entry.validity_shifts_hours},
-          {"evidence", entry.reasons}};
+          {"evidence", entry.reasons},
+          {"strategies", strategies_json(entry)}};
+}
+
+// Per confirmed domain, on how many hosts each strategy still triggered interception.
+void print_strategies(const DiscoverReport& report) {
+  for (const auto& entry : report.confirmed) {
+    if (entry.strategies.empty()) continue;
+    std::string still, not_any;
+    for (const auto& [name, outcome] : entry.strategies) {
+      (outcome.hosts_intercepted > 0 ? still : not_any) +=
+          fmt::format(" {} {}/{}", name, outcome.hosts_intercepted, outcome.hosts_tested);
+    }
+    fmt::print("strategies for {}: triggers:{}; does not trigger:{}\n", entry.domain, still.empty() ? " none" : still,
+               not_any.empty() ? " none" : not_any);
+  }
 }
 
 void print_report(const DiscoverCliOptions& options, const DiscoverReport& report) {
@@ -59,6 +85,7 @@ void print_report(const DiscoverCliOptions& options, const DiscoverReport& repor
                  entry.issuers.empty() ? "-" : *entry.issuers.begin());
     }
   }
+  print_strategies(report);
   for (const auto& entry : report.rejected) {
     std::string verdicts;
     for (const auto& [verdict, count] : entry.verdicts) verdicts += fmt::format(" {} {}", verdict, count);
@@ -83,6 +110,7 @@ int write_files(const DiscoverCliOptions& options, const DiscoverReport& report)
                                    {"candidates", report.candidates},
                                    {"screening_handshakes", report.screening_handshakes},
                                    {"confirmation_handshakes", report.confirmation_handshakes},
+                                   {"strategy_handshakes", report.strategy_handshakes},
                                    {"seconds", report.seconds},
                                    {"interrupted", report.interrupted},
                                    {"confirmed", nlohmann::ordered_json::array()},
@@ -97,6 +125,22 @@ int write_files(const DiscoverCliOptions& options, const DiscoverReport& report)
 }
 
 
+Result<std::vector<const HelloStrategy*>> chosen_strategies(const DiscoverCliOptions& options) {
+  std::vector<const HelloStrategy*> chosen;
+  if (options.all_strategies) {
+    for (const auto& strategy : builtin_hello_strategies()) chosen.push_back(&strategy);
+  }
+  for (const auto& name : options.strategies) {
+    auto strategy = find_hello_strategy(name);
+    if (!strategy) return make_error(ErrorCode::kInvalidArgument, "--strategy: " + strategy.error().message);
+    chosen.push_back(*strategy);
+  }
+  if (!chosen.empty() && options.engine.client_hello == "openssl") {
+    return make_error(ErrorCode::kInvalidArgument, "--strategies reshape a profile's ClientHello: not with --client-hello openssl");
+  }
+  return chosen;
+}
+
 int run_discover(DiscoverCliOptions options) {
   auto setup = load_active_setup({options.engine, options.trust, options.domains, ""});
   if (!setup) return report_error(setup.error());
@@ -107,6 +151,11 @@ int run_discover(DiscoverCliOptions options) {
   options.discover.engine = engine_options(options.engine);
   options.discover.engine.stop = &run.stop_flag();
   options.discover.seed = options.engine.seed;
+  if (auto chosen = chosen_strategies(options); chosen) {
+    options.discover.strategies = std::move(*chosen);
+  } else {
+    return report_error(chosen.error());
+  }
   options.discover.stateful_delay = std::chrono::milliseconds(static_cast<long>(options.stateful_delay * 1000));
   options.discover.observe = [&](const ScanResult& result) {
     const std::string line = run.output().active() ? scan_result_json(result, trust->trust_store, {}).dump() : "";
@@ -144,6 +193,11 @@ void register_discover(CLI::App& app, SetAction set_action) {
   command->add_option("--json", options->json, "Write the report with the evidence as JSON to this file");
   command->add_option("--list", options->list, "Write the confirmed domains, one per line, to this file (for scan)");
   command->add_option("--out", options->out, "Every screening and confirmation result as JSON Lines (scan's rows), - for stdout");
+  command->add_flag("--strategies", options->all_strategies,
+                    "Then try every confirmed domain again under each ClientHello strategy (split at the name, name case, "
+                    "padding, ALPN) and report which still trigger interception");
+  command->add_option("--strategy", options->strategies, "Only these strategies (comma-separated): plain, split-tcp-name, "
+                      "split-record-name, name-upper, name-mixed, pad-1400, alpn-http1")->delimiter(',');
   add_engine_options(*command, options->engine);
   add_trust_options(*command, options->trust);
   command->callback([options, set_action] { set_action([options] { return run_discover(*options); }); });

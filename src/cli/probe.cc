@@ -23,6 +23,7 @@ struct ProbeOptions {
   bool allow_private = false;
   bool json = false;
   std::string client_hello = "openssl";
+  std::string strategy;
   TrustOptions trust;
 };
 
@@ -54,6 +55,11 @@ int run_probe(const ProbeOptions& options) {
   auto profile = parse_client_hello_choice(options.client_hello);
   if (!profile) return report_error(profile.error());
   client_options.client_hello = *profile;
+  if (!options.strategy.empty()) {
+    auto strategy = find_hello_strategy(options.strategy);
+    if (!strategy) return report_error({ErrorCode::kInvalidArgument, "--strategy: " + strategy.error().message});
+    client_options.strategy = *strategy;
+  }
   auto context = TlsClientContext::create(client_options);
   if (!context) return report_error(context.error());
 
@@ -84,6 +90,8 @@ void register_probe(CLI::App& app, SetAction set_action) {
   command->add_option("--tls-min", options->tls_min, "Lowest TLS version offered (1.0-1.3)")->capture_default_str();
   command->add_option("--tls-max", options->tls_max, "Highest TLS version offered (1.0-1.3)")->capture_default_str();
   add_client_hello_option(*command, options->client_hello, "--tls-min and --tls-max apply to openssl only.");
+  command->add_option("--strategy", options->strategy, "Reshape the profile's ClientHello (discover --strategies): "
+                      "split-tcp-name, split-record-name, name-upper, name-mixed, pad-1400, alpn-http1");
   command->add_option("--connect-timeout", options->connect_timeout, "Seconds to establish TCP")->capture_default_str();
   command->add_option("--handshake-timeout", options->handshake_timeout, "Seconds for the TLS handshake")->capture_default_str();
   command->add_option("--ttl", options->ttl, "Send the ClientHello with this IP TTL (the TCP handshake uses the normal TTL)")

@@ -26,8 +26,8 @@ class Discovery {
   Discovery(const std::filesystem::path& hosts_file, const TargetOptions& targets, const std::vector<std::string>& domains,
             const AssessmentContext& context, const TlsClientContext& client, const DiscoverOptions& options,
             const DiscoverProgress& progress)
-      : hosts_file_(hosts_file), targets_(targets), domains_(domains), context_(context), options_(options),
-        progress_(progress), engine_(client, options.engine) {}  // one engine: the per-address cap holds across passes
+      : hosts_file_(hosts_file), targets_(targets), domains_(domains), context_(context), client_(client),
+        options_(options), progress_(progress), engine_(client, options.engine) {}  // one engine: the per-address cap holds across passes
 
   Result<DiscoverReport> run() {
     const auto started = std::chrono::steady_clock::now();
@@ -38,6 +38,9 @@ class Discovery {
     for (const auto& [ip, why] : unusable_) report_.unusable_hosts.push_back(ip + ": " + why);
     if (!usable_.empty() && !stopped()) {
       if (auto confirmed = confirm(*candidates); !confirmed) return std::unexpected(confirmed.error());
+    }
+    if (!report_.confirmed.empty() && !stopped()) {
+      if (auto tried = try_strategies(); !tried) return std::unexpected(tried.error());
     }
     report_.interrupted = stopped();
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -83,11 +86,13 @@ class Discovery {
 
   Result<std::set<size_t>> screen();
   Result<void> confirm(const std::set<size_t>& candidates);
+  Result<void> try_strategies();
 
   const std::filesystem::path& hosts_file_;
   const TargetOptions& targets_;
   const std::vector<std::string>& domains_;
   const AssessmentContext& context_;
+  const TlsClientContext& client_;
   const DiscoverOptions& options_;
   const DiscoverProgress& progress_;
   Engine engine_;
@@ -185,6 +190,38 @@ Result<void> Discovery::confirm(const std::set<size_t>& candidates) {
   for (auto& entry : ordered) {
     entry.confirmed = entry.intercepting_hosts.size() >= needed;
     (entry.confirmed ? report_.confirmed : report_.rejected).push_back(std::move(entry));
+  }
+  return {};
+}
+
+// Phase 3: each confirmed domain on every usable host again under each strategy; the engine (and its per-address
+// clock) is the same, only the client changes.
+Result<void> Discovery::try_strategies() {
+  std::vector<std::string> names;
+  std::map<std::string, DiscoveredDomain*> by_name;
+  for (auto& entry : report_.confirmed) {
+    names.push_back(entry.domain);
+    by_name[entry.domain] = &entry;
+  }
+  for (const HelloStrategy* strategy : options_.strategies) {
+    if (stopped()) break;
+    TlsClientOptions client_options = client_.options();
+    client_options.strategy = strategy;
+    auto client = TlsClientContext::create(client_options);
+    if (!client) return std::unexpected(client.error());
+    say(fmt::format("discover: {} confirmed domains on {} hosts, strategy {}", names.size(), usable_.size(), strategy->name));
+    engine_.use_client(*client);
+    const auto pass_started = engine_.started();
+    auto ran = run_pass(names, options_.retries, {}, [&](const ScanResult& result) {
+      if (!usable_verdict(result.verdict)) return;
+      auto& outcome = by_name.at(result.sni)->strategies[strategy->name];
+      ++outcome.hosts_tested;
+      ++outcome.verdicts[std::string(scan_verdict_name(result.verdict))];
+      if (result.verdict == ScanVerdict::kIntercepted) ++outcome.hosts_intercepted;
+    });
+    engine_.use_client(client_);
+    if (!ran) return std::unexpected(ran.error());
+    report_.strategy_handshakes += engine_.started() - pass_started;
   }
   return {};
 }

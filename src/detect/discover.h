@@ -8,6 +8,8 @@
 //     are screened again on the usable ones.
 //  2. confirmation: every candidate on every usable host with the full retries; a domain
 //     is reported when at least `confirm` hosts (fewer if fewer are usable) intercept it.
+//  3. with strategies (tls/hello_strategy): every confirmed domain on every usable host again, once per strategy,
+//     its ClientHello reshaped; per domain and strategy, on how many hosts it was still intercepted.
 // Cost: about |list| + |candidates| x |hosts| handshakes instead of |list| x |hosts|.
 #pragma once
 
@@ -21,6 +23,7 @@
 #include "detect/scan.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
+#include "tls/hello_strategy.h"
 
 namespace mitmscope {
 
@@ -33,6 +36,14 @@ struct DiscoverOptions {
   uint64_t seed = 1;
   EngineOptions engine;             // engine.stop (a signal) ends the discovery early: `interrupted`
   std::function<void(const ScanResult&)> observe;  // every screening and confirmation result, as it comes
+  std::vector<const HelloStrategy*> strategies;     // phase 3 (needs a ClientHello profile, not openssl)
+};
+
+// One confirmed domain under one strategy.
+struct StrategyOutcome {
+  size_t hosts_tested = 0;
+  size_t hosts_intercepted = 0;
+  std::map<std::string, size_t> verdicts;
 };
 
 struct DiscoveredDomain {
@@ -46,6 +57,7 @@ struct DiscoveredDomain {
   std::set<double> validity_shifts_hours;   // presented vs genuine notBefore
   std::vector<std::string> reasons;         // of one intercepted result, as evidence
   bool confirmed = false;
+  std::map<std::string, StrategyOutcome> strategies;   // by strategy name (phase 3)
 };
 
 struct DiscoverReport {
@@ -59,6 +71,7 @@ struct DiscoverReport {
   std::vector<DiscoveredDomain> rejected;   // candidates that did not confirm
   size_t screening_handshakes = 0;
   size_t confirmation_handshakes = 0;
+  size_t strategy_handshakes = 0;
   double seconds = 0;
   bool interrupted = false;                 // stopped early: screening or confirmation is partial
 };

@@ -6,7 +6,7 @@
 namespace mitmscope {
 
 Engine::Engine(const TlsClientContext& context, EngineOptions options)
-    : context_(context), options_(options), epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {}
+    : context_(&context), options_(options), epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {}
 
 Engine::~Engine() {
   connections_.clear();   // before the epoll descriptor closes
@@ -57,7 +57,7 @@ bool Engine::try_start(ProbeRequest& request, Clock::time_point& retry_at) {
     global_next_ = std::max(global_next_ + global_interval, now - global_interval * 10);  // small burst credit
     if (global_next_ < now) global_next_ = now;
   }
-  auto connection = std::make_unique<TlsConnection>(context_, request.endpoint, std::move(request.sni), request.connection);
+  auto connection = std::make_unique<TlsConnection>(*context_, request.endpoint, std::move(request.sni), request.connection);
   ++started_;
   const auto wait = connection->start();
   const int fd = connection->fd();

@@ -57,6 +57,9 @@ class Engine {
   // EngineOptions::stop): what is in flight is then dropped unanswered.
   void run(const Feed& feed, const Completion& completion);
   void stop() { stopping_ = true; }
+  // Connections started from now on use `client` (it outlives them); the per-address clock is kept, so passes of one
+  // engine with different clients (discover's strategies) still respect --host-rate between them.
+  void use_client(const TlsClientContext& client) { context_ = &client; }
 
   size_t in_flight() const { return connections_.size(); }
   size_t queued() const { return ready_.size() + delayed_.size(); }
@@ -72,7 +75,7 @@ class Engine {
   void watch(TlsConnection& connection, bool add);
   void finish(int fd, const Completion& completion);
 
-  const TlsClientContext& context_;
+  const TlsClientContext* context_;
   EngineOptions options_;
   UniqueFd epoll_fd_;
   bool stopping_ = false;

@@ -1,5 +1,7 @@
 #include "engine/first_flight_handshake.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -31,13 +33,34 @@ FirstFlightHandshake::FirstFlightHandshake(const FirstFlightOptions& options, Ob
   }
 }
 
-HandshakeStep FirstFlightHandshake::begin(int fd) {
-  fd_ = fd;
-  auto built = build_client_hello(*options_.profile, {.server_name = observation_.sni, .alpn = options_.alpn});
-  if (!built) return HandshakeStep::done(built.error());
+Result<void> FirstFlightHandshake::build_first() {
+  const HelloStrategy* strategy = options_.strategy;
+  HelloRequest request{.server_name = observation_.sni};
+  if (strategy) {
+    request.server_name = apply_name_case(observation_.sni, strategy->name_case);
+    request.alpn = strategy->alpn;
+  }
+  auto built = build_client_hello(*options_.profile, request);
+  if (!built) return std::unexpected(built.error());
   hello_ = std::move(*built);
   reader_.emplace(*hello_);
   pending_ = hello_->record;
+  const size_t cut = name_cut(hello_->server_name_at, request.server_name.size());
+  if (!strategy || cut == 0 || pending_.size() != hello_->message.size() + 5) return {};   // nothing to cut, or records already
+  if (strategy->split == HelloSplit::kTcpSegments) {
+    segment_cut_ = cut;
+    const int enable = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &enable, sizeof enable);   // each send leaves as its own segment
+  } else if (strategy->split == HelloSplit::kRecords) {
+    const uint16_t version = static_cast<uint16_t>(pending_[1] << 8 | pending_[2]);
+    pending_ = records_cut_at(hello_->message, version, cut - 5);
+  }
+  return {};
+}
+
+HandshakeStep FirstFlightHandshake::begin(int fd) {
+  fd_ = fd;
+  if (auto built = build_first(); !built) return HandshakeStep::done(built.error());
   return send_pending();
 }
 
@@ -45,7 +68,8 @@ HandshakeStep FirstFlightHandshake::step() { return sent_ < pending_.size() ? se
 
 HandshakeStep FirstFlightHandshake::send_pending() {
   while (sent_ < pending_.size()) {
-    const ssize_t sent = ::send(fd_, pending_.data() + sent_, pending_.size() - sent_, MSG_NOSIGNAL);
+    const size_t end = sent_ < segment_cut_ ? segment_cut_ : pending_.size();
+    const ssize_t sent = ::send(fd_, pending_.data() + sent_, end - sent_, MSG_NOSIGNAL);
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HandshakeStep::writable();
     if (sent < 0) return HandshakeStep::done(handshake_socket_error(errno, observation_));
@@ -100,7 +124,7 @@ HandshakeStep FirstFlightHandshake::answer_retry() {
   if (!second) return failed(second.error());
   retried_ = std::move(*second);
   pending_ = retried_->record;
-  sent_ = 0;
+  sent_ = segment_cut_ = 0;
   const FlightStatus status = reader_->retry(*retried_);   // reads on from what arrived after the request
   if (status != FlightStatus::kNeedMore) return on_status(status);
   return send_pending();

@@ -14,13 +14,14 @@
 
 #include "engine/handshake.h"
 #include "tls/client_hello_builder.h"
+#include "tls/hello_strategy.h"
 #include "tls/server_flight.h"
 
 namespace mitmscope {
 
 struct FirstFlightOptions {
-  const ClientHelloProfile* profile = nullptr;        // required; the built-in ones live as long as the process
-  std::optional<std::vector<std::string>> alpn;       // instead of the profile's protocols
+  const ClientHelloProfile* profile = nullptr;   // required; outlives the handshake (built-in, or its context's)
+  const HelloStrategy* strategy = nullptr;       // how the hello is reshaped (its padding is in `profile` already)
 };
 
 class FirstFlightHandshake final : public Handshake {
@@ -33,6 +34,7 @@ class FirstFlightHandshake final : public Handshake {
   std::span<const uint8_t> head() const override { return std::span(head_).first(head_size_); }
 
  private:
+  Result<void> build_first();
   HandshakeStep send_pending();
   HandshakeStep read_flight();
   HandshakeStep on_status(FlightStatus status);
@@ -46,6 +48,7 @@ class FirstFlightHandshake final : public Handshake {
   std::optional<ServerFlightReader> reader_;
   std::vector<uint8_t> pending_;   // what is still to be sent
   size_t sent_ = 0;
+  size_t segment_cut_ = 0;         // split-tcp: the first send ends here (0: one send)
   uint64_t received_ = 0;
   // Unlike OpenSSL, which stops at a record header, a chunk read here takes the whole answer off the socket: an
   // answer that is not TLS is kept from here, as much of it as the evidence holds.

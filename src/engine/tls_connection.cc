@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -73,6 +74,20 @@ Result<TlsClientContext> TlsClientContext::create(const TlsClientOptions& option
   TlsClientContext context;
   context.context_.reset(raw, SSL_CTX_free);
   context.options_ = options;
+  if (options.client_hello && options.strategy && options.strategy->pad_to > 0) {
+    auto padded = std::make_shared<ClientHelloProfile>(*options.client_hello);
+    constexpr uint16_t kPaddingExtension = 21;
+    const bool pads = std::ranges::any_of(padded->extensions, [](const ExtensionTemplate& e) { return e.body == ExtensionBody::kPadding; });
+    if (!pads) padded->extensions.push_back({kPaddingExtension, ExtensionBody::kPadding, {}});
+    padded->pad_to = options.strategy->pad_to;
+    padded->pad_from = 0;
+    context.padded_ = padded;
+    context.options_.client_hello = padded.get();
+  }
+  if (options.strategy && !options.client_hello) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("strategy {} needs a ClientHello profile, not openssl",
+                                                               options.strategy->name));
+  }
   // A measurement client must complete handshakes browsers would refuse (1024-bit keys,
   // SHA-1, old versions) to see what is there; judgement happens afterwards.
   SSL_CTX_set_security_level(raw, 0);
@@ -97,8 +112,10 @@ TlsConnection::TlsConnection(const TlsClientContext& context, const Endpoint& en
   observation_.min_version = context.options().min_version;
   observation_.max_version = context.options().max_version;
   if (const ClientHelloProfile* profile = context.options().client_hello) {
-    observation_.client = profile->name;
-    handshake_ = std::make_unique<FirstFlightHandshake>(FirstFlightOptions{.profile = profile}, observation_);
+    const HelloStrategy* strategy = context.options().strategy;
+    observation_.client = strategy ? profile->name + "+" + strategy->name : profile->name;
+    handshake_ = std::make_unique<FirstFlightHandshake>(FirstFlightOptions{.profile = profile, .strategy = strategy},
+                                                        observation_);
   } else {
     observation_.client = "openssl";
     handshake_ = std::make_unique<OpenSslHandshake>(context.get(), context.options().max_certificate_list_bytes, observation_);

@@ -18,6 +18,7 @@
 #include "engine/endpoint.h"
 #include "engine/handshake.h"
 #include "tls/client_hello_profile.h"
+#include "tls/hello_strategy.h"
 #include "x509/openssl_ptr.h"
 
 namespace mitmscope {
@@ -35,6 +36,8 @@ struct TlsClientOptions {
   // The ClientHello sent: a profile (tls/client_hello_profile) sent by the first-flight client, which stops once
   // it has the chain; null: OpenSSL's own hello and whole handshake (min_version and max_version apply to it only).
   const ClientHelloProfile* client_hello = nullptr;
+  // How the profile's hello is reshaped (tls/hello_strategy; discover --strategies); null: not at all.
+  const HelloStrategy* strategy = nullptr;
 };
 
 // "openssl" or a profile's name (find_client_hello_profile): what `--client-hello` takes; null for "openssl".
@@ -62,6 +65,8 @@ class TlsClientContext {
  private:
   std::shared_ptr<SSL_CTX> context_;
   TlsClientOptions options_;
+  // A strategy that pads: the profile with a padding extension to the strategy's size, made once per context.
+  std::shared_ptr<const ClientHelloProfile> padded_;
 };
 
 class TlsConnection {

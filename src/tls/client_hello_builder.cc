@@ -20,7 +20,6 @@ namespace {
 constexpr uint8_t kHandshakeRecord = 0x16;
 constexpr uint8_t kClientHelloType = 1;
 constexpr size_t kMaxRecordBody = 16384;
-constexpr size_t kPaddingFloor = 256;          // OpenSSL and BoringSSL pad ClientHellos of 256..511 bytes
 constexpr size_t kMlKem768EncapsulationKey = 1184;
 constexpr uint16_t kMlKemQ = 3329;
 
@@ -247,10 +246,11 @@ Result<std::vector<Encoded>> encode_extensions(Build& build) {
   return encoded;
 }
 
-// OpenSSL's and BoringSSL's rule: a message of 256..pad_to-1 bytes without the padding extension gets one that
+// OpenSSL's and BoringSSL's rule: a message of pad_from (256)..pad_to-1 bytes without the padding extension gets
+// one that
 // brings it to pad_to (its body at least one byte); otherwise there is no padding extension.
 std::optional<size_t> padding_body(const ClientHelloProfile& profile, size_t unpadded) {
-  if (profile.pad_to == 0 || unpadded < kPaddingFloor || unpadded >= profile.pad_to) return std::nullopt;
+  if (profile.pad_to == 0 || unpadded < profile.pad_from || unpadded >= profile.pad_to) return std::nullopt;
   const size_t total = profile.pad_to - unpadded;
   return total > 4 ? total - 4 : 1;
 }

@@ -61,7 +61,8 @@ struct ClientHelloProfile {
   std::vector<ExtensionTemplate> extensions;
   std::vector<uint16_t> ech_payload_lengths;   // one drawn per connection
   uint16_t ech_aead = 0x0001;                  // the ECH GREASE's AEAD: AES-128-GCM (its KDF is HKDF-SHA256)
-  size_t pad_to = 0;                 // kPadding: handshake messages of 256..pad_to-1 bytes grow to pad_to; 0: none
+  size_t pad_to = 0;                 // kPadding: handshake messages of pad_from..pad_to-1 bytes grow to pad_to; 0: none
+  size_t pad_from = 256;             // OpenSSL and BoringSSL pad ClientHellos of 256 bytes and more
 };
 
 // The built-in profiles: chromium, firefox-esr, curl (OpenSSL 3.0 as Debian's curl), kz-2019 (the 2019 device's

@@ -6,7 +6,10 @@
 # reference) and with every profile. Where a profile offers what the server requires, its result must equal the
 # reference's: the same chain (every certificate's SHA-256, in order), version, suite (where the server allows one),
 # verdict and outcome. Where it does not (kz-2019 offers no TLS 1.3, minimal few suites), the server's refusal must
-# be a clear error. Loopback only. Usage: first_flight_test.sh MITMSCOPE
+# be a clear error. Then the strategies (discover --strategies), on the wire: tcpdump captures what each sends to
+# s_server, and each must be what it says (two TCP segments cut inside the name, two records, 1,400 bytes, the name
+# in upper or mixed case, http/1.1 alone) and still read the same chain. Loopback only.
+# Usage: first_flight_test.sh MITMSCOPE
 set -u
 mitmscope=$(realpath "$1")
 work=$(mktemp -d)
@@ -157,8 +160,64 @@ try:
 finally:
     nginx.terminate(); nginx.wait()   # SIGTERM: the master stops its workers (SIGKILL would orphan them)
 
+# The strategies on the wire: each connection's client payloads (TCP segments with data), captured by tcpdump.
+def segments_by_connection(pcap):
+    import struct
+    data, out = open(pcap, "rb").read(), {}
+    link = struct.unpack("<I", data[20:24])[0]
+    at = 24
+    while at + 16 <= len(data):
+        length = struct.unpack("<I", data[at + 8:at + 12])[0]
+        frame = data[at + 16:at + 16 + length]
+        at += 16 + length
+        ip = frame[14:] if link == 1 else frame[16:] if link == 113 else frame[4:]
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 6: continue
+        tcp = ip[(ip[0] & 15) * 4:]
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if payload: out.setdefault(struct.unpack("!H", tcp[0:2])[0], []).append(payload)
+    return [out[port] for port in sorted(out)]
+
+strategy_port = nginx_port + 1
+expect = {"plain": lambda s: len(s) == 1 and len(s[0]) == 517,
+          "split-tcp-name": lambda s: len(s) >= 2 and b"flight.lab".startswith(s[0][-(len(s[0]) - s[0].find(b"fli")):]) and
+                                      s[0].find(b"fli") > 0 and b"".join(s[:2])[5:].count(b"flight.lab") == 1,
+          "split-record-name": lambda s: s[0][0] == 0x16 and int.from_bytes(s[0][3:5], "big") + 5 < len(s[0]) and
+                                         s[0][5 + int.from_bytes(s[0][3:5], "big")] == 0x16 and b"flight.lab" not in s[0],
+          "name-upper": lambda s: b"FLIGHT.LAB" in s[0], "name-mixed": lambda s: b"fLiGhT.lAb" in s[0],
+          "pad-1400": lambda s: sum(map(len, s)) == 1405 and s[0][0] == 0x16,
+          "alpn-http1": lambda s: b"\x08http/1.1" in s[0] and b"\x02h2" not in s[0]}
+server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{strategy_port}", "-cert", f"{work}/rsa.pem",
+                           "-key", f"{work}/rsa.key", "-cert_chain", f"{work}/ca.pem", "-www", "-quiet"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+capture = subprocess.Popen(["tcpdump", "-i", "lo", "-nn", "-U", "-w", f"{work}/strategies.pcap",
+                            f"tcp dst port {strategy_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    wait_for(strategy_port)
+    time.sleep(1)   # tcpdump is listening
+    results = {}
+    for name in expect:
+        run = subprocess.run([mitmscope, "probe", f"127.0.0.1:{strategy_port}", "--sni", "flight.lab", "--allow-private",
+                              "--json", "--trust-store", f"{work}/ca.pem", "--client-hello", "curl"] +
+                             ([] if name == "plain" else ["--strategy", name]), capture_output=True, text=True, timeout=30)
+        results[name] = summary(json.loads(run.stdout))
+        time.sleep(0.2)
+    time.sleep(1)
+finally:
+    capture.terminate(); capture.wait(); server.kill(); server.wait()
+connections = segments_by_connection(f"{work}/strategies.pcap")
+if len(connections) != len(expect):
+    failures += 1; print(f"FAIL strategies: {len(connections)} connections captured, {len(expect)} expected")
+print("\n| strategy | client payload segments (bytes) | on the wire as it says | chain as plain's |\n|---|---|---|---|")
+for (name, check), segments in zip(expect.items(), connections):
+    first_flight = segments[:2] if name == "split-tcp-name" else segments[:1]
+    wire_ok, same = check(segments), results[name]["complete"] and results[name]["chain"] == results["plain"]["chain"]
+    print(f"| {name} | {[len(s) for s in first_flight]} | {'yes' if wire_ok else 'NO'} | {'yes' if same else 'NO'} |")
+    checks += 2
+    if not wire_ok: failures += 1; print(f"FAIL strategy {name}: on the wire {[bytes(s[:80]) for s in segments[:2]]}")
+    if not same: failures += 1; print(f"FAIL strategy {name}: {results[name]} vs plain {results['plain']}")
+
 print("\n| server | " + " | ".join(clients) + " |\n|---|" + "---|" * len(clients))
 for case, cells in rows: print(f"| {case} | " + " | ".join(cells) + " |")
-print(f"\n{checks - failures} of {checks} profile results as the reference or refused as due; {failures} failures")
+print(f"\n{checks - failures} of {checks} checks: profile results as the reference or refused as due, strategies as they say; {failures} failures")
 sys.exit(1 if failures else 0)
 PYTHON

@@ -147,7 +147,7 @@ check "scan --pfx2as: every result names its AS and prefix" 0 "$(jq -r 'select(.
  printf '%s\n' www.vk.com google.kz mail.google.co m.facebook.com youtube.com.evil.net instagram.org) | shuf --random-source=<(yes) >"$work/toplist.txt"
 jq -r '.intercepted_hosts[0:3][]' "$state/ground-truth.json" | sed 's/$/:443/' >"$work/discover-hosts.txt"
 lab exec -- "$mitmscope" discover --hosts "$work/discover-hosts.txt" --domains "$work/toplist.txt" "${scan_flags[@]}" \
-  --json "$work/discover.json" --list "$work/discovered.txt" --out "$work/discover.jsonl" >"$work/discover.txt" 2>&1
+  --json "$work/discover.json" --list "$work/discovered.txt" --out "$work/discover.jsonl" --strategies >"$work/discover.txt" 2>&1
 check "discover exits 0" 0 $? || cat "$work/discover.txt"
 check "discover --out: each confirmation's intercepted answer is a row (37 domains x 3 hosts at least)" true \
   "$([ "$(jq -r 'select(.verdict == "intercepted") | "\(.ip) \(.sni)"' "$work/discover.jsonl" | sort -u | wc -l)" -ge $(( $(wc -l <"$state/domains.txt") * 3 )) ] && echo true || echo false)"
@@ -159,6 +159,15 @@ check "discover: each confirmed on all 3 hosts, naming the lab root" 0 \
   "$(jq -r '.confirmed[] | select(.hosts_intercepted != 3 or (.interceptors | length) != 1) | .domain' "$work/discover.json" | wc -l)"
 check "discover: screening costs about one handshake per domain" true \
   "$(jq -r '.screening_handshakes < ((.domains * 1.5) | floor)' "$work/discover.json")"
+# --strategies: every confirmed domain again under each ClientHello strategy. The plain hello must trigger on all
+# three hosts (as in confirmation); every strategy is reported for every domain, its rows marked with it.
+check "discover --strategies: the seven strategies for every confirmed domain" 0 \
+  "$(jq -r '.confirmed[] | select((.strategies | keys | length) != 7) | .domain' "$work/discover.json" | wc -l)"
+check "discover --strategies: the plain hello triggers on all three hosts for every domain" 0 \
+  "$(jq -r '.confirmed[] | select(.strategies.plain.hosts_intercepted != 3) | .domain' "$work/discover.json" | wc -l)"
+check "discover --strategies: each strategy's rows carry it in client_hello" 7 \
+  "$(jq -r 'select(.client_hello | contains("+")) | .client_hello' "$work/discover.jsonl" | sort -u | wc -l)"
+grep '^strategies for' "$work/discover.txt" | head -3
 
 # Rate caps, counted where they matter: at the hosts. --host-rate 20 and --rate 100 on ten hosts (which
 # could take 200/s together): no client opens more than 20 (+1 at the window's edge) connections to one
