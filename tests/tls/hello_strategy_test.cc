@@ -1,5 +1,7 @@
 #include "tls/hello_strategy.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "engine/tls_connection.h"
@@ -57,7 +59,13 @@ TEST(HelloStrategy, PaddingBringsEveryShorterProfileToItsSize) {
     auto plain = build_client_hello(profile, {.server_name = "vk.com"});
     auto padded = build_client_hello(*context->options().client_hello, {.server_name = "vk.com"});
     ASSERT_TRUE(plain && padded);
-    EXPECT_EQ(padded->message.size(), std::max<size_t>(plain->message.size(), pad->pad_to));
+    const bool has_padding = std::ranges::find(padded->extension_order, uint16_t{21}) != padded->extension_order.end();
+    if (plain->message.size() < pad->pad_to) {
+      EXPECT_EQ(padded->message.size(), pad->pad_to);
+      EXPECT_TRUE(has_padding);
+    } else {   // Chromium's size varies with its ECH GREASE draw, always above 1,400
+      EXPECT_FALSE(has_padding) << "a hello longer than the size is left as it is";
+    }
     auto parsed = parse_client_hello(padded->record);
     ASSERT_TRUE(parsed) << parsed.error().message;
     EXPECT_EQ(parsed->server_name, "vk.com");
