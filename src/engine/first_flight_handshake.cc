@@ -93,7 +93,7 @@ HandshakeStep FirstFlightHandshake::read_flight() {
     received_ += bytes.size();
     if (received_ > kHandshakeReadLimit) {
       return HandshakeStep::done(Error{ErrorCode::kTlsProtocolError,
-                                       fmt::format("the server sent more than {} MiB without its certificate",
+                                       fmt::format("the server sent more than {} MiB without ending its first flight",
                                                    kHandshakeReadLimit >> 20)});
     }
     const HandshakeStep next = on_status(reader_->feed(bytes));
