@@ -75,14 +75,8 @@ Result<TlsClientContext> TlsClientContext::create(const TlsClientOptions& option
   context.context_.reset(raw, SSL_CTX_free);
   context.options_ = options;
   if (options.client_hello && options.strategy && options.strategy->pad_to > 0) {
-    auto padded = std::make_shared<ClientHelloProfile>(*options.client_hello);
-    constexpr uint16_t kPaddingExtension = 21;
-    const bool pads = std::ranges::any_of(padded->extensions, [](const ExtensionTemplate& e) { return e.body == ExtensionBody::kPadding; });
-    if (!pads) padded->extensions.push_back({kPaddingExtension, ExtensionBody::kPadding, {}});
-    padded->pad_to = options.strategy->pad_to;
-    padded->pad_from = 0;
-    context.padded_ = padded;
-    context.options_.client_hello = padded.get();
+    context.padded_ = std::make_shared<ClientHelloProfile>(padded_profile(*options.client_hello, options.strategy->pad_to));
+    context.options_.client_hello = context.padded_.get();
   }
   if (options.strategy && !options.client_hello) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("strategy {} needs a ClientHello profile, not openssl",

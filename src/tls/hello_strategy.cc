@@ -1,5 +1,6 @@
 #include "tls/hello_strategy.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -57,6 +58,16 @@ std::string apply_name_case(std::string_view name, NameCase name_case) {
 }
 
 size_t name_cut(size_t name_at, size_t name_length) { return name_at == 0 || name_length < 2 ? 0 : name_at + name_length / 2; }
+
+ClientHelloProfile padded_profile(const ClientHelloProfile& profile, size_t pad_to) {
+  constexpr uint16_t kPaddingExtension = 21;
+  ClientHelloProfile padded = profile;
+  const bool pads = std::ranges::any_of(padded.extensions, [](const ExtensionTemplate& e) { return e.body == ExtensionBody::kPadding; });
+  if (!pads) padded.extensions.push_back({kPaddingExtension, ExtensionBody::kPadding, {}});
+  padded.pad_to = pad_to;
+  padded.pad_from = 0;
+  return padded;
+}
 
 std::vector<uint8_t> records_cut_at(std::span<const uint8_t> message, uint16_t record_version, size_t at) {
   ByteWriter out;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tls/client_hello_profile.h"
 
 namespace mitmscope {
 
@@ -43,6 +44,9 @@ std::string apply_name_case(std::string_view name, NameCase name_case);
 // Where to cut a hello whose server name starts at `name_at` (an offset, 0: no name) and is `name_length` long:
 // in the middle of the name; 0 when there is no name to cut in.
 size_t name_cut(size_t name_at, size_t name_length);
+
+// `profile` padded to `pad_to` bytes from any size below it (a padding extension added when it has none).
+ClientHelloProfile padded_profile(const ClientHelloProfile& profile, size_t pad_to);
 
 // A handshake message in two records cut at `at` (an offset in the message), each with `record_version`.
 std::vector<uint8_t> records_cut_at(std::span<const uint8_t> message, uint16_t record_version, size_t at);
