@@ -74,7 +74,7 @@ int run_client_hello(const ClientHelloOptions& options) {
 void register_client_hello(CLI::App& app, SetAction set_action) {
   auto options = std::make_shared<ClientHelloOptions>();
   auto* command = app.add_subcommand("client-hello", "The ClientHello profiles (--client-hello): size, extension order, JA3, JA4");
-  command->add_option("profiles", options->profiles, "Profiles to show (default: all): chromium, firefox-esr, curl, kz-2019, minimal");
+  command->add_option("profiles", options->profiles, "Profiles to show (default: all): chromium, firefox-esr, safari, curl, kz-2019, minimal");
   command->add_option("--sni", options->sni, "The server name to put in them")->capture_default_str();
   command->add_option("--alpn", options->alpn, "Protocols instead of the profile's (comma-separated)")->delimiter(',');
   command->add_flag("--json", options->json, "One JSON object per profile (docs/SCHEMA.md)");

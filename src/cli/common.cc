@@ -57,7 +57,7 @@ Result<TrustContext> load_trust_context(const TrustOptions& options) {
 
 void add_client_hello_option(CLI::App& command, std::string& choice, std::string_view what) {
   command.add_option("--client-hello", choice,
-                     fmt::format("The ClientHello to send: a profile (chromium, firefox-esr, curl, kz-2019, minimal: "
+                     fmt::format("The ClientHello to send: a profile (chromium, firefox-esr, safari, curl, kz-2019, minimal: "
                                  "`mitmscope client-hello` shows them), read up to the certificate chain; or openssl, "
                                  "OpenSSL's own whole handshake. {}", what))
       ->capture_default_str();

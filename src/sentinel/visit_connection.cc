@@ -19,6 +19,8 @@ constexpr size_t kMaxRequestHead = 16 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 // Read per readable event at most this much, so one fast client does not hold up the loop's others.
 constexpr size_t kMaxReadPerEvent = 256 * 1024;
+// How long a connection whose answer is sent waits for the client to close before closing it.
+constexpr auto kLinger = std::chrono::seconds(1);
 
 std::string openssl_error() {
   return ERR_peek_error() == 0 ? "the peer closed or reset the connection" : take_openssl_error();
@@ -80,7 +82,24 @@ void VisitConnection::on_writable() {
     }
     pending_.erase(0, static_cast<size_t>(sent));
   }
-  if (stage_ == Stage::kFlush) stage_ = Stage::kDone;
+  if (stage_ == Stage::kFlush) flushed();
+}
+
+void VisitConnection::flushed() {
+  if (!ssl_ || ::shutdown(fd_.get(), SHUT_WR) != 0) {
+    stage_ = Stage::kDone;
+    return;
+  }
+  linger_until_ = std::min(Clock::now() + kLinger, std::max(limits_.deadline, Clock::now()));
+  stage_ = Stage::kLinger;
+}
+
+VisitConnection::Clock::time_point VisitConnection::deadline() const {
+  switch (stage_) {
+    case Stage::kHello: return limits_.hello_deadline;
+    case Stage::kLinger: return linger_until_;
+    default: return limits_.deadline;
+  }
 }
 
 void VisitConnection::received(std::span<const uint8_t> bytes) {
@@ -93,6 +112,7 @@ void VisitConnection::received(std::span<const uint8_t> bytes) {
       BIO_write(input_, bytes.data(), static_cast<int>(bytes.size()));
       return read_request();
     case Stage::kFlush:
+    case Stage::kLinger:   // dropped: the answer is sent
     case Stage::kDone: return;
   }
 }
@@ -110,6 +130,7 @@ void VisitConnection::peer_closed() {
       if (http2_) return finish("HTTP/2: the connection ended before a whole request", false);
       return head_.empty() ? finish("no HTTP request after the handshake", false) : answer_http1();
     case Stage::kFlush:
+    case Stage::kLinger:
     case Stage::kDone:
       stage_ = Stage::kDone;
       return;
@@ -132,6 +153,7 @@ void VisitConnection::expire() {
       visit_.user_agent = user_agent_of(head_);
       return finish(head_.empty() ? std::optional<std::string>("no HTTP request after the handshake") : std::nullopt, false);
     case Stage::kFlush:
+    case Stage::kLinger:
     case Stage::kDone:
       stage_ = Stage::kDone;
       return;
@@ -241,8 +263,8 @@ void VisitConnection::finish(const std::optional<std::string>& error, bool answe
     SSL_shutdown(ssl_.get());
   }
   stage_ = Stage::kFlush;
-  if (ssl_) flush();
-  if (pending_.empty()) stage_ = Stage::kDone;
+  if (ssl_) return flush();
+  flushed();
 }
 
 void VisitConnection::flush() {

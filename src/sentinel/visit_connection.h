@@ -6,7 +6,11 @@
 //             socket takes it;
 //   request   the HTTP/1.x request head (at most 16 KiB) or the first HTTP/2 request (sentinel/http2),
 //             for its User-Agent, before `deadline`;
-//   flush     the answer (the visit's judgement as JSON) sent, then the connection closed.
+//   flush     the answer (the visit's judgement as JSON) sent;
+//   linger    our side shut (FIN after the answer), what the client still sends read and dropped until
+//             it closes or `kLinger` passes, then the connection closed. Closed at once instead, a
+//             client's late bytes (an HTTP/2 SETTINGS ack) would make the kernel answer RST, and a
+//             client that reads the RST before the answer loses the answer (nginx's lingering_close).
 // A ClientHello that arrived whole is a visit even when the handshake or the request then fails or
 // times out (tls_error says why); a connection that never sent one is counted, not a visit.
 #pragma once
@@ -61,12 +65,12 @@ class VisitConnection {
   bool done() const { return stage_ == Stage::kDone; }
   bool wants_read() const { return stage_ != Stage::kDone && stage_ != Stage::kFlush; }
   bool wants_write() const { return stage_ != Stage::kDone && !pending_.empty(); }
-  Clock::time_point deadline() const { return stage_ == Stage::kHello ? limits_.hello_deadline : limits_.deadline; }
+  Clock::time_point deadline() const;
   int fd() const { return fd_.get(); }
   const std::string& client_ip() const { return visit_.client_ip; }
 
  private:
-  enum class Stage { kHello, kHandshake, kRequest, kFlush, kDone };
+  enum class Stage { kHello, kHandshake, kRequest, kFlush, kLinger, kDone };
 
   void received(std::span<const uint8_t> bytes);
   void peer_closed();
@@ -81,6 +85,8 @@ class VisitConnection {
   void finish(const std::optional<std::string>& error, bool answer);
   // OpenSSL's output into `pending_`, and as much of it onto the socket as it takes.
   void flush();
+  // The answer all sent: a TLS connection lingers (see above), any other ends.
+  void flushed();
 
   UniqueFd fd_;
   Visit visit_;
@@ -89,6 +95,7 @@ class VisitConnection {
   const VisitHandler& handler_;
   ListenerStats& stats_;
   Stage stage_ = Stage::kHello;
+  Clock::time_point linger_until_{};
   std::vector<uint8_t> hello_;
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl_{nullptr, &SSL_free};
   BIO* input_ = nullptr;    // owned by ssl_

@@ -95,6 +95,33 @@ ClientHelloProfile curl() {
   };
 }
 
+ClientHelloProfile safari() {
+  return {
+      .name = "safari-18",
+      .client = "Safari 18.0 (macOS)",
+      .provenance = "Not captured here (no Apple device): transcribed from the published capture of Safari 18.0 on macOS in "
+                    "curl-impersonate's test signatures (github.com/lexiforest/curl-impersonate, "
+                    "tests/signatures/safari_18.0_macOS.yaml, commit 0b171f03), whose JA3 773906b0efdefa24a7f2b8eb6985bf37 "
+                    "also heads lwthiker/curl-impersonate's Safari 17.0 capture. Its JA4 t13d2014h2_a09f3c656075_e42f34c56612 "
+                    "is the one JA4 databases list for Safari 18 (a test holds the profile to both). Apple's BoringSSL: "
+                    "GREASE in a fixed extension order, the signature algorithm 0x0805 twice as sent, padding to 512 bytes.",
+      .grease = true,
+      .cipher_suites = {0x1301, 0x1302, 0x1303, 0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8, 0xc00a, 0xc009, 0xc014,
+                        0xc013, 0x009d, 0x009c, 0x0035, 0x002f, 0xc008, 0xc012, 0x000a},
+      .groups = {kGroupX25519, kGroupSecp256r1, kGroupSecp384r1, 0x0019},
+      .key_share_groups = {kGroupX25519},
+      .versions = {0x0304, 0x0303, 0x0302, 0x0301},
+      .signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0805, 0x0501, 0x0806, 0x0601, 0x0201},
+      .alpn = {"h2", "http/1.1"},
+      .extensions = {grease(""), made(0, ExtensionBody::kServerName), fixed(23, ""), fixed(65281, "00"),
+                     made(10, ExtensionBody::kSupportedGroups), fixed(11, "0100"), made(16, ExtensionBody::kAlpn),
+                     fixed(5, "0100000000"), made(13, ExtensionBody::kSignatureAlgorithms), fixed(18, ""),
+                     made(51, ExtensionBody::kKeyShare), fixed(45, "0101"), made(43, ExtensionBody::kSupportedVersions),
+                     fixed(27, "020001"), grease("00"), made(21, ExtensionBody::kPadding)},
+      .pad_to = 512,
+  };
+}
+
 ClientHelloProfile kz_2019() {
   return {
       .name = "kz-2019",
@@ -136,7 +163,8 @@ ClientHelloProfile minimal() {
 }  // namespace
 
 std::span<const ClientHelloProfile> builtin_client_hello_profiles() {
-  static const std::vector<ClientHelloProfile> profiles = {chromium(), firefox_esr(), curl(), kz_2019(), minimal()};
+  static const std::vector<ClientHelloProfile> profiles = {chromium(), firefox_esr(), safari(), curl(), kz_2019(),
+                                                               minimal()};
   return profiles;
 }
 

@@ -65,7 +65,7 @@ struct ClientHelloProfile {
   size_t pad_from = 256;             // OpenSSL and BoringSSL pad ClientHellos of 256 bytes and more
 };
 
-// The built-in profiles: chromium, firefox-esr, curl (OpenSSL 3.0 as Debian's curl), kz-2019 (the 2019 device's
+// The built-in profiles: chromium, firefox-esr, safari (from a published capture), curl (OpenSSL 3.0 as Debian's curl), kz-2019 (the 2019 device's
 // published shape), minimal.
 std::span<const ClientHelloProfile> builtin_client_hello_profiles();
 // By name ("chromium") or full name ("chromium-156"); an error listing the names otherwise.

@@ -3,9 +3,15 @@
 #include <algorithm>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
+#include <mutex>
+#include <unordered_map>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "x509/certificate_reader.h"
 #include "x509/openssl_ptr.h"
@@ -95,6 +101,7 @@ Result<TrustStore> TrustStore::from_certificates(Chain roots, std::string descri
   }
   trust_store.roots_ = std::make_shared<const Chain>(std::move(roots));
   trust_store.description_ = std::move(description);
+  trust_store.cache_ = std::make_shared<ValidationCache>();
   return trust_store;
 }
 
@@ -142,9 +149,73 @@ bool TrustStore::contains(const Certificate& certificate) const {
   return std::find(roots_->begin(), roots_->end(), certificate) != roots_->end();
 }
 
-ValidationResult TrustStore::validate(std::span<const Certificate> presented, const ValidationOptions& options) const {
+// The path's validation without the name, cached per (chain, second, depth). OpenSSL reports the name's issue
+// between the chain's building and its signatures; to learn where, each path is validated once with a name no
+// certificate holds (a random label per process): its hostname_mismatch is taken out and its place kept.
+class ValidationCache {
+ public:
+  struct Entry {
+    ValidationResult path;   // without the name's issue, its verdict fields not filled in
+    bool verified = false;   // X509_verify_cert's answer
+    size_t name_issue_at = 0;
+    bool usable = false;     // the marker name did mismatch (a chain could name it, by a wildcard: then no cache)
+  };
+  static constexpr size_t kMaxEntries = 4096;   // all dropped when full: bounded, and a scan's chains come back
+
+  std::string key(std::span<const Certificate> presented, UtcSeconds at, int max_depth) const {
+    std::string key(reinterpret_cast<const char*>(&at), sizeof at);
+    key.append(reinterpret_cast<const char*>(&max_depth), sizeof max_depth);
+    for (const auto& certificate : presented) key.append(certificate.sha256().begin(), certificate.sha256().end());
+    return key;
+  }
+  std::optional<Entry> find(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    const auto found = entries_.find(key);
+    return found == entries_.end() ? std::nullopt : std::optional<Entry>(found->second);
+  }
+  void keep(std::string key, Entry entry) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_.emplace(std::move(key), std::move(entry));
+  }
+  const std::string& marker() const { return marker_; }
+
+ private:
+  static std::string random_marker() {
+    unsigned char bytes[12];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) ERR_clear_error();
+    return fmt::format("m{:02x}.validation.mitmscope.invalid", fmt::join(bytes, ""));
+  }
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+  const std::string marker_ = random_marker();
+};
+
+namespace {
+
+constexpr unsigned int kBrowserHostFlags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+
+// Names OpenSSL's X509_VERIFY_PARAM_set1_host treats apart (empty: no check; an inner NUL: refused): not cached.
+bool plain_hostname(const std::string& name) { return !name.empty() && name.find('\0') == std::string::npos; }
+
+// The verdict fields, from the issues OpenSSL reported and its answer.
+void finish_result(ValidationResult& result, bool verified) {
+  result.hostname_matches =
+      result.hostname_checked && !result.has_issue("hostname_mismatch") && !result.has_issue("ip_mismatch");
+  result.browser_trusted = verified && result.issues.empty();
+  if (!result.browser_trusted && result.issues.empty()) {
+    result.issues.push_back({0, X509_V_ERR_UNSPECIFIED, "unspecified", "verification failed"});
+  }
+  result.browser_error = result.issues.empty() ? std::string() : result.issues.front().name;
+}
+
+}  // namespace
+
+ValidationResult TrustStore::verify(std::span<const Certificate> presented, const std::optional<std::string>& hostname,
+                                    const ValidationOptions& options, UtcSeconds at, bool& verified) const {
   ValidationResult result;
-  result.validated_at = options.at.value_or(now_utc());
+  verified = false;
+  result.validated_at = at;
   if (presented.empty()) {
     result.browser_error = "no_certificate";
     result.issues.push_back({0, 0, "no_certificate", "the server presented no certificate"});
@@ -161,14 +232,14 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
   }
   X509_VERIFY_PARAM* parameters = X509_STORE_CTX_get0_param(context.get());
   X509_VERIFY_PARAM_set_purpose(parameters, X509_PURPOSE_SSL_SERVER);
-  X509_VERIFY_PARAM_set_time(parameters, result.validated_at.time_since_epoch().count());
+  X509_VERIFY_PARAM_set_time(parameters, at.time_since_epoch().count());
   X509_VERIFY_PARAM_set_depth(parameters, options.max_depth);
   // Browsers accept a path that ends at any certificate of the root store.
   X509_VERIFY_PARAM_set_flags(parameters, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
-  if (options.hostname) {
+  if (hostname) {
     // Browsers match names against the SAN only, never the subject CN.
-    X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-    X509_VERIFY_PARAM_set1_host(parameters, options.hostname->c_str(), options.hostname->size());
+    X509_VERIFY_PARAM_set_hostflags(parameters, kBrowserHostFlags);
+    X509_VERIFY_PARAM_set1_host(parameters, hostname->c_str(), hostname->size());
     result.hostname_checked = true;
   }
   if (options.ip_address && X509_VERIFY_PARAM_set1_ip_asc(parameters, options.ip_address->c_str()) == 1) {
@@ -177,7 +248,7 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
   X509_STORE_CTX_set_app_data(context.get(), &result.issues);
   X509_STORE_CTX_set_verify_cb(context.get(), collect_issue);
 
-  const int verified = X509_verify_cert(context.get());
+  verified = X509_verify_cert(context.get()) == 1;
   ERR_clear_error();
   if (STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(context.get())) {
     for (int i = 0; i < sk_X509_num(path); ++i) {
@@ -186,13 +257,46 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
       if (auto certificate = Certificate::from_x509(element)) result.path.push_back(std::move(*certificate));
     }
   }
-  result.hostname_matches =
-      result.hostname_checked && !result.has_issue("hostname_mismatch") && !result.has_issue("ip_mismatch");
-  result.browser_trusted = verified == 1 && result.issues.empty();
-  if (!result.browser_trusted && result.issues.empty()) {
-    result.issues.push_back({0, X509_V_ERR_UNSPECIFIED, "unspecified", "verification failed"});
+  return result;
+}
+
+ValidationResult TrustStore::validate_uncached(std::span<const Certificate> presented, const ValidationOptions& options) const {
+  bool verified = false;
+  ValidationResult result = verify(presented, options.hostname, options, options.at.value_or(now_utc()), verified);
+  if (result.browser_error.empty()) finish_result(result, verified);   // not an early answer (no certificate, internal)
+  return result;
+}
+
+ValidationResult TrustStore::validate(std::span<const Certificate> presented, const ValidationOptions& options) const {
+  const bool cacheable = cache_ && !presented.empty() && !options.ip_address &&
+                         (!options.hostname || plain_hostname(*options.hostname));
+  if (!cacheable) return validate_uncached(presented, options);
+  const UtcSeconds at = options.at.value_or(now_utc());
+  const std::string key = cache_->key(presented, at, options.max_depth);
+  auto entry = cache_->find(key);
+  if (!entry) {
+    ValidationCache::Entry made;
+    made.path = verify(presented, cache_->marker(), options, at, made.verified);
+    auto& issues = made.path.issues;
+    const auto name_issue = std::ranges::find(issues, X509_V_ERR_HOSTNAME_MISMATCH, &ValidationIssue::openssl_code);
+    made.usable = name_issue != issues.end();
+    if (made.usable) {
+      made.name_issue_at = static_cast<size_t>(name_issue - issues.begin());
+      issues.erase(name_issue);
+    }
+    entry = made;
+    cache_->keep(key, std::move(made));
   }
-  if (!result.issues.empty()) result.browser_error = result.issues.front().name;
+  if (!entry->usable) return validate_uncached(presented, options);
+  ValidationResult result = std::move(entry->path);
+  result.hostname_checked = options.hostname.has_value();
+  if (options.hostname && X509_check_host(presented[0].get(), options.hostname->data(), options.hostname->size(),
+                                          kBrowserHostFlags, nullptr) != 1) {
+    const int code = X509_V_ERR_HOSTNAME_MISMATCH;
+    result.issues.insert(result.issues.begin() + static_cast<long>(entry->name_issue_at),
+                         {0, code, issue_name(code), X509_verify_cert_error_string(code)});
+  }
+  finish_result(result, entry->verified);
   return result;
 }
 

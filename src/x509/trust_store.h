@@ -55,6 +55,14 @@ struct ValidationResult {
 // The stable name of an OpenSSL X509_V_ERR code.
 std::string issue_name(int openssl_code);
 
+class ValidationCache;
+
+// validate() is OpenSSL's X509_verify_cert. The path part of it (everything but the name) depends only on
+// the chain and the second, and a scan asks it again for every name a host answers with the same chain:
+// it is cached per (chain, second), and the name is checked apart with X509_check_host, OpenSSL's own
+// check, its issue put where OpenSSL reports it (after the chain building and extension checks, before the
+// signatures and times), so a cached result equals an uncached one field for field (a unit test holds it to
+// that over x509-limbo's chains). Copies of a TrustStore share the cache; it is bounded and thread-safe.
 class TrustStore {
  public:
   static Result<TrustStore> load(const std::filesystem::path& file_or_directory);
@@ -62,6 +70,8 @@ class TrustStore {
   static Result<TrustStore> from_certificates(Chain roots, std::string description);
 
   ValidationResult validate(std::span<const Certificate> presented, const ValidationOptions& options) const;
+  // The same, always by X509_verify_cert with the name in it (the reference the cache is tested against).
+  ValidationResult validate_uncached(std::span<const Certificate> presented, const ValidationOptions& options) const;
 
   size_t size() const { return roots_->size(); }
   const Chain& roots() const { return *roots_; }
@@ -70,9 +80,15 @@ class TrustStore {
 
  private:
   TrustStore() = default;
+  // X509_verify_cert over the chain at `at`, with `hostname` (when given) checked as a browser checks it: the
+  // issues and path as OpenSSL reports them, `verified` its answer; the verdict fields are left to finish().
+  ValidationResult verify(std::span<const Certificate> presented, const std::optional<std::string>& hostname,
+                          const ValidationOptions& options, UtcSeconds at, bool& verified) const;
   std::shared_ptr<const Chain> roots_;
   std::shared_ptr<X509_STORE> store_;
   std::string description_;
+  std::shared_ptr<ValidationCache> cache_;
 };
+
 
 }  // namespace mitmscope

@@ -31,7 +31,7 @@ done
 python3 - "$mitmscope" "$work" "$port" <<'PYTHON'
 import json, socket, subprocess, sys, time
 mitmscope, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-clients = ["openssl", "curl", "chromium", "firefox-esr", "kz-2019", "minimal"]
+clients = ["openssl", "curl", "chromium", "firefox-esr", "safari", "kz-2019", "minimal"]
 
 def profile(name):
     out = json.loads(subprocess.run([mitmscope, "client-hello", name, "--json"], capture_output=True, text=True, check=True).stdout)

@@ -31,12 +31,33 @@ check "the sentinel listens" 0 "$(grep -q "listening on 127.0.0.1:$port" "$work/
 # connections are open; they are held 2.5 s more, past the ClientHello deadline, so the slow ones are cut off.
 flood_and_visit() {
   python3 "$(dirname "$0")/../../bench/src/slow_flood.py" 127.0.0.1 "$port" 1000 "$1" "$2" provider.example 2.5 |
-    jq -r '"held \(.held_open), visitor \(.visitor_status) \(if .visitor_seconds < 1 then "fast" else "slow:\(.visitor_seconds)" end)"'
+    jq -r '"held \(.held_open), visitor \(.visitor_status) \(if .visitor_seconds < 1 then "fast" else "slow:\(.visitor_seconds)" end)\(if .visitor_error != "" then " (\(.visitor_error))" else "" end)"'
 }
 check "1,000 slow connections from one address: 100 held, a visitor from another served within a second" "held 100, visitor 200 fast" \
   "$(flood_and_visit one 127.0.0.2)"
 check "1,000 slow connections from 1,000 addresses: all held, a visitor served within a second" "held 1000, visitor 200 fast" \
   "$(flood_and_visit many 127.0.0.3)"
+# A client that sends more after its request (as curl's HTTP/2 sends its SETTINGS ack) must not be answered with
+# RST: the listener shuts its side after the answer and reads what still comes until the client closes (linger).
+late_bytes=$(python3 - "$port" <<'PY'
+import os, socket, ssl, sys, time
+context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+tls = context.wrap_socket(raw, server_hostname="provider.example")
+tls.sendall(b"GET / HTTP/1.1\r\nHost: provider.example\r\nUser-Agent: late-bytes\r\n\r\n")
+answer = b""
+while chunk := tls.recv(65536):
+    answer += chunk
+try:
+    for _ in range(3):
+        os.write(tls.fileno(), b"late bytes")
+        time.sleep(0.1)
+    print(answer.split(b" ")[1].decode(), "no reset")
+except OSError as error:
+    print(answer.split(b" ")[1].decode(), error.strerror)
+PY
+)
+check "a client's bytes after the answer are read and dropped, not answered with RST" "200 no reset" "$late_bytes"
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$sentinel_pid/status")
 kill -INT "$sentinel_pid"
 wait "$sentinel_pid"
@@ -44,7 +65,7 @@ sentinel_pid=
 stats=$(grep "sentinel: listener:" "$work/sentinel.log")
 echo "$stats"
 field() { grep -o "$1 [0-9]*" <<<"$stats" | grep -o '[0-9]*$'; }
-check "two visits, both served" "2 2" "$(wc -l <"$work/visits.jsonl") $(jq -s '[.[] | select(.user_agent != null)] | length' "$work/visits.jsonl")"
+check "three visits, all served" "3 3" "$(wc -l <"$work/visits.jsonl") $(jq -s '[.[] | select(.user_agent != null)] | length' "$work/visits.jsonl")"
 check "the visits are measurements: readable by their owner only" 600 "$(stat -c %a "$work/visits.jsonl")"
 check "the one address held to its 100 connections, 900 refused at once" 900 "$(field 'per address')"
 check "every slow connection admitted was cut off at the ClientHello deadline" 1100 "$(field 'no whole ClientHello in time')"

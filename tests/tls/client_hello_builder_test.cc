@@ -163,6 +163,24 @@ TEST(ClientHelloBuilder, ChromiumHasTheCapturedExtensionsAndJa4InAShuffledOrder)
   EXPECT_EQ(orders.size(), 8u) << "every connection its own order";
 }
 
+// Safari from a published capture (no Apple device here): held to the JA3 and JA4 published for Safari 18 by
+// others than the capture's authors, its GREASE where BoringSSL puts it, padded as BoringSSL pads.
+TEST(ClientHelloBuilder, SafariHasThePublishedJa3AndJa4) {
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    const auto built = build("safari", "www.apple.com", seed);
+    const auto hello = parse_client_hello(built.record);
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(ja3(*hello).hash, "773906b0efdefa24a7f2b8eb6985bf37") << ja3(*hello).text;
+    EXPECT_EQ(ja4(*hello).fingerprint, "t13d2014h2_a09f3c656075_e42f34c56612") << ja4(*hello).original;
+    const auto normalized = normalize(built.record);
+    EXPECT_EQ(normalized.extensions.front(), (std::pair<uint16_t, std::vector<uint8_t>>{0x0a0a, {}}));
+    EXPECT_EQ(normalized.extensions[normalized.extensions.size() - 2], (std::pair<uint16_t, std::vector<uint8_t>>{0x0a0a, {0}}));
+    EXPECT_EQ(normalized.extensions.back().first, 21) << "padding last";
+    EXPECT_EQ(built.record.size(), 5u + 512u) << "padded to 512 bytes";
+    EXPECT_EQ(normalized.cipher_suites.front(), 0x0a0a) << "a GREASE suite first";
+  }
+}
+
 TEST(ClientHelloBuilder, TheSameSeedGivesTheSameBytesAndTheNameIsWhereItSays) {
   const auto one = build("minimal", "example.kz", 7);
   const auto two = build("minimal", "example.kz", 7);
@@ -207,7 +225,7 @@ TEST(ClientHelloBuilder, TheHybridShareCarriesAWellFormedMlKemKeyAndAnX25519Key)
 }
 
 TEST(ClientHelloProfiles, AreFoundByNameAndEachSaysWhereItComesFrom) {
-  for (const char* name : {"chromium", "chromium-156", "firefox-esr", "curl", "kz-2019", "minimal"}) {
+  for (const char* name : {"chromium", "chromium-156", "firefox-esr", "safari", "safari-18", "curl", "kz-2019", "minimal"}) {
     EXPECT_TRUE(find_client_hello_profile(name)) << name;
   }
   auto unknown = find_client_hello_profile("firefox");

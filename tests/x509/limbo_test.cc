@@ -27,6 +27,23 @@ Chain pem_list(const nlohmann::json& list) {
   return chain;
 }
 
+// A case's trust store, presented chain (leaf, then the untrusted intermediates) and time and depth; not its name.
+struct LimboCase {
+  Result<TrustStore> store;
+  Chain presented;
+  ValidationOptions options;
+};
+
+LimboCase limbo_case(const nlohmann::json& testcase) {
+  LimboCase out{TrustStore::from_certificates(pem_list(testcase["trusted_certs"]), "limbo trusted_certs"),
+                pem_list(nlohmann::json::array({testcase["peer_certificate"]})), {}};
+  const Chain intermediates = pem_list(testcase["untrusted_intermediates"]);
+  out.presented.insert(out.presented.end(), intermediates.begin(), intermediates.end());
+  if (testcase["validation_time"].is_string()) out.options.at = *parse_utc(testcase["validation_time"].get<std::string>());
+  if (testcase["max_chain_depth"].is_number()) out.options.max_depth = testcase["max_chain_depth"].get<int>();
+  return out;
+}
+
 std::map<std::string, std::string> documented_disagreements() {
   std::map<std::string, std::string> out;
   std::ifstream stream(testing::test_data("peer-suites/limbo-disagreements.tsv"));
@@ -46,19 +63,12 @@ TEST(X509Limbo, EveryDisagreementWithThePeerSuiteIsExplained) {
   std::map<std::string, std::string> disagreements;
   for (const auto& testcase : suite["testcases"]) {
     const std::string id = testcase["id"];
-    const Chain trusted = pem_list(testcase["trusted_certs"]);
-    Chain presented = pem_list(nlohmann::json::array({testcase["peer_certificate"]}));
-    const Chain intermediates = pem_list(testcase["untrusted_intermediates"]);
-    presented.insert(presented.end(), intermediates.begin(), intermediates.end());
-    auto store = TrustStore::from_certificates(trusted, "limbo trusted_certs");
+    auto [store, presented, options] = limbo_case(testcase);
     ASSERT_TRUE(store);
-    ValidationOptions options;
     const auto& name = testcase["expected_peer_name"];
     if (name.is_object()) {
       (name["kind"] == "IP" ? options.ip_address : options.hostname) = name["value"].get<std::string>();
     }
-    if (testcase["validation_time"].is_string()) options.at = *parse_utc(testcase["validation_time"].get<std::string>());
-    if (testcase["max_chain_depth"].is_number()) options.max_depth = testcase["max_chain_depth"].get<int>();
     const auto result = store->validate(presented, options);
     const std::string ours = result.browser_trusted ? "SUCCESS" : "FAILURE";
     if (ours == testcase["expected_result"]) {
@@ -78,6 +88,64 @@ TEST(X509Limbo, EveryDisagreementWithThePeerSuiteIsExplained) {
   for (const auto& [id, reason] : documented) {
     EXPECT_TRUE(disagreements.contains(id)) << "documented disagreement no longer happens: " << id;
   }
+}
+
+template <typename A, typename B>
+std::vector<std::pair<A, B>> pairs_of(const std::vector<A>& as, const std::vector<B>& bs) {
+  std::vector<std::pair<A, B>> out;
+  for (const auto& a : as) {
+    for (const auto& b : bs) out.emplace_back(a, b);
+  }
+  return out;
+}
+
+std::string describe(const ValidationResult& result) {
+  std::string out = fmt::format("trusted {} error '{}' checked {} matches {} at {}; issues:", result.browser_trusted,
+                                result.browser_error, result.hostname_checked, result.hostname_matches,
+                                result.validated_at.time_since_epoch().count());
+  for (const auto& issue : result.issues) {
+    out += fmt::format(" [{} {} {} '{}']", issue.depth, issue.openssl_code, issue.name, issue.message);
+  }
+  out += "; path:";
+  for (const auto& certificate : result.path) out += " " + certificate.sha256_hex().substr(0, 12);
+  return out;
+}
+
+// The validation cache (the path once per chain and second, the name apart) against OpenSSL's own validation with
+// the name in it, on every chain of the suite: with the suite's name, a name the leaf does not hold, and none; at
+// the case's time and in 2100 (expired: issues of the signature and time checks after the name's). Each is asked
+// twice, so the second answer comes from the cache.
+TEST(X509Limbo, TheCachedValidationEqualsOpenSslsWholeValidationOnEveryCase) {
+  std::ifstream stream(testing::test_data("peer-suites/x509-limbo-2023-12.json"));
+  const auto suite = nlohmann::json::parse(stream);
+  const UtcSeconds now = now_utc();
+  size_t compared = 0, name_issue_between = 0;
+  for (const auto& testcase : suite["testcases"]) {
+    auto [store, presented, options] = limbo_case(testcase);
+    ASSERT_TRUE(store);
+    if (!options.at) options.at = now;
+    std::vector<std::optional<std::string>> names = {std::nullopt, "not-the-leaf.example"};
+    const auto& name = testcase["expected_peer_name"];
+    if (name.is_object() && name["kind"] == "DNS") names.push_back(name["value"].get<std::string>());
+    const UtcSeconds case_time = *options.at;
+    for (const auto& [hostname, when] : pairs_of(names, std::vector{case_time, *parse_utc("2100-01-01T00:00:00Z")})) {
+      options.hostname = hostname;
+      options.at = when;
+      const std::string reference = describe(store->validate_uncached(presented, options));
+      for (int round = 0; round < 2; ++round) {
+        EXPECT_EQ(describe(store->validate(presented, options)), reference)
+            << testcase["id"] << " name " << hostname.value_or("(none)") << " round " << round;
+      }
+      const auto issues = store->validate(presented, options).issues;
+      const auto at = std::ranges::find(issues, std::string("hostname_mismatch"), &ValidationIssue::name);
+      name_issue_between += at != issues.end() && at != issues.begin() && at + 1 != issues.end();
+      ++compared;
+    }
+  }
+  fmt::print("validation cache: {} (case, name) pairs equal to OpenSSL's whole validation; in {} the name's issue "
+             "sits between others\n", compared, name_issue_between);
+  EXPECT_GT(compared, 700u);
+  EXPECT_GT(name_issue_between, 0u) << "the place of the name's issue was put to the test";
 }
 
 }  // namespace
