@@ -140,6 +140,21 @@ truth_per_as=$(sed 's/:[0-9]* AS/ /' "$state/hosts.txt" | sort | join - "$work/t
 check "scan --pfx2as: intercepted hosts per AS equal the ground truth" "$truth_per_as" \
   "$(jq -r '.per_as[] | select(.intercepted > 0) | "\(.asn) \(.intercepted)"' "$work/summary.json" | sort)"
 check "scan --pfx2as: every result names its AS and prefix" 0 "$(jq -r 'select(.asn.number == null or .asn.prefix == null) | .ip' "$work/scan.jsonl" | wc -l)"
+# Side by side: the same scan through OpenSSL's whole handshake (the path every scan took before the first-flight
+# client) gives every (host, name) the same verdict, version, suite, issuer and genuine leaf. The release build only:
+# logic, and the first-flight client runs under the sanitizers everywhere else.
+if [ "$sanitized" == false ]; then
+  scan --client-hello openssl --out "$work/scan-openssl.jsonl" 2>"$work/scan-openssl.txt"
+  side() {  # the fields both clients must agree on, one line per (host, name); a forged leaf is new per connection
+    jq -r '[.ip, .sni, .verdict, (.server_hello.version.name // "-"), (.server_hello.cipher_suite.name // "-"),
+            (.server_certificates.certificate.issuer // "-"),
+            (if .verdict == "intercepted" then "forged" else (.server_certificates.certificate.sha256 // "-") end)] | join(" ")' "$1" | sort
+  }
+  check "scan --client-hello openssl: the same verdict, version, suite, issuer and genuine leaf for all $(wc -l <"$work/scan.jsonl") (host, name)" \
+    "$(wc -l <"$work/scan.jsonl") 0" "$(wc -l <"$work/scan-openssl.jsonl") $(diff <(side "$work/scan.jsonl") <(side "$work/scan-openssl.jsonl") | grep -c '^[<>]')"
+  check "scan --client-hello openssl: its rows say so, the default's say curl" "openssl curl-7.88" \
+    "$(jq -r .client_hello "$work/scan-openssl.jsonl" | sort -u) $(jq -r .client_hello "$work/scan.jsonl" | sort -u)"
+fi
 
 # discover: from a top list with decoys (near misses included), exactly the scenario's targeted domains.
 (cat "$state/domains.txt"; for i in $(seq 1 120); do echo "site$i.example.kz"; done

@@ -55,7 +55,7 @@ check "probe: the document judged is an interception" intercepted "$(jq -r .inte
 "$mitmscope" client-hello --json >"$work/client-hello.jsonl"
 "$mitmscope" client-hello chromium --hex --json >"$work/client-hello-hex.json"
 valid client-hello "$work/client-hello.jsonl" "$work/client-hello-hex.json"
-check "client-hello: five profiles" 5 "$(wc -l <"$work/client-hello.jsonl")"
+check "client-hello: six profiles" 6 "$(wc -l <"$work/client-hello.jsonl")"
 
 # inspect: a registry root, and a forged chain against its genuine one.
 "$mitmscope" demo pki --work-dir "$work/pki" >/dev/null 2>&1

@@ -123,11 +123,12 @@ TEST_F(ServerFlightTest, ReadsEachKeyShareGroupTheProfilesOffer) {
   expect_read("firefox-esr", *ecdsa_, {.groups = "X25519"});
   expect_read("chromium", *ecdsa_, {.groups = "X25519:P-256"});
   expect_read("curl", *ecdsa_, {.groups = "X25519"});
+  expect_read("safari", *ecdsa_, {.groups = "X25519"});
 }
 
 TEST_F(ServerFlightTest, ReadsTls12ChainsInTheClear) {
   const ServerSetup tls12{.max_version = TLS1_2_VERSION};
-  for (const char* profile : {"chromium", "firefox-esr", "curl", "kz-2019", "minimal"}) {
+  for (const char* profile : {"chromium", "firefox-esr", "safari", "curl", "kz-2019", "minimal"}) {
     expect_read(profile, *ecdsa_, tls12);
     expect_read(profile, *rsa_, tls12);
   }
@@ -148,7 +149,7 @@ TEST_F(ServerFlightTest, AGroupWithoutAShareIsAHelloRetryRequest) {
 }
 
 TEST_F(ServerFlightTest, AHelloRetryRequestIsAnsweredAndTheChainRead) {
-  for (const char* profile : {"chromium", "firefox-esr", "curl"}) {
+  for (const char* profile : {"chromium", "firefox-esr", "safari", "curl"}) {
     SCOPED_TRACE(profile);
     auto hello = build_client_hello(*find_client_hello_profile(profile).value(), {.server_name = "example.kz"});
     MemoryServer server(*rsa_, *ca_, {.groups = "P-384"});
