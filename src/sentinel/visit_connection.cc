@@ -90,7 +90,7 @@ void VisitConnection::flushed() {
     stage_ = Stage::kDone;
     return;
   }
-  linger_until_ = std::min(Clock::now() + kLinger, std::max(limits_.deadline, Clock::now()));
+  linger_until_ = std::min(Clock::now() + kLinger, limits_.deadline);   // past the deadline: closed at the next sweep
   stage_ = Stage::kLinger;
 }
 
