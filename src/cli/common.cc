@@ -87,6 +87,16 @@ Result<std::vector<std::string>> read_domains_reporting(const std::string& file)
   return domains;
 }
 
+void print_skipped(const std::string& hosts_file, const std::vector<SkippedTarget>& listed, size_t count) {
+  for (const auto& skipped : listed) {
+    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", hosts_file, skipped.line, skipped.reason);
+  }
+  if (count > listed.size()) {
+    fmt::print(stderr, "mitmscope: {}: {} more lines skipped (the first {} are listed)\n", hosts_file,
+               count - listed.size(), listed.size());
+  }
+}
+
 Result<std::optional<AsnMap>> load_asn_map(const std::string& file) {
   if (file.empty()) return std::optional<AsnMap>();
   auto loaded = AsnMap::load(file);

@@ -76,6 +76,8 @@ Result<TargetOptions> make_target_options(const EngineCliOptions& options, uint3
 
 // The domain list, with each unusable line reported on stderr (file, line, reason).
 Result<std::vector<std::string>> read_domains_reporting(const std::string& file);
+// The host lines a command passed over, on stderr (file, line, reason), and how many more were not listed.
+void print_skipped(const std::string& hosts_file, const std::vector<SkippedTarget>& listed, size_t count);
 // --pfx2as: the prefix table, or nullopt when no file was given.
 Result<std::optional<AsnMap>> load_asn_map(const std::string& file);
 

@@ -105,9 +105,7 @@ int run_scan(const ScanCliOptions& options) {
                          .seed = options.engine.seed, .foxio = options.trust.foxio};
   auto report = run_scan_round(inputs, sinks);
   if (!report) return report_error(report.error());
-  for (const auto& skipped : report->skipped_hosts) {
-    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
-  }
+  print_skipped(options.hosts, report->skipped_hosts, report->skipped_count);
   if (report->store_error) return store_lost(options, *report, sinks);
   if (report->interrupted) return interrupted(options, *report, sinks);
   fmt::print(stderr, "{}{} handshakes in {:.1f} s ({:.0f}/s)\n", report->summary_text, report->handshakes,

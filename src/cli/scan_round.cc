@@ -64,12 +64,12 @@ bool all_stored(const run::ResumeKeys& stored, const HostTarget& host, const std
                      [&](const std::string& domain) { return stored.contains(prefix + domain); });
 }
 
-Error no_usable_host(const std::string& hosts_file, const std::vector<SkippedTarget>& skipped) {
+Error no_usable_host(const std::string& hosts_file, const std::vector<SkippedTarget>& skipped, size_t count) {
   std::string reasons;
   for (size_t i = 0; i < skipped.size() && i < 3; ++i) {
     reasons += fmt::format("; line {}: {}", skipped[i].line, skipped[i].reason);
   }
-  return {ErrorCode::kParseError, fmt::format("{}: no usable host ({} lines skipped{})", hosts_file, skipped.size(), reasons)};
+  return {ErrorCode::kParseError, fmt::format("{}: no usable host ({} lines skipped{})", hosts_file, count, reasons)};
 }
 
 }  // namespace
@@ -123,9 +123,10 @@ Result<ScanRoundReport> run_scan_round(const ScanRoundInputs& inputs, ScanRoundS
   report.interrupted = end.interrupted;
   report.results = end.results;
   report.skipped_hosts = hosts->skipped();
+  report.skipped_count = hosts->skipped_count();
   // Every line unusable: an error for scan and monitor alike, naming the first reasons.
-  if (runner.counters().hosts == 0 && !report.skipped_hosts.empty()) {
-    return std::unexpected(no_usable_host(inputs.hosts_file, report.skipped_hosts));
+  if (runner.counters().hosts == 0 && report.skipped_count > 0) {
+    return std::unexpected(no_usable_host(inputs.hosts_file, report.skipped_hosts, report.skipped_count));
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.handshakes = engine.started();

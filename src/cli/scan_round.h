@@ -48,7 +48,8 @@ struct ScanRoundReport {
   std::string summary_text;
   uint64_t handshakes = 0;
   double seconds = 0;
-  std::vector<SkippedTarget> skipped_hosts;
+  std::vector<SkippedTarget> skipped_hosts;   // the first HostList::kSkippedKept
+  size_t skipped_count = 0;                  // all lines skipped
   std::optional<Error> store_error;       // results up to the failure are stored; the rest are in `out`
   size_t stored = 0;                      // results this round stored
   bool interrupted = false;               // a signal stopped it: what was measured is stored, the scan unfinished

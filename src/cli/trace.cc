@@ -30,6 +30,7 @@ struct TraceCliOptions {
   int first_ttl = 1;
   int max_ttl = 16;
   int window = 8;
+  int retries = 2;
   bool paris = false;
   bool no_path = false;
   uint16_t path_port = 80;
@@ -62,13 +63,14 @@ Result<void> check_trace_options(const TraceCliOptions& options) {
     return make_error(ErrorCode::kInvalidArgument, "--first-ttl and --max-ttl must satisfy 1 <= first <= max <= 64");
   }
   if (options.window < 1 || options.window > 64) return make_error(ErrorCode::kInvalidArgument, "--window must be 1..64");
+  if (options.retries < 0 || options.retries > 10) return make_error(ErrorCode::kInvalidArgument, "--retries must be 0..10");
   return {};
 }
 
 TraceOptions trace_options(const TraceCliOptions& options, std::string sni) {
   return {.sni = std::move(sni), .control_sni = options.control_sni, .seed = options.engine.seed,
           .first_ttl = options.first_ttl, .max_ttl = options.max_ttl, .window = options.window, .runs = options.runs,
-          .path_series = !options.no_path, .path_port = options.path_port, .paris = options.paris};
+          .retries = options.retries, .path_series = !options.no_path, .path_port = options.path_port, .paris = options.paris};
 }
 
 // The hosts to trace: one address, or the file through the same policy and order as scan. IPv6 is skipped.
@@ -95,6 +97,7 @@ class TraceHosts {
   bool bulk() const { return list_.has_value(); }
   size_t expected() const { return list_ ? list_->shard_size() : 1; }
   std::vector<SkippedTarget> skipped() const { return list_ ? list_->skipped() : std::vector<SkippedTarget>{}; }
+  size_t skipped_count() const { return list_ ? list_->skipped_count() : 0; }
   std::optional<HostTarget> next() {
     for (;;) {
       std::optional<HostTarget> host = list_ ? list_->next() : std::exchange(single_, std::nullopt);
@@ -112,9 +115,7 @@ class TraceHosts {
 // The bulk ending: skipped lines, the aggregate (text or JSON, and --summary), the counts.
 int finish_bulk(const TraceCliOptions& options, const TraceHosts& hosts, const TraceAggregate& aggregate,
                 const std::string& counts) {
-  for (const auto& skipped : hosts.skipped()) {
-    fmt::print(stderr, "mitmscope: {}: line {}: skipped: {}\n", options.hosts, skipped.line, skipped.reason);
-  }
+  print_skipped(options.hosts, hosts.skipped(), hosts.skipped_count());
   const auto summary = aggregate.json();
   if (options.json) {
     fmt::print("{}\n", nlohmann::ordered_json{{"aggregate", summary}}.dump());
@@ -221,6 +222,8 @@ void register_trace(CLI::App& app, SetAction set_action) {
   command->add_option("--first-ttl", options->first_ttl, "First TTL probed")->capture_default_str();
   command->add_option("--max-ttl", options->max_ttl, "Last TTL probed")->capture_default_str();
   command->add_option("--window", options->window, "TTLs of a series sent at once")->capture_default_str();
+  command->add_option("--retries", options->retries,
+                      "Further probes at a TTL whose silence leaves open where a series ends")->capture_default_str();
   command->add_flag("--paris", options->paris,
                     "One flow per series (fixed source port), TTLs one after another: per-flow load balancers keep the path");
   command->add_flag("--no-path", options->no_path, "No TTL-limited SYN series (address distance unknown)");

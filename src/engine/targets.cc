@@ -126,8 +126,9 @@ HostList::~HostList() = default;
 
 HostList::HostList(HostList&& other) noexcept
     : path_(std::move(other.path_)), options_(std::move(other.options_)), offsets_(std::move(other.offsets_)),
-      fd_(std::move(other.fd_)), prime_(other.prime_), generator_(other.generator_), first_(other.first_),
-      current_(other.current_), position_(other.position_), started_(other.started_), skipped_(std::move(other.skipped_)) {}
+      lines_(other.lines_), fd_(std::move(other.fd_)), prime_(other.prime_), generator_(other.generator_), first_(other.first_),
+      current_(other.current_), position_(other.position_), started_(other.started_), skipped_(std::move(other.skipped_)),
+      skipped_count_(other.skipped_count_) {}
 
 Result<HostList> HostList::open(const std::filesystem::path& file, TargetOptions options) {
   if (options.shards == 0 || options.shard >= options.shards) {
@@ -138,19 +139,19 @@ Result<HostList> HostList::open(const std::filesystem::path& file, TargetOptions
   list.options_ = std::move(options);
   list.fd_.reset(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!list.fd_) return make_error(ErrorCode::kFileNotFound, fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
-  // Index: the offset of every line.
+  // Index: the offset of every kIndexStride-th line, and the count of lines.
   char buffer[1 << 16];
   uint64_t offset = 0;
   bool at_line_start = true;
   ssize_t count;
   while ((count = ::read(list.fd_.get(), buffer, sizeof buffer)) > 0) {
     for (ssize_t i = 0; i < count; ++i) {
-      if (at_line_start) list.offsets_.push_back(offset + static_cast<uint64_t>(i));
+      if (at_line_start && list.lines_++ % kIndexStride == 0) list.offsets_.push_back(offset + static_cast<uint64_t>(i));
       at_line_start = buffer[i] == '\n';
     }
     offset += static_cast<uint64_t>(count);
   }
-  const uint64_t n = list.offsets_.size();
+  const uint64_t n = list.lines_;
   if (n >= (1ull << 32) - 100) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: too many lines", file.string()));
   uint64_t prime = std::max<uint64_t>(n + 1, 3);
   while (!is_prime(prime)) ++prime;
@@ -171,34 +172,45 @@ Result<HostList> HostList::open(const std::filesystem::path& file, TargetOptions
 }
 
 size_t HostList::shard_size() const {
-  const size_t n = offsets_.size();
+  const size_t n = lines_;
   // The walk visits prime-1 elements; element k belongs to shard k mod shards. Values above n are
   // skipped, so the exact count needs the walk: estimate evenly (used for progress only).
   return (n + options_.shards - 1 - options_.shard) / options_.shards;
 }
 
+// Line `index`: from the indexed line before it, past the newlines between, up to its own newline.
 std::optional<std::string> HostList::read_line(size_t index) {
-  const uint64_t begin = offsets_[index];
+  uint64_t offset = offsets_[index / kIndexStride];
+  size_t to_pass = index % kIndexStride;
   std::string line;
   char buffer[4096];
-  uint64_t offset = begin;
   for (;;) {
     const ssize_t count = ::pread(fd_.get(), buffer, sizeof buffer, static_cast<off_t>(offset));
     if (count <= 0) break;
-    const auto* newline = static_cast<const char*>(std::memchr(buffer, '\n', static_cast<size_t>(count)));
-    if (newline) {
-      line.append(buffer, static_cast<size_t>(newline - buffer));
-      break;
+    const char* at = buffer;
+    const char* const end = buffer + count;
+    while (to_pass > 0) {
+      const auto* newline = static_cast<const char*>(std::memchr(at, '\n', static_cast<size_t>(end - at)));
+      if (!newline) break;
+      at = newline + 1;
+      --to_pass;
     }
-    line.append(buffer, static_cast<size_t>(count));
     offset += static_cast<uint64_t>(count);
+    if (to_pass > 0) continue;   // the newlines to pass go on in the next block
+    const auto* newline = static_cast<const char*>(std::memchr(at, '\n', static_cast<size_t>(end - at)));
+    line.append(at, static_cast<size_t>((newline ? newline : end) - at));
+    if (newline) break;
     if (line.size() > 65536) return std::nullopt;  // a line that long is no host entry
   }
   return line;
 }
 
+void HostList::skip(size_t line, std::string reason) {
+  if (skipped_count_++ < kSkippedKept) skipped_.push_back({line, std::move(reason)});
+}
+
 std::optional<HostTarget> HostList::next() {
-  const uint64_t n = offsets_.size();
+  const uint64_t n = lines_;
   while (n > 0) {
     if (!started_) {
       current_ = first_;
@@ -214,7 +226,7 @@ std::optional<HostTarget> HostList::next() {
     const size_t line_number = index + 1;
     auto line = read_line(index);
     if (!line) {
-      skipped_.push_back({line_number, "line longer than 64 KiB"});
+      skip(line_number, "line longer than 64 KiB");
       continue;
     }
     std::string_view text = trim(*line);
@@ -230,19 +242,19 @@ std::optional<HostTarget> HostList::next() {
     }
     auto endpoint = parse_endpoint(fields.front(), options_.default_port);
     if (!endpoint) {
-      skipped_.push_back({line_number, endpoint.error().message});
+      skip(line_number, endpoint.error().message);
       continue;
     }
     if (auto allowed = check_address_policy(*endpoint, options_.allow_private); !allowed) {
-      skipped_.push_back({line_number, allowed.error().message});
+      skip(line_number, allowed.error().message);
       continue;
     }
     if (options_.blocklist && options_.blocklist->contains(*endpoint)) {
-      skipped_.push_back({line_number, fmt::format("{} is in the blocklist", endpoint->ip)});
+      skip(line_number, fmt::format("{} is in the blocklist", endpoint->ip));
       continue;
     }
     if (options_.allowlist && !options_.allowlist->contains(*endpoint)) {
-      skipped_.push_back({line_number, fmt::format("{} is not in the allowlist", endpoint->ip)});
+      skip(line_number, fmt::format("{} is not in the allowlist", endpoint->ip));
       continue;
     }
     HostTarget target{std::move(*endpoint), {fields.begin() + 1, fields.end()}, line_number};

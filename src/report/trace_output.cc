@@ -40,6 +40,7 @@ Json hop_json(const HopResult& hop, const AsnMap* asn_map) {
   if (!hop.interceptor.empty()) out["interceptor"] = hop.interceptor;
   out["source_port"] = hop.source_port;
   out["ms"] = std::round(hop.milliseconds * 1000) / 1000;
+  out["attempts"] = hop.attempts;
   return out;
 }
 
@@ -92,6 +93,7 @@ std::string cell(const TraceSeries& series, int ttl) {
   if (!hop) return "";
   std::string text(hop_outcome_name(hop->outcome));
   if (!hop->interceptor.empty()) text += " (" + hop->interceptor + ")";
+  if (hop->attempts > 1) text += fmt::format(" x{}", hop->attempts);
   return text;
 }
 

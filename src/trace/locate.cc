@@ -68,6 +68,21 @@ const HopResult* hop_at(const TraceSeries& series, int ttl) {
   return nullptr;
 }
 
+std::vector<int> unsettled_silences(const TraceSeries& series) {
+  std::optional<int> first_answer;
+  for (const auto& hop : series) {
+    if (hop_terminates(hop.outcome) && (!first_answer || hop.ttl < *first_answer)) first_answer = hop.ttl;
+  }
+  std::vector<int> ttls;
+  if (!first_answer) return ttls;
+  for (int ttl = *first_answer - 1; ttl >= 1; --ttl) {
+    const auto* hop = hop_at(series, ttl);
+    if (!hop || (hop->outcome != HopOutcome::kSilence && hop->outcome != HopOutcome::kError)) break;
+    ttls.push_back(ttl);
+  }
+  return ttls;
+}
+
 std::string_view hop_outcome_name(HopOutcome outcome) {
   switch (outcome) {
     case HopOutcome::kTimeExceeded: return "time_exceeded";

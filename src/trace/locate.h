@@ -47,6 +47,7 @@ struct HopResult {
   std::string interceptor;             // the known interceptor's id, when attributed
   uint16_t source_port = 0;
   double milliseconds = 0;
+  int attempts = 1;                    // probes sent at this TTL (silence just below the end is probed again)
 };
 
 // One series: results in TTL order.
@@ -56,6 +57,12 @@ using TraceSeries = std::vector<HopResult>;
 bool hop_terminates(HopOutcome outcome);
 // The result at this TTL, or null.
 const HopResult* hop_at(const TraceSeries& series, int ttl);
+// The TTLs whose silence (or local error) leaves open where the series ends: the unbroken run of
+// them just below the first answered TTL. A lost probe there would move the injection point
+// later (a forged answer at k+1 after silence at k), so they are worth probing again; silence
+// with an expiry above it is settled (that flow went further), and silence with no answer above
+// it at all is a filter, not a loss. Hops may be in any order.
+std::vector<int> unsettled_silences(const TraceSeries& series);
 
 enum class InjectionKind { kInPath, kTerminatingProxy, kAtServer, kProxyOrServer, kNone, kInconclusive };
 std::string_view injection_kind_name(InjectionKind kind);

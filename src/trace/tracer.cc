@@ -122,6 +122,8 @@ struct Tracer::Series {
   int outstanding = 0;
   bool done = false;
   uint16_t paris_port = 0;
+  std::map<int, int> attempts;      // probes sent per TTL
+  std::vector<int> retry_ttls;      // unsettled silences to probe again
 };
 
 struct Tracer::Job {
@@ -157,35 +159,63 @@ void Tracer::start_run(Job& job, uint64_t job_id) {
   }
 }
 
-void Tracer::submit_window(Engine& engine, uint64_t job_id, int s) {
+void Tracer::submit_probe(Engine& engine, uint64_t job_id, int s, int ttl) {
   auto& job = *jobs_.at(job_id);
   auto& series = job.series[s];
-  const int last = std::min(options_.max_ttl, series.next_ttl + options_.window - 1);
-  for (int ttl = series.next_ttl; ttl <= last; ++ttl) {
-    ProbeRequest request;
-    request.endpoint = job.host.endpoint;
-    request.token = make_token(job_id, s, ttl);
-    request.connection.ttl = ttl;
-    request.connection.reset_on_close = options_.paris;
-    request.connection.source_port = options_.paris ? series.paris_port : 0;
-    if (s == kPath) {
-      request.endpoint.port = options_.path_port;
-      if (request.endpoint.family == AF_INET6) {
-        reinterpret_cast<sockaddr_in6*>(&request.endpoint.address)->sin6_port = htons(options_.path_port);
-      } else {
-        reinterpret_cast<sockaddr_in*>(&request.endpoint.address)->sin_port = htons(options_.path_port);
-      }
-      request.connection.ttl_on_connect = true;
-      request.connection.connect_only = true;
+  ProbeRequest request;
+  request.endpoint = job.host.endpoint;
+  request.token = make_token(job_id, s, ttl);
+  request.connection.ttl = ttl;
+  request.connection.reset_on_close = options_.paris;
+  request.connection.source_port = options_.paris ? series.paris_port : 0;
+  if (s == kPath) {
+    request.endpoint.port = options_.path_port;
+    if (request.endpoint.family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(&request.endpoint.address)->sin6_port = htons(options_.path_port);
     } else {
-      request.sni = s == kTarget ? options_.sni : job.control_sni;
+      reinterpret_cast<sockaddr_in*>(&request.endpoint.address)->sin_port = htons(options_.path_port);
     }
-    ++series.outstanding;
-    ++job.probes;
-    ++probes_;
-    engine.submit(std::move(request));
+    request.connection.ttl_on_connect = true;
+    request.connection.connect_only = true;
+  } else {
+    request.sni = s == kTarget ? options_.sni : job.control_sni;
   }
+  ++series.outstanding;
+  ++series.attempts[ttl];
+  ++job.probes;
+  ++probes_;
+  engine.submit(std::move(request));
+}
+
+// The series' next window: its probes again at the silences that leave its end open (one at a
+// time in Paris mode, where every probe uses the series' one source port), else the next TTLs.
+void Tracer::submit_window(Engine& engine, uint64_t job_id, int s) {
+  auto& series = jobs_.at(job_id)->series[s];
+  if (!series.retry_ttls.empty()) {
+    const size_t count = options_.paris ? 1 : series.retry_ttls.size();
+    for (size_t i = 0; i < count; ++i) {
+      const int ttl = series.retry_ttls.back();
+      series.retry_ttls.pop_back();
+      submit_probe(engine, job_id, s, ttl);
+    }
+    return;
+  }
+  const int last = std::min(options_.max_ttl, series.next_ttl + options_.window - 1);
+  for (int ttl = series.next_ttl; ttl <= last; ++ttl) submit_probe(engine, job_id, s, ttl);
   series.next_ttl = last + 1;
+}
+
+// Whether a series whose probes have all come back needs another window: the next TTLs while
+// nothing answered, or a probe again at each unsettled silence that still has tries left.
+bool Tracer::series_continues(Series& series) const {
+  if (!series.retry_ttls.empty()) return true;
+  const bool answered = std::ranges::any_of(series.hops, [](const HopResult& h) { return hop_terminates(h.outcome); });
+  if (!answered) return series.next_ttl <= options_.max_ttl;
+  for (const int ttl : unsettled_silences(series.hops)) {
+    if (series.attempts[ttl] <= options_.retries) series.retry_ttls.push_back(ttl);
+  }
+  std::erase_if(series.hops, [&](const HopResult& hop) { return std::ranges::find(series.retry_ttls, hop.ttl) != series.retry_ttls.end(); });
+  return !series.retry_ttls.empty();
 }
 
 void Tracer::on_probe(uint64_t token, Observation observation, const Done& done) {
@@ -218,16 +248,15 @@ void Tracer::on_probe(uint64_t token, Observation observation, const Done& done)
     }
   }
   if (options_.paris && series.paris_port == 0) series.paris_port = observation.source_port;
+  hop.attempts = series.attempts[ttl];
   series.hops.push_back(std::move(hop));
 
   if (series.outstanding > 0) return;
-  const bool answered = std::ranges::any_of(series.hops, [](const HopResult& h) { return hop_terminates(h.outcome); });
-  if (answered || series.next_ttl > options_.max_ttl) {
-    series.done = true;
-  } else {
+  if (series_continues(series)) {
     pending_.emplace_back(job_id, s);
     return;
   }
+  series.done = true;
   if (!std::ranges::all_of(job.series, [](const Series& one) { return one.done; })) return;
 
   finish_run(job);

@@ -18,6 +18,10 @@
 // with RST so the port is free again at once) and sends its TTLs one after another: one flow
 // per series, exactly Paris traceroute's invariant, at one round trip per TTL.
 //
+// Silence is not an answer. A probe lost just below where a series ends would move the injection
+// point (forged at k+1 after nothing at k), so those TTLs are probed again, up to `retries` more
+// times each, as traceroute asks each hop more than once; every hop records its attempts.
+//
 // Routers come from a raw ICMP socket (IcmpListener) when the caller has one; without it a
 // time-exceeded hop is still known to have expired, with its router address unknown.
 #pragma once
@@ -44,6 +48,7 @@ struct TraceOptions {
   int max_ttl = 16;
   int window = 8;                  // TTLs of a series in flight at once
   int runs = 1;
+  int retries = 2;                 // further probes at a TTL whose silence leaves the series' end open
   bool path_series = true;
   uint16_t path_port = 80;
   bool paris = false;
@@ -92,7 +97,9 @@ class Tracer {
  private:
   struct Job;
   struct Series;
+  void submit_probe(Engine& engine, uint64_t job_id, int series, int ttl);
   void submit_window(Engine& engine, uint64_t job_id, int series);
+  bool series_continues(Series& series) const;
   void on_probe(uint64_t token, Observation observation, const Done& done);
   void start_run(Job& job, uint64_t job_id);
   void finish_run(Job& job);

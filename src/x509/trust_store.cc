@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
@@ -168,17 +169,20 @@ class ValidationCache {
     for (const auto& certificate : presented) key.append(certificate.sha256().begin(), certificate.sha256().end());
     return key;
   }
-  std::optional<Entry> find(const std::string& key) const {
+  // Only the pointer is copied under the lock; the entry is never changed once kept.
+  std::shared_ptr<const Entry> find(const std::string& key) const {
     std::lock_guard lock(mutex_);
     const auto found = entries_.find(key);
-    return found == entries_.end() ? std::nullopt : std::optional<Entry>(found->second);
+    return found == entries_.end() ? nullptr : found->second;
   }
-  void keep(std::string key, Entry entry) {
+  void keep(std::string key, std::shared_ptr<const Entry> entry) {
     std::lock_guard lock(mutex_);
     if (entries_.size() >= kMaxEntries) entries_.clear();
     entries_.emplace(std::move(key), std::move(entry));
   }
   const std::string& marker() const { return marker_; }
+  void count_hit() { hits_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
 
  private:
   static std::string random_marker() {
@@ -187,9 +191,12 @@ class ValidationCache {
     return fmt::format("m{:02x}.validation.mitmscope.invalid", fmt::join(bytes, ""));
   }
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;
+  std::atomic<uint64_t> hits_ = 0;   // validations answered from a kept entry
+  std::unordered_map<std::string, std::shared_ptr<const Entry>> entries_;
   const std::string marker_ = random_marker();
 };
+
+uint64_t TrustStore::cached_validations() const { return cache_ ? cache_->hits() : 0; }
 
 namespace {
 
@@ -274,21 +281,23 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
   const UtcSeconds at = options.at.value_or(now_utc());
   const std::string key = cache_->key(presented, at, options.max_depth);
   auto entry = cache_->find(key);
+  const bool hit = entry != nullptr;
   if (!entry) {
-    ValidationCache::Entry made;
-    made.path = verify(presented, cache_->marker(), options, at, made.verified);
-    auto& issues = made.path.issues;
+    auto made = std::make_shared<ValidationCache::Entry>();
+    made->path = verify(presented, cache_->marker(), options, at, made->verified);
+    auto& issues = made->path.issues;
     const auto name_issue = std::ranges::find(issues, X509_V_ERR_HOSTNAME_MISMATCH, &ValidationIssue::openssl_code);
-    made.usable = name_issue != issues.end();
-    if (made.usable) {
-      made.name_issue_at = static_cast<size_t>(name_issue - issues.begin());
+    made->usable = name_issue != issues.end();
+    if (made->usable) {
+      made->name_issue_at = static_cast<size_t>(name_issue - issues.begin());
       issues.erase(name_issue);
     }
     entry = made;
     cache_->keep(key, std::move(made));
   }
   if (!entry->usable) return validate_uncached(presented, options);
-  ValidationResult result = std::move(entry->path);
+  if (hit) cache_->count_hit();
+  ValidationResult result = entry->path;
   result.hostname_checked = options.hostname.has_value();
   if (options.hostname && X509_check_host(presented[0].get(), options.hostname->data(), options.hostname->size(),
                                           kBrowserHostFlags, nullptr) != 1) {

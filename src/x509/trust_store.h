@@ -77,6 +77,8 @@ class TrustStore {
   const Chain& roots() const { return *roots_; }
   const std::string& description() const { return description_; }
   bool contains(const Certificate& certificate) const;
+  // Validations answered from the cache so far (by this store and its copies).
+  uint64_t cached_validations() const;
 
  private:
   TrustStore() = default;

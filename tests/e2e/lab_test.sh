@@ -258,6 +258,24 @@ check "trace without CAP_NET_RAW: the same TTLs, routers unknown and said so" "i
   "$(jq -r '"\(.injection.kind) \(.injection.injection_ttl) \(.injection.router_before) \(.routers_known) \(.routers_unknown_reason != null)"' "$work/trace-noraw.json")"
 check "trace without CAP_NET_RAW: the warning names the capability" true \
   "$(grep -q 'CAP_NET_RAW' "$work/trace-noraw.txt" && echo true || echo false)"
+# A probe lost just below where a series ends is probed again. The hosts' namespace drops, once, the first SYN to
+# port 80 that arrives with TTL 1 (the path probe sent with the address's own TTL); the connect timeout (0.5 s) is
+# shorter than the kernel's SYN retransmission (1 s), so that probe is silent and the next TTL is the first answer.
+lost_syn=(INPUT -d "$thost" -p tcp --dport 80 --syn -m ttl --ttl-eq 1 -m statistic --mode nth --every 1000000 --packet 0 -j DROP)
+lost_trace() {  # lost_trace RETRIES -> address distance, attempts and outcome at the address's hop
+  ip netns exec ms-hosts iptables -I "${lost_syn[@]}"
+  trace "$thost" --sni facebook.com --connect-timeout 0.5 --retries "$1" --json >"$work/trace-lost.json"
+  ip netns exec ms-hosts iptables -D "${lost_syn[@]}"
+  jq -r --argjson at "$host_hop" '"\(.injection.address_distance) \(.runs[0].hops[] | select(.ttl == $at) | .path | "\(.attempts) \(.outcome)")"' \
+    "$work/trace-lost.json"
+}
+check "trace --retries 0: one lost SYN moves the address a hop further (what the retry is for)" \
+  "$((host_hop + 1)) 1 silence" "$(lost_trace 0)"
+check "trace: the lost probe at the address's hop is sent again, the distance stays exact" \
+  "$host_hop 2 reached" "$(lost_trace 2)"
+# A clean trace costs no retry (release only: under the sanitizers a slow answer may rightly be asked again).
+[ "$sanitized" == true ] || check "trace: no hop of the clean trace was probed twice" 0 \
+  "$(jq '[.runs[].hops[] | (.target, .control, .path) | select(. != null and .attempts != 1)] | length' "$work/trace.json")"
 # Bulk: every host of the lab, twice each (so "runs agree" can fail); the aggregate equals the ground truth exactly.
 # Under the sanitizers once each (CI time): the same code, and the release build checks that runs agree.
 bulk_runs=$([ "$sanitized" == true ] && echo 1 || echo 2)

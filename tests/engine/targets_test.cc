@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "support/test_pki.h"
@@ -73,6 +74,44 @@ TEST(HostList, ReportsBadLinesRefusedAndBlockedAddressesWithLineNumbers) {
   EXPECT_NE(skipped[7].find("reserved range 10.0.0.0/8"), std::string::npos) << skipped[7];
   EXPECT_NE(skipped[8].find("port"), std::string::npos) << skipped[8];
   EXPECT_NE(skipped[9].find("blocklist"), std::string::npos) << skipped[9];
+}
+
+// The index keeps one offset per 64 lines: every line must still be read whole and as itself, across
+// read blocks (lines longer than 4 KiB), in any order, with or without a final newline.
+TEST(HostList, EveryLineIsFoundFromTheSparseIndex) {
+  testing::TempDirectory directory;
+  std::string text;
+  const size_t count = 1000;
+  for (size_t i = 1; i <= count; ++i) {
+    const std::string padding = i % 97 == 0 ? std::string(5000 + i, 'x') : std::string(i % 13 + 1, 'y');
+    text += fmt::format("8.8.{}.{}:443 L{} {}{}", i / 250, i % 250 + 1, i, padding, i == count ? "" : "\n");
+  }
+  const auto path = directory.path() / "hosts.txt";
+  testing::write_file(path, text);
+  auto list = HostList::open(path, {.seed = 9});
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->total_lines(), count);
+  size_t seen = 0;
+  while (auto host = list->next()) {
+    ++seen;
+    ASSERT_EQ(host->tags.size(), 2u) << host->line;
+    EXPECT_EQ(host->tags[0], fmt::format("L{}", host->line));
+    EXPECT_EQ(host->tags[1].size(), host->line % 97 == 0 ? 5000 + host->line : host->line % 13 + 1) << host->line;
+    EXPECT_EQ(host->endpoint.ip, fmt::format("8.8.{}.{}", host->line / 250, host->line % 250 + 1));
+  }
+  EXPECT_EQ(seen, count);
+}
+
+TEST(HostList, SkippedLinesAreAllCountedButOnlyTheFirstThousandKept) {
+  testing::TempDirectory directory;
+  std::string bad;
+  for (int i = 0; i < 1500; ++i) bad += "not-an-address\n";
+  const auto path = write_hosts(directory, 2, bad);
+  auto list = HostList::open(path, {});
+  ASSERT_TRUE(list);
+  EXPECT_EQ(drain(*list).size(), 2u);
+  EXPECT_EQ(list->skipped_count(), 1500u);
+  EXPECT_EQ(list->skipped().size(), HostList::kSkippedKept) << "bounded memory on a file of garbage";
 }
 
 TEST(HostList, KeepsTagColumns) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "trace/icmp.h"
 
 namespace mitmscope {
@@ -131,6 +133,53 @@ TEST(LocateInjection, AnswerAtTheAddressWithoutForgeryIsStillNone) {
   const auto at_address = locate_injection(series(10, 7, HopOutcome::kNotTls), series(10, 7, HopOutcome::kGenuine),
                                            series(10, 7, HopOutcome::kReached));
   EXPECT_EQ(at_address.kind, InjectionKind::kNone);
+}
+
+namespace {
+// The series with the given TTLs' outcomes replaced (the rest as `series` builds them).
+TraceSeries with_outcomes(TraceSeries out, std::initializer_list<std::pair<int, HopOutcome>> changes) {
+  for (const auto& [ttl, outcome] : changes) {
+    out[ttl - 1].outcome = outcome;
+    out[ttl - 1].router.reset();
+  }
+  return out;
+}
+}  // namespace
+
+TEST(UnsettledSilences, TheSilenceJustBelowTheFirstAnswerIsProbedAgain) {
+  // The 2019 device at hop 4, its probe lost: forged from 5 would read one hop too far.
+  const auto target = with_outcomes(series(8, 4, HopOutcome::kForged), {{4, HopOutcome::kSilence}});
+  EXPECT_EQ(unsettled_silences(target), std::vector<int>{4});
+  EXPECT_EQ(locate_injection(target, series(8, 7, HopOutcome::kGenuine)).injection_ttl, 5);
+}
+
+TEST(UnsettledSilences, TheWholeUnbrokenRunBelowTheAnswerNearestFirst) {
+  const auto target =
+      with_outcomes(series(8, 6, HopOutcome::kForged), {{3, HopOutcome::kSilence}, {4, HopOutcome::kError},
+                                                         {5, HopOutcome::kSilence}});
+  EXPECT_EQ(unsettled_silences(target), (std::vector<int>{5, 4, 3}));
+}
+
+TEST(UnsettledSilences, SilenceBelowAnExpiryIsSettled) {
+  // A router that never answers ICMP at hop 2: the probe at 3 expired further on, so 2 was no loss that matters.
+  const auto target = with_outcomes(series(8, 4, HopOutcome::kForged), {{2, HopOutcome::kSilence}});
+  EXPECT_TRUE(unsettled_silences(target).empty());
+}
+
+TEST(UnsettledSilences, NoAnswerAtAllIsAFilterNotALoss) {
+  const auto target = with_outcomes(series(8, 9, HopOutcome::kForged),
+                                    {{6, HopOutcome::kSilence}, {7, HopOutcome::kSilence}, {8, HopOutcome::kSilence}});
+  EXPECT_TRUE(unsettled_silences(target).empty());
+}
+
+TEST(UnsettledSilences, HopsInArrivalOrderAndAFirstTtlAboveOne) {
+  auto target = with_outcomes(series(8, 4, HopOutcome::kForged), {{4, HopOutcome::kSilence}});
+  target.erase(target.begin(), target.begin() + 2);   // probed from TTL 3
+  std::ranges::reverse(target);
+  EXPECT_EQ(unsettled_silences(target), std::vector<int>{4});
+  target = with_outcomes(series(8, 4, HopOutcome::kForged), {{1, HopOutcome::kSilence}, {2, HopOutcome::kSilence},
+                                                              {3, HopOutcome::kSilence}});
+  EXPECT_EQ(unsettled_silences(target), (std::vector<int>{3, 2, 1}));
 }
 
 }  // namespace mitmscope
