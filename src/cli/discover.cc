@@ -32,7 +32,8 @@ nlohmann::ordered_json strategies_json(const DiscoveredDomain& entry) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const auto& [name, outcome] : entry.strategies) {
     out[name] = {{"hosts_tested", outcome.hosts_tested}, {"hosts_intercepted", outcome.hosts_intercepted},
-                 {"triggers", outcome.hosts_intercepted > 0}, {"verdicts", outcome.verdicts}};
+                 {"hosts_failed", outcome.hosts_failed}, {"triggers", outcome.hosts_intercepted > 0},
+                 {"verdicts", outcome.verdicts}};
   }
   return out;
 }
@@ -52,17 +53,23 @@ nlohmann::ordered_json domain_json(const DiscoveredDomain& entry) {
           {"strategies", strategies_json(entry)}};
 }
 
-// Per confirmed domain, on how many hosts each strategy still triggered interception.
+// Per confirmed domain, on how many hosts each strategy still triggered interception, and where it broke the
+// connection itself (no usable answer even for the controls).
 void print_strategies(const DiscoverReport& report) {
   for (const auto& entry : report.confirmed) {
     if (entry.strategies.empty()) continue;
-    std::string still, not_any;
+    std::string still, not_any, broke;
     for (const auto& [name, outcome] : entry.strategies) {
-      (outcome.hosts_intercepted > 0 ? still : not_any) +=
-          fmt::format(" {} {}/{}", name, outcome.hosts_intercepted, outcome.hosts_tested);
+      if (outcome.hosts_tested > 0) {
+        (outcome.hosts_intercepted > 0 ? still : not_any) +=
+            fmt::format(" {} {}/{}", name, outcome.hosts_intercepted, outcome.hosts_tested);
+      }
+      if (outcome.hosts_failed > 0) {
+        broke += fmt::format(" {} {}/{}", name, outcome.hosts_failed, outcome.hosts_failed + outcome.hosts_tested);
+      }
     }
-    fmt::print("strategies for {}: triggers:{}; does not trigger:{}\n", entry.domain, still.empty() ? " none" : still,
-               not_any.empty() ? " none" : not_any);
+    fmt::print("strategies for {}: triggers:{}; does not trigger:{}{}\n", entry.domain, still.empty() ? " none" : still,
+               not_any.empty() ? " none" : not_any, broke.empty() ? "" : "; breaks the connection:" + broke);
   }
 }
 

@@ -213,10 +213,14 @@ Result<void> Discovery::try_strategies() {
     engine_.use_client(*client);
     const auto pass_started = engine_.started();
     auto ran = run_pass(names, options_.retries, {}, [&](const ScanResult& result) {
-      if (!usable_verdict(result.verdict)) return;
+      // Every host was usable when the domain was confirmed: one that is not under this strategy was broken by it.
       auto& outcome = by_name.at(result.sni)->strategies[strategy->name];
-      ++outcome.hosts_tested;
       ++outcome.verdicts[std::string(scan_verdict_name(result.verdict))];
+      if (!usable_verdict(result.verdict)) {
+        ++outcome.hosts_failed;
+        return;
+      }
+      ++outcome.hosts_tested;
       if (result.verdict == ScanVerdict::kIntercepted) ++outcome.hosts_intercepted;
     });
     engine_.use_client(client_);

@@ -41,8 +41,9 @@ struct DiscoverOptions {
 
 // One confirmed domain under one strategy.
 struct StrategyOutcome {
-  size_t hosts_tested = 0;
+  size_t hosts_tested = 0;                  // answered usably (as every host was when the domain was confirmed)
   size_t hosts_intercepted = 0;
+  size_t hosts_failed = 0;                  // the strategy broke even the controls (control_failed, ineligible)
   std::map<std::string, size_t> verdicts;
 };
 
