@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <openssl/err.h>
 
@@ -41,6 +42,7 @@ int metered_read(BIO* bio, char* data, size_t length, size_t* read_bytes) {
   }
   const ssize_t got = ::recv(socket->fd, data, std::min(length, socket->step_budget), 0);
   if (got > 0) {
+    if (std::exchange(socket->restore_ttl_on_answer, false)) restore_default_ttl(socket->fd);   // before OpenSSL answers
     const size_t keep = std::min(static_cast<size_t>(got), socket->head.size() - socket->head_size);
     std::memcpy(socket->head.data() + socket->head_size, data, keep);
     socket->head_size += keep;
@@ -81,6 +83,7 @@ HandshakeStep OpenSslHandshake::begin(int fd) {
   BIO* bio = ssl_ ? BIO_new(metered_method()) : nullptr;
   if (!bio) return HandshakeStep::done(Error{ErrorCode::kCryptoError, "SSL_new: " + take_openssl_error()});
   socket_.fd = fd;
+  socket_.restore_ttl_on_answer = observation_.ttl.has_value();
   BIO_set_data(bio, &socket_);
   SSL_set_bio(ssl_.get(), bio, bio);
   if (!observation_.sni.empty() && SSL_set_tlsext_host_name(ssl_.get(), observation_.sni.c_str()) != 1) {

@@ -33,6 +33,7 @@ class OpenSslHandshake final : public Handshake {
     static constexpr size_t kHeadBytes = 16;
     std::array<uint8_t, kHeadBytes> head{};
     size_t head_size = 0;
+    bool restore_ttl_on_answer = false;   // a TTL-limited probe: the system's TTL from the first byte answered
   };
 
  private:

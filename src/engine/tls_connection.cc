@@ -35,6 +35,12 @@ Error socket_error(int number, bool connecting) {
   }
 }
 
+void restore_default_ttl(int fd) {
+  const int system_default = -1;
+  ::setsockopt(fd, IPPROTO_IP, IP_TTL, &system_default, sizeof system_default);
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &system_default, sizeof system_default);   // fails on IPv4: no matter
+}
+
 Error handshake_socket_error(int saved_errno, const Observation& observation) {
   if (saved_errno == EHOSTUNREACH && observation.ttl) {
     return {ErrorCode::kTtlExpired,
@@ -252,13 +258,9 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   observation_.timings.total_ms = milliseconds_between(started_, now);
   if (error && error->code == ErrorCode::kNotTls) keep_plain_answer(*error);
   observation_.error = std::move(error);
+  // The TTL was for the ClientHello only: what follows (close_notify, FIN, RST) travels normally.
+  if (fd_ && observation_.ttl) restore_default_ttl(fd_.get());
   if (phase_ == Phase::kHandshaking) handshake_->conclude();
-  if (fd_ && observation_.ttl) {
-    // The TTL was for the ClientHello only: what follows (FIN, RST) travels normally.
-    const int default_ttl = -1;
-    ::setsockopt(fd_.get(), IPPROTO_IP, IP_TTL, &default_ttl, sizeof default_ttl);
-    if (endpoint_.family == AF_INET6) ::setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &default_ttl, sizeof default_ttl);
-  }
   if (fd_ && options_.reset_on_close) {
     const linger reset{1, 0};
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
