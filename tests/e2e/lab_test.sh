@@ -194,7 +194,8 @@ grep '^strategies for' "$work/discover.txt" | head -3
 # namespace), so what is counted is the engine's pace and nothing a loaded host adds (the hosts' own count of
 # accept() moved connections into the next second: 27/s under the sanitizers). --host-rate 20 and --rate 100 on
 # ten hosts (which could take 200/s together): in any one-second window at most 20 SYNs to one address, 100 in all,
-# +1 each for the scheduler's delay between the engine's clock and the SYN at a window's edge. Both builds.
+# +1 each for the delay between the engine's clock and the SYN at a window's edge (a delay under one interval, 10 ms
+# at 100/s; the sanitized process on two loaded cores may be held longer between the two: +2 there).
 (jq -r '.intercepted_hosts[0:5][]' "$state/ground-truth.json"; jq -r '.bypass_hosts[0:5][]' "$state/ground-truth.json") | sed 's/$/:443/' >"$work/rate-hosts.txt"
 ip netns exec ms-vantage tcpdump -i any -nn -U -w "$work/rate.pcap" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst port 443' \
   2>"$work/rate-tcpdump.txt" &
@@ -229,7 +230,8 @@ echo "     (on the wire: $syns connections, at most $per_host SYNs/s to one addr
 check "lab counters: the hosts' busiest address is one of the ten scanned" true \
   "$(grep -qx "$(jq -r .host_busiest_address "$work/counters.json"):443" "$work/rate-hosts.txt" && echo true || echo false)"
 check "--host-rate 20 holds on the wire" true "$([ "$per_host" -le 21 ] && echo true || echo false)"
-check "--rate 100 holds on the wire" true "$([ "$per_client" -le 101 ] && echo true || echo false)"
+client_bound=$([ "$sanitized" == true ] && echo 102 || echo 101)
+check "--rate 100 holds on the wire" true "$([ "$per_client" -le "$client_bound" ] && echo true || echo false)"
 if [ "$sanitized" == false ]; then
   check "... and the scan ran at the caps (not trivially below them)" true \
     "$([ "$per_host" -ge 18 ] && [ "$per_client" -ge 80 ] && echo true || echo false)"
