@@ -154,6 +154,18 @@ for name in $harnesses; do
     ooni_measurement) max_len=32768 ;;
     *) max_len=16384 ;;
   esac
+  # Minimise a corpus kept from earlier runs first: the scheduler weighs every input each round, and over the
+  # 8,913 inputs of one run 27% of ooni_measurement's time went to libFuzzer's UpdateFeatureFrequency. A merge
+  # keeps the inputs that add coverage (there: 1,817, the same features). A merge that fails keeps the corpus.
+  if [ -n "$(ls -A "$corpus")" ]; then
+    merged="$build/corpus/$name.merged"
+    rm -rf "$merged" && mkdir -p "$merged"
+    if "$binary" -merge=1 -max_len=$max_len -timeout=10 -rss_limit_mb=2048 "$merged" "$corpus" >"$seeds/$name.merge" 2>&1; then
+      rm -rf "$corpus" && mv "$merged" "$corpus"
+    else
+      rm -rf "$merged"
+    fi
+  fi
   flags=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=$max_len -artifact_prefix="$seeds/$name.crashes/"
          -print_final_stats=1)
   [ "$runs" -gt 0 ] && flags+=(-runs=$(( (runs + workers - 1) / workers )))

@@ -63,7 +63,9 @@ Result<void> check_trace_options(const TraceCliOptions& options) {
     return make_error(ErrorCode::kInvalidArgument, "--first-ttl and --max-ttl must satisfy 1 <= first <= max <= 64");
   }
   if (options.window < 1 || options.window > 64) return make_error(ErrorCode::kInvalidArgument, "--window must be 1..64");
-  if (options.retries < 0 || options.retries > 10) return make_error(ErrorCode::kInvalidArgument, "--retries must be 0..10");
+  if (options.retries < 0 || options.retries > kMaxRetries) {
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("--retries must be 0..{}", kMaxRetries));
+  }
   return {};
 }
 

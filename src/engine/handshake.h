@@ -49,9 +49,11 @@ class Handshake {
 Error socket_error(int number, bool connecting);
 // A socket error or end of stream during the handshake; an ICMP time-exceeded under a TTL is kTtlExpired.
 Error handshake_socket_error(int saved_errno, const Observation& observation);
-// A TTL-limited probe's TTL is for its ClientHello: once anything answered, what the client sends next (its alert,
-// Finished, close_notify, FIN) travels with the system's TTL and reaches whatever answered, instead of expiring on
-// a router past it (a device that closed its side first passes the client's late segments on).
-void restore_default_ttl(int fd);
+// The TTL of what a socket sends: IP_TTL, and the hop limit too on an IPv6 socket (`family`). kSystemTtl: the
+// system's. A TTL-limited probe's TTL is for its ClientHello: once anything answered, what the client sends next
+// (its alert, Finished, close_notify, FIN) travels with the system's TTL and reaches whatever answered, instead of
+// expiring on a router past it (a device that closed its side first passes the client's late segments on).
+inline constexpr int kSystemTtl = -1;
+void set_socket_ttl(int fd, int family, int ttl);
 
 }  // namespace mitmscope

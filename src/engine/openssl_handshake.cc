@@ -42,7 +42,8 @@ int metered_read(BIO* bio, char* data, size_t length, size_t* read_bytes) {
   }
   const ssize_t got = ::recv(socket->fd, data, std::min(length, socket->step_budget), 0);
   if (got > 0) {
-    if (std::exchange(socket->restore_ttl_on_answer, false)) restore_default_ttl(socket->fd);   // before OpenSSL answers
+    // Before OpenSSL answers: what it sends from now on travels with the system's TTL.
+    if (std::exchange(socket->restore_ttl_on_answer, false)) set_socket_ttl(socket->fd, socket->family, kSystemTtl);
     const size_t keep = std::min(static_cast<size_t>(got), socket->head.size() - socket->head_size);
     std::memcpy(socket->head.data() + socket->head_size, data, keep);
     socket->head_size += keep;
@@ -75,8 +76,11 @@ const BIO_METHOD* metered_method() {
 
 }  // namespace
 
-OpenSslHandshake::OpenSslHandshake(SSL_CTX* context, size_t max_certificate_list_bytes, Observation& observation)
-    : context_(context), max_certificate_list_bytes_(max_certificate_list_bytes), observation_(observation) {}
+OpenSslHandshake::OpenSslHandshake(SSL_CTX* context, size_t max_certificate_list_bytes, int family,
+                                   Observation& observation)
+    : context_(context), max_certificate_list_bytes_(max_certificate_list_bytes), observation_(observation) {
+  socket_.family = family;
+}
 
 HandshakeStep OpenSslHandshake::begin(int fd) {
   ssl_.reset(SSL_new(context_));

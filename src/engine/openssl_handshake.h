@@ -5,6 +5,8 @@
 // it is malformed.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <string>
 #include <vector>
@@ -17,7 +19,8 @@ namespace mitmscope {
 class OpenSslHandshake final : public Handshake {
  public:
   // `context` outlives the handshake; `max_certificate_list_bytes` as in TlsClientOptions.
-  OpenSslHandshake(SSL_CTX* context, size_t max_certificate_list_bytes, Observation& observation);
+  // `family`: the socket's address family (AF_INET, AF_INET6), for a TTL-limited probe's TTL.
+  OpenSslHandshake(SSL_CTX* context, size_t max_certificate_list_bytes, int family, Observation& observation);
 
   HandshakeStep begin(int fd) override;
   HandshakeStep step() override;
@@ -33,6 +36,7 @@ class OpenSslHandshake final : public Handshake {
     static constexpr size_t kHeadBytes = 16;
     std::array<uint8_t, kHeadBytes> head{};
     size_t head_size = 0;
+    int family = AF_INET;
     bool restore_ttl_on_answer = false;   // a TTL-limited probe: the system's TTL from the first byte answered
   };
 

@@ -35,10 +35,9 @@ Error socket_error(int number, bool connecting) {
   }
 }
 
-void restore_default_ttl(int fd) {
-  const int system_default = -1;
-  ::setsockopt(fd, IPPROTO_IP, IP_TTL, &system_default, sizeof system_default);
-  ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &system_default, sizeof system_default);   // fails on IPv4: no matter
+void set_socket_ttl(int fd, int family, int ttl) {
+  ::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+  if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
 }
 
 Error handshake_socket_error(int saved_errno, const Observation& observation) {
@@ -118,7 +117,8 @@ TlsConnection::TlsConnection(const TlsClientContext& context, const Endpoint& en
                                                         observation_);
   } else {
     observation_.client = "openssl";
-    handshake_ = std::make_unique<OpenSslHandshake>(context.get(), context.options().max_certificate_list_bytes, observation_);
+    handshake_ = std::make_unique<OpenSslHandshake>(context.get(), context.options().max_certificate_list_bytes,
+                                                    endpoint.family, observation_);
   }
 }
 
@@ -216,8 +216,7 @@ TlsConnection::Wait TlsConnection::connect_step() {
 }
 
 void TlsConnection::set_ttl(int ttl) {
-  ::setsockopt(fd_.get(), IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
-  if (endpoint_.family == AF_INET6) ::setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  set_socket_ttl(fd_.get(), endpoint_.family, ttl);
   observation_.ttl = ttl;
 }
 
@@ -259,7 +258,7 @@ TlsConnection::Wait TlsConnection::finish(std::optional<Error> error) {
   if (error && error->code == ErrorCode::kNotTls) keep_plain_answer(*error);
   observation_.error = std::move(error);
   // The TTL was for the ClientHello only: what follows (close_notify, FIN, RST) travels normally.
-  if (fd_ && observation_.ttl) restore_default_ttl(fd_.get());
+  if (fd_ && observation_.ttl) set_socket_ttl(fd_.get(), endpoint_.family, kSystemTtl);
   if (phase_ == Phase::kHandshaking) handshake_->conclude();
   if (fd_ && options_.reset_on_close) {
     const linger reset{1, 0};

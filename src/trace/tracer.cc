@@ -122,7 +122,7 @@ struct Tracer::Series {
   int outstanding = 0;
   bool done = false;
   uint16_t paris_port = 0;
-  std::map<int, int> attempts;      // probes sent per TTL
+  std::array<uint8_t, kMaxTtl + 1> attempts{};   // probes sent per TTL (at most 1 + kMaxRetries each)
   std::vector<int> retry_ttls;      // unsettled silences to probe again
 };
 
@@ -140,8 +140,9 @@ Tracer::Tracer(const TlsClientContext& client, EngineOptions engine, TraceOption
                IcmpListener* icmp)
     : client_(client), engine_options_(engine), options_(std::move(options)), assessment_(assessment), icmp_(icmp),
       name_state_(options_.seed ^ 0x7472616365ULL) {
-  options_.first_ttl = std::clamp(options_.first_ttl, 1, 255);
-  options_.max_ttl = std::clamp(options_.max_ttl, options_.first_ttl, 255);
+  options_.first_ttl = std::clamp(options_.first_ttl, 1, kMaxTtl);
+  options_.max_ttl = std::clamp(options_.max_ttl, options_.first_ttl, kMaxTtl);
+  options_.retries = std::clamp(options_.retries, 0, kMaxRetries);
   options_.window = options_.paris ? 1 : std::max(1, options_.window);
   options_.runs = std::max(1, options_.runs);
 }
@@ -206,8 +207,9 @@ void Tracer::submit_window(Engine& engine, uint64_t job_id, int s) {
 }
 
 // Whether a series whose probes have all come back needs another window: the next TTLs while
-// nothing answered, or a probe again at each unsettled silence that still has tries left.
-bool Tracer::series_continues(Series& series) const {
+// nothing answered, or a probe again at each unsettled silence that still has tries left (those
+// TTLs go to retry_ttls, and their silent hops leave the series until the new answer comes).
+bool Tracer::plan_next_window(Series& series) const {
   if (!series.retry_ttls.empty()) return true;
   const bool answered = std::ranges::any_of(series.hops, [](const HopResult& h) { return hop_terminates(h.outcome); });
   if (!answered) return series.next_ttl <= options_.max_ttl;
@@ -252,7 +254,7 @@ void Tracer::on_probe(uint64_t token, Observation observation, const Done& done)
   series.hops.push_back(std::move(hop));
 
   if (series.outstanding > 0) return;
-  if (series_continues(series)) {
+  if (plan_next_window(series)) {
     pending_.emplace_back(job_id, s);
     return;
   }

@@ -40,6 +40,9 @@
 
 namespace mitmscope {
 
+inline constexpr int kMaxTtl = 255;      // an IP TTL's largest value
+inline constexpr int kMaxRetries = 10;   // further probes at one TTL, at most
+
 struct TraceOptions {
   std::string sni;                 // the target name
   std::string control_sni;         // empty: a random untargeted name per address (seeded)
@@ -99,7 +102,7 @@ class Tracer {
   struct Series;
   void submit_probe(Engine& engine, uint64_t job_id, int series, int ttl);
   void submit_window(Engine& engine, uint64_t job_id, int series);
-  bool series_continues(Series& series) const;
+  bool plan_next_window(Series& series) const;
   void on_probe(uint64_t token, Observation observation, const Done& done);
   void start_run(Job& job, uint64_t job_id);
   void finish_run(Job& job);

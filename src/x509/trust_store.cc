@@ -218,15 +218,16 @@ void finish_result(ValidationResult& result, bool verified) {
 
 }  // namespace
 
-ValidationResult TrustStore::verify(std::span<const Certificate> presented, const std::optional<std::string>& hostname,
-                                    const ValidationOptions& options, UtcSeconds at, bool& verified) const {
-  ValidationResult result;
-  verified = false;
+TrustStore::Verification TrustStore::verify(std::span<const Certificate> presented,
+                                            const std::optional<std::string>& hostname,
+                                            const ValidationOptions& options, UtcSeconds at) const {
+  Verification verification;
+  ValidationResult& result = verification.result;
   result.validated_at = at;
   if (presented.empty()) {
     result.browser_error = "no_certificate";
     result.issues.push_back({0, 0, "no_certificate", "the server presented no certificate"});
-    return result;
+    return verification;
   }
   X509StackPtr untrusted(sk_X509_new_null());
   for (size_t i = 1; i < presented.size(); ++i) sk_X509_push(untrusted.get(), presented[i].get());
@@ -235,7 +236,7 @@ ValidationResult TrustStore::verify(std::span<const Certificate> presented, cons
   if (!context || X509_STORE_CTX_init(context.get(), store_.get(), presented[0].get(), untrusted.get()) != 1) {
     result.browser_error = "internal";
     result.issues.push_back({0, 0, "internal", "cannot set up verification: " + take_openssl_error()});
-    return result;
+    return verification;
   }
   X509_VERIFY_PARAM* parameters = X509_STORE_CTX_get0_param(context.get());
   X509_VERIFY_PARAM_set_purpose(parameters, X509_PURPOSE_SSL_SERVER);
@@ -255,7 +256,7 @@ ValidationResult TrustStore::verify(std::span<const Certificate> presented, cons
   X509_STORE_CTX_set_app_data(context.get(), &result.issues);
   X509_STORE_CTX_set_verify_cb(context.get(), collect_issue);
 
-  verified = X509_verify_cert(context.get()) == 1;
+  verification.verified = X509_verify_cert(context.get()) == 1;
   ERR_clear_error();
   if (STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(context.get())) {
     for (int i = 0; i < sk_X509_num(path); ++i) {
@@ -264,14 +265,14 @@ ValidationResult TrustStore::verify(std::span<const Certificate> presented, cons
       if (auto certificate = Certificate::from_x509(element)) result.path.push_back(std::move(*certificate));
     }
   }
-  return result;
+  return verification;
 }
 
 ValidationResult TrustStore::validate_uncached(std::span<const Certificate> presented, const ValidationOptions& options) const {
-  bool verified = false;
-  ValidationResult result = verify(presented, options.hostname, options, options.at.value_or(now_utc()), verified);
-  if (result.browser_error.empty()) finish_result(result, verified);   // not an early answer (no certificate, internal)
-  return result;
+  auto verification = verify(presented, options.hostname, options, options.at.value_or(now_utc()));
+  ValidationResult& result = verification.result;
+  if (result.browser_error.empty()) finish_result(result, verification.verified);   // not an early answer
+  return std::move(result);
 }
 
 ValidationResult TrustStore::validate(std::span<const Certificate> presented, const ValidationOptions& options) const {
@@ -284,7 +285,9 @@ ValidationResult TrustStore::validate(std::span<const Certificate> presented, co
   const bool hit = entry != nullptr;
   if (!entry) {
     auto made = std::make_shared<ValidationCache::Entry>();
-    made->path = verify(presented, cache_->marker(), options, at, made->verified);
+    auto verification = verify(presented, cache_->marker(), options, at);
+    made->path = std::move(verification.result);
+    made->verified = verification.verified;
     auto& issues = made->path.issues;
     const auto name_issue = std::ranges::find(issues, X509_V_ERR_HOSTNAME_MISMATCH, &ValidationIssue::openssl_code);
     made->usable = name_issue != issues.end();

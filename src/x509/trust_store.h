@@ -83,9 +83,13 @@ class TrustStore {
  private:
   TrustStore() = default;
   // X509_verify_cert over the chain at `at`, with `hostname` (when given) checked as a browser checks it: the
-  // issues and path as OpenSSL reports them, `verified` its answer; the verdict fields are left to finish().
-  ValidationResult verify(std::span<const Certificate> presented, const std::optional<std::string>& hostname,
-                          const ValidationOptions& options, UtcSeconds at, bool& verified) const;
+  // issues and path as OpenSSL reports them, and its answer; the verdict fields are left to finish_result().
+  struct Verification {
+    ValidationResult result;
+    bool verified = false;
+  };
+  Verification verify(std::span<const Certificate> presented, const std::optional<std::string>& hostname,
+                      const ValidationOptions& options, UtcSeconds at) const;
   std::shared_ptr<const Chain> roots_;
   std::shared_ptr<X509_STORE> store_;
   std::string description_;

@@ -13,3 +13,10 @@ finish() {
   echo "$passed passed, $failures failed"
   [ "$failures" -eq 0 ]
 }
+# The fields two clients of one scan must agree on (tests comparing the first-flight client with OpenSSL's), one
+# sorted line per (host, name) of a scan's JSONL; a forged leaf is new per connection, so only "forged" is compared.
+agreed_fields() {
+  jq -r '[.ip, .sni, .verdict, (.server_hello.version.name // "-"), (.server_hello.cipher_suite.name // "-"),
+          (.server_certificates.certificate.issuer // "-"),
+          (if .verdict == "intercepted" then "forged" else (.server_certificates.certificate.sha256 // "-") end)] | join(" ")' "$1" | sort
+}

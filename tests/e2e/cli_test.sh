@@ -11,10 +11,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
+source "$(dirname "$0")/check_lib.sh"
 
 "$mitmscope" demo pki --work-dir "$work/demo" >"$work/demo.log" 2>&1
 check "demo exits 0" 0 $?
@@ -86,5 +83,4 @@ check "the error names file and line" 0 $?
 "$mitmscope" inspect "$work/demo/genuine.pem" --at 2019-13-45 2>/dev/null
 check "bad --at exits 2" 2 $?
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

@@ -17,11 +17,7 @@ state="$work/lab"
 clickhouse="$work/clickhouse"
 port=${MITMSCOPE_TEST_CLICKHOUSE_SECURE_PORT:-29443}
 local_sh="$source_dir/scripts/clickhouse-local.sh"
-failures=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 has() { grep -q -- "$2" "$1" && echo true || { echo "--- $1:" >&2; cat "$1" >&2; echo false; }; }
 cleanup() {
   "$mitmscope" lab --state-dir "$state" down >/dev/null 2>&1
@@ -121,5 +117,4 @@ check "the resumed store holds every (host, domain) once" "$pairs" \
 check "the resumed scan's per-domain table equals the unbroken scan's" \
   "$(jq -c '.per_domain' "$work/report.json")" "$(jq -c '.per_domain' "$work/resumed.json")"
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

@@ -16,11 +16,7 @@ work=$(mktemp -d)
 state="$work/lab"
 clickhouse="$work/clickhouse"
 port=${MITMSCOPE_TEST_CLICKHOUSE_PORT:-28123}
-failures=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 cleanup() {
   "$mitmscope" lab --state-dir "$state" down >/dev/null 2>&1
   bash "$source_dir/scripts/clickhouse-local.sh" stop "$clickhouse"
@@ -131,5 +127,4 @@ check "a server that is not there: exit 3 (store unusable) and the address in th
 "$mitmscope" report --store "clickhouse://$servers/x?cluster=nosuch" --format md >/dev/null 2>"$work/nocluster.txt"
 check "an unknown cluster is named" true "$(grep -q "cluster 'nosuch'" "$work/nocluster.txt" && echo true || echo false)"
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

@@ -11,11 +11,7 @@ set -u
 mitmscope=$(realpath "$1")
 work=$(mktemp -d)
 port=${MITMSCOPE_TEST_HELLO_PORT:-24460}
-failures=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 cleanup() { kill "$sentinel" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -72,5 +68,4 @@ expect firefox-esr firefox-esr yes
 visit curl
 expect curl curl yes
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

@@ -8,11 +8,7 @@ mitmscope=$(realpath "$1")
 [ "$(id -u)" -eq 0 ] || { echo "skipped: the demo's namespace mode needs root"; exit 77; }
 work=$(mktemp -d)
 chmod 755 "$work"
-failures=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 namespaces() { ip netns list 2>/dev/null | grep -c '^ms-' || true; }
 trap 'rm -rf "$work"' EXIT
 
@@ -28,8 +24,7 @@ check "demo interrupted: the lab is down (no ms-* namespace, no lab daemon)" "0 
   "$(namespaces) $(pgrep -fc "mitmscope lab --state-dir $work/interrupted" || true)"
 check "demo interrupted: it says so" true "$(grep -q 'interrupted; the lab is down' "$work/interrupted.log" && echo true || echo false)"
 if [ "${MITMSCOPE_SANITIZED:-0}" == 1 ]; then
-  echo "$failures failure(s)"
-  [ "$failures" -eq 0 ]
+  finish
   exit
 fi
 
@@ -82,5 +77,4 @@ check "demo without root: loopback mode, exit 0" "0 true" \
   "$? $(grep -q 'not root: the lab.s loopback mode' "$work/user.log" && echo true || echo false)" || tail -30 "$work/user.log"
 check "demo without root: its checks passed (no trace, no sentinel)" "0 checks failed|14" \
   "$(grep -o '^[0-9]* checks\? failed' "$work/user.log")|$(grep -c '^  \[ ok \]' "$work/user.log")"
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

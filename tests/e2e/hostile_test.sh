@@ -14,11 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [ -n "${KEEP_WORK:-}" ] && trap - EXIT
-failures=0
-passed=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
+source "$(dirname "$0")/check_lib.sh"
 
 "$server" --port 0 --ca-out "$work/ca.pem" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
@@ -128,5 +124,4 @@ check "every behaviour alone: the expected exit status within the timeouts" "${#
 kill -0 "$server_pid" 2>/dev/null
 check "the hostile server survived the whole run" 0 $?
 
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

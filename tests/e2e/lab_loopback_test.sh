@@ -15,11 +15,7 @@ fi
 state=$(mktemp -d)
 chmod 777 "$state"
 state="$state/lab"
-failures=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 run() { "${as_user[@]}" "$mitmscope" "$@"; }
 trap 'run lab --state-dir "$state" down >/dev/null 2>&1; rm -rf "$(dirname "$state")" ${binary_directory:+"$binary_directory"}' EXIT
 
@@ -48,5 +44,4 @@ run lab --state-dir "$state" down >/dev/null
 check "loopback: lab down" 0 $?
 check "loopback: daemon gone" 1 "$( [ -e "/proc/$pid" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" && echo 0 || echo 1)"
 check "loopback: state removed" false "$( [ -e "$state" ] && echo true || echo false)"
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

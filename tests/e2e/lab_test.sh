@@ -7,13 +7,7 @@ mitmscope=$1
 if [ "$(id -u)" -ne 0 ]; then echo "lab tests need root: skipped"; exit 77; fi
 state=$(mktemp -d)/lab
 work=$(mktemp -d)
-failures=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"
-  failures=$((failures + 1))
-  return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 lab() { "$mitmscope" lab --state-dir "$state" "$@"; }
 cleanup() { lab down >/dev/null 2>&1; rm -rf "$work" "$(dirname "$state")"; }
 trap cleanup EXIT
@@ -99,11 +93,24 @@ check "targeted, TTL one short of the interceptor: expires" "error ttl_expired -
 check "... at the router before the interceptor, and nowhere else" "$((hop - 1))" "$(senders_since "$before")"
 # Five times: only the ClientHello carries the TTL, so nothing the client sends after the forged answer (its alert,
 # close_notify, FIN) can expire past the device, whenever the device closes its side (it once did in CI: router 4).
+# On the wire (tcpdump in the vantage namespace, what leaves it with the probe's TTL): the five ClientHellos and
+# no segment after them, whatever the device does.
 before=$(counters)
+ip netns exec ms-vantage tcpdump -i any -nn -U -w "$work/ttl.pcap" "tcp and dst host $host and ip[8] == $hop" 2>"$work/ttl-tcpdump.txt" &
+ttl_capture=$!
+for _ in $(seq 1 50); do grep -q "listening on" "$work/ttl-tcpdump.txt" && break; sleep 0.1; done
 reaching=""
 for _ in 1 2 3 4 5; do reaching+="$(verdict "$host" --sni facebook.com --ttl "$hop")|"; done
+sleep 0.3
+kill -INT "$ttl_capture"
+wait "$ttl_capture" 2>/dev/null
 check "targeted, TTL reaching the interceptor: forged, five times" "$(printf 'intercepted - lab-root|%.0s' 1 2 3 4 5)" "$reaching"
 check "... and no router sent time-exceeded" "" "$(senders_since "$before")"
+hello='tcp[((tcp[12] & 0xf0) >> 2)] == 0x16 and tcp[((tcp[12] & 0xf0) >> 2) + 5] == 0x01'
+payload='ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 0'
+check "... on the wire with TTL $hop: a ClientHello from each of the five connections, and no alert, Finished, close_notify, FIN or RST" "5 0" \
+  "$(tcpdump -nn -r "$work/ttl.pcap" "$hello" 2>/dev/null | grep -oE '[0-9.]+\.[0-9]+ > ' | sort -u | wc -l) $(tcpdump -nn -r "$work/ttl.pcap" \
+     "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0 or ($payload and not ($hello))" 2>/dev/null | wc -l)"
 check "control, same TTL: expires" "error ttl_expired -" "$(verdict "$host" --sni $control --ttl "$hop")"
 check "... at the interceptor's router itself, as without the device" "$hop" "$(senders_since "$before")"
 before=$(counters)
@@ -149,13 +156,8 @@ check "scan --pfx2as: every result names its AS and prefix" 0 "$(jq -r 'select(.
 # logic, and the first-flight client runs under the sanitizers everywhere else.
 if [ "$sanitized" == false ]; then
   scan --client-hello openssl --out "$work/scan-openssl.jsonl" 2>"$work/scan-openssl.txt"
-  side() {  # the fields both clients must agree on, one line per (host, name); a forged leaf is new per connection
-    jq -r '[.ip, .sni, .verdict, (.server_hello.version.name // "-"), (.server_hello.cipher_suite.name // "-"),
-            (.server_certificates.certificate.issuer // "-"),
-            (if .verdict == "intercepted" then "forged" else (.server_certificates.certificate.sha256 // "-") end)] | join(" ")' "$1" | sort
-  }
   check "scan --client-hello openssl: the same verdict, version, suite, issuer and genuine leaf for all $(wc -l <"$work/scan.jsonl") (host, name)" \
-    "$(wc -l <"$work/scan.jsonl") 0" "$(wc -l <"$work/scan-openssl.jsonl") $(diff <(side "$work/scan.jsonl") <(side "$work/scan-openssl.jsonl") | grep -c '^[<>]')"
+    "$(wc -l <"$work/scan.jsonl") 0" "$(wc -l <"$work/scan-openssl.jsonl") $(diff <(agreed_fields "$work/scan.jsonl") <(agreed_fields "$work/scan-openssl.jsonl") | grep -c '^[<>]')"
   check "scan --client-hello openssl: its rows say so, the default's say curl" "openssl curl-7.88" \
     "$(jq -r .client_hello "$work/scan-openssl.jsonl" | sort -u) $(jq -r .client_hello "$work/scan.jsonl" | sort -u)"
 fi
@@ -494,5 +496,4 @@ check "kz-2021: after 20 s the schedule moves to intermediate 7" "$(jq -r '.inte
 lab down >/dev/null
 fi
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

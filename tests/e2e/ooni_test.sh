@@ -7,11 +7,7 @@ mitmscope=$1
 data=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
+source "$(dirname "$0")/check_lib.sh"
 
 "$mitmscope" lab corpus --out "$work/corpus" --measurements 12000 --malformed 5 --damaged --seed 7
 check "generator exits 0" 0 $?
@@ -221,5 +217,4 @@ check "a Mozilla root is left out unless --include-trusted" "2 1" "$? $(grep -c 
 "$mitmscope" export "$mozilla" --include-trusted --out "$work/export-mozilla" >/dev/null 2>&1
 check "with --include-trusted it is exported" 0 $?
 
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -112,14 +112,9 @@ check "discover --strategies: ... and its connections are broken by ${broken:-no
 # verdict, version, suite, issuer and genuine leaf for every (host, name), the product's own answers included.
 measure scan --hosts "$state/hosts.txt" --domains "$state/domains.txt" --retries 2 --stateful-delay 0.5 \
   --client-hello openssl >"$work/scan-openssl.jsonl" 2>"$work/scan-openssl.txt"
-side() {  # the fields both clients must agree on, one line per (host, name); a forged leaf is new per connection
-  jq -r '[.ip, .sni, .verdict, (.server_hello.version.name // "-"), (.server_hello.cipher_suite.name // "-"),
-          (.server_certificates.certificate.issuer // "-"),
-          (if .verdict == "intercepted" then "forged" else (.server_certificates.certificate.sha256 // "-") end)] | join(" ")' "$1" | sort
-}
 check "scan --client-hello openssl: the same answer as the first-flight client for all $(wc -l <"$work/scan.jsonl") (host, name)" \
-  "$(wc -l <"$work/scan.jsonl") 0" "$(wc -l <"$work/scan-openssl.jsonl") $(diff <(side "$work/scan.jsonl") <(side "$work/scan-openssl.jsonl") | grep -c '^[<>]')" ||
-  diff <(side "$work/scan.jsonl") <(side "$work/scan-openssl.jsonl") | head -6
+  "$(wc -l <"$work/scan.jsonl") 0" "$(wc -l <"$work/scan-openssl.jsonl") $(diff <(agreed_fields "$work/scan.jsonl") <(agreed_fields "$work/scan-openssl.jsonl") | grep -c '^[<>]')" ||
+  diff <(agreed_fields "$work/scan.jsonl") <(agreed_fields "$work/scan-openssl.jsonl") | head -6
 
 # trace: a terminating proxy at the device's hop (a bypass host's trace is lab_e2e's; the scan above already
 # shows nothing on the bypass path).

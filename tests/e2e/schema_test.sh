@@ -14,11 +14,7 @@ work=$(mktemp -d)
 state="$work/lab"
 sentinel_pid=
 trap '[ -n "$sentinel_pid" ] && kill "$sentinel_pid" 2>/dev/null; "$mitmscope" lab --state-dir "$state" down >/dev/null 2>&1; rm -rf "$work"' EXIT
-failures=0
-check() {
-  if [ "$2" == "$3" ]; then echo "ok   $1"; return 0; fi
-  echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); return 1
-}
+source "$(dirname "$0")/check_lib.sh"
 valid() {  # valid SCHEMA FILE...: every document of the files is valid
   local name=$1; shift
   local output
@@ -36,7 +32,7 @@ refused() {  # refused SCHEMA JSON WHAT: this (mutated) document must be refused
 check "every schema is valid and every field of every schema is documented in docs/SCHEMA.md" 0 $?
 
 "$mitmscope" lab --state-dir "$state" up --loopback --size 24 >"$work/lab-up.log" 2>&1
-check "lab up --loopback" 0 $? || { cat "$work/lab-up.log"; echo "$failures failure(s)"; exit 1; }
+check "lab up --loopback" 0 $? || { cat "$work/lab-up.log"; finish; exit 1; }
 truth="$state/ground-truth.json"
 port=$(jq -r .port "$truth")
 host=$(jq -r '.intercepted_hosts[0]' "$truth")
@@ -116,5 +112,4 @@ refused trace "$(jq -c '.injection.kind = "somewhere"' "$work/trace.json")" "an 
 refused ooni-observation "$(head -1 "$work/ooni/observations.jsonl" | jq -c '.category = "forging-ca"')" "a misspelt category"
 refused sentinel-visit "$(head -1 "$work/visits.jsonl" | jq -c '.flagged = "no"')" "a string for a boolean"
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish
