@@ -94,9 +94,10 @@ check "... at the router before the interceptor, and nowhere else" "$((hop - 1))
 # Five times: only the ClientHello carries the TTL, so nothing the client sends after the forged answer (its alert,
 # close_notify, FIN) can expire past the device, whenever the device closes its side (it once did in CI: router 4).
 # On the wire (tcpdump in the vantage namespace, what leaves it with the probe's TTL): the five ClientHellos and
-# no segment after them, whatever the device does.
+# no segment after them, whatever the device does. --immediate-mode: without it a few packets stay in the kernel's
+# capture block, which tcpdump never reads when it is stopped (five probes' packets were all lost that way).
 before=$(counters)
-ip netns exec ms-vantage tcpdump -i any -nn -U -w "$work/ttl.pcap" "tcp and dst host $host and ip[8] == $hop" 2>"$work/ttl-tcpdump.txt" &
+ip netns exec ms-vantage tcpdump -i any -nn -U --immediate-mode -w "$work/ttl.pcap" "tcp and dst host $host and ip[8] == $hop" 2>"$work/ttl-tcpdump.txt" &
 ttl_capture=$!
 for _ in $(seq 1 50); do grep -q "listening on" "$work/ttl-tcpdump.txt" && break; sleep 0.1; done
 reaching=""
@@ -199,7 +200,7 @@ grep '^strategies for' "$work/discover.txt" | head -3
 # +1 each for the delay between the engine's clock and the SYN at a window's edge (a delay under one interval, 10 ms
 # at 100/s; the sanitized process on two loaded cores may be held longer between the two: +2 there).
 (jq -r '.intercepted_hosts[0:5][]' "$state/ground-truth.json"; jq -r '.bypass_hosts[0:5][]' "$state/ground-truth.json") | sed 's/$/:443/' >"$work/rate-hosts.txt"
-ip netns exec ms-vantage tcpdump -i any -nn -U -w "$work/rate.pcap" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst port 443' \
+ip netns exec ms-vantage tcpdump -i any -nn -U --immediate-mode -w "$work/rate.pcap" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst port 443' \
   2>"$work/rate-tcpdump.txt" &
 rate_capture=$!
 for _ in $(seq 1 50); do grep -q "listening on" "$work/rate-tcpdump.txt" && break; sleep 0.1; done
