@@ -16,6 +16,13 @@ probe() {  # probe IP SNI [more flags] -> JSON
   lab exec -- "$mitmscope" probe "$@" "${trust[@]}"
 }
 verdict() { probe "$@" | jq -r '[.interception.verdict, (.error.code // "-"), (.interception.known_interceptor.id // "-")] | join(" ")'; }
+capture_start() {  # capture_start NAME FILTER: tcpdump in the vantage namespace into $work/NAME.pcap, once listening.
+  # --immediate-mode: without it the kernel's last capture block is never read when tcpdump is stopped.
+  ip netns exec ms-vantage tcpdump -i any -nn -U --immediate-mode -w "$work/$1.pcap" "$2" 2>"$work/$1-tcpdump.txt" &
+  capture_pid=$!
+  for _ in $(seq 1 50); do grep -q "listening on" "$work/$1-tcpdump.txt" && break; sleep 0.1; done
+}
+capture_stop() { sleep 0.3; kill -INT "$capture_pid"; wait "$capture_pid" 2>/dev/null; }
 time_exceeded() {  # ICMP time-exceeded messages a router namespace has sent
   ip netns exec "$1" cat /proc/net/snmp | awk '/^Icmp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "OutTimeExcds") c = i; n = 1 } else print $c }'
 }
@@ -94,17 +101,12 @@ check "... at the router before the interceptor, and nowhere else" "$((hop - 1))
 # Five times: only the ClientHello carries the TTL, so nothing the client sends after the forged answer (its alert,
 # close_notify, FIN) can expire past the device, whenever the device closes its side (it once did in CI: router 4).
 # On the wire (tcpdump in the vantage namespace, what leaves it with the probe's TTL): the five ClientHellos and
-# no segment after them, whatever the device does. --immediate-mode: without it a few packets stay in the kernel's
-# capture block, which tcpdump never reads when it is stopped (five probes' packets were all lost that way).
+# no segment after them, whatever the device does.
 before=$(counters)
-ip netns exec ms-vantage tcpdump -i any -nn -U --immediate-mode -w "$work/ttl.pcap" "tcp and dst host $host and ip[8] == $hop" 2>"$work/ttl-tcpdump.txt" &
-ttl_capture=$!
-for _ in $(seq 1 50); do grep -q "listening on" "$work/ttl-tcpdump.txt" && break; sleep 0.1; done
+capture_start ttl "tcp and dst host $host and ip[8] == $hop"
 reaching=""
 for _ in 1 2 3 4 5; do reaching+="$(verdict "$host" --sni facebook.com --ttl "$hop")|"; done
-sleep 0.3
-kill -INT "$ttl_capture"
-wait "$ttl_capture" 2>/dev/null
+capture_stop
 check "targeted, TTL reaching the interceptor: forged, five times" "$(printf 'intercepted - lab-root|%.0s' 1 2 3 4 5)" "$reaching"
 check "... and no router sent time-exceeded" "" "$(senders_since "$before")"
 hello='tcp[((tcp[12] & 0xf0) >> 2)] == 0x16 and tcp[((tcp[12] & 0xf0) >> 2) + 5] == 0x01'
@@ -200,16 +202,11 @@ grep '^strategies for' "$work/discover.txt" | head -3
 # +1 each for the delay between the engine's clock and the SYN at a window's edge (a delay under one interval, 10 ms
 # at 100/s; the sanitized process on two loaded cores may be held longer between the two: +2 there).
 (jq -r '.intercepted_hosts[0:5][]' "$state/ground-truth.json"; jq -r '.bypass_hosts[0:5][]' "$state/ground-truth.json") | sed 's/$/:443/' >"$work/rate-hosts.txt"
-ip netns exec ms-vantage tcpdump -i any -nn -U --immediate-mode -w "$work/rate.pcap" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst port 443' \
-  2>"$work/rate-tcpdump.txt" &
-rate_capture=$!
-for _ in $(seq 1 50); do grep -q "listening on" "$work/rate-tcpdump.txt" && break; sleep 0.1; done
+capture_start rate 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst port 443'
 lab counters --reset >/dev/null
 lab exec -- "$mitmscope" scan --hosts "$work/rate-hosts.txt" --domains "$state/domains.txt" --allow-private \
   --trust-store "$state/public-ca.pem" --known-roots "$state/known-roots" --host-rate 20 --rate 100 --out /dev/null 2>/dev/null
-sleep 0.3
-kill -INT "$rate_capture"
-wait "$rate_capture" 2>/dev/null
+capture_stop
 read -r per_host per_client syns < <(tcpdump -nn -tt -r "$work/rate.pcap" 2>/dev/null | python3 -c '
 import re, sys
 from collections import defaultdict
