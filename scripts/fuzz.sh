@@ -169,17 +169,20 @@ for name in $harnesses; do
   flags=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=$max_len -artifact_prefix="$seeds/$name.crashes/"
          -print_final_stats=1)
   [ "$runs" -gt 0 ] && flags+=(-runs=$(( (runs + workers - 1) / workers )))
+  # Each worker logs to fuzz-JOB.log in BUILD_DIR/logs/NAME, which outlives the run (a run stopped by hand
+  # keeps its figures there).
+  logs="$build/logs/$name"
+  mkdir -p "$logs" && rm -f "$logs"/fuzz-*.log
   set +e
   if [ "$workers" -gt 1 ]; then
-    # Each job logs to fuzz-JOB.log in the working directory.
-    (cd "$seeds" && rm -f fuzz-*.log && "$OLDPWD/$binary" "$OLDPWD/$corpus" "$seeds/$name" "${flags[@]}" \
+    (cd "$logs" && "$OLDPWD/$binary" "$OLDPWD/$corpus" "$seeds/$name" "${flags[@]}" \
        -jobs="$workers" -workers="$workers" >/dev/null 2>&1)
     result=$?
-    cat "$seeds"/fuzz-*.log >"$seeds/$name.log"
   else
-    "$binary" "$corpus" "$seeds/$name" "${flags[@]}" >"$seeds/$name.log" 2>&1
+    "$binary" "$corpus" "$seeds/$name" "${flags[@]}" >"$logs/fuzz-0.log" 2>&1
     result=$?
   fi
+  cat "$logs"/fuzz-*.log >"$seeds/$name.log"
   set -e
   total() { { grep -o "$1: *[0-9]*" "$seeds/$name.log" || true; } | awk '{s += $NF} END {print s + 0}'; }
   executed=$(total stat::number_of_executed_units)

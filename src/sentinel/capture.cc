@@ -1,7 +1,6 @@
 #include "sentinel/capture.h"
 
 #include <arpa/inet.h>
-#include <pcap/pcap.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/byte_reader.h"
+#include "sentinel/pcap_api.h"
 
 namespace mitmscope {
 namespace {
@@ -109,7 +109,8 @@ bool starts_client_hello(std::span<const uint8_t> payload) {
 }
 
 struct PcapCloser {
-  void operator()(pcap_t* handle) const { pcap_close(handle); }
+  const PcapApi* pcap;
+  void operator()(pcap_t* handle) const { pcap->close(handle); }
 };
 using PcapPtr = std::unique_ptr<pcap_t, PcapCloser>;
 
@@ -119,22 +120,22 @@ std::string port_filter(const std::vector<uint16_t>& ports, bool vlan) {
   return vlan ? fmt::format("(tcp and ({0})) or (vlan and tcp and ({0}))", ports_text) : fmt::format("tcp and ({})", ports_text);
 }
 
-Result<CaptureStats> read_all(pcap_t* handle, const std::string& source, const CaptureOptions& options, const VisitSink& sink,
+Result<CaptureStats> read_all(const PcapApi& pcap, pcap_t* handle, const std::string& source, const CaptureOptions& options, const VisitSink& sink,
                               const std::atomic<bool>* stop) {
   HelloReassembler reassembler(options, source);
-  const int link_type = pcap_datalink(handle);
+  const int link_type = pcap.datalink(handle);
   while (!stop || !stop->load()) {
     pcap_pkthdr* header = nullptr;
     const u_char* data = nullptr;
-    const int status = pcap_next_ex(handle, &header, &data);
+    const int status = pcap.next_ex(handle, &header, &data);
     if (status == 0) {                         // live: nothing yet; wait a little, then check `stop`
-      pollfd entry{pcap_get_selectable_fd(handle), POLLIN, 0};
+      pollfd entry{pcap.get_selectable_fd(handle), POLLIN, 0};
       ::poll(&entry, 1, 200);
       continue;
     }
     if (status == PCAP_ERROR_BREAK) break;     // end of file
     if (status < 0) {
-      return make_error(ErrorCode::kParseError, fmt::format("{}: after {} packets: {}", source, reassembler.stats().packets, pcap_geterr(handle)));
+      return make_error(ErrorCode::kParseError, fmt::format("{}: after {} packets: {}", source, reassembler.stats().packets, pcap.geterr(handle)));
     }
     CaptureStats& stats = reassembler.stats();
     ++stats.packets;
@@ -152,7 +153,7 @@ Result<CaptureStats> read_all(pcap_t* handle, const std::string& source, const C
   }
   CaptureStats stats = reassembler.stats();
   pcap_stat kernel{};
-  if (stop && pcap_stats(handle, &kernel) == 0) stats.dropped_by_kernel = kernel.ps_drop;
+  if (stop && pcap.stats(handle, &kernel) == 0) stats.dropped_by_kernel = kernel.ps_drop;
   return stats;
 }
 
@@ -305,47 +306,53 @@ std::optional<Visit> HelloReassembler::progress(const FlowKey& key, Flow& flow) 
 }
 
 Result<CaptureStats> read_capture_file(const std::filesystem::path& file, const CaptureOptions& options, const VisitSink& sink) {
+  const auto& loaded = pcap_api();
+  if (!loaded) return std::unexpected(loaded.error());
+  const PcapApi& pcap = **loaded;
   char error[PCAP_ERRBUF_SIZE] = {};
-  PcapPtr handle(pcap_open_offline(file.c_str(), error));
+  PcapPtr handle(pcap.open_offline(file.c_str(), error), PcapCloser{&pcap});
   if (!handle) return make_error(ErrorCode::kParseError, fmt::format("{}: not a capture file libpcap reads: {}", file.string(), error));
-  return read_all(handle.get(), fmt::format("pcap:{}", file.string()), options, sink, nullptr);
+  return read_all(pcap, handle.get(), fmt::format("pcap:{}", file.string()), options, sink, nullptr);
 }
 
 Result<CaptureStats> capture_interface(const std::string& interface_name, const CaptureOptions& options, const VisitSink& sink,
                                        const std::atomic<bool>& stop) {
+  const auto& loaded = pcap_api();
+  if (!loaded) return std::unexpected(loaded.error());
+  const PcapApi& pcap = **loaded;
   char error[PCAP_ERRBUF_SIZE] = {};
-  PcapPtr handle(pcap_create(interface_name.c_str(), error));
+  PcapPtr handle(pcap.create(interface_name.c_str(), error), PcapCloser{&pcap});
   if (!handle) return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: {}", interface_name, error));
-  pcap_set_snaplen(handle.get(), 65535);
-  pcap_set_promisc(handle.get(), 0);
-  pcap_set_timeout(handle.get(), 200);
-  pcap_set_immediate_mode(handle.get(), 1);
-  pcap_set_buffer_size(handle.get(), 8 << 20);
-  if (const int status = pcap_activate(handle.get()); status < 0) {
+  pcap.set_snaplen(handle.get(), 65535);
+  pcap.set_promisc(handle.get(), 0);
+  pcap.set_timeout(handle.get(), 200);
+  pcap.set_immediate_mode(handle.get(), 1);
+  pcap.set_buffer_size(handle.get(), 8 << 20);
+  if (const int status = pcap.activate(handle.get()); status < 0) {
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("interface {}: {}{}", interface_name, pcap_geterr(handle.get()),
+                      fmt::format("interface {}: {}{}", interface_name, pcap.geterr(handle.get()),
                                   status == PCAP_ERROR_PERM_DENIED ? " (capturing needs root or CAP_NET_RAW)" : ""));
   }
   bpf_program program{};
   std::string filter = port_filter(options.ports, true);
-  if (pcap_compile(handle.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+  if (pcap.compile(handle.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
     filter = port_filter(options.ports, false);  // link types without VLAN tags ("any" is Linux cooked)
-    if (pcap_compile(handle.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: filter \"{}\": {}", interface_name, filter, pcap_geterr(handle.get())));
+    if (pcap.compile(handle.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: filter \"{}\": {}", interface_name, filter, pcap.geterr(handle.get())));
     }
   }
-  if (pcap_setfilter(handle.get(), &program) != 0) {
-    const std::string why = pcap_geterr(handle.get());
-    pcap_freecode(&program);
+  if (pcap.setfilter(handle.get(), &program) != 0) {
+    const std::string why = pcap.geterr(handle.get());
+    pcap.freecode(&program);
     return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: filter \"{}\": {}", interface_name, filter, why));
   }
-  pcap_freecode(&program);
+  pcap.freecode(&program);
   // Non-blocking, polled with a timeout: with immediate mode a blocking read can wait forever on a
   // quiet interface, and `stop` (a signal, --duration, --count) must end the capture promptly.
-  if (pcap_setnonblock(handle.get(), 1, error) != 0) {
+  if (pcap.setnonblock(handle.get(), 1, error) != 0) {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("interface {}: {}", interface_name, error));
   }
-  return read_all(handle.get(), fmt::format("interface:{}", interface_name), options, sink, &stop);
+  return read_all(pcap, handle.get(), fmt::format("interface:{}", interface_name), options, sink, &stop);
 }
 
 }  // namespace mitmscope

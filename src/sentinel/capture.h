@@ -1,6 +1,6 @@
-// ClientHellos out of captured packets: a capture file or a live interface (libpcap), for a
-// server that terminates TLS somewhere the sentinel cannot sit (a load balancer, a CDN edge
-// mirroring traffic to it).
+// ClientHellos out of captured packets: a capture file or a live interface (libpcap, loaded at first use:
+// sentinel/pcap_api.h), for a server that terminates TLS somewhere the sentinel cannot sit (a load balancer,
+// a CDN edge mirroring traffic to it).
 //
 // HelloReassembler is the pure part: IP packets in, one Visit per client flow out, once the
 // flow's first bytes hold a whole ClientHello (Chrome's post-quantum ClientHellos need two

@@ -1,13 +1,11 @@
 #include "store/clickhouse_http.h"
 
 #include "core/hex.h"
-
-#include <curl/curl.h>
+#include "store/curl_api.h"
 
 #include <cctype>
 #include <charconv>
 #include <memory>
-#include <mutex>
 
 #include <fmt/format.h>
 
@@ -86,47 +84,56 @@ std::string transport_hint(int curl_code, bool secure) {
 
 Http::Http(ClickHouseAccess access, std::string settings, std::string label)
     : access_(std::move(access)), settings_(std::move(settings)), label_(std::move(label)) {
-  static std::once_flag initialized;
-  std::call_once(initialized, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_ = curl_easy_init();
+  if (const auto& api = curl_api()) {
+    api_ = *api;
+    curl_ = api_->easy_init();
+  }
 }
 
-Http::~Http() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+Http::~Http() {
+  if (api_) api_->easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Result<void> Http::usable() const {
+  if (!api_) return make_error(curl_api().error().code, fmt::format("{}: {}", label_, curl_api().error().message));
+  if (!curl_) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot start an HTTP client", label_));
+  return {};
+}
 
 Result<std::string> Http::post(const std::string& url, std::string_view body, const void* form) {
+  if (auto ready = usable(); !ready) return std::unexpected(ready.error());
   auto* curl = static_cast<CURL*>(curl_);
-  if (!curl) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot start an HTTP client", label_));
   std::string answer;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api_->easy_setopt(curl, CURLOPT_URL, url.c_str());
   if (form) {
-    curl_easy_setopt(curl, CURLOPT_MIMEPOST, static_cast<const curl_mime*>(form));
+    api_->easy_setopt(curl, CURLOPT_MIMEPOST, static_cast<const curl_mime*>(form));
   } else {
-    curl_easy_setopt(curl, CURLOPT_MIMEPOST, static_cast<curl_mime*>(nullptr));
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    api_->easy_setopt(curl, CURLOPT_MIMEPOST, static_cast<curl_mime*>(nullptr));
+    api_->easy_setopt(curl, CURLOPT_POST, 1L);
+    api_->easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    api_->easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);   // never anywhere it was not told
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  api_->easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  api_->easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  api_->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  api_->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api_->easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);   // never anywhere it was not told
+  api_->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   if (!access_.user.empty() || !access_.password.empty()) {
-    curl_easy_setopt(curl, CURLOPT_USERNAME, access_.user.empty() ? "default" : access_.user.c_str());
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, access_.password.c_str());
+    api_->easy_setopt(curl, CURLOPT_USERNAME, access_.user.empty() ? "default" : access_.user.c_str());
+    api_->easy_setopt(curl, CURLOPT_PASSWORD, access_.password.c_str());
   }
-  if (!access_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, access_.ca_file.c_str());
+  if (!access_.ca_file.empty()) api_->easy_setopt(curl, CURLOPT_CAINFO, access_.ca_file.c_str());
   // No Expect: 100-continue round trip on large inserts.
-  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_slist* headers = api_->slist_append(nullptr, "Expect:");
+  api_->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   detail_.fill(0);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail_.data());
-  const CURLcode code = curl_easy_perform(curl);
-  curl_slist_free_all(headers);
+  api_->easy_setopt(curl, CURLOPT_ERRORBUFFER, detail_.data());
+  const CURLcode code = api_->easy_perform(curl);
+  api_->slist_free_all(headers);
   if (code != CURLE_OK) return std::unexpected(failure(code, detail_.data()));
   long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  api_->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status != 200) {
     const std::string hint = server_error_hint(answer, access_.user);
     return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: HTTP {}: {}{}{}", label_, status, first_line(answer),
@@ -137,7 +144,7 @@ Result<std::string> Http::post(const std::string& url, std::string_view body, co
 
 Error Http::failure(int curl_code, const char* detail) const {
   const auto code = static_cast<CURLcode>(curl_code);
-  return {ErrorCode::kFileUnreadable, fmt::format("{}: {} ({})", label_, *detail ? detail : curl_easy_strerror(code),
+  return {ErrorCode::kFileUnreadable, fmt::format("{}: {} ({})", label_, *detail ? detail : api_->easy_strerror(code),
                                                   transport_hint(code, access_.base_url.starts_with("https:")))};
 }
 
@@ -147,13 +154,14 @@ Result<std::string> Http::query(std::string_view sql) {
 
 Result<std::string> Http::query_with_table(std::string_view sql, std::string_view name, std::string_view structure,
                                            std::string_view rows) {
-  std::unique_ptr<curl_mime, decltype(&curl_mime_free)> form(curl_mime_init(static_cast<CURL*>(curl_)), curl_mime_free);
+  if (auto ready = usable(); !ready) return std::unexpected(ready.error());
+  std::unique_ptr<curl_mime, decltype(api_->mime_free)> form(api_->mime_init(static_cast<CURL*>(curl_)), api_->mime_free);
   if (!form) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot build an HTTP form", label_));
-  curl_mimepart* part = curl_mime_addpart(form.get());
+  curl_mimepart* part = api_->mime_addpart(form.get());
   const std::string part_name(name);
-  curl_mime_name(part, part_name.c_str());
-  curl_mime_filename(part, part_name.c_str());   // the server reads a table from a file part only
-  curl_mime_data(part, rows.data(), rows.size());
+  api_->mime_name(part, part_name.c_str());
+  api_->mime_filename(part, part_name.c_str());   // the server reads a table from a file part only
+  api_->mime_data(part, rows.data(), rows.size());
   const std::string url = fmt::format("{}/?{}query={}&{}_structure={}&{}_format=TabSeparated", access_.base_url,
                                       settings_.empty() ? "" : settings_ + "&", url_encode(sql), name,
                                       url_encode(structure), name);

@@ -1,5 +1,6 @@
 // ClickHouse over its HTTP interface (libcurl, one kept-alive connection): queries go in
 // the body, INSERT data in the body after the query in the URL; answers are TabSeparated.
+// libcurl is loaded on first use (store/curl_api.h); without it every call is an error that says so.
 // Errors carry the server's own message ("Code: 60, ... Table x doesn't exist"), and for the errors a user meets
 // when setting a store up (a wrong password, a user without the right, an untrusted certificate, HTTP to an HTTPS
 // port) what to do about it. Over HTTPS the server's certificate and name are always verified.
@@ -16,6 +17,8 @@
 #include "store/clickhouse_location.h"
 
 namespace mitmscope::clickhouse {
+
+struct CurlApi;
 
 class Http {
  public:
@@ -38,10 +41,12 @@ class Http {
 
  private:
   Result<std::string> post(const std::string& url, std::string_view body, const void* form = nullptr);
+  Result<void> usable() const;   // libcurl loaded and a transfer handle made
   Error failure(int curl_code, const char* detail) const;
   ErrorText detail_{};   // libcurl's words for the last failed transfer
   ClickHouseAccess access_;
   std::string settings_, label_;
+  const CurlApi* api_ = nullptr;
   void* curl_ = nullptr;
 };
 
