@@ -41,7 +41,7 @@ class SharedLibrary {
 };
 
 // A table of a library's functions loaded once (a function-local static Result<Api>), as the pointer its users
-// keep, the failure included.
+// keep, or its failure.
 template <class Api>
 Result<const Api*> address_of(const Result<Api>& loaded) {
   if (!loaded) return std::unexpected(loaded.error());

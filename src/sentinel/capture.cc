@@ -306,7 +306,7 @@ std::optional<Visit> HelloReassembler::progress(const FlowKey& key, Flow& flow) 
 }
 
 Result<CaptureStats> read_capture_file(const std::filesystem::path& file, const CaptureOptions& options, const VisitSink& sink) {
-  const auto& loaded = pcap_api();
+  const auto loaded = pcap_api();
   if (!loaded) return std::unexpected(loaded.error());
   const PcapApi& pcap = **loaded;
   char error[PCAP_ERRBUF_SIZE] = {};
@@ -317,7 +317,7 @@ Result<CaptureStats> read_capture_file(const std::filesystem::path& file, const 
 
 Result<CaptureStats> capture_interface(const std::string& interface_name, const CaptureOptions& options, const VisitSink& sink,
                                        const std::atomic<bool>& stop) {
-  const auto& loaded = pcap_api();
+  const auto loaded = pcap_api();
   if (!loaded) return std::unexpected(loaded.error());
   const PcapApi& pcap = **loaded;
   char error[PCAP_ERRBUF_SIZE] = {};

@@ -26,10 +26,9 @@ Result<PcapApi> load() {
 
 }  // namespace
 
-const Result<const PcapApi*>& pcap_api() {
+Result<const PcapApi*> pcap_api() {
   static const Result<PcapApi> loaded = load();
-  static const Result<const PcapApi*> answer = address_of(loaded);
-  return answer;
+  return address_of(loaded);
 }
 
 }  // namespace mitmscope

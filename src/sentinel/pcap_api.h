@@ -33,6 +33,6 @@ struct PcapApi {
 
 // The process's libpcap, loaded by the first call (thread-safe); every later call returns the same answer,
 // a failure included.
-const Result<const PcapApi*>& pcap_api();
+Result<const PcapApi*> pcap_api();
 
 }  // namespace mitmscope

@@ -84,7 +84,7 @@ std::string transport_hint(int curl_code, bool secure) {
 
 Http::Http(ClickHouseAccess access, std::string settings, std::string label)
     : access_(std::move(access)), settings_(std::move(settings)), label_(std::move(label)) {
-  if (const auto& api = curl_api()) {
+  if (const auto api = curl_api()) {
     api_ = *api;
     curl_ = api_->easy_init();
   }
@@ -95,7 +95,10 @@ Http::~Http() {
 }
 
 Result<void> Http::usable() const {
-  if (!api_) return make_error(curl_api().error().code, fmt::format("{}: {}", label_, curl_api().error().message));
+  if (!api_) {
+    const Error why = curl_api().error();
+    return make_error(why.code, fmt::format("{}: {}", label_, why.message));
+  }
   if (!curl_) return make_error(ErrorCode::kFileUnreadable, fmt::format("{}: cannot start an HTTP client", label_));
   return {};
 }

@@ -27,10 +27,9 @@ Result<CurlApi> load() {
 
 }  // namespace
 
-const Result<const CurlApi*>& curl_api() {
+Result<const CurlApi*> curl_api() {
   static const Result<CurlApi> loaded = load();
-  static const Result<const CurlApi*> answer = address_of(loaded);
-  return answer;
+  return address_of(loaded);
 }
 
 }  // namespace mitmscope::clickhouse

@@ -30,6 +30,6 @@ struct CurlApi {
 
 // The process's libcurl, loaded and globally initialised by the first call (thread-safe); every later call
 // returns the same answer, a failure included.
-const Result<const CurlApi*>& curl_api();
+Result<const CurlApi*> curl_api();
 
 }  // namespace mitmscope::clickhouse

@@ -65,9 +65,9 @@ TEST(SharedLibrary, AddressOfKeepsTheFailure) {
 }
 
 TEST(SharedLibrary, LibcurlLoadsOnceAndAnswers) {
-  const auto& api = clickhouse::curl_api();
+  const auto api = clickhouse::curl_api();
   ASSERT_TRUE(api) << api.error().message;
-  EXPECT_EQ(&clickhouse::curl_api(), &api);
+  EXPECT_EQ(*clickhouse::curl_api(), *api);
   EXPECT_STREQ((*api)->easy_strerror(CURLE_COULDNT_CONNECT), "Couldn't connect to server");
   CURL* handle = (*api)->easy_init();
   ASSERT_NE(handle, nullptr);
@@ -75,7 +75,7 @@ TEST(SharedLibrary, LibcurlLoadsOnceAndAnswers) {
 }
 
 TEST(SharedLibrary, LibpcapLoadsOnceAndAnswers) {
-  const auto& api = pcap_api();
+  const auto api = pcap_api();
   ASSERT_TRUE(api) << api.error().message;
   EXPECT_EQ(*pcap_api(), *api);
   char error[PCAP_ERRBUF_SIZE] = {};
