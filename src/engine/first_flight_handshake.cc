@@ -53,7 +53,7 @@ Result<void> FirstFlightHandshake::build_first() {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &enable, sizeof enable);   // each send leaves as its own segment
   } else if (strategy->split == HelloSplit::kRecords) {
     const uint16_t version = static_cast<uint16_t>(pending_[1] << 8 | pending_[2]);
-    pending_ = records_cut_at(hello_->message, version, cut - 5);
+    pending_ = handshake_records(hello_->message, version, cut - 5);
   }
   return {};
 }

@@ -323,19 +323,21 @@ Message assemble(Build& build, const std::vector<Encoded>& extensions, std::opti
   return message;
 }
 
-std::vector<uint8_t> in_records(uint16_t version, std::span<const uint8_t> message) {
+}  // namespace
+
+std::vector<uint8_t> handshake_records(std::span<const uint8_t> message, uint16_t version, size_t cut) {
   ByteWriter out;
-  for (size_t at = 0; at < message.size(); at += kMaxRecordBody) {
+  for (size_t at = 0; at < message.size();) {
+    const size_t end = std::min({at + kMaxRecordBody, cut > at ? cut : message.size(), message.size()});
     out.u8(kHandshakeRecord);
     out.u16(version);
     const auto record = out.begin(2);
-    out.bytes(message.subspan(at, std::min(kMaxRecordBody, message.size() - at)));
+    out.bytes(message.subspan(at, end - at));
     out.end(record);
+    at = end;
   }
   return out.take();
 }
-
-}  // namespace
 
 Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, const HelloRequest& request,
                                             const RandomBytes& source) {
@@ -354,7 +356,7 @@ Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, c
   }();
   Message message = assemble(build, *extensions, padding_body(profile, unpadded));
   BuiltClientHello built;
-  built.record = in_records(profile.record_version, message.bytes);
+  built.record = handshake_records(message.bytes, profile.record_version);
   constexpr size_t kRecordHeader = 5;
   built.server_name_at = message.name_at ? message.name_at + kRecordHeader : 0;
   built.message = std::move(message.bytes);
@@ -440,7 +442,7 @@ Result<BuiltClientHello> retry_client_hello(const BuiltClientHello& first, uint1
   BuiltClientHello built;
   built.message = out.take();
   const uint16_t record_version = first.record.size() > 2 ? static_cast<uint16_t>(first.record[1] << 8 | first.record[2]) : 0x0303;
-  built.record = in_records(record_version, built.message);
+  built.record = handshake_records(built.message, record_version);
   built.server_name_at = message.name_at ? message.name_at + 5 : 0;
   built.keys = std::move(build.keys);
   built.extension_order = std::move(message.order);

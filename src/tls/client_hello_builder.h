@@ -43,6 +43,10 @@ struct BuiltClientHello {
   size_t server_name_at = 0;      // offset in `record` of the name's first byte; 0 when no name was sent
 };
 
+// The handshake `message` in handshake records of `version`, each at most 2^14 bytes (RFC 8446, 5.1), with one
+// more record boundary at `cut` when it falls inside the message (0: none; the split-record strategy).
+std::vector<uint8_t> handshake_records(std::span<const uint8_t> message, uint16_t version, size_t cut = 0);
+
 Result<BuiltClientHello> build_client_hello(const ClientHelloProfile& profile, const HelloRequest& request,
                                             const RandomBytes& random = openssl_random);
 

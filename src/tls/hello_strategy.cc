@@ -11,7 +11,6 @@
 namespace mitmscope {
 namespace {
 
-constexpr uint8_t kHandshakeRecord = 0x16;
 constexpr size_t kPaddedSize = 1400;   // beyond one segment of a 1,280-byte IPv6 minimum MTU path, within Ethernet's
 
 const std::vector<HelloStrategy>& strategies() {
@@ -67,18 +66,6 @@ ClientHelloProfile padded_profile(const ClientHelloProfile& profile, size_t pad_
   padded.pad_to = pad_to;
   padded.pad_from = 0;
   return padded;
-}
-
-std::vector<uint8_t> records_cut_at(std::span<const uint8_t> message, uint16_t record_version, size_t at) {
-  ByteWriter out;
-  for (const auto part : std::array{message.first(at), message.subspan(at)}) {
-    out.u8(kHandshakeRecord);
-    out.u16(record_version);
-    const auto record = out.begin(2);
-    out.bytes(part);
-    out.end(record);
-  }
-  return out.take();
 }
 
 }  // namespace mitmscope

@@ -48,7 +48,4 @@ size_t name_cut(size_t name_at, size_t name_length);
 // `profile` padded to `pad_to` bytes from any size below it (a padding extension added when it has none).
 ClientHelloProfile padded_profile(const ClientHelloProfile& profile, size_t pad_to);
 
-// A handshake message in two records cut at `at` (an offset in the message), each with `record_version`.
-std::vector<uint8_t> records_cut_at(std::span<const uint8_t> message, uint16_t record_version, size_t at);
-
 }  // namespace mitmscope

@@ -36,7 +36,7 @@ TEST(HelloStrategy, TwoRecordsCarryTheWholeMessageCutInTheName) {
   auto hello = build_client_hello(*find_client_hello_profile("firefox-esr").value(), {.server_name = "facebook.com"});
   ASSERT_TRUE(hello);
   const size_t cut = name_cut(hello->server_name_at, 12) - 5;
-  const auto records = records_cut_at(hello->message, 0x0301, cut);
+  const auto records = handshake_records(hello->message, 0x0301, cut);
   ASSERT_EQ(records.size(), hello->message.size() + 10);
   const size_t first = static_cast<size_t>(records[3] << 8 | records[4]);
   EXPECT_EQ(first, cut);
@@ -46,6 +46,18 @@ TEST(HelloStrategy, TwoRecordsCarryTheWholeMessageCutInTheName) {
   EXPECT_EQ(joined, hello->message);
   EXPECT_EQ(records[5 + first], 0x16);
   EXPECT_EQ(static_cast<size_t>(records[8 + first] << 8 | records[9 + first]), hello->message.size() - first);
+}
+
+TEST(HelloStrategy, RecordsStayWithinTheLimitOnBothSidesOfTheCut) {
+  const std::vector<uint8_t> message(40000, 0x42);
+  // 40,000 bytes cut at 100: 100, then 16,384 + 16,384 + 7,132.
+  const auto records = handshake_records(message, 0x0303, 100);
+  std::vector<size_t> sizes;
+  for (size_t at = 0; at + 5 <= records.size(); at += 5 + sizes.back()) sizes.push_back(size_t{records[at + 3]} << 8 | records[at + 4]);
+  EXPECT_EQ(sizes, (std::vector<size_t>{100, 16384, 16384, 7132}));
+  EXPECT_EQ(records.size(), message.size() + 5 * sizes.size());
+  EXPECT_EQ(handshake_records(message, 0x0303).size(), message.size() + 15) << "no cut: three records";
+  EXPECT_EQ(handshake_records(message, 0x0303, 50000), handshake_records(message, 0x0303)) << "a cut past the end is none";
 }
 
 // The padding strategy pads every profile that is shorter than its size, with or without a padding extension of
