@@ -472,7 +472,7 @@ void Analyzer::consume_measurement(const MeasurementFacts& facts, size_t file_in
       continue;
     }
     const ChainFacts chain = intern_chain(worker, facts, handshake);
-    const int64_t time = to_seconds(facts.start) + static_cast<int64_t>(std::floor(std::max(0.0, handshake.t)));
+    const int64_t time = to_seconds(handshake_time(facts.start, handshake.t));
     const ValidationSummary summary = validate_once(worker, handshake.server_name, time, chain);
     if (!chain.attributed && summary.trusted) {
       ++worker.totals.verdicts["clean"];

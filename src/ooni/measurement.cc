@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -111,6 +112,12 @@ Result<void> MeasurementReader::read(const char* json, size_t length, size_t cap
   }
   facts.start = *start;
   return {};
+}
+
+UtcSeconds handshake_time(UtcSeconds start, double offset) {
+  constexpr double kLongestMeasurement = 24 * 3600;
+  const bool usable = std::isfinite(offset) && offset >= 0 && offset <= kLongestMeasurement;
+  return start + std::chrono::seconds(usable ? static_cast<int64_t>(offset) : 0);
 }
 
 }  // namespace mitmscope::ooni

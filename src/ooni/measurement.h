@@ -45,6 +45,10 @@ struct HandshakeFacts {
   std::optional<bool> matches_template;
 };
 
+// When a handshake happened: the measurement's start plus the handshake's offset `t`, in whole seconds. An offset no
+// measurement has (not a number, negative, or over a day: broken or hostile input) counts as 0, the start.
+UtcSeconds handshake_time(UtcSeconds start, double offset);
+
 // OONI's tlsmiddlebox test: one address traced with TTL-limited ClientHellos for a control name and a target name,
 // and a TCP traceroute of it.
 struct MiddleboxHop {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -61,6 +62,7 @@ class AnalysisTest : public ::testing::Test {
     bool control_ok = true;
     std::string cc = "KZ";
     std::string time = "2022-03-01 10:00:00";
+    double t = 0.5;   // the handshake's offset from the measurement's start
   };
   static std::string line(const Spec& spec) {
     nlohmann::json certificates = nlohmann::json::array();
@@ -73,7 +75,7 @@ class AnalysisTest : public ::testing::Test {
         {"test_keys",
          {{"tls_handshakes", {{{"address", address}, {"server_name", spec.sni},
                                {"failure", spec.failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(spec.failure)},
-                               {"peer_certificates", certificates}, {"t", 0.5}}}},
+                               {"peer_certificates", certificates}, {"t", spec.t}}}},
           {"dns_consistency", spec.dns_consistent ? "consistent" : "inconsistent"},
           {"control", {{"dns", {{"addrs", {spec.dns_consistent ? "192.0.2.10" : "192.0.2.99"}}}},
                        {"tls_handshake", {{address, {{"server_name", spec.sni}, {"status", spec.control_ok},
@@ -122,6 +124,20 @@ TEST_F(AnalysisTest, LoneLeafIsAttributedThroughAnIntermediateSeenLater) {
   EXPECT_EQ(result.issuers[0].root_id, "test-root");
   EXPECT_EQ(result.issuers[0].count, 2u);
   EXPECT_EQ(result.issuers[0].subject, "CN=Registered Intermediate");
+}
+
+TEST_F(AnalysisTest, AHandshakeOffsetNoMeasurementHasCountsFromTheStart) {
+  // Found by the ooni_measurement fuzzer: an offset of 7.8e123 s overflowed the conversion to whole seconds.
+  Spec spec{"knews.kg", {leaf("knews.kg", *world_->registered_intermediate), b64(*world_->registered_intermediate)}};
+  const int64_t start = at("2022-03-01 10:00:00").time_since_epoch().count();
+  for (const double t : {7.77778e123, -3.0, 90000.0, std::numeric_limits<double>::infinity()}) {
+    spec.t = t;
+    const auto result = analyze({spec});
+    ASSERT_EQ(result.judged.size(), 1u) << t;
+    EXPECT_EQ(result.judged[0].handshake->time, start) << t;
+  }
+  spec.t = 61.9;
+  EXPECT_EQ(analyze({spec}).judged[0].handshake->time, start + 61);
 }
 
 TEST_F(AnalysisTest, ForgingCaNeedsSeveralUnrelatedDomains) {
