@@ -32,7 +32,8 @@ std::optional<int64_t> integer_of(element record, std::string_view key) {
   int64_t out = 0;
   if (!record[key].get_int64().get(out)) return out;
   double real = 0;
-  if (!record[key].get_double().get(real) && std::isfinite(real)) return static_cast<int64_t>(real);
+  constexpr double kBeyondInt64 = 0x1p63;   // a double outside [-2^63, 2^63) has no int64 (the cast would be undefined)
+  if (!record[key].get_double().get(real) && real >= -kBeyondInt64 && real < kBeyondInt64) return static_cast<int64_t>(real);
   return std::nullopt;
 }
 

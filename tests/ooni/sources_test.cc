@@ -322,6 +322,32 @@ TEST_F(SourceCampaignTest, BadRecordsAreReportedWithTheirFieldAndTheRestIsKept) 
   EXPECT_EQ(records, (std::set<uint32_t>{1, 3}));
 }
 
+TEST_F(SourceCampaignTest, ANumberBeyondAnIntegerIsNoValueAndTheRecordIsKept) {
+  // 1e300 has no int64 (converting it is undefined behaviour): the cipher suite is then unknown, the chain still read.
+  const auto record = lab::hyperquack_v1_json(campaign(*world_->registered)[0]);
+  auto hostile = record;
+  auto& tls = hostile["Results"][0]["Received"]["tls"];
+  tls["cipher_suite"] = 1e300;
+  tls["version"] = -1e300;
+  std::vector<AnalysisResult> results;
+  results.reserve(2);   // the judged handshakes point into their result
+  for (const auto& written : {record, hostile}) {
+    testing::TempDirectory directory;
+    testing::write_file(directory.path() / "hyperquack.jsonl", written.dump() + "\n");
+    auto files = find_input_files({directory.path().string()}, {});
+    ASSERT_TRUE(files);
+    results.push_back(analyze_files(*files, trust_, registry_, {}, 1));
+  }
+  const auto& result = results[1];
+  EXPECT_TRUE(result.errors.empty());
+  ASSERT_EQ(result.judged.size(), 1u);
+  ASSERT_EQ(results[0].judged.size(), 1u);
+  EXPECT_EQ(result.judged[0].verdict, results[0].judged[0].verdict);
+  EXPECT_EQ(results[0].judged[0].handshake->cipher_suite, "0xC02F") << "the same record with its numbers";
+  EXPECT_EQ(result.judged[0].handshake->cipher_suite, "");
+  EXPECT_EQ(result.judged[0].handshake->tls_version, "");
+}
+
 }  // namespace
 }  // namespace mitmscope::ooni
 
