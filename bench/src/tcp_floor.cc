@@ -4,10 +4,7 @@
 // the sockets, the kernel's TCP work and the lab's routing that every scanning client pays, and no cryptography,
 // parsing or output. bench/scan_peers.sh runs it beside the scan so the scan's CPU can be split into this floor,
 // the cryptographic floor (openssl speed) and what the scan adds.
-// Usage: tcp_floor TARGETS CONNECTIONS_PER_TARGET CONCURRENCY   (TARGETS: one IPv4:port a line)
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
+// Usage: tcp_floor TARGETS CONNECTIONS_PER_TARGET CONCURRENCY   (TARGETS: one IP[:PORT] a line)
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/endpoint.h"
 #include "tls/client_hello_builder.h"
 
 namespace {
@@ -60,15 +58,12 @@ bool flight_read(const std::vector<uint8_t>& answer) {
   return false;
 }
 
-std::vector<sockaddr_in> read_targets(const char* path) {
-  std::vector<sockaddr_in> targets;
+// One target a line, as `scan --hosts` takes them ("1.2.3.4:443", "[::1]:8443"); lines that are none are skipped.
+std::vector<mitmscope::Endpoint> read_targets(const char* path) {
+  std::vector<mitmscope::Endpoint> targets;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
-    const auto colon = line.rfind(':');
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(colon == std::string::npos ? 443 : std::stoi(line.substr(colon + 1))));
-    if (inet_pton(AF_INET, line.substr(0, colon).c_str(), &address.sin_addr) == 1) targets.push_back(address);
+    if (auto endpoint = mitmscope::parse_endpoint(line, 443)) targets.push_back(std::move(*endpoint));
   }
   return targets;
 }
@@ -77,11 +72,11 @@ class Runner {
  public:
   Runner(std::vector<uint8_t> hello, int epoll) : hello_(std::move(hello)), epoll_(epoll) {}
 
-  bool start(const sockaddr_in& target, Connection& connection) {
+  bool start(const mitmscope::Endpoint& target, Connection& connection) {
     connection = Connection{};
-    connection.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    connection.fd = ::socket(target.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (connection.fd < 0) return false;
-    const int rc = ::connect(connection.fd, reinterpret_cast<const sockaddr*>(&target), sizeof target);
+    const int rc = ::connect(connection.fd, reinterpret_cast<const sockaddr*>(&target.address), target.address_length);
     if (rc != 0 && errno != EINPROGRESS) return finish(connection, false);
     epoll_event event{EPOLLOUT | EPOLLIN, {.ptr = &connection}};
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, connection.fd, &event);
@@ -102,6 +97,9 @@ class Runner {
     }
     return (events & EPOLLIN) ? read(connection) : true;
   }
+
+  // The connections still open when the run gives up on them (no event for kTimeoutMs) count as failed.
+  void abandon(size_t open) { totals_.failed += open; }
 
   const Totals& totals() const { return totals_; }
 
@@ -142,7 +140,7 @@ mitmscope::Result<std::vector<uint8_t>> curl_client_hello() {
 }
 
 // Keeps up to `concurrency` connections open until every target has had `per_target` of them.
-Totals run(const std::vector<sockaddr_in>& targets, size_t per_target, size_t concurrency, std::vector<uint8_t> hello) {
+Totals run(const std::vector<mitmscope::Endpoint>& targets, size_t per_target, size_t concurrency, std::vector<uint8_t> hello) {
   const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
   Runner runner(std::move(hello), epoll);
   std::vector<Connection> slots(concurrency);
@@ -158,7 +156,10 @@ Totals run(const std::vector<sockaddr_in>& targets, size_t per_target, size_t co
       if (runner.start(targets[next++ / per_target], *slot)) ++open; else idle.push_back(slot);
     }
     const int ready = ::epoll_wait(epoll, events.data(), static_cast<int>(events.size()), kTimeoutMs);
-    if (ready <= 0) break;
+    if (ready <= 0) {
+      runner.abandon(open);
+      break;
+    }
     for (int i = 0; i < ready; ++i) {
       auto* connection = static_cast<Connection*>(events[static_cast<size_t>(i)].data.ptr);
       if (!runner.step(*connection, events[static_cast<size_t>(i)].events)) {
@@ -181,7 +182,7 @@ int main(int argc, char** argv) {
   const auto targets = read_targets(argv[1]);
   auto hello = curl_client_hello();
   if (targets.empty() || !hello) {
-    fmt::print(stderr, "tcp_floor: {}\n", targets.empty() ? fmt::format("no IPv4:port target in {}", argv[1]) : hello.error().message);
+    fmt::print(stderr, "tcp_floor: {}\n", targets.empty() ? fmt::format("no IP[:PORT] target in {}", argv[1]) : hello.error().message);
     return 3;
   }
   const auto totals = run(targets, std::stoul(argv[2]), std::stoul(argv[3]), std::move(*hello));
