@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <fstream>
-#include <limits>
 
 #include <fmt/format.h>
 
@@ -127,10 +126,11 @@ TEST_F(AnalysisTest, LoneLeafIsAttributedThroughAnIntermediateSeenLater) {
 }
 
 TEST_F(AnalysisTest, AHandshakeOffsetNoMeasurementHasCountsFromTheStart) {
-  // Found by the ooni_measurement fuzzer: an offset of 7.8e123 s overflowed the conversion to whole seconds.
+  // Found by the ooni_measurement fuzzer: an offset of 7.8e123 s overflowed the conversion to whole seconds. (JSON
+  // has no infinity or NaN; handshake_time's own test covers them.)
   Spec spec{"knews.kg", {leaf("knews.kg", *world_->registered_intermediate), b64(*world_->registered_intermediate)}};
   const int64_t start = at("2022-03-01 10:00:00").time_since_epoch().count();
-  for (const double t : {7.77778e123, -3.0, 90000.0, std::numeric_limits<double>::infinity()}) {
+  for (const double t : {7.77778e123, -3.0, 90000.0}) {
     spec.t = t;
     const auto result = analyze({spec});
     ASSERT_EQ(result.judged.size(), 1u) << t;

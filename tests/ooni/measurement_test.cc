@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace mitmscope::ooni {
@@ -117,6 +118,17 @@ TEST(MeasurementText, UrlHostAndAsn) {
   EXPECT_EQ(parse_asn("as9198"), 9198u);
   EXPECT_EQ(parse_asn("ASX"), 0u);
   EXPECT_EQ(parse_asn("AS99999999999"), 0u);
+}
+
+TEST(HandshakeTime, AnOffsetNoMeasurementHasCountsFromTheStart) {
+  const UtcSeconds start = parse_utc("2022-03-01 10:00:00").value();
+  EXPECT_EQ(handshake_time(start, 0.5), start);
+  EXPECT_EQ(handshake_time(start, 61.9), start + std::chrono::seconds(61)) << "whole seconds, rounded down";
+  EXPECT_EQ(handshake_time(start, 86400.0), start + std::chrono::seconds(86400)) << "a day is still a measurement";
+  for (const double offset : {86401.0, -3.0, 7.77778e123, -1e300, std::numeric_limits<double>::infinity(),
+                              -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_EQ(handshake_time(start, offset), start) << offset;
+  }
 }
 
 }  // namespace
