@@ -64,13 +64,9 @@ Result<std::vector<uint8_t>> shared_secret(EVP_PKEY* ours, std::span<const uint8
     }
   }
   if (!peer) return make_error(ErrorCode::kTlsProtocolError, fmt::format("the server's key share ({} bytes) is not a key", peer_share.size()));
-  // An X25519 share has nothing to validate but its length (RFC 7748; an all-zero secret still fails the derive),
-  // so OpenSSL's peer check, a sixth of the exchange's cost, is skipped for it; a P-256/P-384 point is checked.
-  const int validate_peer = EVP_PKEY_get_id(ours) == EVP_PKEY_X25519 ? 0 : 1;
   EvpPkeyCtxPtr context(EVP_PKEY_CTX_new(ours, nullptr));
   size_t length = 0;
-  if (!context || EVP_PKEY_derive_init(context.get()) != 1 ||
-      EVP_PKEY_derive_set_peer_ex(context.get(), peer.get(), validate_peer) != 1 ||
+  if (!context || EVP_PKEY_derive_init(context.get()) != 1 || EVP_PKEY_derive_set_peer(context.get(), peer.get()) != 1 ||
       EVP_PKEY_derive(context.get(), nullptr, &length) != 1) {
     return std::unexpected(crypto_error("key exchange"));
   }
